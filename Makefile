@@ -1,0 +1,89 @@
+# pypi-mirror: GNU Make build.
+#   make            build every tool into build/
+#   make check      install missing Debian packages, build, run every test
+#   make demo       the main job against the embedded PyPI emulator
+#   make bench      benchmarks (bench/), not part of the test suite
+#   make install PREFIX=/usr/local DESTDIR=...
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DESTDIR    ?=
+BUILD      ?= build
+
+CXX        ?= g++
+CXXFLAGS   ?= -O2 -g
+CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -MMD -MP
+CPPFLAGS   += -Itools/lib -DPM_VERSION='"$(VERSION)"'
+LDLIBS     += -lcurl -lcrypto -lexpat -lre2 -linih
+
+# SANITIZE=1 builds everything with AddressSanitizer + UBSan.
+ifeq ($(SANITIZE),1)
+CXXFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS    += -fsanitize=address,undefined
+BUILD      := build-san
+endif
+
+TOOLS      := $(notdir $(patsubst %/,%,$(filter-out tools/lib/,$(wildcard tools/*/))))
+SCRIPTS    := $(wildcard scripts/pypi-mirror)
+LIB_SRC    := $(wildcard tools/lib/*.cc)
+LIB_OBJ    := $(LIB_SRC:tools/lib/%.cc=$(BUILD)/lib/%.o)
+LIB        := $(BUILD)/libpypimirror.a
+BINS       := $(TOOLS:%=$(BUILD)/%)
+UNIT_SRC   := $(wildcard tests/unit/*_test.cc)
+UNIT_BIN   := $(BUILD)/unit-tests
+MANPAGES   := $(wildcard man/*.[1-8])
+
+.PHONY: all deps check unit demo bench install clean
+all: $(BINS)
+
+$(BUILD)/lib/%.o: tools/lib/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/tools/%.o: tools/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
+
+# One program per folder under tools/: tools/NAME/*.cc -> build/NAME
+.SECONDEXPANSION:
+$(BUILD)/%: $$(patsubst tools/%.cc,$(BUILD)/tools/%.o,$$(wildcard tools/%/*.cc)) $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
+
+$(BUILD)/unit/%.o: tests/unit/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
+
+$(UNIT_BIN): $(UNIT_SRC:tests/unit/%.cc=$(BUILD)/unit/%.o) $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lgtest -lgtest_main -pthread
+
+deps:
+	@scripts/install-deps
+
+unit: $(UNIT_BIN)
+
+check: deps
+	@$(MAKE) --no-print-directory all unit
+	@BUILD=$(BUILD) tests/run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bench/run
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(BINS) $(SCRIPTS) $(DESTDIR)$(BINDIR)/
+	for m in $(MANPAGES); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,59 @@
+// What every tool shares on its command line: -h/--help, -V/--version,
+// -v/--verbose, -q/--quiet, and the exit statuses cron is told.
+#pragma once
+#include <cstdio>
+#include <cstdlib>
+#include <getopt.h>
+#include <string>
+
+#include "log.h"
+
+namespace pm {
+
+enum Exit {
+	kExitOk = 0,
+	kExitSomeFailed = 1, // some records failed; the others went through
+	kExitUsage = 2,      // bad options or configuration
+	kExitFatal = 3,      // nothing could be done (upstream unreachable, disk)
+};
+
+// Handles the common options inside a getopt_long loop; returns true if c was one of them.
+// usage: the tool's full --help text.
+inline bool common_option(int c, const char *prog, const char *usage)
+{
+	switch (c) {
+	case 'h':
+		fputs(usage, stdout);
+		exit(kExitOk);
+	case 'V':
+		printf("%s (pypi-mirror) %s\n", prog, PM_VERSION);
+		exit(kExitOk);
+	case 'v':
+		log_adjust(-1);
+		return true;
+	case 'q':
+		log_adjust(+1);
+		return true;
+	case '?':
+		fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+		exit(kExitUsage);
+	default:
+		return false;
+	}
+}
+
+#define PM_COMMON_LONGOPTS                                                                                           \
+	{"help", no_argument, nullptr, 'h'}, {"version", no_argument, nullptr, 'V'},                                   \
+	    {"verbose", no_argument, nullptr, 'v'}, {                                                                  \
+		"quiet", no_argument, nullptr, 'q'                                                                         \
+	}
+#define PM_COMMON_SHORTOPTS "hVvq"
+
+// Parses a non-negative integer option or exits with a usage error naming it.
+long long parse_count(const char *prog, const char *opt, const char *arg, long long min = 0, long long max = 1LL << 60);
+
+// Upstream base URL from -u or PYPI_MIRROR_UPSTREAM, default https://pypi.org;
+// refuses http:// unless allow_http (PYPI_MIRROR_ALLOW_NON_HTTPS=1 or --allow-non-https).
+std::string upstream_or_exit(const char *prog, const char *arg, bool allow_http);
+
+} // namespace pm

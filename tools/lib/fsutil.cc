@@ -1,0 +1,270 @@
+#include "fsutil.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <dirent.h>
+#include <fcntl.h>
+#include <random>
+#include <csignal>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace pm {
+
+std::string dirname_of(const std::string &path)
+{
+	auto s = path.rfind('/');
+	if (s == std::string::npos) return ".";
+	if (s == 0) return "/";
+	return path.substr(0, s);
+}
+
+std::string basename_of(const std::string &path)
+{
+	auto s = path.rfind('/');
+	return s == std::string::npos ? path : path.substr(s + 1);
+}
+
+bool mkdir_p(const std::string &dir)
+{
+	if (dir.empty()) return true;
+	struct stat st;
+	if (stat(dir.c_str(), &st) == 0) {
+		if (S_ISDIR(st.st_mode)) return true;
+		errno = ENOTDIR;
+		return false;
+	}
+	std::string parent = dirname_of(dir);
+	if (parent != dir && !mkdir_p(parent)) return false;
+	if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
+	return true;
+}
+
+static std::string random_suffix()
+{
+	static std::mt19937_64 rng{std::random_device{}() ^ static_cast<unsigned long>(getpid())};
+	char buf[32];
+	snprintf(buf, sizeof buf, "%d.%08llx", static_cast<int>(getpid()),
+	         static_cast<unsigned long long>(rng() & 0xffffffffULL));
+	return buf;
+}
+
+AtomicFile::~AtomicFile() { abort(); }
+
+bool AtomicFile::open(const std::string &target, std::string *error)
+{
+	abort();
+	target_ = target;
+	std::string dir = dirname_of(target);
+	if (!mkdir_p(dir)) {
+		if (error) *error = "cannot create " + dir + ": " + strerror(errno);
+		return false;
+	}
+	// Hidden, and named after the target so leftovers are recognisable.
+	tmp_ = dir + "/." + basename_of(target) + "." + random_suffix() + ".tmp";
+	fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd_ < 0) {
+		if (error) *error = "cannot create " + tmp_ + ": " + strerror(errno);
+		return false;
+	}
+	failed_ = false;
+	return true;
+}
+
+bool AtomicFile::write(const void *data, size_t n)
+{
+	if (fd_ < 0 || failed_) return false;
+	const char *p = static_cast<const char *>(data);
+	while (n > 0) {
+		ssize_t w = ::write(fd_, p, n);
+		if (w < 0) {
+			if (errno == EINTR) continue;
+			failed_ = true;
+			err_ = errno;
+			return false;
+		}
+		p += w;
+		n -= static_cast<size_t>(w);
+	}
+	return true;
+}
+
+bool AtomicFile::truncate()
+{
+	if (fd_ < 0) return false;
+	failed_ = false;
+	return ftruncate(fd_, 0) == 0 && lseek(fd_, 0, SEEK_SET) == 0;
+}
+
+bool AtomicFile::commit(bool sync, std::string *error, long long mtime)
+{
+	auto fail = [&](const std::string &what, int e) {
+		if (error) *error = what + " " + tmp_ + ": " + strerror(e);
+		abort();
+		return false;
+	};
+	if (fd_ < 0) return fail("not open", EBADF);
+	if (failed_) return fail("cannot write", err_);
+	if (sync && fsync(fd_) != 0) return fail("cannot fsync", errno);
+	if (mtime >= 0) {
+		struct timespec ts[2];
+		ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(mtime);
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		futimens(fd_, ts);
+	}
+	if (close(fd_) != 0) {
+		fd_ = -1;
+		return fail("cannot close", errno);
+	}
+	fd_ = -1;
+	if (rename(tmp_.c_str(), target_.c_str()) != 0) {
+		int e = errno;
+		unlink(tmp_.c_str());
+		if (error) *error = "cannot rename to " + target_ + ": " + strerror(e);
+		return false;
+	}
+	if (sync) {
+		// The rename itself is durable only once the directory is synced.
+		int d = ::open(dirname_of(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d >= 0) {
+			fsync(d);
+			close(d);
+		}
+	}
+	return true;
+}
+
+void AtomicFile::abort()
+{
+	if (fd_ >= 0) {
+		close(fd_);
+		fd_ = -1;
+		unlink(tmp_.c_str());
+	}
+}
+
+bool read_file(const std::string &path, std::string &out, size_t max)
+{
+	out.clear();
+	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return false;
+	char buf[65536];
+	for (;;) {
+		ssize_t r = ::read(fd, buf, sizeof buf);
+		if (r < 0) {
+			if (errno == EINTR) continue;
+			close(fd);
+			return false;
+		}
+		if (r == 0) break;
+		if (out.size() + static_cast<size_t>(r) > max) {
+			close(fd);
+			errno = EFBIG;
+			return false;
+		}
+		out.append(buf, static_cast<size_t>(r));
+	}
+	close(fd);
+	return true;
+}
+
+bool write_file_atomic(const std::string &path, const std::string &data, bool sync, std::string *error,
+                       bool *changed)
+{
+	std::string old;
+	if (read_file(path, old, data.size() + 1) && old == data) {
+		if (changed) *changed = false;
+		return true;
+	}
+	if (changed) *changed = true;
+	AtomicFile f;
+	if (!f.open(path, error)) return false;
+	if (!f.write(data)) {
+		if (error) *error = "cannot write " + f.temp_path() + ": " + strerror(errno);
+		return false;
+	}
+	return f.commit(sync, error);
+}
+
+bool file_exists(const std::string &path)
+{
+	struct stat st;
+	return stat(path.c_str(), &st) == 0;
+}
+
+bool stat_file(const std::string &path, long long &size, long long &mtime)
+{
+	struct stat st;
+	if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+	size = st.st_size;
+	mtime = st.st_mtime;
+	return true;
+}
+
+bool remove_file(const std::string &path) { return unlink(path.c_str()) == 0; }
+
+void prune_empty_dirs(std::string dir, const std::string &stop)
+{
+	while (dir.size() > stop.size() && dir.rfind(stop, 0) == 0) {
+		if (rmdir(dir.c_str()) != 0) return;
+		dir = dirname_of(dir);
+	}
+}
+
+void remove_stale_temps(const std::string &target)
+{
+	std::string dir = dirname_of(target), prefix = "." + basename_of(target) + ".";
+	DIR *d = opendir(dir.c_str());
+	if (!d) return;
+	while (struct dirent *e = readdir(d)) {
+		std::string n = e->d_name;
+		if (n.size() > prefix.size() + 4 && n.rfind(prefix, 0) == 0 && n.compare(n.size() - 4, 4, ".tmp") == 0) {
+			// Only temporaries whose writer is gone: the pid is in the name.
+			int pid = atoi(n.c_str() + prefix.size());
+			if (pid > 0 && pid != getpid() && kill(pid, 0) == 0) continue;
+			unlink((dir + "/" + n).c_str());
+		}
+	}
+	closedir(d);
+}
+
+bool read_status(const std::string &mirror_dir, long long &serial, std::string *error)
+{
+	serial = 0;
+	std::string s;
+	if (!read_file(mirror_dir + "/status", s, 64)) {
+		if (errno == ENOENT) return true;
+		if (error) *error = "cannot read " + mirror_dir + "/status: " + strerror(errno);
+		return false;
+	}
+	while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+	if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) {
+		if (error) *error = mirror_dir + "/status does not hold a serial";
+		return false;
+	}
+	serial = atoll(s.c_str());
+	return true;
+}
+
+bool write_status(const std::string &mirror_dir, long long serial, std::string *error)
+{
+	// bandersnatch writes the bare number without a newline; so do we.
+	return write_file_atomic(mirror_dir + "/status", std::to_string(serial), true, error);
+}
+
+long long parse_iso8601(const std::string &s)
+{
+	struct tm tm {};
+	const char *end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end) return -1;
+	if (*end == '.')
+		for (end++; *end >= '0' && *end <= '9'; end++) {}
+	if (*end == 'Z' || *end == 'z') end++;
+	else if (*end == '+' && !strcmp(end, "+00:00")) end += 6;
+	if (*end) return -1;
+	return static_cast<long long>(timegm(&tm));
+}
+
+} // namespace pm

@@ -1,0 +1,67 @@
+// Files in the mirror: atomic replacement, directories, the status file.
+// Nothing is ever written under its real name: a temporary file in the same
+// directory is written, checked, and renamed over the target, so a crash
+// leaves either the old file or the new one, never a mix.
+#pragma once
+#include <string>
+
+namespace pm {
+
+// Creates dir and its parents (mode 0755). Returns false and sets errno.
+bool mkdir_p(const std::string &dir);
+
+class AtomicFile {
+public:
+	AtomicFile() = default;
+	~AtomicFile(); // an uncommitted file is removed
+	AtomicFile(const AtomicFile &) = delete;
+	AtomicFile &operator=(const AtomicFile &) = delete;
+
+	// Opens a hidden temporary next to target (creating the directory).
+	bool open(const std::string &target, std::string *error = nullptr);
+	bool write(const void *data, size_t n);
+	bool write(const std::string &s) { return write(s.data(), s.size()); }
+	// Starts over (a retried download): truncates the temporary.
+	bool truncate();
+	// fsync (if asked), close, set mtime (if mtime >= 0), rename into place.
+	bool commit(bool sync, std::string *error = nullptr, long long mtime = -1);
+	void abort();
+	bool is_open() const { return fd_ >= 0; }
+	const std::string &temp_path() const { return tmp_; }
+
+private:
+	int fd_ = -1;
+	std::string target_, tmp_;
+	bool failed_ = false;
+	int err_ = 0;
+};
+
+// Writes data to path atomically. If the file already holds exactly data it
+// is left alone (no mtime change, no rename) and *changed is false.
+bool write_file_atomic(const std::string &path, const std::string &data, bool sync, std::string *error = nullptr,
+                       bool *changed = nullptr);
+
+bool read_file(const std::string &path, std::string &out, size_t max = 256u << 20);
+bool file_exists(const std::string &path);
+// Size and mtime of a regular file; false if it is missing or not regular.
+bool stat_file(const std::string &path, long long &size, long long &mtime);
+// Removes path; true if it was there and is gone.
+bool remove_file(const std::string &path);
+// Removes now-empty directories from dir up to (not including) stop.
+void prune_empty_dirs(std::string dir, const std::string &stop);
+// Removes leftover temporaries of target from an earlier crash.
+void remove_stale_temps(const std::string &target);
+
+// The mirror's serial (DIR/status, ASCII digits). 0 when absent.
+// Returns false on an unreadable or malformed file (error set).
+bool read_status(const std::string &mirror_dir, long long &serial, std::string *error = nullptr);
+bool write_status(const std::string &mirror_dir, long long serial, std::string *error = nullptr);
+
+std::string dirname_of(const std::string &path);
+std::string basename_of(const std::string &path);
+
+// "2024-01-02T03:04:05.123456Z" (or without fraction / Z) -> POSIX seconds.
+// Returns -1 if it does not parse.
+long long parse_iso8601(const std::string &s);
+
+} // namespace pm

@@ -1,0 +1,75 @@
+#include "hash.h"
+
+#include <cctype>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace pm {
+
+Digest::Digest(const char *algorithm)
+{
+	md_ = EVP_get_digestbyname(algorithm);
+	if (!md_) throw std::runtime_error(std::string("unknown digest ") + algorithm);
+	ctx_ = EVP_MD_CTX_new();
+	reset();
+}
+
+Digest::~Digest() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX *>(ctx_)); }
+
+void Digest::reset() { EVP_DigestInit_ex(static_cast<EVP_MD_CTX *>(ctx_), static_cast<const EVP_MD *>(md_), nullptr); }
+
+void Digest::update(const void *data, size_t n) { EVP_DigestUpdate(static_cast<EVP_MD_CTX *>(ctx_), data, n); }
+
+std::string Digest::hex()
+{
+	unsigned char out[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_DigestFinal_ex(static_cast<EVP_MD_CTX *>(ctx_), out, &len);
+	static const char digits[] = "0123456789abcdef";
+	std::string s;
+	s.reserve(len * 2);
+	for (unsigned i = 0; i < len; i++) {
+		s.push_back(digits[out[i] >> 4]);
+		s.push_back(digits[out[i] & 15]);
+	}
+	reset();
+	return s;
+}
+
+std::string sha256_file(const std::string &path)
+{
+	int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return "";
+	Digest d;
+	static thread_local char buf[1 << 17];
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r < 0) {
+			close(fd);
+			return "";
+		}
+		if (r == 0) break;
+		d.update(buf, static_cast<size_t>(r));
+	}
+	close(fd);
+	return d.hex();
+}
+
+std::string sha256_hex(const std::string &data)
+{
+	Digest d;
+	d.update(data.data(), data.size());
+	return d.hex();
+}
+
+bool is_sha256_hex(const std::string &s)
+{
+	if (s.size() != 64) return false;
+	for (unsigned char c : s)
+		if (!isdigit(c) && (c < 'a' || c > 'f')) return false;
+	return true;
+}
+
+} // namespace pm

@@ -1,0 +1,62 @@
+#include "log.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <sys/time.h>
+
+namespace pm {
+
+static Level threshold = [] {
+	// PYPI_MIRROR_LOG_LEVEL lets the wrapper set every tool's level at once.
+	const char *e = getenv("PYPI_MIRROR_LOG_LEVEL");
+	if (e) {
+		if (!strcasecmp(e, "debug")) return Level::Debug;
+		if (!strcasecmp(e, "warning")) return Level::Warning;
+		if (!strcasecmp(e, "error")) return Level::Error;
+	}
+	return Level::Info;
+}();
+
+void log_set_level(Level l) { threshold = l; }
+Level log_level() { return threshold; }
+
+void log_adjust(int delta)
+{
+	int v = static_cast<int>(threshold) + delta;
+	if (v < 0) v = 0;
+	if (v > 3) v = 3;
+	threshold = static_cast<Level>(v);
+}
+
+static const char *names[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
+
+void vlogf(Level l, const char *fmt, va_list ap)
+{
+	if (l < threshold) return;
+	struct timeval tv;
+	gettimeofday(&tv, nullptr);
+	struct tm tm;
+	localtime_r(&tv.tv_sec, &tm);
+	char stamp[32];
+	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+	char msg[4096];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	// Control characters from upstream data must not forge log lines.
+	for (char *p = msg; *p; p++)
+		if (static_cast<unsigned char>(*p) < 0x20 && *p != '\t') *p = '?';
+	// One fprintf call so concurrent tools sharing stderr do not interleave mid-line.
+	fprintf(stderr, "%s,%03d %s: %s\n", stamp, static_cast<int>(tv.tv_usec / 1000),
+	        names[static_cast<int>(l)], msg);
+}
+
+void logf(Level l, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlogf(l, fmt, ap);
+	va_end(ap);
+}
+
+} // namespace pm

@@ -1,0 +1,24 @@
+// Logging to stderr in the format mirror operators already grep for
+// (bandersnatch's): "2026-11-23 01:30:04,592 INFO: Syncing package: foo".
+#pragma once
+#include <cstdarg>
+
+namespace pm {
+
+enum class Level { Debug = 0, Info = 1, Warning = 2, Error = 3 };
+
+// Threshold: messages below it are dropped. -v lowers it, -q raises it.
+void log_set_level(Level l);
+Level log_level();
+// Adjust by a count of -v (negative) / -q (positive) flags.
+void log_adjust(int delta);
+
+void logf(Level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vlogf(Level l, const char *fmt, va_list ap);
+
+#define LOG_DEBUG(...) ::pm::logf(::pm::Level::Debug, __VA_ARGS__)
+#define LOG_INFO(...) ::pm::logf(::pm::Level::Info, __VA_ARGS__)
+#define LOG_WARN(...) ::pm::logf(::pm::Level::Warning, __VA_ARGS__)
+#define LOG_ERROR(...) ::pm::logf(::pm::Level::Error, __VA_ARGS__)
+
+} // namespace pm
