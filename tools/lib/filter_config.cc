@@ -1,0 +1,521 @@
+#include "filter_config.h"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <ini.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "names.h"
+
+namespace pm {
+
+namespace {
+
+using Sections = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
+
+struct IniState {
+	Sections s;
+};
+
+// inih calls the handler once per line of a multi-line value, with the same
+// section and name; every non-empty line (and each word, for platform lists)
+// becomes one entry.
+int ini_handler(void *user, const char *section, const char *name, const char *value)
+{
+	auto *st = static_cast<IniState *>(user);
+	std::string v = value ? value : "";
+	auto &list = st->s[section][name];
+	size_t a = v.find_first_not_of(" \t"), b = v.find_last_not_of(" \t");
+	if (a != std::string::npos) list.push_back(v.substr(a, b - a + 1));
+	return 1;
+}
+
+// Old plugin names (bandersnatch < 6) still found in configurations.
+std::string canonical_plugin(std::string p)
+{
+	static const std::pair<const char *, const char *> renames[] = {
+	    {"whitelist_project", "allowlist_project"}, {"blacklist_project", "blocklist_project"},
+	    {"whitelist_release", "allowlist_release"}, {"blacklist_release", "blocklist_release"},
+	};
+	for (auto &r : renames)
+		if (p == r.first) return r.second;
+	return p;
+}
+
+const std::set<std::string> known_plugins = {
+    "allowlist_project", "blocklist_project",       "regex_project",        "project_requirements",
+    "allowlist_release", "blocklist_release",       "prerelease_release",   "regex_release",
+    "latest_release",    "project_requirements_pinned", "exclude_platform", "size_project_metadata",
+    "min_age_release",   "regex_release_file",
+};
+
+// Lines of a key from a section, or from its pre-6.0 spelling.
+std::vector<std::string> lines(const Sections &s, const char *section, const char *old_section, const char *key)
+{
+	std::vector<std::string> out;
+	for (const char *sec : {section, old_section}) {
+		if (!sec) continue;
+		auto it = s.find(sec);
+		if (it == s.end()) continue;
+		auto k = it->second.find(key);
+		if (k != it->second.end()) out.insert(out.end(), k->second.begin(), k->second.end());
+	}
+	return out;
+}
+
+std::string one(const Sections &s, const char *section, const char *key)
+{
+	auto v = lines(s, section, nullptr, key);
+	return v.empty() ? "" : v.back();
+}
+
+bool add_regexes(const std::vector<std::string> &pats, std::vector<std::unique_ptr<RE2>> &out, const std::string &where,
+                 std::string &error)
+{
+	for (auto &p : pats) {
+		// Python's re.match anchors at the start only; so do we.
+		RE2::Options o;
+		o.set_log_errors(false);
+		auto re = std::make_unique<RE2>("^(?:" + p + ")", o);
+		if (!re->ok()) {
+			error = where + ": bad regular expression '" + p + "': " + re->error();
+			return false;
+		}
+		out.push_back(std::move(re));
+	}
+	return true;
+}
+
+// A requirement line: a bare name goes to names, one with specifiers to specs.
+bool add_requirement_lines(const std::vector<std::string> &ls, std::set<std::string> *names,
+                           std::map<std::string, std::vector<pep440::SpecifierSet>> *specs, const std::string &where,
+                           std::string &error)
+{
+	for (auto &l : ls) {
+		std::string err;
+		auto req = pep440::parse_requirement(l, &err);
+		if (!req) {
+			if (!err.empty()) {
+				error = where + ": '" + l + "': " + err;
+				return false;
+			}
+			continue;
+		}
+		if (req->specs.specs.empty()) {
+			if (names) names->insert(req->name);
+		} else {
+			if (specs) (*specs)[req->name].push_back(req->specs);
+			// A project named with specifiers is still wanted as a project.
+			if (names && !specs) names->insert(req->name);
+		}
+	}
+	return true;
+}
+
+bool read_requirement_files(const Sections &s, std::vector<std::string> &out, std::string &error)
+{
+	std::string base = one(s, "allowlist", "requirements_path");
+	if (base.empty()) base = one(s, "whitelist", "requirements_path");
+	for (auto &f : lines(s, "allowlist", "whitelist", "requirements")) {
+		std::string path = f[0] == '/' || base.empty() ? f : base + "/" + f;
+		std::ifstream in(path);
+		if (!in) {
+			error = "[allowlist] requirements: cannot read " + path;
+			return false;
+		}
+		std::string line;
+		while (std::getline(in, line)) {
+			// pip options (-r, -e, --hash) are not requirements.
+			auto a = line.find_first_not_of(" \t");
+			if (a == std::string::npos || line[a] == '-') continue;
+			out.push_back(line);
+		}
+	}
+	return true;
+}
+
+bool is_prerelease_version(const std::string &v)
+{
+	if (auto p = pep440::parse(v)) return p->is_prerelease();
+	// Not PEP 440: bandersnatch's patterns.
+	static const RE2 re(R"(.+(rc|a|alpha|b|beta|dev)\d+$)");
+	return RE2::FullMatch(v, re);
+}
+
+} // namespace
+
+long long parse_size(const std::string &s)
+{
+	if (s.empty()) return -1;
+	char *end;
+	double v = strtod(s.c_str(), &end);
+	if (end == s.c_str() || v < 0) return -1;
+	std::string unit(end);
+	while (!unit.empty() && unit.back() == ' ') unit.pop_back();
+	while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+	for (auto &c : unit) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+	if (!unit.empty() && unit.back() == 'B') unit.pop_back();
+	if (!unit.empty() && unit.back() == 'I') unit.pop_back(); // GiB
+	double m = 1;
+	if (unit == "K") m = 1024.0;
+	else if (unit == "M") m = 1024.0 * 1024;
+	else if (unit == "G") m = 1024.0 * 1024 * 1024;
+	else if (unit == "T") m = 1024.0 * 1024 * 1024 * 1024;
+	else if (!unit.empty()) return -1;
+	return static_cast<long long>(v * m);
+}
+
+bool load_filter_config(const std::string &path, FilterConfig &cfg, std::string &error)
+{
+	IniState st;
+	int rc = ini_parse(path.c_str(), ini_handler, &st);
+	if (rc < 0) {
+		error = "cannot read " + path;
+		return false;
+	}
+	if (rc > 0) {
+		error = path + ":" + std::to_string(rc) + ": cannot parse this line";
+		return false;
+	}
+	const Sections &s = st.s;
+	for (auto &p : lines(s, "plugins", nullptr, "enabled")) {
+		// One per line, but tolerate several on a line.
+		size_t i = 0;
+		while (i < p.size()) {
+			size_t j = p.find_first_of(" \t,", i);
+			std::string w = p.substr(i, j == std::string::npos ? std::string::npos : j - i);
+			i = j == std::string::npos ? p.size() : j + 1;
+			if (w.empty()) continue;
+			if (w == "all") {
+				cfg.all = true;
+				continue;
+			}
+			w = canonical_plugin(w);
+			if (!known_plugins.count(w))
+				LOG_WARN("%s: [plugins] enabled: unknown filter plugin '%s' ignored", path.c_str(), w.c_str());
+			cfg.enabled.insert(w);
+		}
+	}
+	auto allow = lines(s, "allowlist", "whitelist", "packages");
+	auto block = lines(s, "blocklist", "blacklist", "packages");
+	if (!add_requirement_lines(allow, &cfg.allow_projects, nullptr, "[allowlist] packages", error)) return false;
+	if (!add_requirement_lines(allow, nullptr, &cfg.allow_releases, "[allowlist] packages", error)) return false;
+	if (!add_requirement_lines(block, &cfg.block_projects, &cfg.block_releases, "[blocklist] packages", error))
+		return false;
+	if (cfg.on("project_requirements") || cfg.on("project_requirements_pinned")) {
+		std::vector<std::string> req;
+		if (!read_requirement_files(s, req, error)) return false;
+		if (cfg.on("project_requirements") &&
+		    !add_requirement_lines(req, &cfg.allow_projects, nullptr, "[allowlist] requirements", error))
+			return false;
+		if (cfg.on("project_requirements_pinned") &&
+		    !add_requirement_lines(req, nullptr, &cfg.allow_releases, "[allowlist] requirements", error))
+			return false;
+	}
+	if (!add_regexes(lines(s, "filter_regex", nullptr, "packages"), cfg.project_regexes, "[filter_regex] packages", error))
+		return false;
+	if (!add_regexes(lines(s, "filter_regex", nullptr, "releases"), cfg.release_regexes, "[filter_regex] releases", error))
+		return false;
+	if (!add_regexes(lines(s, "filter_regex", nullptr, "files"), cfg.file_regexes, "[filter_regex] files", error))
+		return false;
+	auto pre = lines(s, "filter_prerelease", nullptr, "packages");
+	if (!pre.empty()) {
+		cfg.prerelease_all = false;
+		for (auto &p : pre) cfg.prerelease_projects.insert(normalize_name(p));
+	}
+	std::string keep = one(s, "latest_release", "keep");
+	if (!keep.empty()) {
+		char *end;
+		cfg.keep_latest = strtoll(keep.c_str(), &end, 10);
+		if (*end || cfg.keep_latest < 0) {
+			error = "[latest_release] keep: '" + keep + "' is not a whole number";
+			return false;
+		}
+	}
+	std::string sort_by = one(s, "latest_release", "sort_by");
+	if (!sort_by.empty() && sort_by != "version" && sort_by != "time") {
+		error = "[latest_release] sort_by: '" + sort_by + "' is neither version nor time";
+		return false;
+	}
+	cfg.latest_by_time = sort_by == "time";
+	std::string age = one(s, "min_age", "hours");
+	if (!age.empty()) {
+		char *end;
+		cfg.min_age_hours = strtod(age.c_str(), &end);
+		if (*end || cfg.min_age_hours < 0) {
+			error = "[min_age] hours: '" + age + "' is not a number of hours";
+			return false;
+		}
+	}
+	for (auto &l : lines(s, "blocklist", "blacklist", "platforms")) {
+		size_t i = 0;
+		while (i < l.size()) {
+			size_t j = l.find_first_of(" \t,", i);
+			std::string w = l.substr(i, j == std::string::npos ? std::string::npos : j - i);
+			i = j == std::string::npos ? l.size() : j + 1;
+			if (!w.empty()) cfg.platforms.push_back(w);
+		}
+	}
+	std::string size = one(s, "size_project_metadata", "max_package_size");
+	if (!size.empty()) {
+		cfg.max_project_size = parse_size(size);
+		if (cfg.max_project_size < 0) {
+			error = "[size_project_metadata] max_package_size: '" + size + "' is not a size";
+			return false;
+		}
+	}
+	return true;
+}
+
+bool parse_wheel_tags(const std::string &filename, WheelTags &tags)
+{
+	if (filename.size() < 5 || filename.compare(filename.size() - 4, 4, ".whl") != 0) return false;
+	std::string stem = filename.substr(0, filename.size() - 4);
+	std::vector<std::string> parts;
+	size_t i = 0;
+	for (;;) {
+		size_t j = stem.find('-', i);
+		parts.push_back(stem.substr(i, j == std::string::npos ? std::string::npos : j - i));
+		if (j == std::string::npos) break;
+		i = j + 1;
+	}
+	if (parts.size() != 5 && parts.size() != 6) return false;
+	auto split = [](const std::string &s) {
+		std::vector<std::string> out;
+		size_t a = 0;
+		for (;;) {
+			size_t b = s.find('.', a);
+			out.push_back(s.substr(a, b == std::string::npos ? std::string::npos : b - a));
+			if (b == std::string::npos) break;
+			a = b + 1;
+		}
+		return out;
+	};
+	size_t n = parts.size();
+	tags.python = split(parts[n - 3]);
+	tags.abi = split(parts[n - 2]);
+	tags.platform = split(parts[n - 1]);
+	return true;
+}
+
+namespace {
+
+// Does keyword (a bandersnatch platform name or an explicit tag) exclude this platform tag?
+bool platform_excluded(const std::string &kw, const std::string &tag)
+{
+	auto starts = [&](const char *p) { return tag.rfind(p, 0) == 0; };
+	if (kw == "windows") return starts("win");
+	if (kw == "macos") return starts("macosx");
+	if (kw == "freebsd") return starts("freebsd");
+	if (kw == "linux") return starts("linux") || starts("manylinux") || starts("musllinux");
+	if (kw == "musllinux") return starts("musllinux");
+	if (kw == "manylinux") return starts("manylinux");
+	return tag == kw;
+}
+
+// Python keywords: "py2" (every 2.x), "py2.7", "py3.14", or an explicit tag ("cp36").
+bool python_excluded(const std::string &kw, const std::string &tag)
+{
+	if (kw.rfind("py", 0) == 0 && kw.size() >= 3 && isdigit(static_cast<unsigned char>(kw[2]))) {
+		std::string digits;
+		for (char c : kw.substr(2))
+			if (c != '.') digits.push_back(c);
+		// The interpreter prefix (py, cp, pp, ...) does not matter, the version does.
+		size_t k = 0;
+		while (k < tag.size() && isalpha(static_cast<unsigned char>(tag[k]))) k++;
+		std::string tv = tag.substr(k);
+		if (tv.empty()) return false;
+		if (kw.find('.') == std::string::npos) return tv.rfind(digits, 0) == 0; // py2 -> 2, 27, 2x
+		return tv == digits;
+	}
+	return tag == kw;
+}
+
+bool file_excluded_by_platform(const FilterConfig &cfg, const FileEntry &f, std::string &why)
+{
+	if (cfg.platforms.empty()) return false;
+	auto ends = [&](const char *sfx) {
+		size_t n = strlen(sfx);
+		return f.filename.size() >= n && f.filename.compare(f.filename.size() - n, n, sfx) == 0;
+	};
+	WheelTags t;
+	bool wheel = parse_wheel_tags(f.filename, t);
+	for (auto &kw : cfg.platforms) {
+		if (kw == "windows" && (ends(".exe") || ends(".msi") || f.packagetype == "bdist_wininst" ||
+		                        f.packagetype == "bdist_msi")) {
+			why = "platform windows";
+			return true;
+		}
+		if (kw == "macos" && (ends(".dmg") || f.packagetype == "bdist_dmg")) {
+			why = "platform macos";
+			return true;
+		}
+	}
+	if (!wheel) {
+		// Eggs carry their Python version: name-1.0-py2.7.egg
+		auto p = f.filename.rfind("-py");
+		if (ends(".egg") && p != std::string::npos) {
+			std::string tag = "py";
+			for (char c : f.filename.substr(p + 3, f.filename.size() - 4 - p - 3))
+				if (c != '.') tag.push_back(c);
+			for (auto &kw : cfg.platforms)
+				if (python_excluded(kw, tag)) {
+					why = "python " + kw;
+					return true;
+				}
+		}
+		return false;
+	}
+	// A wheel goes when every one of its platform tags is excluded, or every
+	// one of its Python tags: "py2.py3" survives "py2".
+	for (auto &kw : cfg.platforms) {
+		bool all_plat = std::all_of(t.platform.begin(), t.platform.end(),
+		                            [&](const std::string &tag) { return platform_excluded(kw, tag); });
+		if (all_plat) {
+			why = "platform " + kw;
+			return true;
+		}
+	}
+	bool all_py = std::all_of(t.python.begin(), t.python.end(), [&](const std::string &tag) {
+		return std::any_of(cfg.platforms.begin(), cfg.platforms.end(),
+		                   [&](const std::string &kw) { return python_excluded(kw, tag); });
+	});
+	if (all_py) {
+		why = "python tags " + t.python.front();
+		return true;
+	}
+	// Explicit ABI tags ("cp36m") too.
+	bool all_abi = std::all_of(t.abi.begin(), t.abi.end(), [&](const std::string &tag) {
+		return std::find(cfg.platforms.begin(), cfg.platforms.end(), tag) != cfg.platforms.end();
+	});
+	if (all_abi) {
+		why = "abi " + t.abi.front();
+		return true;
+	}
+	return false;
+}
+
+} // namespace
+
+FilterResult filter_project_name(const FilterConfig &cfg, const std::string &name)
+{
+	FilterResult r;
+	auto drop = [&](const std::string &why) {
+		r.drop_project = true;
+		r.reason = why;
+		return r;
+	};
+	if ((cfg.on("allowlist_project") || cfg.on("project_requirements")) && !cfg.allow_projects.count(name))
+		return drop("not in the allowlist");
+	if (cfg.on("blocklist_project") && cfg.block_projects.count(name)) return drop("in the blocklist");
+	if (cfg.on("regex_project"))
+		for (auto &re : cfg.project_regexes)
+			if (RE2::PartialMatch(name, *re)) return drop("matches [filter_regex] packages " + re->pattern());
+	return r;
+}
+
+FilterResult filter_project(const FilterConfig &cfg, ProjectRecord &rec, long long now)
+{
+	FilterResult r = filter_project_name(cfg, rec.name);
+	if (r.drop_project) return r;
+	if (cfg.on("size_project_metadata") && cfg.max_project_size > 0 && !cfg.allow_projects.count(rec.name)) {
+		long long total = 0;
+		for (auto &f : rec.files) total += f.size;
+		if (total > cfg.max_project_size) {
+			r.drop_project = true;
+			r.reason = "project size " + std::to_string(total) + " exceeds max_package_size " +
+			           std::to_string(cfg.max_project_size);
+			return r;
+		}
+	}
+	// Release rules decide per version.
+	std::map<std::string, long long> first_upload; // version -> earliest upload
+	for (auto &f : rec.files) {
+		long long t = parse_iso8601(f.upload_time);
+		auto it = first_upload.find(f.version);
+		if (it == first_upload.end() || (t >= 0 && t < it->second)) first_upload[f.version] = t;
+	}
+	std::map<std::string, std::string> dropped_versions; // version -> rule
+	for (auto &[ver, uploaded] : first_upload) {
+		auto parsed = pep440::parse(ver);
+		auto matches = [&](const std::vector<pep440::SpecifierSet> &sets) {
+			return parsed && std::any_of(sets.begin(), sets.end(),
+			                             [&](const pep440::SpecifierSet &s) { return s.contains(*parsed, true); });
+		};
+		auto al = cfg.allow_releases.find(rec.name);
+		if (cfg.on("allowlist_release") || cfg.on("project_requirements_pinned")) {
+			if (al != cfg.allow_releases.end() && !matches(al->second)) {
+				dropped_versions[ver] = "not allowed by " + al->second.front().str();
+				continue;
+			}
+		}
+		auto bl = cfg.block_releases.find(rec.name);
+		if (cfg.on("blocklist_release") && bl != cfg.block_releases.end() && matches(bl->second)) {
+			dropped_versions[ver] = "blocked by " + bl->second.front().str();
+			continue;
+		}
+		if (cfg.on("regex_release")) {
+			bool hit = false;
+			for (auto &re : cfg.release_regexes)
+				if (RE2::PartialMatch(ver, *re)) {
+					dropped_versions[ver] = "matches [filter_regex] releases " + re->pattern();
+					hit = true;
+					break;
+				}
+			if (hit) continue;
+		}
+		if (cfg.on("prerelease_release") && (cfg.prerelease_all || cfg.prerelease_projects.count(rec.name)) &&
+		    is_prerelease_version(ver)) {
+			dropped_versions[ver] = "pre-release";
+			continue;
+		}
+		if (cfg.min_age_hours > 0 && cfg.on("min_age_release") && uploaded >= 0 &&
+		    static_cast<double>(now - uploaded) < cfg.min_age_hours * 3600) {
+			dropped_versions[ver] = "younger than " + std::to_string(static_cast<long long>(cfg.min_age_hours)) + " hours";
+			continue;
+		}
+	}
+	if (cfg.on("latest_release") && cfg.keep_latest > 0) {
+		std::vector<std::string> kept;
+		for (auto &[ver, t] : first_upload)
+			if (!dropped_versions.count(ver)) kept.push_back(ver);
+		if (cfg.latest_by_time)
+			std::stable_sort(kept.begin(), kept.end(),
+			                 [&](const std::string &a, const std::string &b) { return first_upload[a] < first_upload[b]; });
+		else
+			sort_versions(kept);
+		for (size_t i = 0; i + static_cast<size_t>(cfg.keep_latest) < kept.size(); i++)
+			dropped_versions[kept[i]] = "older than the latest " + std::to_string(cfg.keep_latest);
+	}
+	std::vector<FileEntry> keep;
+	keep.reserve(rec.files.size());
+	for (auto &f : rec.files) {
+		auto dv = dropped_versions.find(f.version);
+		std::string why;
+		if (dv != dropped_versions.end()) {
+			r.dropped_files.emplace_back(f.filename, "release " + f.version + ": " + dv->second);
+			continue;
+		}
+		if (cfg.on("exclude_platform") && file_excluded_by_platform(cfg, f, why)) {
+			r.dropped_files.emplace_back(f.filename, why);
+			continue;
+		}
+		if (cfg.on("regex_release_file")) {
+			bool hit = false;
+			for (auto &re : cfg.file_regexes)
+				if (RE2::PartialMatch(f.filename, *re)) {
+					r.dropped_files.emplace_back(f.filename, "matches [filter_regex] files " + re->pattern());
+					hit = true;
+					break;
+				}
+			if (hit) continue;
+		}
+		keep.push_back(std::move(f));
+	}
+	rec.files = std::move(keep);
+	return r;
+}
+
+} // namespace pm

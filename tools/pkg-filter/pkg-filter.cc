@@ -1,0 +1,168 @@
+// pkg-filter: drops projects, releases and files by the rules of a
+// partial mirror (bandersnatch-compatible filter configuration).
+// Works before pkg-resolve (name rules only) and after it (every rule).
+#include <cstring>
+#include <ctime>
+#include <set>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "filter_config.h"
+#include "log.h"
+#include "ndjson.h"
+#include "record.h"
+
+using namespace pm;
+
+static const char usage[] =
+    "usage: pkg-filter -c CONFIG [-d DIR] [--dropped FILE] [--now EPOCH] [-v|-q]\n"
+    "\n"
+    "Reads project records on stdin, applies the filter rules of CONFIG\n"
+    "([plugins] enabled and the sections it names, as bandersnatch reads them)\n"
+    "and writes the kept records, with their file lists trimmed, on stdout.\n"
+    "\n"
+    "  -c, --config FILE   configuration file (INI) with the filter sections\n"
+    "  -d, --directory DIR mirror root: a dropped project that the mirror holds\n"
+    "                      becomes a removal record, so it is pruned\n"
+    "      --dropped FILE  append a record of every dropped project/file and why\n"
+    "      --now EPOCH     the time [min_age] counts from (default: now)\n"
+    "  -v, --verbose       more log output; -q, --quiet less\n"
+    "  -h, --help          this help;  -V, --version  the version\n";
+
+int main(int argc, char **argv)
+{
+	static const option longopts[] = {
+	    {"config", required_argument, nullptr, 'c'},  {"directory", required_argument, nullptr, 'd'},
+	    {"dropped", required_argument, nullptr, 'D'}, {"now", required_argument, nullptr, 'N'},
+	    PM_COMMON_LONGOPTS,                           {nullptr, 0, nullptr, 0}};
+	std::string config, dir, dropped_path;
+	long long now = time(nullptr);
+	int c;
+	while ((c = getopt_long(argc, argv, "c:d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+		if (common_option(c, "pkg-filter", usage)) continue;
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'd': dir = optarg; break;
+		case 'D': dropped_path = optarg; break;
+		case 'N': now = parse_count("pkg-filter", "--now", optarg); break;
+		}
+	}
+	if (config.empty()) {
+		fprintf(stderr, "pkg-filter: -c CONFIG is required\n%s", usage);
+		return kExitUsage;
+	}
+	FilterConfig cfg;
+	std::string err;
+	if (!load_filter_config(config, cfg, err)) {
+		LOG_ERROR("pkg-filter: %s", err.c_str());
+		return kExitUsage;
+	}
+	if (!cfg.any()) LOG_WARN("pkg-filter: %s enables no filter plugins: every project passes", config.c_str());
+
+	FILE *dropped = nullptr;
+	if (!dropped_path.empty() && !(dropped = fopen(dropped_path.c_str(), "a"))) {
+		LOG_ERROR("pkg-filter: cannot open %s: %s", dropped_path.c_str(), strerror(errno));
+		return kExitUsage;
+	}
+	NdjsonReader in(stdin);
+	NdjsonWriter out(stdout);
+	NdjsonWriter drop_out(dropped ? dropped : stdout);
+	std::vector<std::string> targets;
+	bool bad = false;
+	long long projects = 0, dropped_projects = 0, dropped_files = 0, removals = 0;
+	rapidjson::Document doc;
+
+	auto note_drop = [&](const std::string &name, const std::string &file, const std::string &why) {
+		if (!dropped) return;
+		rapidjson::Document d(rapidjson::kObjectType);
+		set_string(d, d, "name", name);
+		if (!file.empty()) set_string(d, d, "file", file);
+		set_string(d, d, "reason", why);
+		drop_out.write(d);
+	};
+	auto held_by_mirror = [&](const std::string &name) {
+		struct stat st;
+		return !dir.empty() && stat((dir + "/web/simple/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+	};
+	auto drop_project = [&](const ProjectRecord &r, const std::string &why) {
+		dropped_projects++;
+		note_drop(r.name, "", why);
+		if (held_by_mirror(r.name)) {
+			// Filters changed: what the mirror holds but no longer selects goes.
+			rapidjson::Document d(rapidjson::kObjectType);
+			set_string(d, d, "type", "removal");
+			set_string(d, d, "name", r.name);
+			set_int(d, d, "serial", r.serial);
+			set_string(d, d, "reason", "filtered out: " + why);
+			out.write(d);
+			removals++;
+			LOG_INFO("Filtered out %s (%s): removing it from the mirror", r.name.c_str(), why.c_str());
+		} else {
+			LOG_DEBUG("Filtered out %s (%s)", r.name.c_str(), why.c_str());
+		}
+	};
+
+	for (;;) {
+		if (!in.next(doc, err)) break;
+		if (!err.empty()) {
+			LOG_ERROR("pkg-filter: input %s", err.c_str());
+			bad = true;
+			continue;
+		}
+		ProjectRecord r;
+		if (!parse_record(doc, r, err)) {
+			LOG_ERROR("pkg-filter: input line %zu: %s", in.line_number(), err.c_str());
+			bad = true;
+			continue;
+		}
+		if (r.type == "target") {
+			targets.push_back(in.line());
+			continue;
+		}
+		if (r.type != "project") {
+			out.write_raw(in.line());
+			continue;
+		}
+		projects++;
+		if (!r.resolved) {
+			FilterResult fr = filter_project_name(cfg, r.name);
+			if (fr.drop_project)
+				drop_project(r, fr.reason);
+			else
+				out.write_raw(in.line());
+			continue;
+		}
+		size_t before = r.files.size();
+		FilterResult fr = filter_project(cfg, r, now);
+		if (fr.drop_project) {
+			drop_project(r, fr.reason);
+			continue;
+		}
+		if (fr.dropped_files.empty()) {
+			out.write_raw(in.line());
+			continue;
+		}
+		// Trim the file array in place, so unknown fields survive.
+		std::set<std::string> gone;
+		for (auto &[file, why] : fr.dropped_files) {
+			gone.insert(file);
+			note_drop(r.name, file, why);
+			LOG_DEBUG("Filtered %s: %s (%s)", r.name.c_str(), file.c_str(), why.c_str());
+		}
+		auto &files = doc["files"];
+		for (auto it = files.Begin(); it != files.End();) {
+			if (gone.count(get_string(*it, "filename")))
+				it = files.Erase(it);
+			else
+				++it;
+		}
+		dropped_files += static_cast<long long>(gone.size());
+		LOG_DEBUG("Filtered %s: kept %zu of %zu files", r.name.c_str(), r.files.size(), before);
+		out.write(doc);
+	}
+	for (auto &t : targets) out.write_raw(t);
+	LOG_INFO("pkg-filter: %lld projects read, %lld dropped (%lld removed from the mirror), %lld files dropped", projects,
+	         dropped_projects, removals, dropped_files);
+	if (dropped) fclose(dropped);
+	return bad ? kExitSomeFailed : kExitOk;
+}
