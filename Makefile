@@ -35,7 +35,7 @@ UNIT_SRC   := $(wildcard tests/unit/*_test.cc)
 UNIT_BIN   := $(BUILD)/unit-tests
 MANPAGES   := $(wildcard man/*.[1-8])
 
-.PHONY: all deps check unit demo bench install clean
+.PHONY: all deps check check-san unit demo bench install clean fuzz
 all: $(BINS)
 
 $(BUILD)/lib/%.o: tools/lib/%.cc
@@ -50,6 +50,7 @@ $(BUILD)/tools/%.o: tools/%.cc
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
 
 # One program per folder under tools/: tools/NAME/*.cc -> build/NAME
+.SECONDARY:
 .SECONDEXPANSION:
 $(BUILD)/%: $$(patsubst tools/%.cc,$(BUILD)/tools/%.o,$$(wildcard tools/%/*.cc)) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
@@ -61,6 +62,22 @@ $(BUILD)/unit/%.o: tests/unit/%.cc
 $(UNIT_BIN): $(UNIT_SRC:tests/unit/%.cc=$(BUILD)/unit/%.o) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lgtest -lgtest_main -pthread
 
+# libFuzzer harnesses (clang): tests/fuzz/fuzz_NAME.cc -> build-fuzz/fuzz_NAME
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.cc)
+FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.cc=build-fuzz/%)
+FUZZ_CXX   ?= clang++
+FUZZ_FLAGS := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Itools/lib -DPM_VERSION='"$(VERSION)"'
+FUZZ_LIB   := $(LIB_SRC:tools/lib/%.cc=build-fuzz/lib/%.o)
+
+build-fuzz/lib/%.o: tools/lib/%.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS:-fsanitize=fuzzer,%=-fsanitize=fuzzer-no-link,%) -c -o $@ $<
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.cc $(FUZZ_LIB)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+
 deps:
 	@scripts/install-deps
 
@@ -69,6 +86,11 @@ unit: $(UNIT_BIN)
 check: deps
 	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) tests/run
+
+# The whole suite again with AddressSanitizer + UndefinedBehaviorSanitizer.
+check-san: deps
+	@$(MAKE) --no-print-directory SANITIZE=1 all unit
+	@BUILD=build-san ASAN_OPTIONS=detect_leaks=1 tests/run
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -1,0 +1,31 @@
+#!/usr/bin/env bats
+# 09NN: every libFuzzer harness runs for a bounded time over its seed corpus
+# (tests/fuzz/corpus/NAME) and must find no crash, leak or sanitizer error.
+# FUZZ_SECONDS sets the budget per harness (default 10).
+
+setup_file() {
+	cd "$BATS_TEST_DIRNAME/.."
+	make --no-print-directory fuzz >"$BATS_FILE_TMPDIR/build.log" 2>&1 || {
+		cat "$BATS_FILE_TMPDIR/build.log" >&3
+		return 1
+	}
+}
+
+run_fuzzer() {
+	local name=$1
+	cd "$BATS_TEST_DIRNAME/.."
+	local corpus="$BATS_TEST_TMPDIR/corpus"
+	mkdir -p "$corpus"
+	cp tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true
+	run build-fuzz/fuzz_"$name" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=10 -rss_limit_mb=1024 \
+		-artifact_prefix="$BATS_TEST_TMPDIR/" "$corpus"
+	if [ "$status" -ne 0 ]; then
+		echo "$output" | tail -40
+		return 1
+	fi
+	[[ "$output" == *"Done "* ]]
+}
+
+@test "0901 fuzz: NDJSON reader and record validation" { run_fuzzer ndjson; }
+@test "0902 fuzz: names, filenames, package paths, URLs, HTML escaping" { run_fuzzer names; }
+@test "0903 fuzz: PEP 440 versions, ordering and specifiers" { run_fuzzer pep440; }
