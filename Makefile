@@ -52,7 +52,8 @@ $(BUILD)/tools/%.o: tools/%.cc
 # One program per folder under tools/: tools/NAME/*.cc -> build/NAME
 .SECONDARY:
 .SECONDEXPANSION:
-$(BUILD)/%: $$(patsubst tools/%.cc,$(BUILD)/tools/%.o,$$(wildcard tools/%/*.cc)) $(LIB)
+tool_objs = $(patsubst tools/%.cc,$(BUILD)/tools/%.o,$(wildcard tools/$(1)/*.cc))
+$(BUILD)/%: $$(call tool_objs,$$*) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
 
 $(BUILD)/unit/%.o: tests/unit/%.cc
