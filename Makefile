@@ -109,4 +109,6 @@ install: all
 clean:
 	rm -rf build build-san
 
+# Dependency files never need a rule of their own (not a tool to link).
+%.d: ;
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,656 @@
+// changelog-fetch: asks upstream which projects changed since a serial and
+// prints one project record per changed project, then a target record.
+// The head of the pipeline; see changelog-fetch(1).
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "cli.h"
+#include "fsutil.h"
+#include "http.h"
+#include "log.h"
+#include "names.h"
+#include "ndjson.h"
+#include "xmlrpc.h"
+
+namespace {
+
+const char *const kProg = "changelog-fetch";
+
+const char *const kUsage =
+    "Usage: changelog-fetch [OPTIONS] (-s N | -d DIR)\n"
+    "       changelog-fetch [OPTIONS] --last-serial\n"
+    "Ask upstream which projects changed since a serial and print one project\n"
+    "record per changed project (sorted by name), then one target record.\n"
+    "\n"
+    "  -u, --upstream URL     upstream index (default https://pypi.org, or\n"
+    "                         $PYPI_MIRROR_UPSTREAM)\n"
+    "      --allow-non-https  permit an http:// upstream (tests, local proxies)\n"
+    "  -s, --since N          list changes after serial N (0: every project)\n"
+    "  -d, --directory DIR    mirror root: the serial comes from DIR/status\n"
+    "                         (unless -s is given), and mirrored projects no\n"
+    "                         longer upstream are listed so they get removed\n"
+    "      --source SRC       simple (default): diff the PEP 691 JSON root's\n"
+    "                         _last-serial values; xmlrpc: the deprecated\n"
+    "                         changelog_since_serial XML-RPC method\n"
+    "      --last-serial      print upstream's current serial and exit\n"
+    "  -v, --verbose          more log output (repeat for more)\n"
+    "  -q, --quiet            less log output\n"
+    "  -h, --help             show this help and exit\n"
+    "  -V, --version          show the version and exit\n"
+    "\n"
+    "Output: {\"type\":\"project\",\"name\":N,\"display_name\":D,\"serial\":S} per\n"
+    "project, then {\"type\":\"target\",\"serial\":T,\"since\":S,\"projects\":N,\n"
+    "\"source\":\"simple|xmlrpc\"}. Nothing is printed unless the whole answer\n"
+    "was read.\n"
+    "Exit status: 0 done, 2 usage or configuration error, 3 upstream\n"
+    "unreachable, unreadable or answered with a fault.\n"
+    "See changelog-fetch(1) and pypi-mirror-records(7).\n";
+
+constexpr const char *kSimpleJson = "application/vnd.pypi.simple.v1+json";
+constexpr size_t kMaxRoot = size_t(1) << 30; // PyPI's JSON root is ~40 MB today
+
+struct Changed {
+	std::string display;
+	long long serial = 0;
+};
+
+// The whole state of a run: the changed projects, the highest serial seen,
+// and (for removal detection) hashes of every name upstream listed.
+struct Run {
+	long long since = 0;
+	long long max_serial = 0;
+	std::map<std::string, Changed> changed; // normalized name -> newest change
+	bool collect_names = false;
+	// FNV-1a hashes of the normalized upstream names, not the names: 8 bytes
+	// a project instead of ~50. A collision can only hide a removal (never
+	// invent one), and pkg-resolve corrects that on the project's next change.
+	std::vector<uint64_t> upstream;
+	size_t skipped = 0;
+};
+
+uint64_t name_hash(const std::string &s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (unsigned char c : s) {
+		h ^= c;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+// A change to one project at a serial. Keeps the newest serial per project
+// and the display name upstream used with it.
+void note(Run &run, const std::string &display, long long serial)
+{
+	run.max_serial = std::max(run.max_serial, serial);
+	if (!pm::valid_project_name(display)) {
+		LOG_WARN("Skipping invalid project name '%.200s' (serial %lld)", display.c_str(), serial);
+		run.skipped++;
+		return;
+	}
+	std::string n = pm::normalize_name(display);
+	auto it = run.changed.find(n);
+	if (it == run.changed.end()) {
+		run.changed.emplace(n, Changed{display, serial});
+	} else if (serial >= it->second.serial) {
+		it->second = Changed{display, serial};
+	}
+}
+
+[[noreturn]] void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pm::vlogf(pm::Level::Error, fmt, ap);
+	va_end(ap);
+	exit(pm::kExitFatal);
+}
+
+// ---------------------------------------------------------------- XML-RPC
+
+// One XML-RPC call; the response streams through parser as it arrives.
+// restart runs when a retry starts the response over. Exits on any failure.
+void xmlrpc_call(pm::Http &http, const std::string &endpoint, const std::string &method,
+                 const std::vector<pm::xmlrpc::Value> &params, pm::xmlrpc::ResponseParser &parser,
+                 const std::function<void()> &restart = nullptr)
+{
+	parser.reset();
+	pm::Request req;
+	req.method = "POST";
+	req.url = endpoint;
+	// Warehouse routes XML-RPC only when the Content-Type says text/xml.
+	req.headers = {"Content-Type: text/xml"};
+	req.body = pm::xmlrpc::method_call(method, params);
+	req.compressed = true;
+	req.what = "XML-RPC " + method;
+	req.on_data = [&parser](const char *p, size_t n) { return parser.feed(p, n); };
+	req.on_restart = [&parser, &restart] {
+		parser.reset();
+		if (restart) restart();
+	};
+	LOG_DEBUG("XML-RPC %s at %s", method.c_str(), endpoint.c_str());
+	pm::Response r = http.fetch(req);
+	std::string ct = r.header("content-type");
+	if (!parser.error().empty())
+		fatal("Cannot parse the XML-RPC %s response from %s: %s (Content-Type: %s)", method.c_str(),
+		      endpoint.c_str(), parser.error().c_str(), ct.empty() ? "none" : ct.c_str());
+	if (!r.ok()) {
+		std::string body = r.body.substr(0, 200);
+		for (auto &c : body)
+			if (c == '\n' || c == '\r' || static_cast<unsigned char>(c) < 0x20) c = ' ';
+		fatal("XML-RPC %s at %s failed after %d attempt%s: %s%s%s", method.c_str(), endpoint.c_str(), r.attempts,
+		      r.attempts == 1 ? "" : "s", r.describe().c_str(), body.empty() ? "" : ": ", body.c_str());
+	}
+	if (!parser.finish()) {
+		fatal("Cannot parse the XML-RPC %s response from %s: %s (Content-Type: %s)", method.c_str(),
+		      endpoint.c_str(), parser.error().c_str(), ct.empty() ? "none" : ct.c_str());
+	}
+	if (parser.is_fault())
+		fatal("XML-RPC %s at %s answered with fault %lld: %s", method.c_str(), endpoint.c_str(),
+		      parser.fault_code(), parser.fault_string().c_str());
+}
+
+long long xmlrpc_last_serial(pm::Http &http, const std::string &endpoint)
+{
+	pm::xmlrpc::ResponseParser parser;
+	xmlrpc_call(http, endpoint, "changelog_last_serial", {}, parser);
+	if (!parser.result().is_int() || parser.result().i < 0)
+		fatal("XML-RPC changelog_last_serial at %s answered a %s, not a serial", endpoint.c_str(),
+		      pm::xmlrpc::type_name(parser.result().type));
+	return parser.result().i;
+}
+
+// since 0: every project with its last serial, in one struct.
+void xmlrpc_full(pm::Http &http, const std::string &endpoint, Run &run)
+{
+	pm::xmlrpc::ResponseParser parser;
+	parser.set_member_sink([&run](const std::string &name, pm::xmlrpc::Value &v, std::string &) {
+		if (run.collect_names) run.upstream.push_back(name_hash(pm::normalize_name(name)));
+		if (!v.is_int() || v.i < 0) {
+			LOG_WARN("Skipping project '%.200s': its serial is a %s, not an int", name.c_str(),
+			         pm::xmlrpc::type_name(v.type));
+			run.skipped++;
+			return true;
+		}
+		note(run, name, v.i);
+		return true;
+	});
+	// A retried response lists everything again; note() is idempotent, and
+	// the name hashes are deduplicated later.
+	xmlrpc_call(http, endpoint, "list_packages_with_serial", {}, parser);
+	if (parser.result().type != pm::xmlrpc::Type::Struct)
+		fatal("XML-RPC list_packages_with_serial at %s answered a %s, not a struct", endpoint.c_str(),
+		      pm::xmlrpc::type_name(parser.result().type));
+}
+
+// since > 0: the journal, page by page. PyPI caps a page at 50,000 rows and
+// the next page starts after the last serial of this one; an empty page
+// ends it.
+void xmlrpc_changelog(pm::Http &http, const std::string &endpoint, Run &run)
+{
+	long long cur = run.since;
+	long long page_rows = 0, page_last = -1;
+	pm::xmlrpc::ResponseParser parser;
+	parser.set_item_sink([&](pm::xmlrpc::Value &row, std::string &) {
+		page_rows++;
+		// [name, version|nil, timestamp, action, serial]; the action is not
+		// looked at: every kind of change (and any legacy or future action
+		// string) means the project must be resolved again.
+		if (row.type != pm::xmlrpc::Type::Array || row.items.size() < 5 || !row.items[0].is_string() ||
+		    !row.items[4].is_int()) {
+			LOG_WARN("Skipping a malformed changelog row after serial %lld", cur);
+			run.skipped++;
+			return true;
+		}
+		long long serial = row.items[4].i;
+		page_last = std::max(page_last, serial);
+		note(run, row.items[0].s, serial);
+		return true;
+	});
+	for (int page = 1;; page++) {
+		page_rows = 0;
+		page_last = -1;
+		xmlrpc_call(http, endpoint, "changelog_since_serial", {pm::xmlrpc::Value::make_int(cur)}, parser, [&] {
+			page_rows = 0;
+			page_last = -1;
+		});
+		if (parser.result().type != pm::xmlrpc::Type::Array)
+			fatal("XML-RPC changelog_since_serial at %s answered a %s, not an array", endpoint.c_str(),
+			      pm::xmlrpc::type_name(parser.result().type));
+		LOG_DEBUG("Changelog page %d after serial %lld: %lld rows", page, cur, page_rows);
+		if (page_rows == 0) break;
+		// A page that does not move forward would loop for ever.
+		if (page_last <= cur)
+			fatal("XML-RPC changelog_since_serial(%lld) at %s answered %lld rows but none after serial %lld",
+			      cur, endpoint.c_str(), page_rows, cur);
+		cur = page_last;
+	}
+}
+
+// ---------------------------------------------------------- simple (PEP 691)
+
+// SAX handler for a PEP 691 root: {"meta":{"_last-serial":N,"api-version":
+// "1.x"},"projects":[{"name":..,"_last-serial":N},..]}. Only the bits used
+// are looked at; the body is never turned into a DOM.
+struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler> {
+	// entry(name or null, serial or -1, index)
+	std::function<void(const std::string *, long long, size_t)> entry;
+	long long meta_serial = -1;
+	std::string api_version;
+	bool saw_projects = false;
+	size_t entries = 0;
+	std::string error;
+
+	std::vector<char> kinds;       // 'o' object, 'a' array, outermost first
+	std::vector<std::string> keys; // the last key at each object level
+	bool in_entry = false;
+	bool entry_has_name = false;
+	std::string entry_name;
+	long long entry_serial = -1;
+
+	bool at(size_t depth, const char *k0, const char *k1 = nullptr) const
+	{
+		if (kinds.size() != depth || kinds[0] != 'o' || keys[0] != k0) return false;
+		return !k1 || (kinds.size() >= 2 && kinds[1] == 'o' && keys[1] == k1);
+	}
+	bool entry_field(const char *k) const
+	{
+		return in_entry && kinds.size() == 3 && keys[2] == k;
+	}
+	bool integer(long long v, bool ok)
+	{
+		if (at(2, "meta", "_last-serial")) meta_serial = ok ? v : -1;
+		else if (entry_field("_last-serial")) entry_serial = ok ? v : -1;
+		return true;
+	}
+	bool Default()
+	{
+		if (entry_field("_last-serial")) entry_serial = -1;
+		if (entry_field("name")) entry_has_name = false;
+		return true;
+	}
+	bool Int(int i) { return integer(i, i >= 0); }
+	bool Uint(unsigned u) { return integer(u, true); }
+	bool Int64(int64_t i) { return integer(i, i >= 0); }
+	bool Uint64(uint64_t u) { return integer(static_cast<long long>(u), u < (1ull << 62)); }
+	bool String(const char *s, rapidjson::SizeType n, bool)
+	{
+		if (entry_field("name")) {
+			entry_name.assign(s, n);
+			entry_has_name = true;
+		} else if (entry_field("_last-serial")) {
+			entry_serial = -1;
+		} else if (at(2, "meta", "api-version")) {
+			api_version.assign(s, n);
+		}
+		return true;
+	}
+	bool Key(const char *s, rapidjson::SizeType n, bool)
+	{
+		keys.back().assign(s, n);
+		return true;
+	}
+	bool StartObject()
+	{
+		if (kinds.empty()) {
+			// fine: the root
+		} else if (kinds.size() == 2 && kinds[1] == 'a' && keys[0] == "projects") {
+			in_entry = true;
+			entry_has_name = false;
+			entry_name.clear();
+			entry_serial = -1;
+		}
+		kinds.push_back('o');
+		keys.emplace_back();
+		return true;
+	}
+	bool EndObject(rapidjson::SizeType)
+	{
+		kinds.pop_back();
+		keys.pop_back();
+		if (in_entry && kinds.size() == 2) {
+			in_entry = false;
+			entry(entry_has_name ? &entry_name : nullptr, entry_serial, entries++);
+		}
+		return true;
+	}
+	bool StartArray()
+	{
+		if (kinds.empty()) {
+			error = "the root is not a JSON object";
+			return false;
+		}
+		if (at(1, "projects")) saw_projects = true;
+		else if (kinds.size() == 2 && kinds[1] == 'a' && keys[0] == "projects")
+			entry(nullptr, -1, entries++); // an entry that is not an object
+		kinds.push_back('a');
+		keys.emplace_back();
+		return true;
+	}
+	bool EndArray(rapidjson::SizeType)
+	{
+		kinds.pop_back();
+		keys.pop_back();
+		return true;
+	}
+};
+
+// Parses a root body; returns false with error set.
+bool parse_root(const std::string &body, RootHandler &h, std::string &error)
+{
+	rapidjson::Reader reader;
+	rapidjson::StringStream ss(body.c_str());
+	constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+	rapidjson::ParseResult ok = reader.Parse<flags>(ss, h);
+	if (!ok) {
+		error = !h.error.empty() ? h.error
+		                         : std::string(rapidjson::GetParseError_En(ok.Code())) + " at offset " +
+		                               std::to_string(ok.Offset());
+		return false;
+	}
+	if (ss.Tell() != body.size()) {
+		error = "a NUL byte at offset " + std::to_string(ss.Tell());
+		return false;
+	}
+	if (!h.saw_projects) {
+		error = "no \"projects\" array";
+		return false;
+	}
+	return true;
+}
+
+std::string media_type(std::string ct)
+{
+	auto semi = ct.find(';');
+	if (semi != std::string::npos) ct.resize(semi);
+	while (!ct.empty() && (ct.back() == ' ' || ct.back() == '\t')) ct.pop_back();
+	for (auto &c : ct) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+	return ct;
+}
+
+// Fetches and parses upstream's root; entries go to handler.entry.
+void simple_root(pm::Http &http, const std::string &upstream, RootHandler &h)
+{
+	std::string url = upstream + "/simple/";
+	pm::Request req;
+	req.url = url;
+	req.headers = {std::string("Accept: ") + kSimpleJson};
+	req.compressed = true;
+	req.max_body = kMaxRoot;
+	req.what = "the simple index root";
+	pm::Response r = http.fetch(req);
+	if (!r.ok()) fatal("Cannot fetch %s: %s", url.c_str(), r.describe().c_str());
+	std::string ct = media_type(r.header("content-type"));
+	if (ct != kSimpleJson)
+		fatal("%s answered %s, not the PEP 691 JSON index (%s); try --source xmlrpc", url.c_str(),
+		      ct.empty() ? "without a Content-Type" : ct.c_str(), kSimpleJson);
+	std::string error;
+	if (!parse_root(r.body, h, error)) fatal("Cannot parse the JSON root of %s: %s", url.c_str(), error.c_str());
+	// PEP 629: an unknown major version is a hard failure.
+	if (!h.api_version.empty() && h.api_version.rfind("1.", 0) != 0)
+		fatal("%s speaks simple API version %s; only 1.x is understood", url.c_str(), h.api_version.c_str());
+	if (h.meta_serial < 0) {
+		// Fall back on the header Warehouse sends with the same value.
+		std::string hs = r.header("x-pypi-last-serial");
+		char *end;
+		long long v = hs.empty() ? -1 : strtoll(hs.c_str(), &end, 10);
+		if (v >= 0 && !*end) h.meta_serial = v;
+	}
+}
+
+long long simple_last_serial(pm::Http &http, const std::string &upstream)
+{
+	RootHandler h;
+	h.entry = [](const std::string *, long long, size_t) {};
+	simple_root(http, upstream, h);
+	if (h.meta_serial < 0)
+		fatal("%s/simple/ gives no serial (no meta._last-serial, no X-PyPI-Last-Serial)", upstream.c_str());
+	return h.meta_serial;
+}
+
+void simple_changes(pm::Http &http, const std::string &upstream, Run &run)
+{
+	RootHandler h;
+	h.entry = [&run](const std::string *name, long long serial, size_t i) {
+		if (name && run.collect_names) run.upstream.push_back(name_hash(pm::normalize_name(*name)));
+		if (!name || serial < 0) {
+			LOG_WARN("Skipping entry %zu of the simple index root: %s", i,
+			         !name ? "no \"name\" string" : "no \"_last-serial\" number");
+			run.skipped++;
+			return;
+		}
+		if (serial > run.since) note(run, *name, serial);
+	};
+	simple_root(http, upstream, h);
+	if (h.meta_serial >= 0) run.max_serial = std::max(run.max_serial, h.meta_serial);
+	if (run.collect_names && h.entries == 0)
+		// An empty listing would turn the whole mirror into removals.
+		fatal("%s/simple/ lists no projects; refusing to treat every mirrored project as removed",
+		      upstream.c_str());
+}
+
+// ----------------------------------------------------------------- removals
+
+// Projects the mirror has that the full upstream listing no longer has.
+// Their records make pkg-resolve look again: a 404 there becomes a removal.
+void mirror_removals(const std::string &dir, Run &run, long long serial)
+{
+	std::sort(run.upstream.begin(), run.upstream.end());
+	run.upstream.erase(std::unique(run.upstream.begin(), run.upstream.end()), run.upstream.end());
+	auto upstream_has = [&run](const std::string &n) {
+		return std::binary_search(run.upstream.begin(), run.upstream.end(), name_hash(n));
+	};
+	size_t found = 0;
+	auto consider = [&](const std::string &display) {
+		if (!pm::valid_project_name(display)) return;
+		std::string n = pm::normalize_name(display);
+		if (upstream_has(n) || run.changed.count(n)) return;
+		LOG_INFO("Project %s is mirrored but no longer listed upstream; asking for its removal", n.c_str());
+		run.changed.emplace(n, Changed{display, serial});
+		found++;
+	};
+
+	std::string root = dir + "/web/simple/index.v1_json";
+	std::string body, error;
+	if (pm::read_file(root, body, kMaxRoot)) {
+		RootHandler h;
+		h.entry = [&](const std::string *name, long long, size_t) {
+			if (name) consider(*name);
+		};
+		if (parse_root(body, h, error)) {
+			LOG_DEBUG("Mirror root %s lists %zu projects, %zu gone upstream", root.c_str(), h.entries, found);
+			return;
+		}
+		LOG_WARN("Cannot parse %s (%s); looking at the project directories instead", root.c_str(),
+		         error.c_str());
+	} else if (errno != ENOENT) {
+		LOG_WARN("Cannot read %s (%s); looking at the project directories instead", root.c_str(),
+		         strerror(errno));
+	}
+
+	// No root JSON (an older or bandersnatch mirror): every directory under
+	// web/simple/ with a project page in it is a mirrored project. The page
+	// check keeps bandersnatch's hash-index letter directories out.
+	std::string simple = dir + "/web/simple";
+	DIR *d = opendir(simple.c_str());
+	if (!d) {
+		if (errno != ENOENT) LOG_WARN("Cannot list %s: %s", simple.c_str(), strerror(errno));
+		return;
+	}
+	std::vector<std::string> names;
+	while (struct dirent *e = readdir(d)) {
+		std::string n = e->d_name;
+		if (n.empty() || n[0] == '.' || pm::normalize_name(n) != n) continue;
+		struct stat st;
+		if (stat((simple + "/" + n + "/index.html").c_str(), &st) != 0 &&
+		    stat((simple + "/" + n + "/index.v1_json").c_str(), &st) != 0)
+			continue;
+		names.push_back(n);
+	}
+	closedir(d);
+	for (auto &n : names) consider(n);
+	LOG_DEBUG("%s holds %zu project directories, %zu gone upstream", simple.c_str(), names.size(), found);
+}
+
+// ------------------------------------------------------------------ output
+
+// One line per record, built with a plain writer: a Document reused for
+// 700,000 records would keep every string in its pool allocator.
+void emit(const Run &run, long long target, const char *source)
+{
+	pm::NdjsonWriter out(stdout);
+	rapidjson::StringBuffer sb;
+	auto put = [&](const std::function<void(rapidjson::Writer<rapidjson::StringBuffer> &)> &fill) {
+		sb.Clear();
+		rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+		w.StartObject();
+		fill(w);
+		w.EndObject();
+		if (!out.write_raw(std::string(sb.GetString(), sb.GetSize())))
+			fatal("Cannot write to standard output: %s", strerror(errno));
+	};
+	for (auto &[name, c] : run.changed)
+		put([&](rapidjson::Writer<rapidjson::StringBuffer> &w) {
+			w.Key("type");
+			w.String("project");
+			w.Key("name");
+			w.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+			w.Key("display_name");
+			w.String(c.display.data(), static_cast<rapidjson::SizeType>(c.display.size()));
+			w.Key("serial");
+			w.Int64(c.serial);
+		});
+	put([&](rapidjson::Writer<rapidjson::StringBuffer> &w) {
+		w.Key("type");
+		w.String("target");
+		w.Key("serial");
+		w.Int64(target);
+		w.Key("since");
+		w.Int64(run.since);
+		w.Key("projects");
+		w.Int64(static_cast<int64_t>(run.changed.size()));
+		w.Key("source");
+		w.String(source);
+	});
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	enum { kOptAllowHttp = 256, kOptSource, kOptLastSerial };
+	static const struct option longopts[] = {
+	    {"upstream", required_argument, nullptr, 'u'},
+	    {"allow-non-https", no_argument, nullptr, kOptAllowHttp},
+	    {"since", required_argument, nullptr, 's'},
+	    {"directory", required_argument, nullptr, 'd'},
+	    {"source", required_argument, nullptr, kOptSource},
+	    {"last-serial", no_argument, nullptr, kOptLastSerial},
+	    PM_COMMON_LONGOPTS,
+	    {nullptr, 0, nullptr, 0},
+	};
+	const char *upstream_arg = nullptr;
+	bool allow_http = false, last_serial = false, have_since = false;
+	long long since = 0;
+	std::string dir, source = "simple";
+	int c;
+	while ((c = getopt_long(argc, argv, "u:s:d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+		if (pm::common_option(c, kProg, kUsage)) continue;
+		switch (c) {
+		case 'u': upstream_arg = optarg; break;
+		case kOptAllowHttp: allow_http = true; break;
+		case 's':
+			since = pm::parse_count(kProg, "--since", optarg);
+			have_since = true;
+			break;
+		case 'd':
+			dir = optarg;
+			if (dir.empty()) {
+				fprintf(stderr, "%s: --directory wants a directory\n", kProg);
+				return pm::kExitUsage;
+			}
+			while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+			break;
+		case kOptSource:
+			source = optarg;
+			if (source != "simple" && source != "xmlrpc") {
+				fprintf(stderr, "%s: --source wants 'simple' or 'xmlrpc', not '%s'\n", kProg, optarg);
+				return pm::kExitUsage;
+			}
+			break;
+		case kOptLastSerial: last_serial = true; break;
+		default:
+			fprintf(stderr, "Try '%s --help' for more information.\n", kProg);
+			return pm::kExitUsage;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg,
+		        argv[optind], kProg);
+		return pm::kExitUsage;
+	}
+	std::string upstream = pm::upstream_or_exit(kProg, upstream_arg, allow_http);
+	std::string endpoint = upstream + "/pypi";
+	pm::Http http;
+
+	if (last_serial) {
+		long long s = source == "xmlrpc" ? xmlrpc_last_serial(http, endpoint) : simple_last_serial(http, upstream);
+		printf("%lld\n", s);
+		return fflush(stdout) == 0 ? pm::kExitOk : pm::kExitFatal;
+	}
+	if (!have_since && dir.empty()) {
+		fprintf(stderr, "%s: say where to start: --since N or --directory DIR\n"
+		                "Try '%s --help' for more information.\n",
+		        kProg, kProg);
+		return pm::kExitUsage;
+	}
+	if (!have_since) {
+		std::string error;
+		if (!pm::read_status(dir, since, &error)) {
+			LOG_ERROR("%s", error.c_str());
+			return pm::kExitFatal;
+		}
+	}
+
+	Run run;
+	run.since = since;
+	run.max_serial = since;
+	bool full = source == "simple" || since == 0;
+	run.collect_names = full && !dir.empty();
+
+	if (source == "xmlrpc") {
+		if (since == 0) {
+			LOG_INFO("Fetching every project's serial via XML-RPC (since serial 0)");
+			xmlrpc_full(http, endpoint, run);
+		} else {
+			LOG_INFO("Fetching changes since serial %lld via XML-RPC", since);
+			xmlrpc_changelog(http, endpoint, run);
+		}
+	} else {
+		LOG_INFO("Fetching changes since serial %lld via the simple index", since);
+		simple_changes(http, upstream, run);
+	}
+	long long target = run.max_serial;
+	if (run.collect_names) mirror_removals(dir, run, target);
+	if (run.skipped) LOG_WARN("%zu upstream entries were unusable and skipped", run.skipped);
+	LOG_INFO("%zu projects changed, target serial %lld", run.changed.size(), target);
+	emit(run, target, source.c_str());
+	return pm::kExitOk;
+}
