@@ -53,7 +53,7 @@ $(BUILD)/tools/%.o: tools/%.cc
 .SECONDARY:
 .SECONDEXPANSION:
 tool_objs = $(patsubst tools/%.cc,$(BUILD)/tools/%.o,$(wildcard tools/$(1)/*.cc))
-$(BUILD)/%: $$(call tool_objs,$$*) $(LIB)
+$(BINS): $(BUILD)/%: $$(call tool_objs,$$*) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
 
 $(BUILD)/unit/%.o: tests/unit/%.cc
@@ -109,6 +109,4 @@ install: all
 clean:
 	rm -rf build build-san
 
-# Dependency files never need a rule of their own (not a tool to link).
-%.d: ;
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
