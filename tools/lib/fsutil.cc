@@ -1,5 +1,6 @@
 #include "fsutil.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -207,7 +208,9 @@ bool remove_file(const std::string &path) { return unlink(path.c_str()) == 0; }
 
 void prune_empty_dirs(std::string dir, const std::string &stop)
 {
-	while (dir.size() > stop.size() && dir.rfind(stop, 0) == 0) {
+	// dir must be strictly inside stop: "web2/x" is not under "web".
+	while (dir.size() > stop.size() && dir.rfind(stop, 0) == 0 &&
+	       (stop.empty() || stop.back() == '/' || dir[stop.size()] == '/')) {
 		if (rmdir(dir.c_str()) != 0) return;
 		dir = dirname_of(dir);
 	}
@@ -220,12 +223,21 @@ void remove_stale_temps(const std::string &target)
 	if (!d) return;
 	while (struct dirent *e = readdir(d)) {
 		std::string n = e->d_name;
-		if (n.size() > prefix.size() + 4 && n.rfind(prefix, 0) == 0 && n.compare(n.size() - 4, 4, ".tmp") == 0) {
-			// Only temporaries whose writer is gone: the pid is in the name.
-			int pid = atoi(n.c_str() + prefix.size());
-			if (pid > 0 && pid != getpid() && kill(pid, 0) == 0) continue;
-			unlink((dir + "/" + n).c_str());
-		}
+		if (n.rfind(prefix, 0) != 0) continue;
+		// Exactly what AtomicFile::open makes: <prefix><pid>.<8 hex>.tmp. Anything
+		// else (".x.metadata.<pid>...", the temporary of x.metadata) is not ours.
+		const char *p = n.c_str() + prefix.size();
+		char *end = nullptr;
+		long pid = strtol(p, &end, 10);
+		if (end == p || !isdigit(static_cast<unsigned char>(*p)) || *end != '.') continue;
+		const char *hex = end + 1;
+		size_t nhex = 0;
+		while (isxdigit(static_cast<unsigned char>(hex[nhex]))) nhex++;
+		if (nhex != 8 || strcmp(hex + nhex, ".tmp") != 0) continue;
+		// Only temporaries whose writer is gone: the pid is in the name.
+		// EPERM means the process exists (another user's), so it is alive.
+		if (pid > 0 && pid != getpid() && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+		unlink((dir + "/" + n).c_str());
 	}
 	closedir(d);
 }

@@ -102,6 +102,7 @@ struct Transfer {
 	bool aborted = false;
 	std::string abort_reason;
 	double due = 0;
+	size_t max_error_body = 64 << 10; // HttpOptions::max_error_body of the client
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -153,7 +154,8 @@ size_t Http::Impl::on_write(char *p, size_t sz, size_t n, void *ud)
 	if (is_redirect(s)) return len; // a redirect's body is never wanted
 	if (s < 200 || s >= 300) {
 		// Error bodies are kept (bounded) for messages; never sent to a sink.
-		size_t room = t->resp.body.size() < 64 << 10 ? (64 << 10) - t->resp.body.size() : 0;
+		size_t cap = t->max_error_body;
+		size_t room = t->resp.body.size() < cap ? cap - t->resp.body.size() : 0;
 		t->resp.body.append(p, std::min(room, len));
 		return len;
 	}
@@ -343,6 +345,7 @@ void Http::add(Request req, std::function<void(Request &, Response &)> done)
 	auto *t = new Transfer;
 	t->url = req.url;
 	t->origin = url_origin(req.url);
+	t->max_error_body = impl_->opt.max_error_body;
 	t->req = std::move(req);
 	t->done = std::move(done);
 	impl_->queue.push_back(t);
@@ -378,12 +381,18 @@ void Http::run(int max_concurrent, const std::function<bool()> &feed)
 		curl_multi_perform(I.multi, &running);
 		CURLMsg *m;
 		int left;
+		bool finished_any = false;
 		while ((m = curl_multi_info_read(I.multi, &left))) {
 			if (m->msg != CURLMSG_DONE) continue;
 			Transfer *t = nullptr;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char **>(&t));
 			I.finish(t, m->data.result);
+			finished_any = true;
 		}
+		// All done: leave now rather than after a poll that has nothing to wait for.
+		if (I.active == 0 && I.queue.empty() && I.delayed.empty() && !feeding) break;
+		// Slots just came free: refill them before waiting on the others.
+		if (finished_any && feeding && I.active + static_cast<int>(I.queue.size()) < max_concurrent) continue;
 		if (I.active == 0 && I.queue.empty() && !I.delayed.empty()) {
 			double wait = next_due - now_s();
 			if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(std::min(wait, 1.0)));

@@ -99,6 +99,14 @@ bool package_path_from_url(const std::string &url, const std::string &filename, 
 		if (why) *why = "URL scheme " + u.scheme + " is not http(s)";
 		return false;
 	}
+	// An encoded "/" would make decoded segments that upstream does not have
+	// (".../<hash>%2Ffile" is one segment there, two here): refuse it.
+	for (size_t i = 0; i + 2 < u.raw_path.size(); i++) {
+		if (u.raw_path[i] == '%' && u.raw_path[i + 1] == '2' && (u.raw_path[i + 2] == 'F' || u.raw_path[i + 2] == 'f')) {
+			if (why) *why = "URL path contains an encoded slash: " + u.raw_path;
+			return false;
+		}
+	}
 	// Only the decoded path counts: "%2e%2e" is ".." by then, and refused.
 	auto pos = u.path.rfind("/packages/");
 	// The packages part must be the last 5 segments; find it by counting.

@@ -1,5 +1,7 @@
 #include "ndjson.h"
 
+#include <climits>
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -37,7 +39,8 @@ bool NdjsonReader::next(rapidjson::Document &doc, std::string &error)
 			saw_any = true;
 			if (c == '\n') break;
 			if (c == '\0') has_nul = true;
-			if (line_.size() >= max_) {
+			// Keep one byte over the limit: it may be the CR of a CRLF ending.
+			if (line_.size() > max_) {
 				too_long = true;
 				continue; // discard the rest of an overlong line
 			}
@@ -46,7 +49,7 @@ bool NdjsonReader::next(rapidjson::Document &doc, std::string &error)
 		if (!saw_any) return false;
 		lineno_++;
 		if (!line_.empty() && line_.back() == '\r') line_.pop_back();
-		if (too_long) {
+		if (too_long || line_.size() > max_) {
 			error = "line " + std::to_string(lineno_) + ": longer than " + std::to_string(max_) + " bytes";
 			doc.SetNull();
 			line_.clear();
@@ -112,8 +115,10 @@ long long get_int(const rapidjson::Value &obj, const char *name, long long dflt)
 		if (!*s) return dflt;
 		long long v = 0;
 		for (; *s; s++) {
-			if (*s < '0' || *s > '9' || v > (1LL << 55)) return dflt;
-			v = v * 10 + (*s - '0');
+			if (*s < '0' || *s > '9') return dflt;
+			int d = *s - '0';
+			if (v > (LLONG_MAX - d) / 10) return dflt; // out of range: treat as absent
+			v = v * 10 + d;
 		}
 		return v;
 	}

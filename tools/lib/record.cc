@@ -113,6 +113,8 @@ bool parse_record(const rapidjson::Value &v, ProjectRecord &r, std::string &erro
 	if (!str_member(v, "json_file", r.json_file, false, error, 4096)) return false;
 	if (!str_member(v, "reason", r.reason, false, error, 4096)) return false;
 	auto *files = member(v, "files");
+	// A synced record's "files" is a count (pypi-mirror-records(7)), not a list.
+	if (r.type == "synced" && files && files->IsNumber()) files = nullptr;
 	if (files && !files->IsNull()) {
 		if (!files->IsArray()) {
 			error = "\"files\" is not an array";

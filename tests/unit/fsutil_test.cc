@@ -1,0 +1,465 @@
+// Unit tests for tools/lib/fsutil.{h,cc}: atomic writes, the status file,
+// temporaries and directory clean-up.
+#include "fsutil.h"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <set>
+#include <string>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+class FsTest : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		char tmpl[] = "/tmp/pm-fsutil-XXXXXX";
+		ASSERT_NE(mkdtemp(tmpl), nullptr);
+		dir = tmpl;
+	}
+	void TearDown() override
+	{
+		auto rm = [](const char *p, const struct stat *, int, struct FTW *) { return remove(p); };
+		ASSERT_EQ(nftw(dir.c_str(), rm, 16, FTW_DEPTH | FTW_PHYS), 0);
+	}
+
+	// Names in d (without . and ..).
+	static std::set<std::string> list(const std::string &d)
+	{
+		std::set<std::string> out;
+		DIR *h = opendir(d.c_str());
+		if (!h) return out;
+		while (auto *e = readdir(h))
+			if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") out.insert(e->d_name);
+		closedir(h);
+		return out;
+	}
+	static std::string slurp(const std::string &p)
+	{
+		std::string s;
+		EXPECT_TRUE(pm::read_file(p, s)) << p;
+		return s;
+	}
+	static void put(const std::string &p, const std::string &data)
+	{
+		FILE *f = fopen(p.c_str(), "wb");
+		ASSERT_NE(f, nullptr) << p;
+		fwrite(data.data(), 1, data.size(), f);
+		fclose(f);
+	}
+	std::string dir;
+};
+
+TEST_F(FsTest, AtomicCommitPublishesExactBytes)
+{
+	std::string target = dir + "/sub/dir/file.bin";
+	std::string data("a\0b\nc\xff", 6);
+	{
+		pm::AtomicFile f;
+		std::string err;
+		ASSERT_TRUE(f.open(target, &err)) << err; // creates the directories
+		EXPECT_TRUE(f.is_open());
+		// The temporary is hidden and next to the target.
+		EXPECT_EQ(pm::dirname_of(f.temp_path()), dir + "/sub/dir");
+		EXPECT_EQ(pm::basename_of(f.temp_path())[0], '.');
+		EXPECT_FALSE(pm::file_exists(target)); // nothing under the real name yet
+		ASSERT_TRUE(f.write(data.data(), 3));
+		ASSERT_TRUE(f.write(data.substr(3)));
+		ASSERT_TRUE(f.commit(true, &err)) << err;
+		EXPECT_FALSE(f.is_open());
+		EXPECT_FALSE(pm::file_exists(f.temp_path()));
+	}
+	EXPECT_EQ(slurp(target), data);
+	EXPECT_EQ(list(dir + "/sub/dir"), std::set<std::string>{"file.bin"});
+	struct stat st;
+	ASSERT_EQ(stat(target.c_str(), &st), 0);
+	EXPECT_EQ(st.st_mode & 0777, 0644u);
+}
+
+TEST_F(FsTest, AtomicReplacesExisting)
+{
+	std::string target = dir + "/f";
+	put(target, "old contents that are longer");
+	pm::AtomicFile f;
+	ASSERT_TRUE(f.open(target));
+	ASSERT_TRUE(f.write("new"));
+	EXPECT_EQ(slurp(target), "old contents that are longer"); // untouched until commit
+	ASSERT_TRUE(f.commit(false));
+	EXPECT_EQ(slurp(target), "new");
+}
+
+TEST_F(FsTest, UncommittedLeavesNothing)
+{
+	std::string target = dir + "/f";
+	std::string tmp;
+	{
+		pm::AtomicFile f;
+		ASSERT_TRUE(f.open(target));
+		ASSERT_TRUE(f.write("partial"));
+		tmp = f.temp_path();
+		EXPECT_TRUE(pm::file_exists(tmp));
+	}
+	EXPECT_FALSE(pm::file_exists(tmp));
+	EXPECT_FALSE(pm::file_exists(target));
+	EXPECT_TRUE(list(dir).empty());
+}
+
+TEST_F(FsTest, AbortKeepsOldFile)
+{
+	std::string target = dir + "/f";
+	put(target, "old");
+	pm::AtomicFile f;
+	ASSERT_TRUE(f.open(target));
+	ASSERT_TRUE(f.write("new"));
+	f.abort();
+	EXPECT_FALSE(f.is_open());
+	EXPECT_EQ(slurp(target), "old");
+	EXPECT_EQ(list(dir), std::set<std::string>{"f"});
+	EXPECT_FALSE(f.write("x"));   // not open any more
+	EXPECT_FALSE(f.commit(false)); // nothing to commit
+	EXPECT_EQ(slurp(target), "old");
+	f.abort(); // twice is harmless
+}
+
+TEST_F(FsTest, ReopenDiscardsPrevious)
+{
+	pm::AtomicFile f;
+	ASSERT_TRUE(f.open(dir + "/a"));
+	std::string first = f.temp_path();
+	ASSERT_TRUE(f.open(dir + "/b"));
+	EXPECT_FALSE(pm::file_exists(first));
+	ASSERT_TRUE(f.write("b"));
+	ASSERT_TRUE(f.commit(false));
+	EXPECT_EQ(list(dir), std::set<std::string>{"b"});
+}
+
+TEST_F(FsTest, TruncateThenWrite)
+{
+	std::string target = dir + "/f";
+	pm::AtomicFile f;
+	ASSERT_TRUE(f.open(target));
+	ASSERT_TRUE(f.write("first attempt, longer"));
+	ASSERT_TRUE(f.truncate());
+	ASSERT_TRUE(f.write("second"));
+	ASSERT_TRUE(f.commit(false));
+	EXPECT_EQ(slurp(target), "second");
+}
+
+TEST_F(FsTest, CommitWithMtime)
+{
+	std::string target = dir + "/f";
+	const long long when = 1700000000; // 2023-11-14
+	pm::AtomicFile f;
+	ASSERT_TRUE(f.open(target));
+	ASSERT_TRUE(f.write("x"));
+	ASSERT_TRUE(f.commit(false, nullptr, when));
+	long long size = 0, mtime = 0;
+	ASSERT_TRUE(pm::stat_file(target, size, mtime));
+	EXPECT_EQ(size, 1);
+	EXPECT_EQ(mtime, when);
+
+	// Without an mtime it is "now".
+	pm::AtomicFile g;
+	ASSERT_TRUE(g.open(target));
+	ASSERT_TRUE(g.commit(false));
+	ASSERT_TRUE(pm::stat_file(target, size, mtime));
+	EXPECT_EQ(size, 0);
+	EXPECT_GT(mtime, when);
+}
+
+TEST_F(FsTest, OpenFailsWhereDirectoryCannotExist)
+{
+	put(dir + "/plain", "x");
+	pm::AtomicFile f;
+	std::string err;
+	EXPECT_FALSE(f.open(dir + "/plain/f", &err));
+	EXPECT_FALSE(err.empty());
+	EXPECT_FALSE(f.is_open());
+}
+
+TEST_F(FsTest, WriteFileAtomicUnchanged)
+{
+	std::string p = dir + "/index.html";
+	bool changed = false;
+	std::string err;
+	ASSERT_TRUE(pm::write_file_atomic(p, "hello", false, &err, &changed)) << err;
+	EXPECT_TRUE(changed);
+	EXPECT_EQ(slurp(p), "hello");
+
+	// Age it so a rewrite would be visible.
+	struct timespec ts[2] = {{1600000000, 0}, {1600000000, 0}};
+	ASSERT_EQ(utimensat(AT_FDCWD, p.c_str(), ts, 0), 0);
+	struct stat before, after;
+	ASSERT_EQ(stat(p.c_str(), &before), 0);
+
+	ASSERT_TRUE(pm::write_file_atomic(p, "hello", false, &err, &changed)) << err;
+	EXPECT_FALSE(changed);
+	ASSERT_EQ(stat(p.c_str(), &after), 0);
+	EXPECT_EQ(after.st_ino, before.st_ino);
+	EXPECT_EQ(after.st_mtime, 1600000000);
+
+	// A prefix or an extension of the old contents is a change.
+	ASSERT_TRUE(pm::write_file_atomic(p, "hell", false, &err, &changed));
+	EXPECT_TRUE(changed);
+	EXPECT_EQ(slurp(p), "hell");
+	ASSERT_TRUE(pm::write_file_atomic(p, "hello!", false, &err, &changed));
+	EXPECT_TRUE(changed);
+	EXPECT_EQ(slurp(p), "hello!");
+	ASSERT_TRUE(pm::write_file_atomic(p, "", false, &err, &changed));
+	EXPECT_TRUE(changed);
+	EXPECT_EQ(slurp(p), "");
+	ASSERT_TRUE(pm::write_file_atomic(p, "", false, &err, &changed));
+	EXPECT_FALSE(changed);
+	EXPECT_EQ(list(dir), std::set<std::string>{"index.html"});
+}
+
+TEST_F(FsTest, ReadFileLimit)
+{
+	put(dir + "/f", "0123456789");
+	std::string s;
+	EXPECT_TRUE(pm::read_file(dir + "/f", s, 10));
+	EXPECT_EQ(s, "0123456789");
+	EXPECT_FALSE(pm::read_file(dir + "/f", s, 9));
+	EXPECT_FALSE(pm::read_file(dir + "/missing", s));
+}
+
+TEST_F(FsTest, StatAndRemove)
+{
+	long long size = -1, mtime = -1;
+	EXPECT_FALSE(pm::stat_file(dir + "/missing", size, mtime));
+	EXPECT_FALSE(pm::stat_file(dir, size, mtime)); // not a regular file
+	put(dir + "/f", "abc");
+	ASSERT_EQ(symlink("f", (dir + "/link").c_str()), 0);
+	EXPECT_FALSE(pm::stat_file(dir + "/link", size, mtime)); // a symlink is not trusted
+	EXPECT_TRUE(pm::stat_file(dir + "/f", size, mtime));
+	EXPECT_EQ(size, 3);
+	EXPECT_TRUE(pm::remove_file(dir + "/f"));
+	EXPECT_FALSE(pm::remove_file(dir + "/f"));
+	EXPECT_FALSE(pm::file_exists(dir + "/f"));
+}
+
+TEST_F(FsTest, ReadStatus)
+{
+	long long serial = -1;
+	std::string err;
+	EXPECT_TRUE(pm::read_status(dir, serial, &err)) << err; // missing: 0
+	EXPECT_EQ(serial, 0);
+
+	put(dir + "/status", "123");
+	EXPECT_TRUE(pm::read_status(dir, serial, &err)) << err;
+	EXPECT_EQ(serial, 123);
+
+	put(dir + "/status", "123\n");
+	EXPECT_TRUE(pm::read_status(dir, serial, &err)) << err;
+	EXPECT_EQ(serial, 123);
+
+	put(dir + "/status", "27182818\r\n");
+	EXPECT_TRUE(pm::read_status(dir, serial, &err)) << err;
+	EXPECT_EQ(serial, 27182818);
+
+	for (const char *bad : {"", "\n", "abc", "12a", "-5", "1 2", "1.5", "0x10", "9999999999999999999999"}) {
+		put(dir + "/status", bad);
+		err.clear();
+		EXPECT_FALSE(pm::read_status(dir, serial, &err)) << bad;
+		EXPECT_FALSE(err.empty()) << bad;
+	}
+	put(dir + "/status", std::string(100, '1')); // too big to be a serial
+	EXPECT_FALSE(pm::read_status(dir, serial, &err));
+
+	// A status that is a directory cannot be read.
+	ASSERT_EQ(unlink((dir + "/status").c_str()), 0);
+	ASSERT_EQ(mkdir((dir + "/status").c_str(), 0755), 0);
+	EXPECT_FALSE(pm::read_status(dir, serial, &err));
+}
+
+TEST_F(FsTest, WriteStatusNoNewline)
+{
+	std::string err;
+	ASSERT_TRUE(pm::write_status(dir + "/mirror", 1154164, &err)) << err;
+	EXPECT_EQ(slurp(dir + "/mirror/status"), "1154164");
+	long long serial = 0;
+	ASSERT_TRUE(pm::read_status(dir + "/mirror", serial, &err));
+	EXPECT_EQ(serial, 1154164);
+	EXPECT_EQ(list(dir + "/mirror"), std::set<std::string>{"status"});
+}
+
+TEST(FsUtil, ParseIso8601)
+{
+	EXPECT_EQ(pm::parse_iso8601("1970-01-01T00:00:00"), 0);
+	EXPECT_EQ(pm::parse_iso8601("2024-01-02T03:04:05"), 1704164645);
+	EXPECT_EQ(pm::parse_iso8601("2024-01-02T03:04:05Z"), 1704164645);
+	EXPECT_EQ(pm::parse_iso8601("2024-01-02T03:04:05.123456Z"), 1704164645);
+	EXPECT_EQ(pm::parse_iso8601("2024-01-02T03:04:05.123456"), 1704164645);
+	EXPECT_EQ(pm::parse_iso8601("2024-01-02T03:04:05+00:00"), 1704164645);
+	EXPECT_EQ(pm::parse_iso8601("2024-02-29T23:59:59Z"), 1709251199);
+	for (const char *bad : {"", "garbage", "2024-01-02", "2024-01-02T03:04", "2024-01-02T03:04:05Zjunk",
+	                        "2024-01-02T03:04:05+01:00", "2024-13-02T03:04:05Z", "2024-01-02 03:04:05x"})
+		EXPECT_EQ(pm::parse_iso8601(bad), -1) << bad;
+}
+
+TEST(FsUtil, DirnameBasename)
+{
+	EXPECT_EQ(pm::dirname_of("a/b/c"), "a/b");
+	EXPECT_EQ(pm::dirname_of("c"), ".");
+	EXPECT_EQ(pm::dirname_of("/c"), "/");
+	EXPECT_EQ(pm::basename_of("a/b/c"), "c");
+	EXPECT_EQ(pm::basename_of("c"), "c");
+}
+
+// A pid that is certainly not running: a child we started and reaped.
+int dead_pid()
+{
+	pid_t p = fork();
+	if (p == 0) _exit(0);
+	int st;
+	waitpid(p, &st, 0);
+	return p;
+}
+
+TEST_F(FsTest, RemoveStaleTemps)
+{
+	std::string target = dir + "/demo-1.0.tar.gz";
+	pid_t live = fork();
+	ASSERT_GE(live, 0);
+	if (live == 0) {
+		pause();
+		_exit(0);
+	}
+	int dead = dead_pid();
+	std::string stale = "." + pm::basename_of(target) + "." + std::to_string(dead) + ".0123abcd.tmp";
+	std::string alive = "." + pm::basename_of(target) + "." + std::to_string(live) + ".89abcdef.tmp";
+	// Temporaries of other targets whose names start the same are not ours.
+	std::string other = ".demo-1.0.tar.gz.metadata." + std::to_string(live) + ".00000000.tmp";
+	std::string other_dead = ".demo-1.0.tar.gz.metadata." + std::to_string(dead) + ".00000000.tmp";
+	for (auto &n : {stale, alive, other, other_dead}) put(dir + "/" + n, "x");
+	put(target, "real");
+
+	pm::remove_stale_temps(target);
+	auto names = list(dir);
+	EXPECT_EQ(names.count(stale), 0u);
+	EXPECT_EQ(names.count(alive), 1u);
+	EXPECT_EQ(names.count(other), 1u) << "removed a live temporary of another file";
+	EXPECT_EQ(names.count(other_dead), 1u) << "target's clean-up removed another file's temporary";
+	EXPECT_EQ(names.count("demo-1.0.tar.gz"), 1u);
+
+	kill(live, SIGKILL);
+	int st;
+	waitpid(live, &st, 0);
+	pm::remove_stale_temps(target);
+	EXPECT_EQ(list(dir).count(alive), 0u);
+}
+
+TEST_F(FsTest, RemoveStaleTempsKeepsOtherUsersLiveWriter)
+{
+	// pid 1 is alive; when we may not signal it (not root), kill() says EPERM,
+	// which still means "running".
+	std::string target = dir + "/f.whl";
+	std::string t = ".f.whl.1.0123abcd.tmp";
+	put(dir + "/" + t, "x");
+	if (geteuid() != 0) {
+		pm::remove_stale_temps(target);
+	} else {
+		// As root kill() may signal anyone: clean up as an unprivileged child.
+		ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+		pid_t c = fork();
+		ASSERT_GE(c, 0);
+		if (c == 0) {
+			if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+			pm::remove_stale_temps(target);
+			_exit(0);
+		}
+		int st = 0;
+		waitpid(c, &st, 0);
+		ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "could not drop privileges";
+	}
+	EXPECT_EQ(list(dir).count(t), 1u);
+}
+
+TEST_F(FsTest, RemoveStaleTempsOfAtomicFile)
+{
+	// The names AtomicFile really makes are recognised (the parser is strict),
+	// and only for their own target.
+	std::string target = dir + "/g";
+	pm::AtomicFile f;
+	ASSERT_TRUE(f.open(target));
+	std::string tmp = f.temp_path();
+	pm::remove_stale_temps(dir + "/other");
+	pm::remove_stale_temps(dir + "/g.metadata");
+	pm::remove_stale_temps(dir + "/.g"); // hidden-name look-alike
+	EXPECT_TRUE(pm::file_exists(tmp));
+	// Our own pid counts as gone: a crashed earlier run may have had it.
+	pm::remove_stale_temps(target);
+	EXPECT_FALSE(pm::file_exists(tmp));
+	f.abort();
+}
+
+TEST_F(FsTest, PruneEmptyDirsStopsAtStop)
+{
+	std::string web = dir + "/web";
+	ASSERT_TRUE(pm::mkdir_p(web + "/packages/ab/cd/hash"));
+	ASSERT_TRUE(pm::mkdir_p(web + "/packages/ab/ef"));
+	pm::prune_empty_dirs(web + "/packages/ab/cd/hash", web + "/packages");
+	EXPECT_FALSE(pm::file_exists(web + "/packages/ab/cd"));
+	EXPECT_TRUE(pm::file_exists(web + "/packages/ab")); // not empty: ef
+	EXPECT_TRUE(pm::file_exists(web + "/packages"));
+
+	pm::prune_empty_dirs(web + "/packages/ab/ef", web + "/packages");
+	EXPECT_FALSE(pm::file_exists(web + "/packages/ab"));
+	EXPECT_TRUE(pm::file_exists(web + "/packages")); // the stop dir stays, though empty
+
+	// A directory that only shares a prefix with stop is outside it.
+	ASSERT_TRUE(pm::mkdir_p(dir + "/webx/a"));
+	pm::prune_empty_dirs(dir + "/webx/a", web);
+	EXPECT_TRUE(pm::file_exists(dir + "/webx")) << "pruned outside the stop directory";
+
+	// Stops at the first non-empty directory.
+	ASSERT_TRUE(pm::mkdir_p(web + "/x/y"));
+	put(web + "/x/keep", "k");
+	pm::prune_empty_dirs(web + "/x/y", web);
+	EXPECT_FALSE(pm::file_exists(web + "/x/y"));
+	EXPECT_TRUE(pm::file_exists(web + "/x/keep"));
+
+	// A trailing slash on stop works the same.
+	ASSERT_TRUE(pm::mkdir_p(web + "/p/q"));
+	pm::prune_empty_dirs(web + "/p/q", web + "/");
+	EXPECT_FALSE(pm::file_exists(web + "/p"));
+	EXPECT_TRUE(pm::file_exists(web));
+}
+
+TEST_F(FsTest, MkdirP)
+{
+	EXPECT_TRUE(pm::mkdir_p(dir + "/a/b/c"));
+	struct stat st;
+	ASSERT_EQ(stat((dir + "/a/b/c").c_str(), &st), 0);
+	EXPECT_TRUE(S_ISDIR(st.st_mode));
+	EXPECT_TRUE(pm::mkdir_p(dir + "/a/b/c")); // exists already
+	EXPECT_TRUE(pm::mkdir_p(dir + "/a/b/d/"));
+	EXPECT_TRUE(pm::mkdir_p(""));
+	put(dir + "/file", "x");
+	errno = 0;
+	EXPECT_FALSE(pm::mkdir_p(dir + "/file"));
+	EXPECT_EQ(errno, ENOTDIR);
+	EXPECT_FALSE(pm::mkdir_p(dir + "/file/sub"));
+}
+
+TEST_F(FsTest, MkdirPRelative)
+{
+	char cwd[4096];
+	ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
+	ASSERT_EQ(chdir(dir.c_str()), 0);
+	bool ok = pm::mkdir_p("r/s");
+	ASSERT_EQ(chdir(cwd), 0);
+	EXPECT_TRUE(ok);
+	EXPECT_TRUE(pm::file_exists(dir + "/r/s"));
+}
+
+} // namespace

@@ -1,0 +1,766 @@
+// Unit tests for tools/lib/http.{h,cc} against a tiny HTTP/1.1 server run
+// inside the test (a thread per connection, canned answers, keep-alive), so
+// retries, redirects, truncation and connection reuse can be checked exactly.
+#include "http.h"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+struct Req {
+	std::string method, path, body;
+	std::map<std::string, std::string> headers; // lower-cased names
+};
+
+struct Reply {
+	std::string raw;   // the bytes to send, status line to body
+	bool close = false; // close the connection after sending
+	int delay_ms = 0;   // wait before answering
+};
+
+// A complete response with Content-Length.
+Reply reply(int status, const std::string &body, const std::string &extra_headers = "")
+{
+	Reply r;
+	r.raw = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+	        extra_headers + "\r\n" + body;
+	return r;
+}
+
+class Server {
+public:
+	// handler(request, n): n counts earlier requests for the same path.
+	using Handler = std::function<Reply(const Req &, int)>;
+
+	explicit Server(Handler h) : handler_(std::move(h))
+	{
+		lfd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int one = 1;
+		setsockopt(lfd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		sockaddr_in a{};
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a.sin_port = 0;
+		if (bind(lfd_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || listen(lfd_, 64) != 0) abort();
+		socklen_t len = sizeof a;
+		getsockname(lfd_, reinterpret_cast<sockaddr *>(&a), &len);
+		port_ = ntohs(a.sin_port);
+		accept_thread_ = std::thread([this] { accept_loop(); });
+	}
+	~Server()
+	{
+		stop_ = true;
+		accept_thread_.join();
+		close(lfd_);
+		std::lock_guard<std::mutex> g(mu_);
+		for (auto &t : conn_threads_) t.join();
+	}
+	std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+	std::string url(const std::string &path) const { return base() + path; }
+	int port() const { return port_; }
+	int connections() const { return connections_; }
+	int requests() const { return requests_; }
+	int hits(const std::string &path)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		return hits_[path];
+	}
+	Req last(const std::string &path)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		return last_[path];
+	}
+
+private:
+	void accept_loop()
+	{
+		while (!stop_) {
+			pollfd p{lfd_, POLLIN, 0};
+			if (poll(&p, 1, 20) <= 0) continue;
+			int fd = accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
+			if (fd < 0) continue;
+			connections_++;
+			std::lock_guard<std::mutex> g(mu_);
+			conn_threads_.emplace_back([this, fd] { serve(fd); });
+		}
+	}
+
+	// Appends what arrives to buf; false on EOF, error or shutdown.
+	bool read_some(int fd, std::string &buf)
+	{
+		while (!stop_) {
+			pollfd p{fd, POLLIN, 0};
+			int r = poll(&p, 1, 20);
+			if (r == 0) continue;
+			if (r < 0) return false;
+			char tmp[16384];
+			ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+			if (n <= 0) return false;
+			buf.append(tmp, static_cast<size_t>(n));
+			return true;
+		}
+		return false;
+	}
+
+	void serve(int fd)
+	{
+		std::string buf;
+		for (;;) {
+			size_t he;
+			while ((he = buf.find("\r\n\r\n")) == std::string::npos)
+				if (!read_some(fd, buf)) goto done;
+			{
+				Req r;
+				std::string head = buf.substr(0, he);
+				size_t eol = head.find("\r\n");
+				std::string reqline = head.substr(0, eol);
+				size_t sp1 = reqline.find(' '), sp2 = reqline.rfind(' ');
+				r.method = reqline.substr(0, sp1);
+				r.path = reqline.substr(sp1 + 1, sp2 - sp1 - 1);
+				size_t pos = eol == std::string::npos ? head.size() : eol + 2;
+				while (pos < head.size()) {
+					size_t e = head.find("\r\n", pos);
+					if (e == std::string::npos) e = head.size();
+					std::string line = head.substr(pos, e - pos);
+					size_t c = line.find(':');
+					if (c != std::string::npos) {
+						std::string name = line.substr(0, c);
+						for (auto &ch : name) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+						size_t v = c + 1;
+						while (v < line.size() && line[v] == ' ') v++;
+						r.headers[name] = line.substr(v);
+					}
+					pos = e + 2;
+				}
+				size_t cl = r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
+				while (buf.size() < he + 4 + cl)
+					if (!read_some(fd, buf)) goto done;
+				r.body = buf.substr(he + 4, cl);
+				buf.erase(0, he + 4 + cl);
+				// Query strings are part of what the handler sees, but not of the hit key.
+				std::string key = r.path.substr(0, r.path.find('?'));
+				int n;
+				{
+					std::lock_guard<std::mutex> g(mu_);
+					n = hits_[key]++;
+					last_[key] = r;
+				}
+				requests_++;
+				Reply rep = handler_(r, n);
+				if (rep.delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(rep.delay_ms));
+				size_t off = 0;
+				while (off < rep.raw.size()) {
+					ssize_t w = send(fd, rep.raw.data() + off, rep.raw.size() - off, MSG_NOSIGNAL);
+					if (w <= 0) goto done;
+					off += static_cast<size_t>(w);
+				}
+				if (rep.close) goto done;
+			}
+		}
+	done:
+		close(fd);
+	}
+
+	Handler handler_;
+	int lfd_ = -1, port_ = 0;
+	std::atomic<bool> stop_{false};
+	std::atomic<int> connections_{0}, requests_{0};
+	std::thread accept_thread_;
+	std::mutex mu_;
+	std::vector<std::thread> conn_threads_;
+	std::map<std::string, int> hits_;
+	std::map<std::string, Req> last_;
+};
+
+// Fast retries, bounded waits: every test stays well under a second or two.
+pm::HttpOptions fast()
+{
+	pm::HttpOptions o;
+	o.backoff = 0.01;
+	o.retries = 3;
+	o.connect_timeout = 5;
+	o.total_timeout = 10;
+	return o;
+}
+
+pm::Request get(const std::string &url)
+{
+	pm::Request r;
+	r.url = url;
+	return r;
+}
+
+double now()
+{
+	return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+TEST(Http, Get200)
+{
+	Server s([](const Req &r, int) {
+		if (r.path == "/hello") return reply(200, "hello world", "X-PyPI-Last-Serial: 42\r\nContent-Type: text/plain\r\n");
+		return reply(404, "nope");
+	});
+	pm::Http h(fast());
+	pm::Response r = h.fetch(get(s.url("/hello")));
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(r.status, 200);
+	EXPECT_EQ(r.body, "hello world");
+	EXPECT_EQ(r.bytes, 11);
+	EXPECT_EQ(r.attempts, 1);
+	EXPECT_EQ(r.header("x-pypi-last-serial"), "42"); // names lower-cased
+	EXPECT_EQ(r.header("content-type"), "text/plain");
+	EXPECT_EQ(r.header("missing"), "");
+	EXPECT_EQ(r.url, s.url("/hello"));
+	EXPECT_TRUE(r.error.empty());
+	// A User-Agent that names us.
+	EXPECT_EQ(s.last("/hello").headers["user-agent"].rfind("pypi-mirror/", 0), 0u)
+	    << s.last("/hello").headers["user-agent"];
+}
+
+TEST(Http, RequestHeadersAndPost)
+{
+	Server s([](const Req &r, int) { return reply(200, r.method + ":" + r.body); });
+	pm::Http h(fast());
+	pm::Request q = get(s.url("/rpc"));
+	q.method = "POST";
+	q.body = "<xml/>";
+	q.headers = {"Content-Type: text/xml", "X-Test: yes"};
+	pm::Response r = h.fetch(q);
+	EXPECT_EQ(r.body, "POST:<xml/>");
+	EXPECT_EQ(s.last("/rpc").headers["content-type"], "text/xml");
+	EXPECT_EQ(s.last("/rpc").headers["x-test"], "yes");
+
+	pm::Request head = get(s.url("/h"));
+	head.method = "HEAD";
+	r = h.fetch(head);
+	EXPECT_EQ(r.status, 200);
+	EXPECT_EQ(s.last("/h").method, "HEAD");
+	EXPECT_TRUE(r.body.empty());
+
+	pm::Request purge = get(s.url("/p"));
+	purge.method = "PURGE";
+	r = h.fetch(purge);
+	EXPECT_EQ(r.body, "PURGE:");
+}
+
+TEST(Http, StreamingSink)
+{
+	std::string big(200000, 'z');
+	for (size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>('a' + i % 26);
+	Server s([&](const Req &, int) { return reply(200, big); });
+	pm::Http h(fast());
+	std::string got;
+	int calls = 0;
+	pm::Request q = get(s.url("/file"));
+	q.max_body = 10; // a sink is not bounded by max_body
+	q.on_data = [&](const char *p, size_t n) {
+		got.append(p, n);
+		calls++;
+		return true;
+	};
+	pm::Response r = h.fetch(q);
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(got, big);
+	EXPECT_GE(calls, 1);
+	EXPECT_TRUE(r.body.empty()); // the sink took it
+	EXPECT_EQ(r.bytes, static_cast<long long>(big.size()));
+}
+
+TEST(Http, SinkAbortNotRetried)
+{
+	Server s([](const Req &, int) { return reply(200, std::string(1000, 'x')); });
+	pm::Http h(fast());
+	pm::Request q = get(s.url("/f"));
+	q.on_data = [](const char *, size_t) { return false; };
+	pm::Response r = h.fetch(q);
+	EXPECT_FALSE(r.ok());
+	EXPECT_NE(r.error.find("aborted"), std::string::npos) << r.error;
+	EXPECT_EQ(r.attempts, 1);
+	EXPECT_EQ(s.hits("/f"), 1);
+}
+
+TEST(Http, ErrorBodyNotSentToSink)
+{
+	Server s([](const Req &, int) { return reply(404, "not found here"); });
+	pm::Http h(fast());
+	bool sink_called = false;
+	pm::Request q = get(s.url("/missing"));
+	q.on_data = [&](const char *, size_t) { return sink_called = true; };
+	pm::Response r = h.fetch(q);
+	EXPECT_FALSE(sink_called);
+	EXPECT_EQ(r.status, 404);
+	EXPECT_EQ(r.body, "not found here"); // kept for messages
+}
+
+TEST(Http, RetryOn503ThenOk)
+{
+	Server s([](const Req &, int n) { return n == 0 ? reply(503, "busy") : reply(200, "ok"); });
+	pm::Http h(fast());
+	int restarts = 0;
+	pm::Request q = get(s.url("/x"));
+	q.on_restart = [&] { restarts++; };
+	pm::Response r = h.fetch(q);
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(r.body, "ok");
+	EXPECT_EQ(r.attempts, 2);
+	EXPECT_EQ(restarts, 1);
+	EXPECT_EQ(s.hits("/x"), 2);
+}
+
+TEST(Http, RetriesExhausted)
+{
+	Server s([](const Req &, int) { return reply(500, "broken"); });
+	pm::HttpOptions o = fast();
+	o.retries = 2;
+	pm::Http h(o);
+	pm::Response r = h.fetch(get(s.url("/x")));
+	EXPECT_FALSE(r.ok());
+	EXPECT_EQ(r.status, 500);
+	EXPECT_EQ(r.attempts, 3);
+	EXPECT_EQ(s.hits("/x"), 3);
+	EXPECT_EQ(r.describe(), "HTTP 500");
+	EXPECT_EQ(r.body, "broken");
+
+	// The per-request retry count overrides the client's.
+	pm::Request q = get(s.url("/y"));
+	q.retries = 0;
+	r = h.fetch(q);
+	EXPECT_EQ(r.attempts, 1);
+	EXPECT_EQ(s.hits("/y"), 1);
+}
+
+TEST(Http, RetryAfterZeroHonoured)
+{
+	Server s([](const Req &, int n) { return n == 0 ? reply(503, "", "Retry-After: 0\r\n") : reply(200, "ok"); });
+	pm::HttpOptions o = fast();
+	o.backoff = 3; // without Retry-After the retry would wait about 3 s
+	pm::Http h(o);
+	double t0 = now();
+	pm::Response r = h.fetch(get(s.url("/x")));
+	double took = now() - t0;
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(r.attempts, 2);
+	EXPECT_LT(took, 1.5);
+}
+
+TEST(Http, RetryAfter429)
+{
+	Server s([](const Req &, int n) { return n < 2 ? reply(429, "slow down", "Retry-After: 0\r\n") : reply(200, "ok"); });
+	pm::Http h(fast());
+	pm::Response r = h.fetch(get(s.url("/x")));
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(r.attempts, 3);
+}
+
+TEST(Http, RetryAfterCapped)
+{
+	// A huge Retry-After (seconds or an HTTP-date) is capped by max_retry_after.
+	Server s([](const Req &r, int n) {
+		if (n > 0) return reply(200, "ok");
+		if (r.path == "/secs") return reply(503, "", "Retry-After: 100000\r\n");
+		return reply(503, "", "Retry-After: Fri, 31 Dec 2100 23:59:59 GMT\r\n");
+	});
+	pm::HttpOptions o = fast();
+	o.max_retry_after = 0.05;
+	pm::Http h(o);
+	double t0 = now();
+	pm::Response a = h.fetch(get(s.url("/secs")));
+	pm::Response b = h.fetch(get(s.url("/date")));
+	EXPECT_TRUE(a.ok()) << a.describe();
+	EXPECT_TRUE(b.ok()) << b.describe();
+	EXPECT_EQ(a.attempts, 2);
+	EXPECT_EQ(b.attempts, 2);
+	EXPECT_LT(now() - t0, 1.5);
+}
+
+TEST(Http, NotFoundNotRetried)
+{
+	Server s([](const Req &, int) { return reply(404, "no such project"); });
+	pm::Http h(fast());
+	int restarts = 0;
+	pm::Request q = get(s.url("/pypi/x/json"));
+	q.on_restart = [&] { restarts++; };
+	pm::Response r = h.fetch(q);
+	EXPECT_EQ(r.status, 404);
+	EXPECT_FALSE(r.ok());
+	EXPECT_TRUE(r.error.empty());
+	EXPECT_EQ(r.attempts, 1);
+	EXPECT_EQ(restarts, 0);
+	EXPECT_EQ(s.hits("/pypi/x/json"), 1);
+}
+
+TEST(Http, RedirectSameHostFollowed)
+{
+	Server s([](const Req &r, int) {
+		if (r.path == "/simple/Foo/") return reply(301, "", "Location: /simple/foo/\r\n");
+		if (r.path == "/abs") return reply(302, "moved", "Location: http://127.0.0.1:" + r.headers.at("host").substr(10) + "/simple/foo/\r\n");
+		return reply(200, "page for " + r.path);
+	});
+	pm::Http h(fast());
+	pm::Response r = h.fetch(get(s.url("/simple/Foo/")));
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(r.body, "page for /simple/foo/");
+	EXPECT_EQ(r.url, s.url("/simple/foo/"));
+	EXPECT_EQ(r.attempts, 1); // a redirect is not a failed attempt
+
+	r = h.fetch(get(s.url("/abs")));
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(r.body, "page for /simple/foo/"); // the redirect's own body is dropped
+}
+
+TEST(Http, RedirectSinkGetsOnlyFinalBody)
+{
+	Server s([](const Req &r, int) {
+		if (r.path == "/a") return reply(302, "redirect body", "Location: /b\r\n");
+		return reply(200, "final");
+	});
+	pm::Http h(fast());
+	std::string got;
+	pm::Request q = get(s.url("/a"));
+	q.on_data = [&](const char *p, size_t n) {
+		got.append(p, n);
+		return true;
+	};
+	pm::Response r = h.fetch(q);
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(got, "final");
+}
+
+TEST(Http, RedirectOffHostRefused)
+{
+	int port = 0;
+	Server s([&](const Req &r, int) {
+		if (r.path == "/go") return reply(302, "", "Location: http://localhost:" + std::to_string(port) + "/elsewhere\r\n");
+		if (r.path == "/ext") return reply(302, "", "Location: https://evil.example/x\r\n");
+		if (r.path == "/scheme") return reply(302, "", "Location: file:///etc/passwd\r\n");
+		return reply(200, "should not get here");
+	});
+	port = s.port();
+	pm::Http h(fast());
+	for (const char *p : {"/go", "/ext", "/scheme"}) {
+		pm::Response r = h.fetch(get(s.url(p)));
+		EXPECT_FALSE(r.ok()) << p;
+		EXPECT_NE(r.error.find("off-host"), std::string::npos) << p << ": " << r.error;
+	}
+	EXPECT_EQ(s.hits("/elsewhere"), 0);
+}
+
+TEST(Http, RedirectCrossHostWhenAllowed)
+{
+	int port = 0;
+	Server s([&](const Req &r, int) {
+		if (r.path == "/go") return reply(302, "", "Location: http://localhost:" + std::to_string(port) + "/there\r\n");
+		return reply(200, "there");
+	});
+	port = s.port();
+	pm::HttpOptions o = fast();
+	o.cross_host_redirects = true;
+	pm::Http h(o);
+	pm::Response r = h.fetch(get(s.url("/go")));
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(r.body, "there");
+}
+
+TEST(Http, RedirectLoopStops)
+{
+	Server s([](const Req &, int) { return reply(302, "", "Location: /loop\r\n"); });
+	pm::Http h(fast());
+	pm::Response r = h.fetch(get(s.url("/loop")));
+	EXPECT_FALSE(r.ok());
+	EXPECT_NE(r.error.find("too many redirects"), std::string::npos) << r.error;
+	EXPECT_EQ(s.hits("/loop"), fast().max_redirects + 1);
+}
+
+TEST(Http, PostSeeOtherBecomesGet)
+{
+	Server s([](const Req &r, int) {
+		if (r.path == "/form") return reply(303, "", "Location: /result\r\n");
+		return reply(200, r.method);
+	});
+	pm::Http h(fast());
+	pm::Request q = get(s.url("/form"));
+	q.method = "POST";
+	q.body = "a=1";
+	pm::Response r = h.fetch(q);
+	EXPECT_EQ(r.body, "GET");
+}
+
+TEST(Http, TruncatedBodyRetriedThenPartial)
+{
+	Server s([](const Req &, int) {
+		Reply r;
+		r.raw = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this much";
+		r.close = true;
+		return r;
+	});
+	pm::HttpOptions o = fast();
+	o.retries = 2;
+	pm::Http h(o);
+	int restarts = 0;
+	std::string sunk;
+	pm::Request q = get(s.url("/file.whl"));
+	q.on_restart = [&] {
+		restarts++;
+		sunk.clear();
+	};
+	q.on_data = [&](const char *p, size_t n) {
+		sunk.append(p, n);
+		return true;
+	};
+	pm::Response r = h.fetch(q);
+	EXPECT_FALSE(r.ok());
+	EXPECT_EQ(r.attempts, 3);
+	EXPECT_EQ(restarts, 2);
+	EXPECT_EQ(s.hits("/file.whl"), 3);
+	std::string lower = r.error;
+	for (auto &c : lower) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+	EXPECT_NE(lower.find("partial"), std::string::npos) << r.error;
+}
+
+TEST(Http, TruncatedThenComplete)
+{
+	const std::string full(5000, 'f');
+	Server s([&](const Req &, int n) {
+		if (n > 0) return reply(200, full);
+		Reply r;
+		r.raw = "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + full.substr(0, 1234);
+		r.close = true;
+		return r;
+	});
+	pm::Http h(fast());
+	std::string sunk;
+	int restarts = 0;
+	pm::Request q = get(s.url("/f"));
+	q.on_restart = [&] {
+		restarts++;
+		sunk.clear();
+	};
+	q.on_data = [&](const char *p, size_t n) {
+		sunk.append(p, n);
+		return true;
+	};
+	pm::Response r = h.fetch(q);
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(restarts, 1);
+	EXPECT_EQ(sunk, full);
+	EXPECT_EQ(r.bytes, 5000);
+}
+
+TEST(Http, ConnectionRefusedRetried)
+{
+	// A port nobody listens on: bind, learn the port, close.
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	sockaddr_in a{};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
+	socklen_t len = sizeof a;
+	getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
+	close(fd);
+	pm::HttpOptions o = fast();
+	o.retries = 1;
+	pm::Http h(o);
+	pm::Response r = h.fetch(get("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/x"));
+	EXPECT_FALSE(r.ok());
+	EXPECT_FALSE(r.error.empty());
+	EXPECT_EQ(r.attempts, 2);
+	EXPECT_EQ(r.describe(), r.error);
+}
+
+TEST(Http, MaxBodyExceededNotRetried)
+{
+	Server s([](const Req &, int) { return reply(200, std::string(100000, 'b')); });
+	pm::Http h(fast());
+	int restarts = 0;
+	pm::Request q = get(s.url("/big"));
+	q.max_body = 1000;
+	q.on_restart = [&] { restarts++; };
+	pm::Response r = h.fetch(q);
+	EXPECT_FALSE(r.ok());
+	EXPECT_NE(r.error.find("larger than 1000"), std::string::npos) << r.error;
+	EXPECT_EQ(r.attempts, 1);
+	EXPECT_EQ(restarts, 0);
+	EXPECT_EQ(s.hits("/big"), 1);
+	EXPECT_LE(r.body.size(), 1000u);
+}
+
+TEST(Http, ErrorBodyBounded)
+{
+	Server s([](const Req &, int) { return reply(404, std::string(200000, 'e')); });
+	pm::Http h(fast());
+	pm::Response r = h.fetch(get(s.url("/x")));
+	EXPECT_EQ(r.status, 404);
+	EXPECT_LE(r.body.size(), fast().max_error_body);
+	EXPECT_GT(r.body.size(), 0u);
+
+	// The bound is the client's option, not a fixed number.
+	pm::HttpOptions o = fast();
+	o.max_error_body = 100;
+	pm::Http small(o);
+	r = small.fetch(get(s.url("/x")));
+	EXPECT_EQ(r.status, 404);
+	EXPECT_EQ(r.body.size(), 100u);
+}
+
+TEST(Http, ConcurrentKeepAlive)
+{
+	Server s([](const Req &r, int) {
+		Reply rep = reply(200, "body of " + r.path);
+		rep.delay_ms = 5;
+		return rep;
+	});
+	pm::Http h(fast());
+	const int n = 20, max_concurrent = 4;
+	int done = 0, good = 0;
+	for (int i = 0; i < n; i++) {
+		std::string path = "/p/" + std::to_string(i);
+		h.add(get(s.url(path)), [&, path](pm::Request &q, pm::Response &r) {
+			done++;
+			if (r.ok() && r.body == "body of " + path && q.url == s.url(path)) good++;
+		});
+	}
+	EXPECT_EQ(h.pending(), static_cast<size_t>(n));
+	h.run(max_concurrent);
+	EXPECT_EQ(done, n);
+	EXPECT_EQ(good, n);
+	EXPECT_EQ(h.pending(), 0u);
+	EXPECT_EQ(s.requests(), n);
+	EXPECT_GE(s.connections(), 1);
+	EXPECT_LE(s.connections(), max_concurrent) << "connections were not reused";
+
+	// The same client reuses its connections in a later run too.
+	int before = s.connections();
+	pm::Response r = h.fetch(get(s.url("/again")));
+	EXPECT_TRUE(r.ok());
+	EXPECT_EQ(s.connections(), before);
+}
+
+TEST(Http, CallbackMayAddMore)
+{
+	Server s([](const Req &r, int) { return reply(200, r.path); });
+	pm::Http h(fast());
+	std::vector<std::string> seen;
+	std::function<void(pm::Request &, pm::Response &)> chain = [&](pm::Request &, pm::Response &r) {
+		seen.push_back(r.body);
+		if (seen.size() < 5) h.add(get(s.url("/n" + std::to_string(seen.size()))), chain);
+	};
+	h.add(get(s.url("/n0")), chain);
+	h.run(2);
+	EXPECT_EQ(seen, (std::vector<std::string>{"/n0", "/n1", "/n2", "/n3", "/n4"}));
+}
+
+TEST(Http, FeedPullsLazily)
+{
+	Server s([](const Req &r, int) {
+		Reply rep = reply(200, r.path);
+		rep.delay_ms = 2;
+		return rep;
+	});
+	pm::Http h(fast());
+	const int total = 30, max_concurrent = 3;
+	int added = 0, completed = 0, max_outstanding = 0, feed_calls = 0;
+	auto feed = [&] {
+		feed_calls++;
+		if (added == total) return false;
+		h.add(get(s.url("/f/" + std::to_string(added))), [&](pm::Request &, pm::Response &r) {
+			EXPECT_TRUE(r.ok()) << r.describe();
+			completed++;
+		});
+		added++;
+		max_outstanding = std::max(max_outstanding, added - completed);
+		return true;
+	};
+	h.run(max_concurrent, feed);
+	EXPECT_EQ(added, total);
+	EXPECT_EQ(completed, total);
+	// Work is pulled as slots free up, never all at once.
+	EXPECT_LE(max_outstanding, max_concurrent);
+	EXPECT_GE(feed_calls, total + 1); // the last call says "exhausted"
+	EXPECT_LE(s.connections(), max_concurrent);
+}
+
+TEST(Http, FeedThatAddsNothing)
+{
+	// A feed may consume input that needs no request (a pass-through record).
+	Server s([](const Req &r, int) { return reply(200, r.path); });
+	pm::Http h(fast());
+	int calls = 0, completed = 0;
+	h.run(2, [&] {
+		calls++;
+		if (calls % 2 == 0) h.add(get(s.url("/x")), [&](pm::Request &, pm::Response &) { completed++; });
+		return calls < 10;
+	});
+	EXPECT_EQ(calls, 10);
+	EXPECT_EQ(completed, 5);
+}
+
+TEST(Http, RunWithNothing)
+{
+	pm::Http h(fast());
+	double t0 = now();
+	h.run(4);
+	h.run(4, [] { return false; });
+	EXPECT_LT(now() - t0, 0.5);
+}
+
+TEST(Http, OptionsFromEnv)
+{
+	setenv("PYPI_MIRROR_TIMEOUT", "7", 1);
+	setenv("PYPI_MIRROR_RETRIES", "5", 1);
+	setenv("PYPI_MIRROR_GLOBAL_TIMEOUT", "bogus", 1);
+	pm::HttpOptions o = pm::http_options_from_env();
+	EXPECT_EQ(o.connect_timeout, 7);
+	EXPECT_EQ(o.retries, 5);
+	EXPECT_EQ(o.total_timeout, pm::HttpOptions().total_timeout);
+	unsetenv("PYPI_MIRROR_TIMEOUT");
+	unsetenv("PYPI_MIRROR_RETRIES");
+	unsetenv("PYPI_MIRROR_GLOBAL_TIMEOUT");
+}
+
+TEST(Http, UrlHelpers)
+{
+	pm::UrlParts u;
+	std::string err;
+	ASSERT_TRUE(pm::parse_url("HTTPS://Files.PythonHosted.org/packages/a%20b/c?x=1#f", u, &err)) << err;
+	EXPECT_EQ(u.scheme, "https");
+	EXPECT_EQ(u.host, "files.pythonhosted.org");
+	EXPECT_EQ(u.port, "443");
+	EXPECT_EQ(u.path, "/packages/a b/c");
+	EXPECT_EQ(u.raw_path, "/packages/a%20b/c");
+	EXPECT_EQ(u.query, "x=1");
+	EXPECT_FALSE(pm::parse_url("http://", u, &err));
+	EXPECT_FALSE(err.empty());
+
+	EXPECT_EQ(pm::url_origin("https://pypi.org/simple/"), "https://pypi.org:443");
+	EXPECT_EQ(pm::url_origin("https://PyPI.org:443/x"), "https://pypi.org:443");
+	EXPECT_EQ(pm::url_origin("http://127.0.0.1:8080/x"), "http://127.0.0.1:8080");
+	EXPECT_NE(pm::url_origin("http://localhost:8080/x"), pm::url_origin("http://127.0.0.1:8080/x"));
+	EXPECT_NE(pm::url_origin("http://pypi.org/"), pm::url_origin("https://pypi.org/"));
+
+	EXPECT_EQ(pm::url_join("https://pypi.org", "/pypi/x/json"), "https://pypi.org/pypi/x/json");
+	EXPECT_EQ(pm::url_join("https://pypi.org/", "/pypi/x/json"), "https://pypi.org/pypi/x/json");
+	EXPECT_EQ(pm::url_join("https://pypi.org//", "simple/"), "https://pypi.org/simple/");
+
+	EXPECT_EQ(pm::url_escape("demo_pkg-1.0.tar.gz"), "demo_pkg-1.0.tar.gz");
+	EXPECT_EQ(pm::url_escape("a b/c?d#e%f"), "a%20b%2Fc%3Fd%23e%25f");
+	EXPECT_EQ(pm::url_escape("caf\xc3\xa9"), "caf%C3%A9");
+}
+
+} // namespace
