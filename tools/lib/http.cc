@@ -195,6 +195,15 @@ Http::Http(HttpOptions o) : opt_(std::move(o)), impl_(std::make_unique<Impl>())
 
 Http::~Http()
 {
+	// Transfers added but never run (a caller that stopped early).
+	for (auto *t : impl_->queue) {
+		if (t->hdrs) curl_slist_free_all(t->hdrs);
+		delete t;
+	}
+	for (auto *t : impl_->delayed) {
+		if (t->hdrs) curl_slist_free_all(t->hdrs);
+		delete t;
+	}
 	for (auto *e : impl_->free_easy) curl_easy_cleanup(e);
 	curl_multi_cleanup(impl_->multi);
 }
