@@ -23,13 +23,15 @@ enum class Type { Nil, Int, Bool, Double, String, Base64, DateTime, Array, Struc
 // "int", "string", ...: for messages.
 const char *type_name(Type t);
 
+struct Member;
+
 struct Value {
 	Type type = Type::Nil;
 	long long i = 0;   // Int, Bool (0/1)
 	double d = 0;      // Double
 	std::string s;     // String; Base64 and DateTime as sent (not decoded)
 	std::vector<Value> items;                           // Array
-	std::vector<std::pair<std::string, Value>> members; // Struct, in document order
+	std::vector<Member> members; // Struct, in document order
 
 	bool is_nil() const { return type == Type::Nil; }
 	bool is_int() const { return type == Type::Int; }
@@ -39,6 +41,14 @@ struct Value {
 
 	static Value make_int(long long v);
 	static Value make_string(std::string v);
+};
+
+// A struct member. Not std::pair: a pair of an incomplete type inside Value
+// does not compile with every standard library.
+struct Member {
+	std::string first;
+	Value second;
+	Member(std::string name, Value value) : first(std::move(name)), second(std::move(value)) {}
 };
 
 struct Limits {

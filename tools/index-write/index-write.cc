@@ -1,0 +1,492 @@
+// index-write: the last stage of the pipeline. Turns resolved project
+// records into the Simple API pages of the mirror (PEP 503/691 HTML and
+// JSON), deletes the files upstream no longer lists, applies removals, and
+// rebuilds the root index once at the end of the run.
+//
+// A page is written only when every file it links to is on disk, so a
+// client never sees a link the mirror cannot serve.
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <getopt.h>
+#include <strings.h>
+#include <set>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+#include "cli.h"
+#include "fsutil.h"
+#include "index_root.h"
+#include "log.h"
+#include "names.h"
+#include "ndjson.h"
+#include "record.h"
+#include "simple_page.h"
+
+namespace {
+
+const char *kProg = "index-write";
+
+const char *kUsage = R"(Usage: index-write -d DIR [OPTION]... < records
+Write the Simple API pages of a PyPI mirror from resolved project records.
+
+For each project record (from artifact-get), checks that every file it lists
+is in DIR/web/packages/, writes DIR/web/simple/NAME/index.html, index.v1_html
+(PEP 503 HTML) and index.v1_json (PEP 691 JSON), then deletes the files the
+project's previous page listed and upstream no longer does. A removal record
+deletes the project's pages and files. At the end the root index
+DIR/web/simple/index.{html,v1_html,v1_json} is updated. Writes one synced
+record per project, passes error records through, writes target records last.
+
+Options:
+  -d, --directory DIR     the mirror (holding web/); required
+      --root-uri URI      link files as URI/packages/... instead of the
+                          relative ../../packages/...
+      --json              also publish the spooled JSON API document of each
+                          project as DIR/web/json/NAME and DIR/web/pypi/NAME/json
+      --simple-format FMT which project pages to write: html (index.html,
+                          index.v1_html), json (index.v1_json) or all (default)
+      --max-deletions N   delete at most N files in this run (default 10000,
+                          0 for no limit); a project that would pass the limit
+                          is left as it was and reported as an error
+      --fsync             fsync every page before renaming it into place
+      --serial N          the serial the run reaches: the root index's
+                          meta._last-serial (default: highest project serial)
+      --no-root           do not touch the root index
+      --rebuild-root      rebuild the root index by listing DIR/web/simple/*/
+  -h, --help              show this help and exit
+  -V, --version           show the version and exit
+  -v, --verbose           log more (repeatable)
+  -q, --quiet             log less (repeatable)
+
+Exit status: 0 success, 1 some projects failed (error records written),
+2 usage error, 3 fatal (DIR unusable).
+)";
+
+struct Options {
+	std::string dir, web, root_uri;
+	bool json = false, html_pages = true, json_pages = true, sync = false, no_root = false, rebuild_root = false;
+	long long max_deletions = 10000, serial = -1;
+};
+
+struct Run {
+	Options o;
+	pm::NdjsonWriter out{stdout};
+	pm::RootList changes; // this run's synced projects, for the root index
+	long long deleted_total = 0;
+	bool failed = false;
+};
+
+void emit(Run &run, const std::string &line)
+{
+	if (!run.out.write_raw(line)) {
+		LOG_ERROR("cannot write to standard output: %s", strerror(errno));
+		run.failed = true;
+	}
+}
+
+void emit_error(Run &run, const pm::ProjectRecord &r, const std::string &reason, const std::string &file = "")
+{
+	if (file.empty())
+		LOG_ERROR("%s: %s", r.name.c_str(), reason.c_str());
+	else
+		LOG_ERROR("%s: %s: %s", r.name.c_str(), file.c_str(), reason.c_str());
+	emit(run, pm::error_record(kProg, r.name, r.serial, reason, file));
+	run.failed = true;
+}
+
+void emit_synced(Run &run, const pm::ProjectRecord &r, long long files, long long deleted, bool removed)
+{
+	rapidjson::Document d(rapidjson::kObjectType);
+	pm::set_string(d, d, "type", "synced");
+	pm::set_string(d, d, "name", r.name);
+	pm::set_int(d, d, "serial", r.serial);
+	pm::set_int(d, d, "files", files);
+	pm::set_int(d, d, "deleted", deleted);
+	pm::set_bool(d, d, "removed", removed);
+	emit(run, pm::to_json(d));
+}
+
+std::string page_dir(const Run &run, const std::string &name) { return run.o.web + "/simple/" + name; }
+
+// The files the project's current page lists: from the JSON page when there
+// is one (exact), else from the HTML page (a bandersnatch HTML-only mirror).
+std::vector<pm::ListedFile> old_listing(const Run &run, const std::string &name)
+{
+	std::vector<pm::ListedFile> files;
+	std::string dir = page_dir(run, name), text, why;
+	if (pm::read_file(dir + "/index.v1_json", text)) {
+		if (pm::listed_files_json(text, files, &why)) return files;
+		LOG_WARN("%s/index.v1_json: %s; reading the HTML page instead", dir.c_str(), why.c_str());
+	}
+	for (const char *page : {"/index.html", "/index.v1_html"})
+		if (pm::read_file(dir + page, text) && pm::listed_files_html(text, files)) return files;
+	files.clear();
+	return files;
+}
+
+// Old files the new record does not list and that are safe to delete.
+std::vector<std::string> deletion_candidates(const pm::ProjectRecord &r, const std::vector<pm::ListedFile> &old)
+{
+	std::set<std::string> keep, seen;
+	for (auto &f : r.files) keep.insert(f.path);
+	std::vector<std::string> out;
+	for (auto &f : old) {
+		if (keep.count(f.path) || !seen.insert(f.path).second) continue;
+		// A hostile or mistaken record that once listed another project's
+		// file must not make us delete that file now.
+		if (!pm::filename_belongs_to(f.filename, r.name)) {
+			LOG_WARN("Not deleting %s: the file does not belong to project %s", f.path.c_str(), r.name.c_str());
+			continue;
+		}
+		out.push_back(f.path);
+	}
+	return out;
+}
+
+// Applies the deletion cap; false (with an error record) when this project's
+// deletions would take the run past it.
+bool within_cap(Run &run, const pm::ProjectRecord &r, size_t n)
+{
+	if (run.o.max_deletions <= 0 || run.deleted_total + static_cast<long long>(n) <= run.o.max_deletions) return true;
+	emit_error(run, r,
+	           "deletion cap of " + std::to_string(run.o.max_deletions) + " files reached (project would delete " +
+	               std::to_string(n) + ", " + std::to_string(run.deleted_total) + " already deleted this run)");
+	return false;
+}
+
+long long delete_files(Run &run, const pm::ProjectRecord &r, const std::vector<std::string> &paths)
+{
+	long long n = 0;
+	const std::string stop = run.o.web + "/packages";
+	for (auto &p : paths) {
+		if (!pm::valid_package_path(p)) continue; // never anything but packages/xx/yy/<hash>/<file>
+		std::string full = run.o.web + "/" + p;
+		LOG_INFO("Deleting file: %s (project %s)", p.c_str(), r.name.c_str());
+		if (!pm::remove_file(full) && errno != ENOENT)
+			LOG_WARN("cannot delete %s: %s", full.c_str(), strerror(errno));
+		pm::remove_file(full + ".metadata");
+		pm::prune_empty_dirs(pm::dirname_of(full), stop);
+		n++;
+	}
+	run.deleted_total += n;
+	return n;
+}
+
+// Removes a page (or a JSON API copy) if it is there, and any temporaries a
+// crashed run left next to it.
+void remove_if_present(const std::string &path)
+{
+	if (!pm::remove_file(path) && errno != ENOENT) LOG_WARN("cannot delete %s: %s", path.c_str(), strerror(errno));
+	pm::remove_stale_temps(path);
+}
+
+// The spooled JSON API document, checked to be what it claims: a file we
+// would otherwise publish from a path named in a record.
+bool read_json_document(const pm::ProjectRecord &r, std::string &text, std::string &why)
+{
+	struct stat st;
+	if (lstat(r.json_file.c_str(), &st) != 0) {
+		why = "json_file " + r.json_file + ": " + strerror(errno);
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		why = "json_file " + r.json_file + " is not a regular file";
+		return false;
+	}
+	if (!pm::read_file(r.json_file, text, 1u << 30)) {
+		why = "cannot read json_file " + r.json_file + ": " + strerror(errno);
+		return false;
+	}
+	rapidjson::Document d;
+	std::string err;
+	if (!pm::parse_json_object(text, d, err)) {
+		why = "json_file " + r.json_file + " is not JSON: " + err;
+		return false;
+	}
+	auto *info = pm::member(d, "info");
+	if (!info || pm::normalize_name(pm::get_string(*info, "name")) != r.name) {
+		why = "json_file " + r.json_file + " is not the JSON API document of " + r.name;
+		return false;
+	}
+	return true;
+}
+
+bool publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text, std::string &why)
+{
+	std::string dest = run.o.web + "/json/" + r.name, old;
+	if (pm::read_file(dest, old, text.size() + 1) && old == text) {
+		pm::remove_file(r.json_file); // unchanged: keep the published copy as it is
+	} else {
+		if (!pm::mkdir_p(run.o.web + "/json")) {
+			why = "cannot create " + run.o.web + "/json: " + strerror(errno);
+			return false;
+		}
+		if (rename(r.json_file.c_str(), dest.c_str()) != 0) {
+			// Another file system: write it instead (still atomically).
+			if (!pm::write_file_atomic(dest, text, run.o.sync, &why)) return false;
+			pm::remove_file(r.json_file);
+		}
+	}
+	return pm::write_file_atomic(run.o.web + "/pypi/" + r.name + "/json", text, run.o.sync, &why);
+}
+
+void process_project(Run &run, const pm::ProjectRecord &r)
+{
+	if (!r.resolved) {
+		emit_error(run, r, "project record has no file list (not resolved by pkg-resolve)");
+		return;
+	}
+	// Every file (and its PEP 658 metadata) must be on disk, at its size.
+	for (auto &f : r.files) {
+		long long size, mtime;
+		std::string full = run.o.web + "/" + f.path;
+		if (!pm::stat_file(full, size, mtime)) {
+			emit_error(run, r, "file missing on disk", f.filename);
+			return;
+		}
+		if (size != f.size) {
+			emit_error(run, r,
+			           "file on disk has " + std::to_string(size) + " bytes, expected " + std::to_string(f.size),
+			           f.filename);
+			return;
+		}
+		if (!f.core_metadata.empty() && !pm::stat_file(full + ".metadata", size, mtime)) {
+			emit_error(run, r, "file missing on disk", f.filename + ".metadata");
+			return;
+		}
+	}
+	std::string json_text, why;
+	bool publish = run.o.json && !r.json_file.empty();
+	if (publish && !read_json_document(r, json_text, why)) {
+		emit_error(run, r, why);
+		return;
+	}
+	auto doomed = deletion_candidates(r, old_listing(run, r.name));
+	if (!within_cap(run, r, doomed.size())) return;
+
+	long long serial = r.last_serial >= 0 ? r.last_serial : r.serial;
+	std::string dir = page_dir(run, r.name);
+	bool ok = true;
+	if (run.o.html_pages) {
+		std::string html = pm::render_project_html(r, serial, run.o.root_uri);
+		ok = pm::write_file_atomic(dir + "/index.html", html, run.o.sync, &why) &&
+		     pm::write_file_atomic(dir + "/index.v1_html", html, run.o.sync, &why);
+	} else {
+		// A variant we no longer write must not be served stale.
+		remove_if_present(dir + "/index.html");
+		remove_if_present(dir + "/index.v1_html");
+	}
+	// The JSON page last: it is what the next run reads to find deletions.
+	if (ok && run.o.json_pages)
+		ok = pm::write_file_atomic(dir + "/index.v1_json", pm::render_project_json(r, serial, run.o.root_uri),
+		                           run.o.sync, &why);
+	else if (ok)
+		remove_if_present(dir + "/index.v1_json");
+	if (!ok) {
+		emit_error(run, r, "cannot write page: " + why);
+		return;
+	}
+	if (publish && !publish_json(run, r, json_text, why)) {
+		emit_error(run, r, "cannot write JSON API copy: " + why);
+		return;
+	}
+	long long deleted = delete_files(run, r, doomed);
+	std::set<std::string> names;
+	for (auto &f : r.files) names.insert(f.filename);
+	LOG_INFO("Synced %s (serial %lld, %zu files)", r.name.c_str(), serial, names.size());
+	emit_synced(run, r, static_cast<long long>(names.size()), deleted, false);
+	run.changes.add(r.display_name.empty() ? r.name : r.display_name, serial);
+}
+
+void process_removal(Run &run, const pm::ProjectRecord &r)
+{
+	pm::ProjectRecord none = r; // lists no files: every old one is a candidate
+	none.files.clear();
+	auto doomed = deletion_candidates(none, old_listing(run, r.name));
+	if (!within_cap(run, r, doomed.size())) return;
+	std::string dir = page_dir(run, r.name);
+	for (const char *page : {"/index.html", "/index.v1_html", "/index.v1_json"}) remove_if_present(dir + page);
+	if (rmdir(dir.c_str()) != 0 && errno != ENOENT)
+		LOG_WARN("cannot remove %s: %s", dir.c_str(), strerror(errno));
+	remove_if_present(run.o.web + "/json/" + r.name);
+	remove_if_present(run.o.web + "/pypi/" + r.name + "/json");
+	rmdir((run.o.web + "/pypi/" + r.name).c_str());
+	long long deleted = delete_files(run, r, doomed);
+	LOG_INFO("Removed %s (serial %lld, %lld files deleted)", r.name.c_str(), r.serial, deleted);
+	emit_synced(run, r, 0, deleted, true);
+	run.changes.add(r.name, r.serial, true);
+}
+
+bool root_files_missing(const Options &o)
+{
+	std::string s = o.web + "/simple/";
+	if (!pm::file_exists(s + "index.v1_json")) return true;
+	return o.html_pages && (!pm::file_exists(s + "index.html") || !pm::file_exists(s + "index.v1_html"));
+}
+
+// Merges this run's changes into the root index (see index_root.h).
+bool update_root(Run &run)
+{
+	const Options &o = run.o;
+	std::string simple = o.web + "/simple", why;
+	pm::RootList base;
+	long long meta_serial = -1;
+	bool scanned = false;
+	auto res = o.rebuild_root ? pm::RootLoad::Missing : pm::load_root_json(simple + "/index.v1_json", base, meta_serial, why);
+	if (res == pm::RootLoad::Ok && !why.empty()) LOG_WARN("%s", why.c_str());
+	if (res != pm::RootLoad::Ok) {
+		if (res == pm::RootLoad::Unusable) LOG_WARN("%s; rebuilding the root index from %s", why.c_str(), simple.c_str());
+		else if (!o.rebuild_root) LOG_INFO("No root index yet; building it from %s", simple.c_str());
+		if (!pm::scan_simple_dir(simple, base, why)) {
+			LOG_ERROR("%s", why.c_str());
+			return false;
+		}
+		scanned = true;
+		meta_serial = -1;
+	}
+	bool serial_moved = o.serial >= 0 && o.serial != meta_serial;
+	if (run.changes.empty() && !scanned && !serial_moved && !root_files_missing(o)) {
+		LOG_DEBUG("Root index unchanged");
+		return true;
+	}
+	run.changes.sort_unique();
+	long long top = o.serial >= 0 ? o.serial
+	                              : std::max({meta_serial, base.max_serial(), run.changes.max_serial(), 0LL});
+	pm::RootWriteOptions wo;
+	wo.html = o.html_pages;
+	wo.json = true; // the JSON root is the list this tool keeps, whatever the page format
+	wo.sync = o.sync;
+	bool changed = false;
+	if (!pm::write_root(simple, base, run.changes, top, wo, &changed, why)) {
+		LOG_ERROR("cannot write the root index: %s", why.c_str());
+		return false;
+	}
+	if (!o.html_pages) {
+		remove_if_present(simple + "/index.html");
+		remove_if_present(simple + "/index.v1_html");
+	}
+	if (changed) LOG_INFO("Updated the root index (serial %lld)", top);
+	return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	Run run;
+	Options &o = run.o;
+	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kFsync, kSerial, kNoRoot, kRebuild };
+	static const struct option longopts[] = {
+	    {"directory", required_argument, nullptr, 'd'},
+	    {"root-uri", required_argument, nullptr, kRootUri},
+	    {"json", no_argument, nullptr, kJson},
+	    {"simple-format", required_argument, nullptr, kFormat},
+	    {"max-deletions", required_argument, nullptr, kMaxDel},
+	    {"fsync", no_argument, nullptr, kFsync},
+	    {"serial", required_argument, nullptr, kSerial},
+	    {"no-root", no_argument, nullptr, kNoRoot},
+	    {"rebuild-root", no_argument, nullptr, kRebuild},
+	    PM_COMMON_LONGOPTS,
+	    {nullptr, 0, nullptr, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+		if (pm::common_option(c, kProg, kUsage)) continue;
+		switch (c) {
+		case 'd': o.dir = optarg; break;
+		case kRootUri: o.root_uri = optarg; break;
+		case kJson: o.json = true; break;
+		case kFormat:
+			if (!strcasecmp(optarg, "all")) {
+				o.html_pages = o.json_pages = true;
+			} else if (!strcasecmp(optarg, "html")) {
+				o.html_pages = true;
+				o.json_pages = false;
+			} else if (!strcasecmp(optarg, "json")) {
+				o.html_pages = false;
+				o.json_pages = true;
+			} else {
+				fprintf(stderr, "%s: --simple-format wants html, json or all, not '%s'\n", kProg, optarg);
+				return pm::kExitUsage;
+			}
+			break;
+		case kMaxDel: o.max_deletions = pm::parse_count(kProg, "--max-deletions", optarg); break;
+		case kFsync: o.sync = true; break;
+		case kSerial: o.serial = pm::parse_count(kProg, "--serial", optarg); break;
+		case kNoRoot: o.no_root = true; break;
+		case kRebuild: o.rebuild_root = true; break;
+		default: return pm::kExitUsage;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg, argv[optind],
+		        kProg);
+		return pm::kExitUsage;
+	}
+	if (o.dir.empty()) {
+		fprintf(stderr, "%s: -d/--directory is required\nTry '%s --help' for more information.\n", kProg, kProg);
+		return pm::kExitUsage;
+	}
+	if (!o.root_uri.empty() && o.root_uri.find_first_of("\"<>'` \t\r\n") != std::string::npos) {
+		fprintf(stderr, "%s: --root-uri '%s' contains characters a URL cannot\n", kProg, o.root_uri.c_str());
+		return pm::kExitUsage;
+	}
+	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
+	struct stat st;
+	if (stat(o.dir.c_str(), &st) != 0) {
+		LOG_ERROR("mirror directory %s: %s", o.dir.c_str(), strerror(errno));
+		return pm::kExitFatal;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		LOG_ERROR("mirror directory %s: not a directory", o.dir.c_str());
+		return pm::kExitFatal;
+	}
+	o.web = o.dir + "/web";
+	if (!pm::mkdir_p(o.web + "/simple")) {
+		LOG_ERROR("cannot create %s/simple: %s", o.web.c_str(), strerror(errno));
+		return pm::kExitFatal;
+	}
+
+	pm::NdjsonReader in(stdin);
+	rapidjson::Document doc;
+	std::string error;
+	std::vector<std::string> targets;
+	while (in.next(doc, error)) {
+		if (!error.empty()) {
+			LOG_ERROR("%s", error.c_str());
+			run.failed = true;
+			continue;
+		}
+		pm::ProjectRecord r;
+		if (!pm::parse_record(doc, r, error)) {
+			LOG_ERROR("line %zu: %s", in.line_number(), error.c_str());
+			run.failed = true;
+			// A project (or removal) refused for its content: tell the wrapper
+			// which project failed, when the name is usable.
+			std::string name = pm::get_string(doc, "name"), type = pm::get_string(doc, "type", "project");
+			if ((type == "project" || type == "removal") && pm::valid_project_name(name))
+				emit(run, pm::error_record(kProg, pm::normalize_name(name), pm::get_int(doc, "serial", 0),
+				                           "refused record: " + error));
+			continue;
+		}
+		if (r.type == "project")
+			process_project(run, r);
+		else if (r.type == "removal")
+			process_removal(run, r);
+		else if (r.type == "target")
+			targets.push_back(in.line());
+		else
+			emit(run, in.line()); // error, synced, stale: not ours to act on
+	}
+	if (ferror(stdin)) {
+		LOG_ERROR("cannot read standard input: %s", strerror(errno));
+		run.failed = true;
+	}
+	if (!o.no_root && !update_root(run)) run.failed = true;
+	for (auto &t : targets) emit(run, t);
+	return run.failed ? pm::kExitSomeFailed : pm::kExitOk;
+}

@@ -1,0 +1,455 @@
+#include "index_root.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <numeric>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rapidjson/filereadstream.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "names.h"
+#include "ndjson.h"
+#include "simple_page.h"
+
+namespace pm {
+
+// normalize_name() into a reused buffer: the merge normalizes every one of
+// hundreds of thousands of names, and allocation would dominate.
+static void normalize_into(std::string_view name, std::string &out)
+{
+	out.clear();
+	bool sep = false;
+	for (unsigned char c : name) {
+		if (c == '-' || c == '_' || c == '.') {
+			sep = true;
+			continue;
+		}
+		if (sep) out.push_back('-');
+		sep = false;
+		out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+	}
+	if (sep) out.push_back('-');
+}
+
+void RootList::reserve(size_t entries, size_t bytes)
+{
+	v_.reserve(entries);
+	arena_.reserve(bytes);
+}
+
+void RootList::add(std::string_view display, long long serial, bool removed)
+{
+	// Valid project names are at most 200 bytes; the length field holds 255.
+	if (display.size() > 255) display = display.substr(0, 255);
+	Entry e;
+	e.off = arena_.size();
+	e.len = display.size();
+	e.removed = removed ? 1 : 0;
+	e.serial = serial;
+	arena_.append(display);
+	v_.push_back(e);
+	if (serial > max_serial_) max_serial_ = serial;
+}
+
+void RootList::clear()
+{
+	arena_.clear();
+	v_.clear();
+	max_serial_ = 0;
+}
+
+void RootList::sort_unique()
+{
+	bool ordered = true;
+	std::string prev, cur;
+	for (size_t i = 0; i < v_.size() && ordered; i++) {
+		normalize_into(display(i), cur);
+		if (i > 0 && cur <= prev) ordered = false;
+		prev.swap(cur);
+	}
+	if (ordered) return;
+	std::vector<std::string> keys(v_.size());
+	for (size_t i = 0; i < v_.size(); i++) normalize_into(display(i), keys[i]);
+	std::vector<size_t> idx(v_.size());
+	std::iota(idx.begin(), idx.end(), 0);
+	std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+	RootList out;
+	out.arena_.reserve(arena_.size());
+	out.v_.reserve(v_.size());
+	for (size_t k = 0; k < idx.size(); k++) {
+		// Of a run of equal keys only the last (the latest added) survives.
+		if (k + 1 < idx.size() && keys[idx[k + 1]] == keys[idx[k]]) continue;
+		size_t i = idx[k];
+		out.add(display(i), serial(i), removed(i));
+	}
+	out.max_serial_ = max_serial_;
+	*this = std::move(out);
+}
+
+namespace {
+
+// SAX handler for {"meta":{"_last-serial":N,...},"projects":[{"name":..,"_last-serial":N},...]}.
+// Unknown keys and values are skipped, whatever their depth.
+struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler> {
+	RootList &list;
+	long long meta_serial = -1;
+	int depth = 0;
+	bool root_is_object = false, saw_projects = false, missing_serial = false;
+	size_t invalid_names = 0;
+	std::string top_key, meta_key, item_key, name;
+	long long serial = -1;
+	bool projects_is_array = false;
+
+	explicit RootHandler(RootList &l) : list(l) {}
+
+	bool in_meta() const { return depth == 2 && top_key == "meta"; }
+	bool in_item() const { return depth == 3 && top_key == "projects" && projects_is_array; }
+
+	bool number(long long v)
+	{
+		if (in_meta() && meta_key == "_last-serial") meta_serial = v;
+		if (in_item() && item_key == "_last-serial") serial = v;
+		return true;
+	}
+	bool Default() { return true; }
+	bool Int(int v) { return number(v); }
+	bool Uint(unsigned v) { return number(v); }
+	bool Int64(int64_t v) { return number(v); }
+	bool Uint64(uint64_t) { return true; }
+	bool String(const char *s, rapidjson::SizeType n, bool)
+	{
+		if (in_item()) {
+			if (item_key == "name") name.assign(s, n);
+			// bandersnatch writes per-project serials as strings.
+			if (item_key == "_last-serial") {
+				serial = -1;
+				long long x = 0;
+				bool ok = n > 0 && n < 19;
+				for (rapidjson::SizeType i = 0; ok && i < n; i++) {
+					if (s[i] < '0' || s[i] > '9') ok = false;
+					else x = x * 10 + (s[i] - '0');
+				}
+				if (ok) serial = x;
+			}
+		}
+		return true;
+	}
+	bool Key(const char *s, rapidjson::SizeType n, bool)
+	{
+		if (depth == 1) top_key.assign(s, n);
+		else if (in_meta()) meta_key.assign(s, n);
+		else if (in_item()) item_key.assign(s, n);
+		return true;
+	}
+	bool StartObject()
+	{
+		if (depth == 0) root_is_object = true;
+		depth++;
+		if (in_item()) {
+			name.clear();
+			item_key.clear();
+			serial = -1;
+		}
+		return true;
+	}
+	bool EndObject(rapidjson::SizeType)
+	{
+		if (in_item()) {
+			if (!valid_project_name(name)) {
+				invalid_names++;
+			} else if (serial < 0) {
+				missing_serial = true;
+				return false; // not ours: rebuild from the directories
+			} else {
+				list.add(name, serial);
+			}
+		}
+		depth--;
+		return true;
+	}
+	bool StartArray()
+	{
+		depth++;
+		if (depth == 2 && top_key == "projects") {
+			projects_is_array = true;
+			saw_projects = true;
+		}
+		return true;
+	}
+	bool EndArray(rapidjson::SizeType)
+	{
+		if (depth == 2 && top_key == "projects") projects_is_array = false;
+		depth--;
+		return true;
+	}
+};
+
+} // namespace
+
+RootLoad load_root_json(const std::string &path, RootList &out, long long &meta_serial, std::string &why)
+{
+	out.clear();
+	meta_serial = -1;
+	FILE *f = fopen(path.c_str(), "rb");
+	if (!f) {
+		if (errno == ENOENT) return RootLoad::Missing;
+		why = "cannot open " + path + ": " + strerror(errno);
+		return RootLoad::Unusable;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
+		// About 45 bytes of JSON per project, of which the name is a third.
+		size_t n = static_cast<size_t>(st.st_size);
+		out.reserve(n / 40, n / 3);
+	}
+	static char buf[1 << 16];
+	rapidjson::FileReadStream in(f, buf, sizeof buf);
+	RootHandler h(out);
+	rapidjson::Reader reader;
+	// No UTF-8 validation pass: every name kept is checked to be an ASCII project name.
+	auto res = reader.Parse<rapidjson::kParseIterativeFlag>(in, h);
+	fclose(f);
+	if (h.missing_serial) {
+		why = path + " lists projects without \"_last-serial\"";
+		out.clear();
+		return RootLoad::Unusable;
+	}
+	if (res.IsError() || !h.root_is_object || !h.saw_projects) {
+		why = path + (res.IsError() ? " does not parse at offset " + std::to_string(res.Offset())
+		                            : std::string(" has no \"projects\" list"));
+		out.clear();
+		return RootLoad::Unusable;
+	}
+	if (h.invalid_names) why = std::to_string(h.invalid_names) + " invalid project names skipped in " + path;
+	meta_serial = h.meta_serial;
+	out.sort_unique();
+	return RootLoad::Ok;
+}
+
+// Up to n bytes of a file at offset (negative: from the end).
+static bool read_part(const std::string &path, long long offset, size_t n, std::string &out)
+{
+	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return false;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return false;
+	}
+	long long off = offset >= 0 ? offset : std::max(0LL, static_cast<long long>(st.st_size) + offset);
+	out.resize(n);
+	ssize_t r = pread(fd, out.data(), n, off);
+	close(fd);
+	if (r < 0) return false;
+	out.resize(static_cast<size_t>(r));
+	return true;
+}
+
+bool scan_simple_dir(const std::string &simple_dir, RootList &out, std::string &error)
+{
+	out.clear();
+	DIR *d = opendir(simple_dir.c_str());
+	if (!d) {
+		if (errno == ENOENT) return true;
+		error = "cannot list " + simple_dir + ": " + strerror(errno);
+		return false;
+	}
+	std::string head, tail, text;
+	while (struct dirent *e = readdir(d)) {
+		std::string n = e->d_name;
+		if (!valid_project_name(n) || normalize_name(n) != n) continue;
+		std::string dir = simple_dir + "/" + n;
+		if (e->d_type != DT_DIR) {
+			struct stat st;
+			if (e->d_type != DT_UNKNOWN || stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+		}
+		long long serial = -1;
+		std::string display;
+		bool found = false;
+		for (const char *page : {"index.html", "index.v1_html"}) {
+			if (!read_part(dir + "/" + page, -64, 64, tail)) continue;
+			found = true;
+			serial = serial_from_html_tail(tail);
+			if (read_part(dir + "/" + page, 0, 1024, head)) display = display_from_html_head(head);
+			break;
+		}
+		if (serial < 0 && read_file(dir + "/index.v1_json", text)) {
+			found = true;
+			rapidjson::Document doc;
+			std::string why;
+			if (parse_json_object(text, doc, why))
+				if (auto *meta = member(doc, "meta")) serial = get_int(*meta, "_last-serial", -1);
+		}
+		if (!found) continue; // an empty or foreign directory: nothing to list
+		if (display.empty() || normalize_name(display) != n) display = n;
+		out.add(display, serial < 0 ? 0 : serial);
+	}
+	closedir(d);
+	out.sort_unique();
+	return true;
+}
+
+ReplaceIfChanged::~ReplaceIfChanged() { abort(); }
+
+bool ReplaceIfChanged::open(const std::string &target, std::string *error)
+{
+	abort();
+	target_ = target;
+	same_ = true;
+	if (!f_.open(target, error)) return false;
+	old_ = fopen(target.c_str(), "rb");
+	if (!old_) same_ = false;
+	return true;
+}
+
+bool ReplaceIfChanged::write(const char *data, size_t n)
+{
+	if (!f_.write(data, n)) return false;
+	if (same_) {
+		cmp_.resize(n);
+		if (fread(cmp_.data(), 1, n, old_) != n || memcmp(cmp_.data(), data, n) != 0) {
+			same_ = false;
+			fclose(old_);
+			old_ = nullptr;
+		}
+	}
+	return true;
+}
+
+bool ReplaceIfChanged::commit(bool sync, bool *changed, std::string *error)
+{
+	bool same = same_ && old_ && fgetc(old_) == EOF;
+	if (old_) fclose(old_);
+	old_ = nullptr;
+	if (same) {
+		f_.abort();
+		if (changed) *changed = false;
+		return true;
+	}
+	if (changed) *changed = true;
+	return f_.commit(sync, error);
+}
+
+void ReplaceIfChanged::abort()
+{
+	if (old_) fclose(old_);
+	old_ = nullptr;
+	f_.abort();
+}
+
+bool write_root(const std::string &simple_dir, const RootList &base, const RootList &changes, long long meta_serial,
+                const RootWriteOptions &o, bool *changed, std::string &error)
+{
+	if (changed) *changed = false;
+	ReplaceIfChanged html, v1html, v1json;
+	if (o.html && (!html.open(simple_dir + "/index.html", &error) || !v1html.open(simple_dir + "/index.v1_html", &error)))
+		return false;
+	if (o.json && !v1json.open(simple_dir + "/index.v1_json", &error)) return false;
+
+	bool ok = true;
+	std::string hbuf = root_html_head();
+	auto flush_html = [&](bool force) {
+		if (!o.html || (!force && hbuf.size() < (1u << 18))) return;
+		ok = html.write(hbuf) && v1html.write(hbuf) && ok;
+		hbuf.clear();
+	};
+	// The JSON goes out in chunks: a StringBuffer emptied every 256 KiB.
+	rapidjson::StringBuffer sb;
+	rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+	bool json_ok = true;
+	auto flush_json = [&](bool force) {
+		if (!o.json || (!force && sb.GetSize() < (1u << 18))) return;
+		json_ok = v1json.write(sb.GetString(), sb.GetSize()) && json_ok;
+		sb.Clear();
+	};
+	if (o.json) {
+		w.StartObject();
+		w.Key("meta");
+		w.StartObject();
+		w.Key("_last-serial");
+		w.Int64(meta_serial);
+		w.Key("api-version");
+		w.String(kSimpleApiVersion);
+		w.EndObject();
+		w.Key("projects");
+		w.StartArray();
+	}
+	auto emit = [&](std::string_view display, const std::string &norm, long long serial) {
+		if (o.html) {
+			root_html_entry(hbuf, display, norm);
+			flush_html(false);
+		}
+		if (o.json) {
+			w.StartObject();
+			w.Key("_last-serial");
+			w.Int64(serial);
+			w.Key("name");
+			w.String(display.data(), static_cast<rapidjson::SizeType>(display.size()));
+			w.EndObject();
+			flush_json(false);
+		}
+	};
+
+	size_t i = 0, j = 0, nb = base.size(), nc = changes.size();
+	std::string kb, kc;
+	bool have_kb = false, have_kc = false;
+	while (i < nb || j < nc) {
+		if (i < nb && !have_kb) {
+			normalize_into(base.display(i), kb);
+			have_kb = true;
+		}
+		if (j < nc && !have_kc) {
+			normalize_into(changes.display(j), kc);
+			have_kc = true;
+		}
+		if (j >= nc || (i < nb && kb < kc)) {
+			emit(base.display(i), kb, base.serial(i));
+			i++;
+			have_kb = false;
+		} else {
+			if (!changes.removed(j)) emit(changes.display(j), kc, changes.serial(j));
+			if (i < nb && kb == kc) {
+				i++;
+				have_kb = false;
+			}
+			j++;
+			have_kc = false;
+		}
+	}
+
+	bool any = false, c = false;
+	if (o.html) {
+		hbuf += root_html_tail();
+		flush_html(true);
+		if (!ok) {
+			error = "cannot write " + simple_dir + "/index.html: " + strerror(errno);
+			return false;
+		}
+		if (!html.commit(o.sync, &c, &error)) return false;
+		any |= c;
+		if (!v1html.commit(o.sync, &c, &error)) return false;
+		any |= c;
+	}
+	if (o.json) {
+		w.EndArray();
+		w.EndObject();
+		flush_json(true);
+		if (!json_ok) {
+			error = "cannot write " + simple_dir + "/index.v1_json: " + strerror(errno);
+			return false;
+		}
+		if (!v1json.commit(o.sync, &c, &error)) return false;
+		any |= c;
+	}
+	if (changed) *changed = any;
+	return true;
+}
+
+} // namespace pm
