@@ -30,3 +30,4 @@ run_fuzzer() {
 @test "0902 fuzz: names, filenames, package paths, URLs, HTML escaping" { run_fuzzer names; }
 @test "0903 fuzz: PEP 440 versions, ordering and specifiers" { run_fuzzer pep440; }
 @test "0904 fuzz: XML-RPC response parser (streaming, entity bombs, nesting)" { run_fuzzer xmlrpc; }
+@test "0905 fuzz: upstream project JSON -> record -> HTML/JSON pages" { run_fuzzer project_json; }

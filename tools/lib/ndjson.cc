@@ -13,7 +13,12 @@ bool parse_json_object(const std::string &text, rapidjson::Document &doc, std::s
 	// Iterative parsing: deeply nested hostile input cannot exhaust the stack.
 	// Encoding validation: invalid UTF-8 is refused rather than passed on.
 	constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-	doc.Parse<flags>(text.c_str(), text.size());
+	// A Document's pool allocator never frees until it is destroyed: parse
+	// into a fresh one and swap, so a reader looping over a million records
+	// with one Document does not grow with the input.
+	rapidjson::Document fresh;
+	fresh.Parse<flags>(text.c_str(), text.size());
+	doc.Swap(fresh);
 	if (doc.HasParseError()) {
 		error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
 		        std::to_string(doc.GetErrorOffset());

@@ -1,0 +1,663 @@
+// artifact-get: puts the release files of resolved project records into the
+// mirror, verifies them, and passes on the records whose files are all in
+// place. Many downloads run at once through pm::Http; input is read only
+// when a transfer slot is free, so memory stays bounded by the concurrency,
+// not by the number of projects or the size of files.
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <memory>
+#include <unistd.h>
+
+#include "cli.h"
+#include "download.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "http.h"
+#include "log.h"
+#include "names.h"
+#include "ndjson.h"
+#include "project_json.h"
+#include "record.h"
+
+namespace {
+
+const char *kProg = "artifact-get";
+
+const char *kUsage =
+    "Usage: artifact-get -d DIR [OPTION]... < resolved.ndjson > ready.ndjson\n"
+    "Download the release files of resolved project records into DIR/web/packages/,\n"
+    "verify size and sha256, and pass on each project record once all its files are\n"
+    "in place. A project with a file that cannot be fetched becomes one error record.\n"
+    "\n"
+    "  -d, --directory DIR          mirror root (files go to DIR/web/<path>); required\n"
+    "  -j, --concurrency N          transfers at once (default 8)\n"
+    "      --compare-method stat|hash\n"
+    "                               how an existing file is judged current (default hash):\n"
+    "                               stat trusts size and mtime == upload time; hash reads it\n"
+    "      --download-mirror URL    fetch URL/<path> first (another mirror's web root)\n"
+    "      --download-mirror-no-fallback\n"
+    "                               do not fall back to the upstream URL\n"
+    "  -u, --upstream URL           upstream the records came from: file URLs may point\n"
+    "                               at its host (default $PYPI_MIRROR_UPSTREAM or\n"
+    "                               https://pypi.org, which adds files.pythonhosted.org)\n"
+    "      --allow-host HOST        file URLs may also point at HOST (or HOST:PORT);\n"
+    "                               repeatable\n"
+    "      --no-metadata            skip the PEP 658 <file>.metadata companions\n"
+    "      --fsync                  fsync every file before it is renamed into place\n"
+    "      --progress               show progress on stderr (default: if it is a terminal)\n"
+    "      --no-progress            do not show progress\n"
+    "  -n, --dry-run                download nothing; log what would be downloaded\n"
+    "      --allow-non-https        allow http:// URLs (also PYPI_MIRROR_ALLOW_NON_HTTPS=1)\n"
+    "  -v, --verbose                more log output (repeatable)\n"
+    "  -q, --quiet                  less log output (repeatable)\n"
+    "  -h, --help                   show this help and exit\n"
+    "  -V, --version                show the version and exit\n"
+    "\n"
+    "Environment: PYPI_MIRROR_TIMEOUT, PYPI_MIRROR_GLOBAL_TIMEOUT, PYPI_MIRROR_RETRIES,\n"
+    "PYPI_MIRROR_BACKOFF, PYPI_MIRROR_UPSTREAM, PYPI_MIRROR_ALLOW_NON_HTTPS,\n"
+    "PYPI_MIRROR_LOG_LEVEL.\n"
+    "Exit status: 0 all files in place, 1 some project failed or bad input, 2 usage,\n"
+    "3 fatal (DIR cannot be created, output closed).\n"
+    "See artifact-get(1) and pypi-mirror-records(7).\n";
+
+// A file whose content check fails is fetched again this many more times
+// (transport errors are retried separately, inside pm::Http).
+constexpr int kContentRetries = 2;
+// A .metadata companion is a METADATA file; anything this large is not one.
+constexpr long long kMaxMetadataBytes = 64LL << 20;
+
+struct Options {
+	std::string dir, web;
+	int concurrency = 8;
+	pm::CompareMethod compare = pm::CompareMethod::Hash;
+	std::string download_mirror;
+	bool mirror_fallback = true;
+	bool metadata = true;
+	bool fsync = false;
+	bool progress = false;
+	bool dry_run = false;
+	bool allow_http = false;
+	pm::ProjectJsonPolicy policy; // where record file URLs may point (as pkg-resolve checks them)
+};
+
+struct Stats {
+	long long seen = 0, downloaded = 0, current = 0, failed = 0, would = 0, would_bytes = 0;
+	long long bytes = 0;       // in files stored
+	long long transferred = 0; // received, retries included (for the rate)
+	long long failed_projects = 0, projects = 0;
+};
+
+struct Project {
+	std::string line; // passed on unchanged
+	std::string name;
+	long long serial = 0;
+	std::vector<pm::FileEntry> files;
+	size_t next_item = 0; // items: 2*i is file i, 2*i+1 its companion
+	int outstanding = 0;  // transfers in flight
+	bool fed_all = false;
+	bool failed = false;
+	int failures = 0;
+	bool needs_download = false; // dry run: something is missing
+	std::string err_reason, err_file, err_url;
+};
+
+struct Job {
+	std::shared_ptr<Project> p;
+	size_t fi = 0;
+	bool meta = false;
+	std::string target, rel;
+	std::vector<std::string> urls; // candidates in order
+	size_t cand = 0;
+	int content_tries = 0;
+	long long want_size = -1; // -1: unknown (companion)
+	std::string want_sha;
+	long long mtime = -1;
+	pm::AtomicFile out;
+	pm::Digest digest;
+	long long got = 0;
+	std::string abort_reason; // set by the sink when it stops a transfer
+	bool write_failed = false;
+};
+
+class ArtifactGet {
+public:
+	explicit ArtifactGet(Options o) : opt_(std::move(o)), in_(stdin), out_(stdout) {}
+	int run();
+
+private:
+	bool feed();
+	bool read_record(); // false at end of input
+	void take_project(const rapidjson::Document &doc, const std::string &line);
+	bool vet_urls(Project &p);
+	bool next_item(Project &p); // true if a transfer was added
+	void start(const std::shared_ptr<Job> &j);
+	void attempt(const std::shared_ptr<Job> &j);
+	void done(const std::shared_ptr<Job> &j, pm::Response &r);
+	void content_mismatch(const std::shared_ptr<Job> &j, const std::string &why);
+	void fail_item(Project &p, const pm::FileEntry &f, bool meta, const std::string &url, const std::string &why);
+	void item_finished(const std::shared_ptr<Project> &p);
+	void maybe_finish(const std::shared_ptr<Project> &p);
+	void emit(const std::string &line);
+	void progress(bool force = false);
+	void progress_clear();
+	long long upload_mtime(const pm::FileEntry &f);
+
+	Options opt_;
+	pm::Http http_;
+	pm::NdjsonReader in_;
+	pm::NdjsonWriter out_;
+	std::shared_ptr<Project> cur_;
+	std::vector<std::string> targets_; // held, written last
+	Stats st_;
+	bool bad_input_ = false;
+	bool eof_ = false;
+	bool progress_shown_ = false;
+	bool tty_ = false;
+	std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now(), last_progress_{};
+};
+
+void ArtifactGet::emit(const std::string &line)
+{
+	if (!out_.write_raw(line)) {
+		progress_clear();
+		LOG_ERROR("artifact-get: cannot write to standard output: %s", strerror(errno));
+		exit(pm::kExitFatal);
+	}
+}
+
+void ArtifactGet::progress_clear()
+{
+	if (progress_shown_ && tty_) fputs("\r\033[K", stderr);
+	progress_shown_ = false;
+}
+
+void ArtifactGet::progress(bool force)
+{
+	if (!opt_.progress) return;
+	auto now = std::chrono::steady_clock::now();
+	// Redraw a terminal line often; a log file gets a line now and then.
+	auto every = tty_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(5000);
+	if (!force && now - last_progress_ < every) return;
+	last_progress_ = now;
+	double secs = std::chrono::duration<double>(now - t0_).count();
+	double rate = secs > 0 ? static_cast<double>(st_.transferred) / secs : 0;
+	long long done = st_.downloaded + st_.current + st_.failed;
+	fprintf(stderr, "%sartifact-get: %lld/%lld files, %.1f MiB, %.1f MiB/s%s", tty_ ? "\r\033[K" : "", done,
+	        st_.seen, static_cast<double>(st_.transferred) / 1048576.0, rate / 1048576.0, tty_ ? "" : "\n");
+	fflush(stderr);
+	progress_shown_ = true;
+}
+
+long long ArtifactGet::upload_mtime(const pm::FileEntry &f)
+{
+	return f.upload_time.empty() ? -1 : pm::parse_iso8601(f.upload_time);
+}
+
+// A record's file URLs are checked before anything is fetched, by the same
+// rules pkg-resolve applies to upstream's document: a record that points one
+// file off-host, at another scheme or at a different path is not trusted at all.
+bool ArtifactGet::vet_urls(Project &p)
+{
+	for (auto &f : p.files) {
+		std::string why, path;
+		if (!pm::check_file_url(f.url, f.filename, opt_.policy, path, &why))
+			why = "file URL refused: " + why;
+		else if (path != f.path)
+			why = "file URL does not match the record's path " + f.path;
+		else
+			continue;
+		LOG_ERROR("Refusing project %s: file %s: %s", p.name.c_str(), f.filename.c_str(), why.c_str());
+		st_.failed++;
+		p.failed = true;
+		p.failures++;
+		p.err_reason = why;
+		p.err_file = f.filename;
+		p.err_url = f.url;
+		return false;
+	}
+	return true;
+}
+
+void ArtifactGet::take_project(const rapidjson::Document &doc, const std::string &line)
+{
+	pm::ProjectRecord r;
+	std::string err;
+	size_t n = in_.line_number();
+	if (!pm::parse_record(doc, r, err)) {
+		progress_clear();
+		LOG_ERROR("line %zu: %s", n, err.c_str());
+		bad_input_ = true;
+		// Tell the end of the pipeline, when the line names a project at all.
+		std::string name = pm::get_string(doc, "name");
+		if (pm::valid_project_name(name))
+			emit(pm::error_record(kProg, pm::normalize_name(name), std::max(0LL, pm::get_int(doc, "serial", 0)),
+			                      "line " + std::to_string(n) + ": " + err));
+		return;
+	}
+	if (r.type != "project") {
+		if (r.type == "target")
+			targets_.push_back(line);
+		else
+			emit(line);
+		return;
+	}
+	if (!r.resolved) {
+		progress_clear();
+		LOG_ERROR("line %zu: project %s: record is not resolved (no \"files\")", n, r.name.c_str());
+		bad_input_ = true;
+		emit(pm::error_record(kProg, r.name, r.serial, "line " + std::to_string(n) + ": record is not resolved"));
+		return;
+	}
+	auto p = std::make_shared<Project>();
+	p->line = line;
+	p->name = r.name;
+	p->serial = r.serial;
+	p->files = std::move(r.files);
+	st_.projects++;
+	if (!vet_urls(*p)) p->files.clear(); // nothing of it is fetched
+	cur_ = p;
+}
+
+bool ArtifactGet::read_record()
+{
+	// A fresh document per line: rapidjson's pool allocator only grows while
+	// a document lives, so reusing one would keep every line ever read.
+	rapidjson::Document doc;
+	std::string err;
+	if (!in_.next(doc, err)) return false;
+	if (!err.empty()) {
+		progress_clear();
+		LOG_ERROR("%s", err.c_str());
+		bad_input_ = true;
+		return true;
+	}
+	take_project(doc, in_.line());
+	return true;
+}
+
+void ArtifactGet::fail_item(Project &p, const pm::FileEntry &f, bool meta, const std::string &url,
+                            const std::string &why)
+{
+	std::string file = meta ? f.filename + ".metadata" : f.filename;
+	progress_clear();
+	LOG_ERROR("Project %s: file %s from %s: %s", p.name.c_str(), file.c_str(), url.c_str(), why.c_str());
+	st_.failed++;
+	p.failures++;
+	if (!p.failed) {
+		p.failed = true;
+		p.err_reason = why;
+		p.err_file = file;
+		p.err_url = url;
+	}
+}
+
+// Looks at the next file (or companion) of p. Returns true when it started a
+// transfer; false when the item needed none (current, refused, dry run).
+bool ArtifactGet::next_item(Project &p)
+{
+	size_t idx = p.next_item++;
+	const pm::FileEntry &f = p.files[idx / 2];
+	bool meta = idx % 2 == 1;
+	if (meta && (!opt_.metadata || f.core_metadata.empty())) return false;
+	st_.seen++;
+	std::string rel = meta ? f.path + ".metadata" : f.path;
+	std::string target = opt_.web + "/" + rel;
+	std::string upstream_url = meta ? f.url + ".metadata" : f.url;
+	std::string why;
+	if (!pm::path_stays_inside(opt_.web, rel, &why)) {
+		fail_item(p, f, meta, upstream_url, why);
+		return false;
+	}
+	long long mtime = upload_mtime(f);
+	const std::string &sha = meta ? f.core_metadata : f.sha256;
+	auto c = pm::check_local_file(target, meta ? -1 : f.size, sha, mtime, opt_.compare);
+	if (c.state == pm::LocalState::Current) {
+		st_.current++;
+		LOG_DEBUG("File is current: %s%s", rel.c_str(), c.mtime_fixed ? " (mtime reset to upload time)" : "");
+		return false;
+	}
+	if (c.state == pm::LocalState::Wrong) LOG_DEBUG("File is not current: %s (%s)", rel.c_str(), c.detail.c_str());
+	if (opt_.dry_run) {
+		progress_clear();
+		LOG_INFO("Would download: %s%s", upstream_url.c_str(),
+		         meta ? "" : (" (" + std::to_string(f.size) + " bytes)").c_str());
+		st_.would++;
+		if (!meta) st_.would_bytes += f.size;
+		p.needs_download = true;
+		return false;
+	}
+	auto j = std::make_shared<Job>();
+	j->p = cur_;
+	j->fi = idx / 2;
+	j->meta = meta;
+	j->rel = rel;
+	j->target = target;
+	if (!opt_.download_mirror.empty()) j->urls.push_back(pm::url_for_path(opt_.download_mirror, rel));
+	if (opt_.download_mirror.empty() || opt_.mirror_fallback) j->urls.push_back(upstream_url);
+	j->want_size = meta ? -1 : f.size;
+	j->want_sha = sha;
+	j->mtime = mtime;
+	start(j);
+	return true;
+}
+
+void ArtifactGet::start(const std::shared_ptr<Job> &j)
+{
+	j->p->outstanding++;
+	// Leftovers of a crashed run would otherwise pile up next to the target.
+	pm::remove_stale_temps(j->target);
+	attempt(j);
+}
+
+void ArtifactGet::attempt(const std::shared_ptr<Job> &j)
+{
+	const std::string &url = j->urls[j->cand];
+	std::string err;
+	if (!j->out.open(j->target, &err)) {
+		const pm::FileEntry &f = j->p->files[j->fi];
+		fail_item(*j->p, f, j->meta, url, err);
+		item_finished(j->p);
+		return;
+	}
+	j->digest.reset();
+	j->got = 0;
+	j->abort_reason.clear();
+	j->write_failed = false;
+	progress_clear();
+	LOG_INFO("Downloading: %s", url.c_str());
+	pm::Request req;
+	req.url = url;
+	req.what = "file " + j->rel;
+	Job *raw = j.get(); // the request lives no longer than the job it belongs to
+	req.on_data = [this, raw](const char *d, size_t n) {
+		long long limit = raw->want_size >= 0 ? raw->want_size : kMaxMetadataBytes;
+		if (raw->got + static_cast<long long>(n) > limit) {
+			raw->abort_reason = raw->want_size >= 0
+			                        ? "size mismatch: got more than " + std::to_string(limit) + " bytes, want " +
+			                              std::to_string(limit)
+			                        : "metadata file larger than " + std::to_string(limit) + " bytes";
+			return false;
+		}
+		if (!raw->out.write(d, n)) {
+			raw->abort_reason = strerror(errno);
+			raw->write_failed = true;
+			return false;
+		}
+		raw->digest.update(d, n);
+		raw->got += static_cast<long long>(n);
+		st_.transferred += static_cast<long long>(n);
+		progress();
+		return true;
+	};
+	req.on_restart = [raw]() {
+		// A retried transfer starts over: nothing of the failed attempt may
+		// end up in the file or the hash.
+		raw->out.truncate();
+		raw->digest.reset();
+		raw->got = 0;
+		raw->abort_reason.clear();
+	};
+	http_.add(std::move(req), [this, j](pm::Request &, pm::Response &r) { done(j, r); });
+}
+
+void ArtifactGet::done(const std::shared_ptr<Job> &j, pm::Response &r)
+{
+	const pm::FileEntry &f = j->p->files[j->fi];
+	const std::string &url = j->urls[j->cand];
+	bool last = j->cand + 1 >= j->urls.size();
+	if (!r.ok()) {
+		j->out.abort();
+		if (j->write_failed) { // the disk, not the server: another URL will not help
+			fail_item(*j->p, f, j->meta, url, j->abort_reason);
+			item_finished(j->p);
+			return;
+		}
+		if (!j->abort_reason.empty()) {
+			content_mismatch(j, j->abort_reason);
+			return;
+		}
+		std::string why = r.describe();
+		if (!last) {
+			progress_clear();
+			LOG_WARN("Download of %s failed (%s); trying %s", url.c_str(), why.c_str(), j->urls[j->cand + 1].c_str());
+			j->cand++;
+			j->content_tries = 0;
+			attempt(j);
+			return;
+		}
+		fail_item(*j->p, f, j->meta, url, why);
+		item_finished(j->p);
+		return;
+	}
+	if (j->want_size >= 0 && j->got != j->want_size) {
+		j->out.abort();
+		content_mismatch(j, "size mismatch: got " + std::to_string(j->got) + " bytes, want " +
+		                        std::to_string(j->want_size));
+		return;
+	}
+	std::string got = j->digest.hex();
+	if (got != j->want_sha) {
+		j->out.abort();
+		content_mismatch(j, "sha256 mismatch (got " + got + ", want " + j->want_sha + ")");
+		return;
+	}
+	std::string err;
+	if (!j->out.commit(opt_.fsync, &err, j->mtime)) {
+		fail_item(*j->p, f, j->meta, url, err);
+		item_finished(j->p);
+		return;
+	}
+	st_.downloaded++;
+	st_.bytes += j->got;
+	LOG_DEBUG("Stored %s (%lld bytes)", j->rel.c_str(), j->got);
+	item_finished(j->p);
+}
+
+// The body arrived but is not the file the record names. Another candidate
+// (the upstream after a download mirror) may have it right; from the last
+// candidate it is fetched a bounded number of times more, since a proxy or
+// a flaky link may have mangled it.
+void ArtifactGet::content_mismatch(const std::shared_ptr<Job> &j, const std::string &why)
+{
+	const std::string &url = j->urls[j->cand];
+	progress_clear();
+	if (j->cand + 1 < j->urls.size()) {
+		LOG_WARN("%s: %s; trying %s", url.c_str(), why.c_str(), j->urls[j->cand + 1].c_str());
+		j->cand++;
+		j->content_tries = 0;
+		attempt(j);
+		return;
+	}
+	if (j->content_tries < kContentRetries) {
+		j->content_tries++;
+		LOG_WARN("%s: %s; downloading again (%d of %d)", url.c_str(), why.c_str(), j->content_tries,
+		         kContentRetries);
+		attempt(j);
+		return;
+	}
+	fail_item(*j->p, j->p->files[j->fi], j->meta, url, why);
+	item_finished(j->p);
+}
+
+void ArtifactGet::item_finished(const std::shared_ptr<Project> &p)
+{
+	p->outstanding--;
+	progress();
+	maybe_finish(p);
+}
+
+void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
+{
+	if (!p->fed_all || p->outstanding > 0) return;
+	if (p->failed) {
+		st_.failed_projects++;
+		// The record names the first failure; the log has every one.
+		emit(pm::error_record(kProg, p->name, p->serial, p->err_reason, p->err_file, p->err_url));
+		LOG_DEBUG("Project %s: %d of its files failed", p->name.c_str(), p->failures);
+	} else if (p->needs_download) {
+		LOG_DEBUG("Project %s: files missing (dry run); record held back", p->name.c_str());
+	} else {
+		emit(p->line);
+		LOG_DEBUG("Project %s: all %zu files in place", p->name.c_str(), p->files.size());
+	}
+}
+
+// Called by Http::run whenever a transfer slot is free: works through the
+// current project's files, reading the next record only when it is done,
+// until one transfer has been added or the input is exhausted.
+bool ArtifactGet::feed()
+{
+	for (;;) {
+		if (!cur_) {
+			if (eof_) return false;
+			if (!read_record()) {
+				eof_ = true;
+				return false;
+			}
+			continue;
+		}
+		if (cur_->next_item < 2 * cur_->files.size()) {
+			if (next_item(*cur_)) return true;
+			progress();
+			continue;
+		}
+		auto p = std::move(cur_);
+		cur_.reset();
+		p->fed_all = true;
+		maybe_finish(p);
+	}
+}
+
+int ArtifactGet::run()
+{
+	tty_ = isatty(2);
+	http_.run(opt_.concurrency, [this] { return feed(); });
+	for (auto &t : targets_) emit(t);
+	if (opt_.progress) { // the final count stays on screen
+		progress(true);
+		if (tty_) fputc('\n', stderr);
+		progress_shown_ = false;
+	}
+	if (opt_.dry_run)
+		LOG_INFO("artifact-get: %lld files would be downloaded (%lld bytes), %lld current, %lld failed in %lld "
+		         "projects",
+		         st_.would, st_.would_bytes, st_.current, st_.failed, st_.failed_projects);
+	else
+		LOG_INFO("artifact-get: %lld files downloaded (%lld bytes), %lld current, %lld failed in %lld projects",
+		         st_.downloaded, st_.bytes, st_.current, st_.failed, st_.failed_projects);
+	return (bad_input_ || st_.failed_projects > 0) ? pm::kExitSomeFailed : pm::kExitOk;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN); // a closed stdout is an error we report, not a silent death
+	enum {
+		kCompare = 1000,
+		kMirror,
+		kNoFallback,
+		kAllowHost,
+		kNoMetadata,
+		kFsync,
+		kProgress,
+		kNoProgress,
+		kAllowHttp,
+	};
+	static const option longopts[] = {
+	    {"directory", required_argument, nullptr, 'd'},
+	    {"concurrency", required_argument, nullptr, 'j'},
+	    {"compare-method", required_argument, nullptr, kCompare},
+	    {"download-mirror", required_argument, nullptr, kMirror},
+	    {"download-mirror-no-fallback", no_argument, nullptr, kNoFallback},
+	    {"upstream", required_argument, nullptr, 'u'},
+	    {"allow-host", required_argument, nullptr, kAllowHost},
+	    {"no-metadata", no_argument, nullptr, kNoMetadata},
+	    {"fsync", no_argument, nullptr, kFsync},
+	    {"progress", no_argument, nullptr, kProgress},
+	    {"no-progress", no_argument, nullptr, kNoProgress},
+	    {"dry-run", no_argument, nullptr, 'n'},
+	    {"allow-non-https", no_argument, nullptr, kAllowHttp},
+	    PM_COMMON_LONGOPTS,
+	    {nullptr, 0, nullptr, 0},
+	};
+	Options o;
+	int progress = -1;
+	const char *upstream = nullptr;
+	std::vector<std::string> extra_hosts;
+	int c;
+	while ((c = getopt_long(argc, argv, "d:j:u:n" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+		if (pm::common_option(c, kProg, kUsage)) continue;
+		switch (c) {
+		case 'd': o.dir = optarg; break;
+		case 'j': o.concurrency = static_cast<int>(pm::parse_count(kProg, "--concurrency", optarg, 1, 1000)); break;
+		case kCompare:
+			if (!strcmp(optarg, "stat"))
+				o.compare = pm::CompareMethod::Stat;
+			else if (!strcmp(optarg, "hash"))
+				o.compare = pm::CompareMethod::Hash;
+			else {
+				fprintf(stderr, "%s: --compare-method wants stat or hash, not '%s'\n", kProg, optarg);
+				return pm::kExitUsage;
+			}
+			break;
+		case kMirror: o.download_mirror = optarg; break;
+		case kNoFallback: o.mirror_fallback = false; break;
+		case 'u': upstream = optarg; break;
+		case kAllowHost:
+			if (!*optarg || strpbrk(optarg, "/@?# ")) {
+				fprintf(stderr, "%s: --allow-host wants a host name (or HOST:PORT), not '%s'\n", kProg, optarg);
+				return pm::kExitUsage;
+			}
+			extra_hosts.push_back(optarg);
+			break;
+		case kNoMetadata: o.metadata = false; break;
+		case kFsync: o.fsync = true; break;
+		case kProgress: progress = 1; break;
+		case kNoProgress: progress = 0; break;
+		case 'n': o.dry_run = true; break;
+		case kAllowHttp: o.allow_http = true; break;
+		default: fprintf(stderr, "Try '%s --help' for more information.\n", kProg); return pm::kExitUsage;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg, argv[optind],
+		        kProg);
+		return pm::kExitUsage;
+	}
+	if (o.dir.empty()) {
+		fprintf(stderr, "%s: -d/--directory DIR is required\nTry '%s --help' for more information.\n", kProg, kProg);
+		return pm::kExitUsage;
+	}
+	const char *ah = getenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
+	if (ah && (!strcmp(ah, "1") || !strcasecmp(ah, "true") || !strcasecmp(ah, "yes"))) o.allow_http = true;
+	o.policy = pm::project_json_policy(pm::upstream_or_exit(kProg, upstream, o.allow_http), extra_hosts, o.allow_http);
+	if (!o.download_mirror.empty()) {
+		// The operator names it, but the same rule holds: http(s), https unless allowed.
+		pm::UrlParts u;
+		if (!pm::parse_url(o.download_mirror, u) || (u.scheme != "https" && u.scheme != "http") || u.host.empty()) {
+			fprintf(stderr, "%s: --download-mirror '%s' is not an http(s) URL\n", kProg, o.download_mirror.c_str());
+			return pm::kExitUsage;
+		}
+		if (u.scheme == "http" && !o.allow_http) {
+			fprintf(stderr, "%s: --download-mirror '%s' is not https (use --allow-non-https to permit it)\n", kProg,
+			        o.download_mirror.c_str());
+			return pm::kExitUsage;
+		}
+		while (!o.download_mirror.empty() && o.download_mirror.back() == '/') o.download_mirror.pop_back();
+	} else if (!o.mirror_fallback) {
+		fprintf(stderr, "%s: --download-mirror-no-fallback needs --download-mirror\n", kProg);
+		return pm::kExitUsage;
+	}
+	o.progress = progress < 0 ? isatty(2) : progress == 1;
+	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
+	o.web = o.dir + "/web";
+	if (!o.dry_run && !pm::mkdir_p(o.web)) {
+		LOG_ERROR("artifact-get: cannot create %s: %s", o.web.c_str(), strerror(errno));
+		return pm::kExitFatal;
+	}
+	ArtifactGet a(std::move(o));
+	return a.run();
+}
