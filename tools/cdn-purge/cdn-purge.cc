@@ -1,0 +1,244 @@
+// cdn-purge: asks the CDN in front of upstream to drop its copies of a stale
+// project's JSON document and simple pages (HTTP PURGE), then writes the
+// project back as a record for another pkg-resolve(1) round. PyPI refuses
+// anonymous PURGE nowadays; then the records ask pkg-resolve to bust the
+// cache with a query string instead, which PyPI's CDN cannot answer from an
+// old copy.
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <thread>
+
+#include "cli.h"
+#include "http.h"
+#include "log.h"
+#include "names.h"
+#include "ndjson.h"
+#include "record.h"
+
+using namespace pm;
+
+static const char usage[] =
+    "usage: cdn-purge [-u URL] [--allow-non-https] [-j N] [--rate N] [--no-purge] [-v|-q]\n"
+    "\n"
+    "Reads stale records (from serial-check) on stdin, sends PURGE for each\n"
+    "project's JSON API URL and simple page URLs, and writes a project record\n"
+    "per input for another pkg-resolve round (round + 1). When upstream refuses\n"
+    "PURGE (HTTP 401/403, as PyPI does), or a PURGE fails, the record carries\n"
+    "\"cache_bust\":true so pkg-resolve asks with a unique query string.\n"
+    "\n"
+    "  -u, --upstream URL     upstream index (default $PYPI_MIRROR_UPSTREAM or\n"
+    "                         https://pypi.org)\n"
+    "      --allow-non-https  accept an http:// upstream\n"
+    "  -j, --concurrency N    PURGE requests in flight at once (default 4)\n"
+    "      --rate N           at most N PURGE requests per second (default 10;\n"
+    "                         0: no limit)\n"
+    "      --no-purge         send no PURGE; mark every record for cache busting\n"
+    "  -v, --verbose          more log output; -q, --quiet less\n"
+    "  -h, --help             this help;  -V, --version  the version\n";
+
+namespace {
+
+struct Item {
+	rapidjson::Document rec;
+	std::string name, display;
+	std::vector<std::string> urls;
+	size_t next = 0;       // index of the next URL to send
+	int outstanding = 0;   // PURGEs sent and not yet answered
+	size_t purged = 0;     // answered 2xx
+	bool refused = false;  // refused, or not sent because PURGE is unavailable
+	bool failed = false;
+};
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	enum { kAllowHttp = 1000, kRate, kNoPurge };
+	static const option longopts[] = {{"upstream", required_argument, nullptr, 'u'},
+	                                  {"allow-non-https", no_argument, nullptr, kAllowHttp},
+	                                  {"concurrency", required_argument, nullptr, 'j'},
+	                                  {"rate", required_argument, nullptr, kRate},
+	                                  {"no-purge", no_argument, nullptr, kNoPurge},
+	                                  PM_COMMON_LONGOPTS,
+	                                  {nullptr, 0, nullptr, 0}};
+	const char *upstream_arg = nullptr;
+	bool allow_http = false, no_purge = false;
+	int concurrency = 4;
+	long long rate = 10;
+	int c;
+	while ((c = getopt_long(argc, argv, "u:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+		if (common_option(c, "cdn-purge", usage)) continue;
+		switch (c) {
+		case 'u': upstream_arg = optarg; break;
+		case kAllowHttp: allow_http = true; break;
+		case 'j': concurrency = static_cast<int>(parse_count("cdn-purge", "--concurrency", optarg, 1, 100)); break;
+		case kRate: rate = parse_count("cdn-purge", "--rate", optarg, 0, 10000); break;
+		case kNoPurge: no_purge = true; break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cdn-purge: unexpected argument '%s'\n%s", argv[optind], usage);
+		return kExitUsage;
+	}
+	const std::string upstream = upstream_or_exit("cdn-purge", upstream_arg, allow_http);
+	const std::string origin = url_origin(upstream);
+
+	Http http;
+	NdjsonReader in(stdin);
+	NdjsonWriter out(stdout);
+	std::vector<std::string> targets;
+	bool bad = false, broken = false;
+	bool unavailable = false; // upstream refused PURGE: send no more this run
+	long long n_purged = 0, n_refused = 0, n_failed = 0;
+	std::shared_ptr<Item> cur; // the record whose URLs are being sent
+
+	using clock = std::chrono::steady_clock;
+	const auto interval = rate > 0 ? std::chrono::duration_cast<clock::duration>(
+	                                     std::chrono::duration<double>(1.0 / static_cast<double>(rate)))
+	                               : clock::duration::zero();
+	auto next_slot = clock::now();
+
+	auto emit_raw = [&](const std::string &s) {
+		if (!out.write_raw(s)) broken = true;
+	};
+
+	auto finish = [&](const std::shared_ptr<Item> &it) {
+		if (it->next < it->urls.size() || it->outstanding > 0) return;
+		bool all = !no_purge && !it->urls.empty() && it->purged == it->urls.size();
+		if (!no_purge) {
+			if (all)
+				n_purged++;
+			else if (it->refused)
+				n_refused++;
+			else
+				n_failed++;
+		}
+		auto &r = it->rec;
+		long long round = get_int(r, "round", 0);
+		set_string(r, r, "type", "project");
+		set_string(r, r, "name", it->name);
+		set_string(r, r, "display_name", it->display);
+		set_int(r, r, "round", (round < 0 ? 0 : round) + 1);
+		// Purged: an ordinary request now reaches origin. Otherwise only a
+		// URL the CDN has never seen is sure to.
+		set_bool(r, r, "cache_bust", !all);
+		// What the stale answer said is no longer the question.
+		r.RemoveMember("last_serial");
+		r.RemoveMember("json_url");
+		LOG_DEBUG("%s: %s, round %lld next", it->name.c_str(), all ? "purged" : "to be cache-busted", round + 1);
+		if (!out.write(r)) broken = true;
+	};
+
+	auto feed = [&]() -> bool {
+		if (broken) return false;
+		if (cur) {
+			auto it = cur;
+			if (unavailable) {
+				// Refused for one project means refused for all: do not ask again.
+				it->refused = true;
+				it->next = it->urls.size();
+				cur = nullptr;
+				finish(it);
+				return true;
+			}
+			if (rate > 0) {
+				auto now = clock::now();
+				if (next_slot > now) std::this_thread::sleep_for(next_slot - now);
+				next_slot = std::max(next_slot, now) + interval;
+			}
+			Request req;
+			req.method = "PURGE";
+			req.url = it->urls[it->next++];
+			req.what = "purge for " + it->name;
+			if (it->next == it->urls.size()) cur = nullptr;
+			it->outstanding++;
+			LOG_DEBUG("PURGE %s", req.url.c_str());
+			http.add(std::move(req), [&, it](Request &rq, Response &resp) {
+				it->outstanding--;
+				if (resp.error.empty() && resp.status >= 200 && resp.status < 300) {
+					it->purged++;
+				} else if (resp.error.empty() && (resp.status == 401 || resp.status == 403)) {
+					it->refused = true;
+					if (!unavailable) {
+						LOG_WARN("PURGE refused by upstream (HTTP %ld): falling back to cache-busting re-resolution",
+						         resp.status);
+						if (!resp.header("fastly-purge-requires-auth").empty())
+							LOG_DEBUG("upstream says Fastly-Purge-Requires-Auth: %s",
+							          resp.header("fastly-purge-requires-auth").c_str());
+					}
+					unavailable = true;
+				} else {
+					it->failed = true;
+					LOG_WARN("PURGE %s failed: %s; %s will be re-resolved with cache busting", rq.url.c_str(),
+					         resp.describe().c_str(), it->name.c_str());
+				}
+				finish(it);
+			});
+			return true;
+		}
+
+		rapidjson::Document doc;
+		std::string err;
+		if (!in.next(doc, err)) return false;
+		if (!err.empty()) {
+			LOG_ERROR("cdn-purge: input %s", err.c_str());
+			bad = true;
+			return true;
+		}
+		ProjectRecord r;
+		if (!parse_record(doc, r, err)) {
+			LOG_ERROR("cdn-purge: input line %zu: %s", in.line_number(), err.c_str());
+			bad = true;
+			return true;
+		}
+		if (r.type == "target") {
+			targets.push_back(in.line());
+			return true;
+		}
+		if (r.type != "stale") {
+			emit_raw(in.line());
+			return true;
+		}
+		auto it = std::make_shared<Item>();
+		it->rec.Swap(doc);
+		it->name = r.name;
+		it->display = r.display_name;
+		if (!no_purge) {
+			// Only URLs of our upstream: a record must not aim PURGE elsewhere.
+			std::string json_url = get_string(it->rec, "json_url");
+			std::string own = upstream + "/pypi/" + url_escape(r.name) + "/json";
+			if (json_url.empty() || url_origin(json_url) != origin) {
+				if (!json_url.empty())
+					LOG_WARN("cdn-purge: input line %zu: json_url %s is not on %s; purging %s", in.line_number(),
+					         json_url.c_str(), upstream.c_str(), own.c_str());
+				json_url = own;
+			}
+			it->urls.push_back(json_url);
+			it->urls.push_back(upstream + "/simple/" + url_escape(r.name) + "/");
+			if (r.display_name != r.name) it->urls.push_back(upstream + "/simple/" + url_escape(r.display_name) + "/");
+			if (unavailable) {
+				it->refused = true;
+				it->next = it->urls.size();
+				finish(it);
+				return true;
+			}
+			LOG_INFO("Purging %s (serial %lld, upstream answered %lld)", r.display_name.c_str(), r.serial,
+			         r.last_serial);
+			cur = it;
+		} else {
+			finish(it);
+		}
+		return true;
+	};
+
+	http.run(concurrency, feed);
+	for (auto &t : targets) emit_raw(t);
+	if (broken) {
+		LOG_ERROR("cdn-purge: cannot write output: %s", strerror(errno));
+		return kExitFatal;
+	}
+	LOG_INFO("cdn-purge: %lld purged, %lld refused, %lld failed", n_purged, n_refused, n_failed);
+	return bad ? kExitSomeFailed : kExitOk;
+}

@@ -1,0 +1,169 @@
+// serial-check: lets through resolved project records whose upstream answer
+// is at least as new as the serial the changelog promised, and sends the
+// stale ones (a CDN copy older than the change) aside as "stale" records for
+// cdn-purge(1) and another pkg-resolve(1) round, up to a limit of rounds.
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+#include "ndjson.h"
+#include "record.h"
+
+using namespace pm;
+
+static const char usage[] =
+    "usage: serial-check [--stale-file FILE | --stale-fd N] [--max-rounds K] [-v|-q]\n"
+    "\n"
+    "Reads resolved project records on stdin. A record whose last_serial is at\n"
+    "least its serial is written to stdout; a stale one (last_serial < serial)\n"
+    "becomes a stale record on the stale output, for cdn-purge and another\n"
+    "pkg-resolve round. After K rounds a still-stale project becomes an error\n"
+    "record on stdout instead. Without a stale output, stale records are dropped.\n"
+    "\n"
+    "      --stale-file FILE  append stale records to FILE (one per line)\n"
+    "      --stale-fd N       write stale records to file descriptor N\n"
+    "      --max-rounds K     rounds a stale project may go through (default 3)\n"
+    "  -v, --verbose          more log output; -q, --quiet less\n"
+    "  -h, --help             this help;  -V, --version  the version\n";
+
+int main(int argc, char **argv)
+{
+	enum { kStaleFile = 1000, kStaleFd, kMaxRounds };
+	static const option longopts[] = {{"stale-file", required_argument, nullptr, kStaleFile},
+	                                  {"stale-fd", required_argument, nullptr, kStaleFd},
+	                                  {"max-rounds", required_argument, nullptr, kMaxRounds},
+	                                  PM_COMMON_LONGOPTS,
+	                                  {nullptr, 0, nullptr, 0}};
+	std::string stale_path;
+	long long stale_fd = -1, max_rounds = 3;
+	int c;
+	while ((c = getopt_long(argc, argv, PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+		if (common_option(c, "serial-check", usage)) continue;
+		switch (c) {
+		case kStaleFile: stale_path = optarg; break;
+		case kStaleFd: stale_fd = parse_count("serial-check", "--stale-fd", optarg, 0, 1 << 20); break;
+		case kMaxRounds: max_rounds = parse_count("serial-check", "--max-rounds", optarg, 0, 1000); break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "serial-check: unexpected argument '%s'\n%s", argv[optind], usage);
+		return kExitUsage;
+	}
+	if (!stale_path.empty() && stale_fd >= 0) {
+		fprintf(stderr, "serial-check: --stale-file and --stale-fd exclude each other\n");
+		return kExitUsage;
+	}
+	FILE *stale = nullptr;
+	if (!stale_path.empty()) {
+		stale = fopen(stale_path.c_str(), "a");
+		if (!stale) {
+			LOG_ERROR("serial-check: cannot open %s: %s", stale_path.c_str(), strerror(errno));
+			return kExitUsage;
+		}
+	} else if (stale_fd >= 0) {
+		if (stale_fd <= 2 || fcntl(static_cast<int>(stale_fd), F_GETFD) < 0 ||
+		    !(stale = fdopen(static_cast<int>(stale_fd), "a"))) {
+			fprintf(stderr, "serial-check: --stale-fd %lld is not an open file descriptor above 2\n", stale_fd);
+			return kExitUsage;
+		}
+	}
+
+	NdjsonReader in(stdin);
+	NdjsonWriter out(stdout);
+	NdjsonWriter stale_out(stale ? stale : stdout);
+	std::vector<std::string> targets;
+	bool bad = false, broken = false;
+	long long fresh = 0, stale_n = 0, dropped = 0, gave_up = 0;
+	rapidjson::Document doc;
+	std::string err;
+
+	for (;;) {
+		if (!in.next(doc, err)) break;
+		if (!err.empty()) {
+			LOG_ERROR("serial-check: input %s", err.c_str());
+			bad = true;
+			continue;
+		}
+		ProjectRecord r;
+		if (!parse_record(doc, r, err)) {
+			LOG_ERROR("serial-check: input line %zu: %s", in.line_number(), err.c_str());
+			bad = true;
+			continue;
+		}
+		if (r.type == "target") {
+			targets.push_back(in.line());
+			continue;
+		}
+		if (r.type != "project" || r.last_serial >= r.serial) {
+			if (r.type == "project") fresh++;
+			if (!out.write_raw(in.line())) {
+				broken = true;
+				break;
+			}
+			continue;
+		}
+		if (r.last_serial < 0) {
+			// Not resolved: nothing to compare. Let the next tool decide.
+			LOG_WARN("serial-check: input line %zu: project %s has no last_serial (not resolved?); passed on",
+			         in.line_number(), r.name.c_str());
+			if (!out.write_raw(in.line())) {
+				broken = true;
+				break;
+			}
+			continue;
+		}
+		bad = true;
+		std::string json_url = get_string(doc, "json_url");
+		long long round = get_int(doc, "round", 0);
+		if (round < 0) round = 0;
+		LOG_WARN("Expected PyPI serial %lld for request %s but got %lld", r.serial,
+		         json_url.empty() ? r.name.c_str() : json_url.c_str(), r.last_serial);
+		if (round >= max_rounds) {
+			LOG_ERROR("Stale serial for %s (%lld) not updating. Giving up.", r.display_name.c_str(), r.serial);
+			gave_up++;
+			std::string reason = "stale serial: expected " + std::to_string(r.serial) + ", got " +
+			                     std::to_string(r.last_serial) + " after " + std::to_string(round) + " rounds";
+			if (!out.write_raw(error_record("serial-check", r.name, r.serial, reason, "", json_url))) {
+				broken = true;
+				break;
+			}
+			continue;
+		}
+		stale_n++;
+		if (!stale) {
+			dropped++;
+			LOG_INFO("serial-check: %s is stale and no --stale-file was given: dropped", r.name.c_str());
+			continue;
+		}
+		// The record keeps what it carried (unknown fields too) but not the
+		// stale answer's file list and spooled document.
+		for (const char *m : {"files", "status", "json_file", "cache_bust", "reason"}) doc.RemoveMember(m);
+		set_string(doc, doc, "type", "stale");
+		set_string(doc, doc, "name", r.name);
+		set_string(doc, doc, "display_name", r.display_name);
+		set_int(doc, doc, "serial", r.serial);
+		set_int(doc, doc, "last_serial", r.last_serial);
+		if (json_url.empty()) doc.RemoveMember("json_url");
+		set_int(doc, doc, "round", round);
+		if (!stale_out.write(doc)) {
+			LOG_ERROR("serial-check: cannot write stale record: %s", strerror(errno));
+			return kExitFatal;
+		}
+	}
+	for (auto &t : targets)
+		if (!out.write_raw(t)) broken = true;
+	if (broken) {
+		LOG_ERROR("serial-check: cannot write output: %s", strerror(errno));
+		return kExitFatal;
+	}
+	if (stale && fclose(stale) != 0) {
+		LOG_ERROR("serial-check: cannot write stale records: %s", strerror(errno));
+		return kExitFatal;
+	}
+	LOG_INFO("serial-check: %lld fresh, %lld stale%s, %lld given up", fresh, stale_n,
+	         dropped ? " (dropped: no stale output)" : "", gave_up);
+	return bad ? kExitSomeFailed : kExitOk;
+}
