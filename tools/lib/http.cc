@@ -143,6 +143,11 @@ size_t Http::Impl::on_header(char *p, size_t sz, size_t n, void *ud)
 	size_t v = colon + 1;
 	while (v < line.size() && (line[v] == ' ' || line[v] == '\t')) v++;
 	t->resp.headers[name] = line.substr(v);
+	// A body collected in memory: size it once instead of growing it.
+	if (name == "content-length" && !t->req.on_data && t->resp.status >= 200 && t->resp.status < 300) {
+		unsigned long long cl = strtoull(line.c_str() + v, nullptr, 10);
+		if (cl > 0 && cl <= t->req.max_body) t->resp.body.reserve(static_cast<size_t>(cl));
+	}
 	return len;
 }
 
