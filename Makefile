@@ -95,7 +95,7 @@ check-san: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) scripts/demo
+	@BUILD=$(BUILD) tests/demo
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -1,0 +1,545 @@
+// mirror-config: reads a pypi-mirror (bandersnatch-compatible) INI file and
+// prints shell assignments for scripts/pypi-mirror to eval. Parsing and
+// validation live here, in one small program, so that the wrapper stays a
+// thin shell script and so that an operator can check a configuration by hand.
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <getopt.h>
+#include <map>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include <ini.h>
+
+#include "cli.h"
+#include "log.h"
+
+namespace {
+
+const char *kProg = "mirror-config";
+
+const char *kUsage =
+    "Usage: mirror-config [-c CONFIG] [-v|-q]\n"
+    "Read a pypi-mirror configuration file (bandersnatch-compatible INI) and\n"
+    "print it as shell assignments (PM_DIRECTORY='/srv/pypi' ...) for\n"
+    "pypi-mirror(1) to eval. Defaults are filled in, values are validated, and\n"
+    "unknown keys and sections are reported on standard error.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE  configuration file (default: $PYPI_MIRROR_CONFIG,\n"
+    "                     else /etc/pypi-mirror.conf)\n"
+    "  -v, --verbose      also report bandersnatch keys that are ignored\n"
+    "  -q, --quiet        only report errors\n"
+    "  -h, --help         show this help\n"
+    "  -V, --version      show the version\n"
+    "\n"
+    "Exit status: 0 valid; 2 unreadable file, syntax error or invalid value.\n"
+    "See mirror-config(1) and pypi-mirror.conf(5).\n";
+
+struct Value {
+	std::string key;  // as spelled in the file (for messages)
+	std::string text; // continuation lines joined with '\n'
+	int count = 0;    // >1: a repeated key or a continued (multi-line) value
+	bool used = false;
+	bool reported = false; // an error about it was already given
+};
+
+// section -> normalized key -> value
+using Section = std::map<std::string, Value>;
+
+struct Config {
+	std::string file;
+	std::map<std::string, Section> sections;
+	std::vector<std::string> section_order;
+	bool orphan = false; // a key before any [section]
+	std::string orphan_key;
+};
+
+// configparser lower-cases option names, and bandersnatch treats "-" and "_"
+// as the same character, so "root_uri" and "Root-URI" are one key.
+std::string norm_key(const char *k)
+{
+	std::string s;
+	for (const char *p = k; *p; p++) {
+		char c = *p;
+		if (c == '_') c = '-';
+		if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+		s += c;
+	}
+	return s;
+}
+
+std::string trim(const std::string &s)
+{
+	size_t b = s.find_first_not_of(" \t\r\n");
+	if (b == std::string::npos) return "";
+	size_t e = s.find_last_not_of(" \t\r\n");
+	return s.substr(b, e - b + 1);
+}
+
+std::string lower(std::string s)
+{
+	for (auto &c : s)
+		if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+	return s;
+}
+
+int on_value(void *user, const char *section, const char *name, const char *value)
+{
+	auto *cfg = static_cast<Config *>(user);
+	if (!*section) {
+		if (!cfg->orphan) cfg->orphan_key = name;
+		cfg->orphan = true;
+		return 1;
+	}
+	if (!cfg->sections.count(section)) cfg->section_order.push_back(section);
+	Value &v = cfg->sections[section][norm_key(name)];
+	// inih calls us once per line of a multi-line value with the same name;
+	// a key given twice looks the same. Both are joined here and refused
+	// later for keys that take one value (configparser refuses duplicates).
+	if (v.count++) v.text += '\n';
+	else v.key = name;
+	v.text += value ? value : "";
+	return 1;
+}
+
+int g_errors = 0;
+
+void fail(const Config &c, const char *section, const Value *v, const std::string &key, const std::string &why)
+{
+	LOG_ERROR("%s: [%s] %s: %s", c.file.c_str(), section, v ? v->key.c_str() : key.c_str(), why.c_str());
+	g_errors++;
+}
+
+class Reader {
+public:
+	Reader(Config &c, const char *section) : c_(c), name_(section), sec_(&c.sections[section]) {}
+
+	Value *find(const char *key)
+	{
+		auto it = sec_->find(key);
+		if (it == sec_->end()) return nullptr;
+		it->second.used = true;
+		return &it->second;
+	}
+	bool present(const char *key) { return find(key) != nullptr; }
+
+	// A single-valued string; dflt when absent or empty.
+	std::string str(const char *key, const std::string &dflt = "")
+	{
+		std::string t;
+		if (!one(key, t)) return dflt;
+		return t.empty() ? dflt : t;
+	}
+
+	// configparser's getboolean() words.
+	bool boolean(const char *key, bool dflt)
+	{
+		Value *v = find(key);
+		std::string t;
+		if (!one(key, t)) return dflt;
+		t = lower(t);
+		if (t == "1" || t == "yes" || t == "true" || t == "on") return true;
+		if (t == "0" || t == "no" || t == "false" || t == "off") return false;
+		fail(c_, name_, v, key, "not a boolean: '" + trim(v->text) + "' (use true/false, yes/no, on/off, 1/0)");
+		return dflt;
+	}
+
+	long long integer(const char *key, long long dflt, long long min, long long max)
+	{
+		Value *v = find(key);
+		std::string t;
+		if (!one(key, t)) return dflt;
+		if (t.empty()) {
+			fail(c_, name_, v, key, "needs a value");
+			return dflt;
+		}
+		char *end = nullptr;
+		errno = 0;
+		long long n = strtoll(t.c_str(), &end, 10);
+		if (errno || *end || t[0] == '-' || t[0] == ' ') {
+			fail(c_, name_, v, key, "not an integer: '" + t + "'");
+			return dflt;
+		}
+		if (n < min || n > max) {
+			fail(c_, name_, v, key,
+			     "out of range: " + t + " (allowed " + std::to_string(min) + ".." + std::to_string(max) + ")");
+			return dflt;
+		}
+		return n;
+	}
+
+	// Seconds; bandersnatch reads timeouts as floats, our tools take whole
+	// seconds, so a fraction is rounded up (never down to 0).
+	long long seconds(const char *key, long long dflt, long long min)
+	{
+		Value *v = find(key);
+		std::string t;
+		if (!one(key, t)) return dflt;
+		char *end = nullptr;
+		errno = 0;
+		double d = strtod(t.c_str(), &end);
+		if (t.empty() || errno || *end || !std::isfinite(d) || d < 0) {
+			fail(c_, name_, v, key, "not a number of seconds: '" + t + "'");
+			return dflt;
+		}
+		long long n = static_cast<long long>(std::ceil(d));
+		if (n < min || d > 1e9) {
+			fail(c_, name_, v, key, "out of range: " + t);
+			return dflt;
+		}
+		return n;
+	}
+
+	// A non-negative decimal kept as text (the wrapper hands it to sleep(1)).
+	std::string decimal(const char *key, const std::string &dflt)
+	{
+		Value *v = find(key);
+		std::string t;
+		if (!one(key, t)) return dflt;
+		char *end = nullptr;
+		errno = 0;
+		double d = strtod(t.c_str(), &end);
+		if (t.empty() || errno || *end || !std::isfinite(d) || d < 0 || d > 86400 ||
+		    t.find_first_not_of("0123456789.") != std::string::npos) {
+			fail(c_, name_, v, key, "not a number of seconds: '" + t + "'");
+			return dflt;
+		}
+		return t;
+	}
+
+	std::string choice(const char *key, const std::string &dflt, std::initializer_list<const char *> allowed)
+	{
+		Value *v = find(key);
+		std::string t;
+		if (!one(key, t)) return dflt;
+		t = lower(t);
+		if (t.empty()) return dflt;
+		std::string list;
+		for (const char *a : allowed) {
+			if (t == a) return t;
+			list += list.empty() ? "" : ", ";
+			list += a;
+		}
+		fail(c_, name_, v, key, "'" + trim(v->text) + "' is not one of: " + list);
+		return dflt;
+	}
+
+	// Sets the error for an absolute http(s) URL; returns it without a trailing "/".
+	std::string url(const char *key, const std::string &dflt, bool allow_http)
+	{
+		Value *v = find(key);
+		std::string t = str(key, dflt);
+		if (t.empty()) return t;
+		std::string l = lower(t);
+		bool https = l.rfind("https://", 0) == 0, http = l.rfind("http://", 0) == 0;
+		size_t host = t.find("://");
+		std::string authority = host == std::string::npos ? "" : t.substr(host + 3, t.find('/', host + 3) - host - 3);
+		size_t colon = authority.rfind(':');
+		bool bad_port = colon != std::string::npos && authority.find(']', colon) == std::string::npos &&
+		                (colon + 1 == authority.size() ||
+		                 authority.find_first_not_of("0123456789", colon + 1) != std::string::npos);
+		if ((!https && !http) || authority.empty() || authority[0] == ':' || bad_port ||
+		    t.find_first_of(" \t\n\"'<>\\") != std::string::npos) {
+			fail(c_, name_, v, key, "not an http(s) URL: '" + t + "'");
+			return dflt;
+		}
+		if (http && !allow_http) {
+			fail(c_, name_, v, key,
+			     "'" + t + "' is plain http; set allow-non-https = true in [mirror] to allow it");
+			return dflt;
+		}
+		while (t.size() > 1 && t.back() == '/')
+			t.pop_back();
+		return t;
+	}
+
+	const char *name() const { return name_; }
+	Section &section() { return *sec_; }
+
+private:
+	// The trimmed value of a key that takes one value; false (reported once)
+	// when it is absent or given on several lines.
+	bool one(const char *key, std::string &t)
+	{
+		Value *v = find(key);
+		if (!v) return false;
+		t = trim(v->text);
+		if (t.find('\n') == std::string::npos) return true;
+		if (!v->reported)
+			fail(c_, name_, v, key, "takes one value (the key is repeated or continued on another line)");
+		v->reported = true;
+		return false;
+	}
+
+	Config &c_;
+	const char *name_;
+	Section *sec_;
+};
+
+// Relative paths are taken from the current directory, as bandersnatch does;
+// made absolute here so that the diff file and the logs name real paths.
+std::string absolute(const std::string &p)
+{
+	if (p.empty() || p[0] == '/') return p;
+	char buf[PATH_MAX];
+	if (!getcwd(buf, sizeof buf)) return p;
+	std::string cwd = buf;
+	std::string rel = p;
+	while (rel.rfind("./", 0) == 0)
+		rel.erase(0, 2);
+	return cwd == "/" ? "/" + rel : cwd + "/" + rel;
+}
+
+// bandersnatch lets diff-file name other options: "{{ mirror_directory }}"
+// is the value of "directory" in [mirror] (section, "_", option).
+bool expand_refs(Config &c, std::string &s, std::string &why)
+{
+	std::string out;
+	size_t pos = 0;
+	while (true) {
+		size_t b = s.find("{{", pos);
+		if (b == std::string::npos) break;
+		size_t e = s.find("}}", b);
+		if (e == std::string::npos) break;
+		std::string ref = trim(s.substr(b + 2, e - b - 2));
+		size_t us = ref.find('_');
+		if (us == std::string::npos || us == 0 || us + 1 == ref.size()) {
+			why = "cannot parse the reference {{ " + ref + " }} (want {{ section_option }})";
+			return false;
+		}
+		std::string sec = ref.substr(0, us), opt = norm_key(ref.substr(us + 1).c_str());
+		auto si = c.sections.find(sec);
+		if (si == c.sections.end() || !si->second.count(opt)) {
+			why = "the reference {{ " + ref + " }} names no option '" + ref.substr(us + 1) + "' in [" + sec + "]";
+			return false;
+		}
+		out += s.substr(pos, b - pos) + trim(si->second[opt].text);
+		pos = e + 2;
+	}
+	s = out + s.substr(pos);
+	return true;
+}
+
+// Sections read by pkg-filter(1) (bandersnatch's filter plugins) or by
+// bandersnatch storage backends we refuse anyway: not ours to judge.
+bool foreign_section(const std::string &s)
+{
+	static const char *names[] = {"plugins", "allowlist", "blocklist", "whitelist", "blacklist", "s3", "swift"};
+	for (const char *n : names)
+		if (s == n) return true;
+	auto ends = [&](const char *suf) {
+		size_t n = strlen(suf);
+		return s.size() > n && s.compare(s.size() - n, n, suf) == 0;
+	};
+	return s.rfind("filter_", 0) == 0 || ends("_metadata") || ends("_release") || ends("_project") ||
+	       ends("_release_file");
+}
+
+std::string shell_quote(const std::string &s)
+{
+	std::string q = "'";
+	for (char c : s) {
+		if (c == '\'') q += "'\\''";
+		else q += c;
+	}
+	return q + "'";
+}
+
+struct Out {
+	std::vector<std::pair<std::string, std::string>> vars;
+	void set(const char *k, const std::string &v) { vars.emplace_back(k, v); }
+	void set(const char *k, long long v) { vars.emplace_back(k, std::to_string(v)); }
+	void flag(const char *k, bool v) { vars.emplace_back(k, v ? "1" : "0"); }
+};
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"config", required_argument, nullptr, 'c'}, PM_COMMON_LONGOPTS,
+	                                         {nullptr, 0, nullptr, 0}};
+	std::string file;
+	if (const char *e = getenv("PYPI_MIRROR_CONFIG"); e && *e) file = e;
+	if (file.empty()) file = "/etc/pypi-mirror.conf";
+	int c;
+	while ((c = getopt_long(argc, argv, "c:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+		if (pm::common_option(c, kProg, kUsage)) continue;
+		if (c == 'c') file = optarg;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg,
+		        argv[optind], kProg);
+		return pm::kExitUsage;
+	}
+
+	// Python's configparser: no inline comments, "#" and ";" at line start,
+	// indented continuation lines, and no practical line-length limit.
+	ini_allow_inline_comments = false;
+	ini_allow_multiline = true;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = 1 << 20;
+
+	Config cfg;
+	cfg.file = file;
+	FILE *f = fopen(file.c_str(), "r");
+	if (!f) {
+		LOG_ERROR("cannot read configuration file %s: %s", file.c_str(), strerror(errno));
+		return pm::kExitUsage;
+	}
+	int rc = ini_parse_file(f, on_value, &cfg);
+	fclose(f);
+	if (rc != 0) {
+		LOG_ERROR("%s:%d: syntax error (want [section] headers and key = value lines)", file.c_str(), rc);
+		return pm::kExitUsage;
+	}
+	if (cfg.orphan) {
+		LOG_ERROR("%s: key '%s' comes before any [section] header", file.c_str(), cfg.orphan_key.c_str());
+		return pm::kExitUsage;
+	}
+	if (!cfg.sections.count("mirror")) {
+		LOG_ERROR("%s: no [mirror] section (it must set at least: directory)", file.c_str());
+		return pm::kExitUsage;
+	}
+
+	Out out;
+	out.set("PM_CONFIG", absolute(file));
+
+	Reader m(cfg, "mirror");
+	std::string directory = m.str("directory");
+	if (directory.empty()) fail(cfg, "mirror", m.find("directory"), "directory", "is required (the mirror's root)");
+	directory = absolute(directory);
+	while (directory.size() > 1 && directory.back() == '/')
+		directory.pop_back();
+	bool allow_http = m.boolean("allow-non-https", false);
+	std::string master = m.url("master", "https://pypi.org", allow_http);
+	long long workers = m.integer("workers", 3, 1, 10);
+	long long timeout = m.seconds("timeout", 10, 1);
+	long long global_timeout = m.seconds("global-timeout", 1800, 1);
+	bool json = m.boolean("json", false);
+	bool release_files = m.boolean("release-files", true);
+	std::string root_uri = m.url("root-uri", "", true);
+	if (root_uri.empty() && !release_files) root_uri = "https://files.pythonhosted.org";
+	std::string compare = m.choice("compare-method", "hash", {"hash", "stat"});
+	bool stop_on_error = m.boolean("stop-on-error", false);
+	std::string download_mirror = m.url("download-mirror", "", allow_http);
+	bool dm_no_fallback = m.boolean("download-mirror-no-fallback", false);
+	if (dm_no_fallback && download_mirror.empty())
+		fail(cfg, "mirror", m.find("download-mirror-no-fallback"), "",
+		     "is set but download-mirror is not: every download would fail");
+	std::string simple_format = m.choice("simple-format", "all", {"all", "html", "json"});
+	std::string diff_file = m.str("diff-file");
+	if (!diff_file.empty()) {
+		std::string why;
+		if (!expand_refs(cfg, diff_file, why)) fail(cfg, "mirror", m.find("diff-file"), "", why);
+		diff_file = absolute(diff_file);
+	}
+	bool diff_epoch = m.boolean("diff-append-epoch", false);
+	bool core_metadata = m.boolean("core-metadata", true);
+
+	// bandersnatch keys we accept without acting on them. Those that would
+	// change what the mirror looks like are refused rather than ignored.
+	if (m.boolean("hash-index", false))
+		fail(cfg, "mirror", m.find("hash-index"), "",
+		     "true is not supported: pip cannot use a hashed index without a URL rewrite; set it to false");
+	if (std::string d = lower(m.str("digest-name", "sha256")); d != "sha256")
+		fail(cfg, "mirror", m.find("digest-name"), "", "'" + d + "' is not supported: pages carry sha256 only");
+	if (std::string s = lower(m.str("storage-backend", "filesystem")); s != "filesystem")
+		fail(cfg, "mirror", m.find("storage-backend"), "", "'" + s + "' is not supported: only filesystem");
+	std::string proxy = m.str("proxy");
+	struct Ignored {
+		const char *key, *dflt, *why;
+	};
+	static const Ignored ignored[] = {
+	    {"cleanup", "false", "pypi-mirror never creates the legacy directories it removes"},
+	    {"keep-index-versions", "0", "index pages are replaced atomically; no versions are kept"},
+	    {"log-config", "", "logging goes to [pypi-mirror] log-dir"},
+	    {"verifiers", "3", "there is no verify command"},
+	    {"storage-filesystem-manage-permissions", "true", "files are created 0644 under the umask"},
+	    {"delete-packages", "true", "removals upstream are always applied"},
+	};
+	for (const auto &ig : ignored) {
+		Value *v = m.find(ig.key);
+		if (!v) continue;
+		std::string t = lower(trim(v->text));
+		if (t != ig.dflt && !t.empty())
+			LOG_INFO("%s: [mirror] %s = %s is ignored: %s", file.c_str(), v->key.c_str(), t.c_str(), ig.why);
+		else LOG_DEBUG("%s: [mirror] %s is accepted and ignored: %s", file.c_str(), v->key.c_str(), ig.why);
+	}
+
+	Reader p(cfg, "pypi-mirror");
+	std::string log_dir = absolute(p.str("log-dir", "/var/log/pypi-mirror"));
+	std::string lock_file = p.str("lock-file");
+	lock_file = lock_file.empty() ? directory + "/.lock" : absolute(lock_file);
+	std::string max_deletions;
+	if (p.present("max-deletions") && !p.str("max-deletions").empty())
+		max_deletions = std::to_string(p.integer("max-deletions", 0, 0, 1LL << 40));
+	long long stale_rounds = p.integer("stale-rounds", 3, 0, 20);
+	std::string stale_backoff = p.decimal("stale-backoff", "2");
+	std::string source = p.present("source") ? p.choice("source", "", {"simple", "xmlrpc"}) : "";
+	if (source.empty() && m.present("api-method")) source = m.choice("api-method", "", {"simple", "xmlrpc"});
+	bool purge = p.boolean("purge", true);
+	std::string metrics_file = absolute(p.str("metrics-file"));
+	bool fsync = p.boolean("fsync", false);
+	long long concurrency = p.integer("concurrency", workers * 4, 1, 256);
+	long long resolve_concurrency = p.integer("resolve-concurrency", workers * 4, 1, 256);
+
+	// Anything left unread in our two sections is a typo or a key from
+	// another version: say so, naming it, but keep going.
+	for (Reader *r : {&m, &p})
+		for (auto &[k, v] : r->section())
+			if (!v.used)
+				LOG_WARN("%s: [%s] %s: unknown key, ignored", file.c_str(), r->name(), v.key.c_str());
+	bool filters = false;
+	for (const auto &s : cfg.section_order) {
+		if (s == "mirror" || s == "pypi-mirror") continue;
+		if (s == "plugins") {
+			auto it = cfg.sections[s].find("enabled");
+			if (it != cfg.sections[s].end() && !trim(it->second.text).empty()) filters = true;
+			continue;
+		}
+		if (!foreign_section(s)) LOG_WARN("%s: [%s]: unknown section, ignored", file.c_str(), s.c_str());
+	}
+
+	if (g_errors) return pm::kExitUsage;
+
+	out.set("PM_DIRECTORY", directory);
+	out.set("PM_MASTER", master);
+	out.flag("PM_ALLOW_NON_HTTPS", allow_http);
+	out.set("PM_WORKERS", workers);
+	out.set("PM_TIMEOUT", timeout);
+	out.set("PM_GLOBAL_TIMEOUT", global_timeout);
+	out.flag("PM_JSON", json);
+	out.flag("PM_RELEASE_FILES", release_files);
+	out.set("PM_ROOT_URI", root_uri);
+	out.set("PM_COMPARE_METHOD", compare);
+	out.flag("PM_STOP_ON_ERROR", stop_on_error);
+	out.set("PM_DOWNLOAD_MIRROR", download_mirror);
+	out.flag("PM_DOWNLOAD_MIRROR_NO_FALLBACK", dm_no_fallback);
+	out.set("PM_SIMPLE_FORMAT", simple_format);
+	out.set("PM_DIFF_FILE", diff_file);
+	out.flag("PM_DIFF_APPEND_EPOCH", diff_epoch);
+	out.flag("PM_CORE_METADATA", core_metadata);
+	out.set("PM_PROXY", proxy);
+	out.set("PM_LOG_DIR", log_dir);
+	out.set("PM_LOCK_FILE", lock_file);
+	out.set("PM_MAX_DELETIONS", max_deletions);
+	out.set("PM_STALE_ROUNDS", stale_rounds);
+	out.set("PM_STALE_BACKOFF", stale_backoff);
+	out.set("PM_SOURCE", source);
+	out.flag("PM_PURGE", purge);
+	out.set("PM_METRICS_FILE", metrics_file);
+	out.flag("PM_FSYNC", fsync);
+	out.set("PM_CONCURRENCY", concurrency);
+	out.set("PM_RESOLVE_CONCURRENCY", resolve_concurrency);
+	out.flag("PM_FILTERS_ENABLED", filters);
+	for (const auto &[k, v] : out.vars)
+		printf("%s=%s\n", k.c_str(), shell_quote(v).c_str());
+	return fflush(stdout) == 0 ? pm::kExitOk : pm::kExitFatal;
+}
