@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <getopt.h>
 #include <strings.h>
 #include <set>
@@ -45,6 +46,8 @@ Options:
   -d, --directory DIR     the mirror (holding web/); required
       --root-uri URI      link files as URI/packages/... instead of the
                           relative ../../packages/...
+      --no-release-files  an index-only mirror: files stay upstream (links
+                          go to --root-uri), so none is checked or deleted
       --json              also publish the spooled JSON API document of each
                           project as DIR/web/json/NAME and DIR/web/pypi/NAME/json
       --simple-format FMT which project pages to write: html (index.html,
@@ -69,6 +72,7 @@ Exit status: 0 success, 1 some projects failed (error records written),
 struct Options {
 	std::string dir, web, root_uri;
 	bool json = false, html_pages = true, json_pages = true, sync = false, no_root = false, rebuild_root = false;
+	bool release_files = true; // false: index-only mirror (bandersnatch's release-files = false)
 	long long max_deletions = 10000, serial = -1;
 };
 
@@ -160,6 +164,7 @@ bool within_cap(Run &run, const pm::ProjectRecord &r, size_t n)
 
 long long delete_files(Run &run, const pm::ProjectRecord &r, const std::vector<std::string> &paths)
 {
+	if (!run.o.release_files) return 0; // an index-only mirror holds no files
 	long long n = 0;
 	const std::string stop = run.o.web + "/packages";
 	for (auto &p : paths) {
@@ -174,6 +179,128 @@ long long delete_files(Run &run, const pm::ProjectRecord &r, const std::vector<s
 	}
 	run.deleted_total += n;
 	return n;
+}
+
+// The pending-deletions journal. Files are deleted only after the new page
+// is written (a page must never link a missing file), so a run killed
+// between the two would leave the files forever: the next run reads the new
+// page and sees nothing to delete. Hence, before the page is written, the
+// list of paths to delete goes to DIR/.pending-deletions/NAME (outside web/,
+// never served); it is removed once the files are gone, and a journal found
+// at start-up is completed then.
+std::string journal_dir(const Run &run) { return run.o.dir + "/.pending-deletions"; }
+std::string journal_path(const Run &run, const std::string &name) { return journal_dir(run) + "/" + name; }
+
+bool write_journal(Run &run, const std::string &name, const std::vector<std::string> &paths, std::string &why)
+{
+	std::string text;
+	for (auto &p : paths) text += p + "\n";
+	return pm::write_file_atomic(journal_path(run, name), text, run.o.sync, &why);
+}
+
+void remove_journal(const Run &run, const std::string &name)
+{
+	std::string path = journal_path(run, name);
+	if (!pm::remove_file(path) && errno != ENOENT) LOG_WARN("cannot delete %s: %s", path.c_str(), strerror(errno));
+}
+
+// The paths a journal lists that have the shape of a package path (anything
+// else is never deleted). A journal is our own file, but it sits on disk
+// between runs, so it is read as untrusted.
+std::vector<pm::ListedFile> read_journal(Run &run, const std::string &name)
+{
+	std::vector<pm::ListedFile> out;
+	std::string path = journal_path(run, name), text;
+	if (!pm::read_file(path, text, 64u << 20)) {
+		if (errno != ENOENT) {
+			LOG_ERROR("cannot read pending deletions %s: %s", path.c_str(), strerror(errno));
+			run.failed = true;
+		}
+		return out;
+	}
+	size_t pos = 0;
+	while (pos < text.size()) {
+		size_t nl = text.find('\n', pos);
+		if (nl == std::string::npos) nl = text.size();
+		std::string p = text.substr(pos, nl - pos), why;
+		pos = nl + 1;
+		if (p.empty()) continue;
+		if (!pm::valid_package_path(p, &why)) {
+			LOG_WARN("Not deleting '%s' (pending deletions of %s): %s", p.c_str(), name.c_str(), why.c_str());
+			continue;
+		}
+		out.push_back({pm::basename_of(p), p});
+	}
+	return out;
+}
+
+// Completes the journals a killed run left. A path is deleted only under the
+// rules of a normal deletion (package path shape, the file belongs to the
+// project, the deletion cap), and only if the project's current page does
+// not list it: a run killed after the journal but before the new page still
+// serves the old page, whose files must stay (the next sync of the project
+// computes its deletions again).
+void complete_journals(Run &run)
+{
+	std::string dir = journal_dir(run);
+	DIR *d = opendir(dir.c_str());
+	if (!d) {
+		if (errno != ENOENT) LOG_WARN("cannot read %s: %s", dir.c_str(), strerror(errno));
+		return;
+	}
+	std::vector<std::string> names;
+	while (struct dirent *e = readdir(d)) {
+		std::string n = e->d_name;
+		if (n == "." || n == "..") continue;
+		if (n[0] == '.') { // the temporary of a journal write that was killed
+			if (n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0) pm::remove_file(dir + "/" + n);
+			continue;
+		}
+		names.push_back(n);
+	}
+	closedir(d);
+	std::sort(names.begin(), names.end());
+	for (auto &name : names) {
+		if (!pm::valid_project_name(name) || pm::normalize_name(name) != name) {
+			LOG_WARN("Ignoring %s: not a journal of a project (not a normalized project name)",
+			         journal_path(run, name).c_str());
+			continue;
+		}
+		pm::ProjectRecord r;
+		r.name = name;
+		std::set<std::string> listed;
+		for (auto &f : old_listing(run, name)) listed.insert(f.path);
+		std::vector<pm::ListedFile> pending;
+		for (auto &f : read_journal(run, name)) {
+			if (!listed.count(f.path)) {
+				pending.push_back(f);
+				continue;
+			}
+			LOG_INFO("Not deleting %s: the page of %s still lists it (the run stopped before writing the page)",
+			         f.path.c_str(), name.c_str());
+		}
+		auto doomed = deletion_candidates(r, pending); // the ownership rule
+		if (run.o.max_deletions > 0 && run.deleted_total + static_cast<long long>(doomed.size()) > run.o.max_deletions) {
+			// Kept: the next run of the project (or of index-write) takes it up.
+			LOG_ERROR("%s: deletion cap of %lld files reached; %zu pending deletions stay in %s", name.c_str(),
+			          run.o.max_deletions, doomed.size(), journal_path(run, name).c_str());
+			run.failed = true;
+			continue;
+		}
+		if (!doomed.empty())
+			LOG_INFO("Completing %zu deletions of %s that an interrupted run left", doomed.size(), name.c_str());
+		delete_files(run, r, doomed);
+		remove_journal(run, name);
+	}
+}
+
+// The old page's files, plus those a journal kept back (deletion cap) still
+// lists: overwriting the journal must not forget them.
+std::vector<pm::ListedFile> old_files(Run &run, const std::string &name)
+{
+	auto files = old_listing(run, name);
+	for (auto &f : read_journal(run, name)) files.push_back(f);
+	return files;
 }
 
 // Removes a page (or a JSON API copy) if it is there, and any temporaries a
@@ -242,6 +369,7 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 	}
 	// Every file (and its PEP 658 metadata) must be on disk, at its size.
 	for (auto &f : r.files) {
+		if (!run.o.release_files) break; // index-only: the files live upstream
 		long long size, mtime;
 		std::string full = run.o.web + "/" + f.path;
 		if (!pm::stat_file(full, size, mtime)) {
@@ -265,8 +393,12 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 		emit_error(run, r, why);
 		return;
 	}
-	auto doomed = deletion_candidates(r, old_listing(run, r.name));
+	auto doomed = deletion_candidates(r, old_files(run, r.name));
 	if (!within_cap(run, r, doomed.size())) return;
+	if (!doomed.empty() && !write_journal(run, r.name, doomed, why)) {
+		emit_error(run, r, "cannot write pending deletions: " + why);
+		return;
+	}
 
 	long long serial = r.last_serial >= 0 ? r.last_serial : r.serial;
 	std::string dir = page_dir(run, r.name);
@@ -295,6 +427,7 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 		return;
 	}
 	long long deleted = delete_files(run, r, doomed);
+	remove_journal(run, r.name);
 	std::set<std::string> names;
 	for (auto &f : r.files) names.insert(f.filename);
 	LOG_INFO("Synced %s (serial %lld, %zu files)", r.name.c_str(), serial, names.size());
@@ -306,8 +439,13 @@ void process_removal(Run &run, const pm::ProjectRecord &r)
 {
 	pm::ProjectRecord none = r; // lists no files: every old one is a candidate
 	none.files.clear();
-	auto doomed = deletion_candidates(none, old_listing(run, r.name));
+	auto doomed = deletion_candidates(none, old_files(run, r.name));
 	if (!within_cap(run, r, doomed.size())) return;
+	std::string why;
+	if (!doomed.empty() && !write_journal(run, r.name, doomed, why)) {
+		emit_error(run, r, "cannot write pending deletions: " + why);
+		return;
+	}
 	std::string dir = page_dir(run, r.name);
 	for (const char *page : {"/index.html", "/index.v1_html", "/index.v1_json"}) remove_if_present(dir + page);
 	if (rmdir(dir.c_str()) != 0 && errno != ENOENT)
@@ -316,6 +454,7 @@ void process_removal(Run &run, const pm::ProjectRecord &r)
 	remove_if_present(run.o.web + "/pypi/" + r.name + "/json");
 	rmdir((run.o.web + "/pypi/" + r.name).c_str());
 	long long deleted = delete_files(run, r, doomed);
+	remove_journal(run, r.name);
 	LOG_INFO("Removed %s (serial %lld, %lld files deleted)", r.name.c_str(), r.serial, deleted);
 	emit_synced(run, r, 0, deleted, true);
 	run.changes.add(r.name, r.serial, true);
@@ -379,10 +518,11 @@ int main(int argc, char **argv)
 {
 	Run run;
 	Options &o = run.o;
-	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kFsync, kSerial, kNoRoot, kRebuild };
+	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kFsync, kSerial, kNoRoot, kRebuild, kNoReleaseFiles };
 	static const struct option longopts[] = {
 	    {"directory", required_argument, nullptr, 'd'},
 	    {"root-uri", required_argument, nullptr, kRootUri},
+	    {"no-release-files", no_argument, nullptr, kNoReleaseFiles},
 	    {"json", no_argument, nullptr, kJson},
 	    {"simple-format", required_argument, nullptr, kFormat},
 	    {"max-deletions", required_argument, nullptr, kMaxDel},
@@ -399,6 +539,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'd': o.dir = optarg; break;
 		case kRootUri: o.root_uri = optarg; break;
+		case kNoReleaseFiles: o.release_files = false; break;
 		case kJson: o.json = true; break;
 		case kFormat:
 			if (!strcasecmp(optarg, "all")) {
@@ -435,6 +576,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: --root-uri '%s' contains characters a URL cannot\n", kProg, o.root_uri.c_str());
 		return pm::kExitUsage;
 	}
+	if (!o.release_files && o.root_uri.empty()) {
+		fprintf(stderr, "%s: --no-release-files needs --root-uri (where the files are)\n", kProg);
+		return pm::kExitUsage;
+	}
 	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
 	struct stat st;
 	if (stat(o.dir.c_str(), &st) != 0) {
@@ -450,6 +595,8 @@ int main(int argc, char **argv)
 		LOG_ERROR("cannot create %s/simple: %s", o.web.c_str(), strerror(errno));
 		return pm::kExitFatal;
 	}
+
+	complete_journals(run);
 
 	pm::NdjsonReader in(stdin);
 	rapidjson::Document doc;
