@@ -59,7 +59,8 @@ teardown_file() {
 
 setup() {
 	export EMU_URL="$SHARED_URL" EMU_PID="$SHARED_PID"
-	PRIVATE_PID= SHARED_DIRTY=
+	PRIVATE_PID=''
+	SHARED_DIRTY=''
 }
 
 teardown() {
@@ -640,8 +641,7 @@ EOF
 	[[ "$output" == '{"files":'* ]]
 }
 
-@test "simple: ?format= overrides Accept (incl. latest+X); Content-Type echoes; query is not a cache key" {
-	local f
+@test "simple: ?format= overrides Accept (incl. latest+X); Content-Type echoes the negotiated type" {
 	run code_type -H 'Accept: text/html' "$EMU_URL/simple/demo-pkg/?format=$SIMPLE_JSON"
 	assert_output "200 $SIMPLE_JSON"
 	run code_type -H "Accept: $SIMPLE_JSON" "$EMU_URL/simple/demo-pkg/?format=text/html"

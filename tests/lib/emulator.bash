@@ -25,7 +25,9 @@
 #
 # Always call emu_stop (or emu_stop_all) from teardown / teardown_file.
 
-EMU_HELPER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+EMU_HELPER_DIR="${BASH_SOURCE[0]%/*}"
+[[ "$EMU_HELPER_DIR" == "${BASH_SOURCE[0]}" ]] && EMU_HELPER_DIR=.
+[[ "$EMU_HELPER_DIR" == /* ]] || EMU_HELPER_DIR="$PWD/$EMU_HELPER_DIR"
 EMU_BIN="${EMU_BIN:-$EMU_HELPER_DIR/../pypi-emulator/pypi-emulator}"
 
 _emu_tmp() {
@@ -43,8 +45,8 @@ _emu_pidfile() {
     printf '%s/emulator.pids\n' "${BATS_FILE_TMPDIR:-$(_emu_tmp)}"
 }
 
-# Print the real interpreter behind python3 (cached per test file).
-_emu_python() {
+# Set EMU_PYTHON to the real interpreter behind python3 (cached per test file).
+_emu_python_init() {
     if [[ -z "${EMU_PYTHON:-}" || ! -x "${EMU_PYTHON:-}" ]]; then
         local cache=
         [[ -n "${BATS_FILE_TMPDIR:-}" ]] && cache="$BATS_FILE_TMPDIR/.emu-python"
@@ -56,14 +58,18 @@ _emu_python() {
         fi
         export EMU_PYTHON
     fi
-    printf '%s\n' "$EMU_PYTHON"
+}
+
+# Print it.
+_emu_python() {
+    _emu_python_init && printf '%s\n' "$EMU_PYTHON"
 }
 
 emu_generate() {
-    local dir="$1" py
+    local dir="$1"
     shift
-    py="$(_emu_python)" || return 1
-    "$py" -S "$EMU_BIN" generate --state "$dir" "$@"
+    _emu_python_init || return 1
+    "$EMU_PYTHON" -S "$EMU_BIN" generate --state "$dir" "$@"
 }
 
 emu_start() {
@@ -75,31 +81,32 @@ emu_start() {
             return 1
         }
     fi
-    local portfile log py
-    py="$(_emu_python)" || return 1
+    local portfile log
+    _emu_python_init || return 1
     portfile="$(mktemp "$(_emu_tmp)/emu-port.XXXXXX")"
     rm -f "$portfile"
     log="$(mktemp "$(_emu_tmp)/emu-serve.XXXXXX")"
     # fd 3 is Bats' own: a background child must not keep it open.
-    "$py" -S "$EMU_BIN" serve --state "$state" --port 0 --port-file "$portfile" "$@" \
+    "$EMU_PYTHON" -S "$EMU_BIN" serve --state "$state" --port 0 --port-file "$portfile" "$@" \
         >"$log" 2>&1 3>&- &
     local pid=$!
     echo "$pid" >>"$(_emu_pidfile)"
-    local deadline=$(( $(date +%s) + ${EMU_START_TIMEOUT:-30} ))
+    local deadline=$(( SECONDS + ${EMU_START_TIMEOUT:-30} ))
     while [[ ! -s "$portfile" ]]; do
         if ! kill -0 "$pid" 2>/dev/null; then
             echo "emu_start: server exited early:" >&2
             cat "$log" >&2
             return 1
         fi
-        if (( $(date +%s) >= deadline )); then
+        if (( SECONDS >= deadline )); then
             echo "emu_start: no port file after ${EMU_START_TIMEOUT:-30}s" >&2
             kill "$pid" 2>/dev/null
             return 1
         fi
         sleep 0.05
     done
-    EMU_PORT="$(tr -d '[:space:]' <"$portfile")"
+    EMU_PORT="$(<"$portfile")"
+    EMU_PORT="${EMU_PORT//[[:space:]]/}"
     export EMU_PORT
     export EMU_URL="http://127.0.0.1:$EMU_PORT"
     export EMU_PID="$pid"
@@ -108,11 +115,10 @@ emu_start() {
 }
 
 _emu_kill() {
-    local pid="$1" i
+    local pid="$1" tries=100
     [[ -n "$pid" ]] || return 0
     kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || break
+    while (( tries-- > 0 )) && kill -0 "$pid" 2>/dev/null; do
         sleep 0.05
     done
     kill -KILL "$pid" 2>/dev/null || true
@@ -152,7 +158,8 @@ emu_admin() {
     local op="${1:?emu_admin: OP missing}" kv json out code
     shift
     if ! command -v curl >/dev/null; then
-        "$(_emu_python)" -S "$EMU_BIN" admin "$url" "$op" "$@"
+        _emu_python_init || return 1
+        "$EMU_PYTHON" -S "$EMU_BIN" admin "$url" "$op" "$@"
         return
     fi
     json="{\"op\":$(_emu_json_str "$op")"
