@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <glob.h>
 #include <ini.h>
+#include <sstream>
 
 #include "fsutil.h"
 #include "log.h"
@@ -26,7 +28,10 @@ int ini_handler(void *user, const char *section, const char *name, const char *v
 {
 	auto *st = static_cast<IniState *>(user);
 	std::string v = value ? value : "";
-	auto &list = st->s[section][name];
+	// configparser folds option names to lower case: "Packages" is "packages".
+	std::string key = name;
+	for (auto &c : key) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+	auto &list = st->s[section][key];
 	size_t a = v.find_first_not_of(" \t"), b = v.find_last_not_of(" \t");
 	if (a != std::string::npos) list.push_back(v.substr(a, b - a + 1));
 	return 1;
@@ -114,24 +119,44 @@ bool add_requirement_lines(const std::vector<std::string> &ls, std::set<std::str
 	return true;
 }
 
+bool read_requirement_file(const std::string &path, std::vector<std::string> &out, std::string &error)
+{
+	std::ifstream in(path);
+	if (!in) {
+		error = "[allowlist] requirements: cannot read " + path;
+		return false;
+	}
+	std::string line;
+	while (std::getline(in, line)) {
+		// pip options (-r, -e, --hash) are not requirements.
+		auto a = line.find_first_not_of(" \t");
+		if (a == std::string::npos || line[a] == '-') continue;
+		out.push_back(line);
+	}
+	return true;
+}
+
 bool read_requirement_files(const Sections &s, std::vector<std::string> &out, std::string &error)
 {
 	std::string base = one(s, "allowlist", "requirements_path");
 	if (base.empty()) base = one(s, "whitelist", "requirements_path");
 	for (auto &f : lines(s, "allowlist", "whitelist", "requirements")) {
+		if (f[0] == '#') continue;
 		std::string path = f[0] == '/' || base.empty() ? f : base + "/" + f;
-		std::ifstream in(path);
-		if (!in) {
-			error = "[allowlist] requirements: cannot read " + path;
-			return false;
+		if (path.find_first_of("*?[") == std::string::npos) {
+			if (!read_requirement_file(path, out, error)) return false;
+			continue;
 		}
-		std::string line;
-		while (std::getline(in, line)) {
-			// pip options (-r, -e, --hash) are not requirements.
-			auto a = line.find_first_not_of(" \t");
-			if (a == std::string::npos || line[a] == '-') continue;
-			out.push_back(line);
-		}
+		// bandersnatch accepts glob patterns ("requirements-*.txt"); sorted,
+		// so the same files always give the same rules.
+		glob_t g{};
+		int rc = glob(path.c_str(), 0, nullptr, &g);
+		if (rc == GLOB_NOMATCH) LOG_WARN("[allowlist] requirements: %s matches no file", path.c_str());
+		bool ok = rc == 0 || rc == GLOB_NOMATCH;
+		if (!ok) error = "[allowlist] requirements: cannot expand " + path;
+		for (size_t i = 0; ok && rc == 0 && i < g.gl_pathc; i++) ok = read_requirement_file(g.gl_pathv[i], out, error);
+		globfree(&g);
+		if (!ok) return false;
 	}
 	return true;
 }
@@ -170,7 +195,24 @@ long long parse_size(const std::string &s)
 bool load_filter_config(const std::string &path, FilterConfig &cfg, std::string &error)
 {
 	IniState st;
+	// Read the file as Python's configparser does, and as mirror-config(1)
+	// reads the same file: ";" later in a line is part of the value, and
+	// lines (long regular expressions, requirement lists) have no length
+	// limit. These are libinih's global switches: set for this parse only.
+	const bool inline_comments = ini_allow_inline_comments, multiline = ini_allow_multiline,
+	           use_stack = ini_use_stack, allow_realloc = ini_allow_realloc;
+	const int max_line = ini_max_line;
+	ini_allow_inline_comments = false;
+	ini_allow_multiline = true;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = 1 << 20;
 	int rc = ini_parse(path.c_str(), ini_handler, &st);
+	ini_allow_inline_comments = inline_comments;
+	ini_allow_multiline = multiline;
+	ini_use_stack = use_stack;
+	ini_allow_realloc = allow_realloc;
+	ini_max_line = max_line;
 	if (rc < 0) {
 		error = "cannot read " + path;
 		return false;
@@ -210,9 +252,13 @@ bool load_filter_config(const std::string &path, FilterConfig &cfg, std::string 
 		if (cfg.on("project_requirements") &&
 		    !add_requirement_lines(req, &cfg.allow_projects, nullptr, "[allowlist] requirements", error))
 			return false;
-		if (cfg.on("project_requirements_pinned") &&
-		    !add_requirement_lines(req, nullptr, &cfg.allow_releases, "[allowlist] requirements", error))
-			return false;
+		if (cfg.on("project_requirements_pinned")) {
+			if (!add_requirement_lines(req, nullptr, &cfg.allow_releases, "[allowlist] requirements", error))
+				return false;
+			for (auto &l : req)
+				if (auto r = pep440::parse_requirement(l); r && !r->specs.specs.empty())
+					cfg.pinned_projects.insert(r->name);
+		}
 	}
 	if (!add_regexes(lines(s, "filter_regex", nullptr, "packages"), cfg.project_regexes, "[filter_regex] packages", error))
 		return false;
@@ -258,6 +304,10 @@ bool load_filter_config(const std::string &path, FilterConfig &cfg, std::string 
 			if (!w.empty()) cfg.platforms.push_back(w);
 		}
 	}
+	if ((cfg.on("allowlist_project") || cfg.on("project_requirements")) && cfg.allow_projects.empty())
+		LOG_WARN("%s: allowlist_project is enabled but [allowlist] packages lists no project: every project is "
+		         "dropped",
+		         path.c_str());
 	std::string size = one(s, "size_project_metadata", "max_package_size");
 	if (!size.empty()) {
 		cfg.max_project_size = parse_size(size);
@@ -399,6 +449,41 @@ bool file_excluded_by_platform(const FilterConfig &cfg, const FileEntry &f, std:
 
 } // namespace
 
+std::string describe_filter_config(const FilterConfig &cfg)
+{
+	// Sets are sorted already; lists are sorted here, since their order
+	// does not change what is selected.
+	std::vector<std::string> out;
+	auto add = [&](const std::string &k, const std::string &v) { out.push_back(k + " " + v); };
+	if (cfg.all) add("plugin", "all");
+	for (auto &p : cfg.enabled) add("plugin", p);
+	for (auto &n : cfg.allow_projects) add("allow-project", n);
+	for (auto &n : cfg.block_projects) add("block-project", n);
+	for (auto &n : cfg.pinned_projects) add("pinned-project", n);
+	for (auto &[n, sets] : cfg.allow_releases)
+		for (auto &set : sets) add("allow-release", n + " " + set.str());
+	for (auto &[n, sets] : cfg.block_releases)
+		for (auto &set : sets) add("block-release", n + " " + set.str());
+	for (auto &re : cfg.project_regexes) add("regex-project", re->pattern());
+	for (auto &re : cfg.release_regexes) add("regex-release", re->pattern());
+	for (auto &re : cfg.file_regexes) add("regex-file", re->pattern());
+	if (cfg.prerelease_all) add("prerelease", "*");
+	for (auto &n : cfg.prerelease_projects) add("prerelease", n);
+	if (cfg.keep_latest) add("latest", std::to_string(cfg.keep_latest) + (cfg.latest_by_time ? " time" : " version"));
+	if (cfg.min_age_hours > 0) {
+		std::ostringstream h;
+		h << cfg.min_age_hours;
+		add("min-age-hours", h.str());
+	}
+	for (auto &p : cfg.platforms) add("platform", p);
+	if (cfg.max_project_size) add("max-project-size", std::to_string(cfg.max_project_size));
+	std::sort(out.begin(), out.end());
+	out.erase(std::unique(out.begin(), out.end()), out.end());
+	std::string text;
+	for (auto &l : out) text += l + "\n";
+	return text;
+}
+
 FilterResult filter_project_name(const FilterConfig &cfg, const std::string &name)
 {
 	FilterResult r;
@@ -435,9 +520,23 @@ FilterResult filter_project(const FilterConfig &cfg, ProjectRecord &rec, long lo
 	for (auto &f : rec.files) {
 		long long t = parse_iso8601(f.upload_time);
 		auto it = first_upload.find(f.version);
-		if (it == first_upload.end() || (t >= 0 && t < it->second)) first_upload[f.version] = t;
+		// An unparsable time (-1) must not stand for the earliest upload.
+		if (it == first_upload.end() || (t >= 0 && (it->second < 0 || t < it->second))) first_upload[f.version] = t;
 	}
 	std::map<std::string, std::string> dropped_versions; // version -> rule
+	// Pinned in a requirements file: what the pin selects is kept whatever
+	// the other release rules say (as bandersnatch does since 6.5).
+	const bool pinned = cfg.on("project_requirements_pinned") && cfg.pinned_projects.count(rec.name);
+	std::set<std::string> young; // versions dropped by the cooldown
+	auto too_young = [&](const std::string &ver, long long uploaded) {
+		if (cfg.min_age_hours > 0 && cfg.on("min_age_release") && uploaded >= 0 &&
+		    static_cast<double>(now - uploaded) < cfg.min_age_hours * 3600) {
+			dropped_versions[ver] = "younger than " + std::to_string(static_cast<long long>(cfg.min_age_hours)) + " hours";
+			young.insert(ver);
+			return true;
+		}
+		return false;
+	};
 	for (auto &[ver, uploaded] : first_upload) {
 		auto parsed = pep440::parse(ver);
 		auto matches = [&](const std::vector<pep440::SpecifierSet> &sets) {
@@ -450,6 +549,10 @@ FilterResult filter_project(const FilterConfig &cfg, ProjectRecord &rec, long lo
 				dropped_versions[ver] = "not allowed by " + al->second.front().str();
 				continue;
 			}
+		}
+		if (pinned) {
+			too_young(ver, uploaded); // the cooldown is a safety rule: it still applies
+			continue;
 		}
 		auto bl = cfg.block_releases.find(rec.name);
 		if (cfg.on("blocklist_release") && bl != cfg.block_releases.end() && matches(bl->second)) {
@@ -471,13 +574,9 @@ FilterResult filter_project(const FilterConfig &cfg, ProjectRecord &rec, long lo
 			dropped_versions[ver] = "pre-release";
 			continue;
 		}
-		if (cfg.min_age_hours > 0 && cfg.on("min_age_release") && uploaded >= 0 &&
-		    static_cast<double>(now - uploaded) < cfg.min_age_hours * 3600) {
-			dropped_versions[ver] = "younger than " + std::to_string(static_cast<long long>(cfg.min_age_hours)) + " hours";
-			continue;
-		}
+		if (too_young(ver, uploaded)) continue;
 	}
-	if (cfg.on("latest_release") && cfg.keep_latest > 0) {
+	if (cfg.on("latest_release") && cfg.keep_latest > 0 && !pinned) {
 		std::vector<std::string> kept;
 		for (auto &[ver, t] : first_upload)
 			if (!dropped_versions.count(ver)) kept.push_back(ver);
@@ -496,6 +595,7 @@ FilterResult filter_project(const FilterConfig &cfg, ProjectRecord &rec, long lo
 		std::string why;
 		if (dv != dropped_versions.end()) {
 			r.dropped_files.emplace_back(f.filename, "release " + f.version + ": " + dv->second);
+			if (young.count(f.version)) r.too_young_files.insert(f.filename);
 			continue;
 		}
 		if (cfg.on("exclude_platform") && file_excluded_by_platform(cfg, f, why)) {

@@ -26,6 +26,10 @@ struct FilterConfig {
 	std::vector<std::unique_ptr<RE2>> project_regexes; // [filter_regex] packages: drop matches
 	// Release level, per project (from requirement lines such as "numpy>=2").
 	std::map<std::string, std::vector<pep440::SpecifierSet>> allow_releases;
+	// Projects pinned by specifiers in requirements files: with
+	// project_requirements_pinned, a release they select bypasses the other
+	// release rules (bandersnatch 6.5); min_age still applies.
+	std::set<std::string> pinned_projects;
 	std::map<std::string, std::vector<pep440::SpecifierSet>> block_releases;
 	std::vector<std::unique_ptr<RE2>> release_regexes; // [filter_regex] releases: drop matching versions
 	bool prerelease_all = true;                         // prerelease_release applies to every project...
@@ -45,12 +49,23 @@ struct FilterConfig {
 // Reads path; false with error naming the file, section and key.
 bool load_filter_config(const std::string &path, FilterConfig &cfg, std::string &error);
 
+// The effective rules in a canonical text form (sorted, one rule a line):
+// equal for configurations that select the same things however they are
+// spelled (comments, order, old section names), different when a rule or a
+// requirements file changes. The wrapper keeps its sha256 to know when the
+// filters changed and the mirror must be pruned.
+std::string describe_filter_config(const FilterConfig &cfg);
+
 // What the filters decided about a project.
 struct FilterResult {
 	bool drop_project = false;
 	std::string reason; // why the project was dropped
 	// Files dropped, each with the rule that dropped it.
 	std::vector<std::pair<std::string, std::string>> dropped_files;
+	// Those of them dropped only for being younger than [min_age] hours: the
+	// project's record will not change when they come of age, so the wrapper
+	// looks at it again in later runs.
+	std::set<std::string> too_young_files;
 };
 
 // Project-level rules only (name based): usable before resolution.

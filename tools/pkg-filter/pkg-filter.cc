@@ -1,6 +1,7 @@
 // pkg-filter: drops projects, releases and files by the rules of a
 // partial mirror (bandersnatch-compatible filter configuration).
 // Works before pkg-resolve (name rules only) and after it (every rule).
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <set>
@@ -8,6 +9,7 @@
 
 #include "cli.h"
 #include "filter_config.h"
+#include "hash.h"
 #include "log.h"
 #include "ndjson.h"
 #include "record.h"
@@ -16,6 +18,7 @@ using namespace pm;
 
 static const char usage[] =
     "usage: pkg-filter -c CONFIG [-d DIR] [--dropped FILE] [--now EPOCH] [-v|-q]\n"
+    "       pkg-filter -c CONFIG --fingerprint | --rules\n"
     "\n"
     "Reads project records on stdin, applies the filter rules of CONFIG\n"
     "([plugins] enabled and the sections it names, as bandersnatch reads them)\n"
@@ -25,7 +28,11 @@ static const char usage[] =
     "  -d, --directory DIR mirror root: a dropped project that the mirror holds\n"
     "                      becomes a removal record, so it is pruned\n"
     "      --dropped FILE  append a record of every dropped project/file and why\n"
-    "      --now EPOCH     the time [min_age] counts from (default: now)\n"
+    "      --now EPOCH     the time [min_age] counts from (default: $PYPI_MIRROR_NOW,\n"
+    "                      else now)\n"
+    "      --rules         print the effective rules in a canonical form and exit\n"
+    "      --fingerprint   print the sha256 of that form and exit (it changes when\n"
+    "                      the rules or a requirements file change)\n"
     "  -v, --verbose       more log output; -q, --quiet less\n"
     "  -h, --help          this help;  -V, --version  the version\n";
 
@@ -34,9 +41,14 @@ int main(int argc, char **argv)
 	static const option longopts[] = {
 	    {"config", required_argument, nullptr, 'c'},  {"directory", required_argument, nullptr, 'd'},
 	    {"dropped", required_argument, nullptr, 'D'}, {"now", required_argument, nullptr, 'N'},
+	    {"rules", no_argument, nullptr, 'R'},         {"fingerprint", no_argument, nullptr, 'F'},
 	    PM_COMMON_LONGOPTS,                           {nullptr, 0, nullptr, 0}};
 	std::string config, dir, dropped_path;
 	long long now = time(nullptr);
+	// Pins the clock for the min_age cooldown (reproducible runs, tests);
+	// the wrapper passes its environment on.
+	if (const char *e = getenv("PYPI_MIRROR_NOW"); e && *e) now = parse_count("pkg-filter", "PYPI_MIRROR_NOW", e);
+	bool print_rules = false, print_fingerprint = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "pkg-filter", usage)) continue;
@@ -45,6 +57,8 @@ int main(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'D': dropped_path = optarg; break;
 		case 'N': now = parse_count("pkg-filter", "--now", optarg); break;
+		case 'R': print_rules = true; break;
+		case 'F': print_fingerprint = true; break;
 		}
 	}
 	if (config.empty()) {
@@ -56,6 +70,16 @@ int main(int argc, char **argv)
 	if (!load_filter_config(config, cfg, err)) {
 		LOG_ERROR("pkg-filter: %s", err.c_str());
 		return kExitUsage;
+	}
+	if (print_rules || print_fingerprint) {
+		std::string rules = describe_filter_config(cfg);
+		if (print_rules) fputs(rules.c_str(), stdout);
+		if (print_fingerprint) {
+			Digest d;
+			d.update(rules.data(), rules.size());
+			printf("%s\n", d.hex().c_str());
+		}
+		return fflush(stdout) == 0 ? kExitOk : kExitFatal;
 	}
 	if (!cfg.any()) LOG_WARN("pkg-filter: %s enables no filter plugins: every project passes", config.c_str());
 
@@ -72,12 +96,17 @@ int main(int argc, char **argv)
 	long long projects = 0, dropped_projects = 0, dropped_files = 0, removals = 0;
 	rapidjson::Document doc;
 
-	auto note_drop = [&](const std::string &name, const std::string &file, const std::string &why) {
+	auto note_drop = [&](const std::string &name, const std::string &file, const std::string &why,
+	                     bool deferred = false) {
 		if (!dropped) return;
 		rapidjson::Document d(rapidjson::kObjectType);
 		set_string(d, d, "name", name);
 		if (!file.empty()) set_string(d, d, "file", file);
 		set_string(d, d, "reason", why);
+		// Held back by the cooldown only: the wrapper looks at the project
+		// again in later runs (its record will not change when the file
+		// comes of age).
+		if (deferred) set_bool(d, d, "deferred", true);
 		drop_out.write(d);
 	};
 	auto held_by_mirror = [&](const std::string &name) {
@@ -146,7 +175,7 @@ int main(int argc, char **argv)
 		std::set<std::string> gone;
 		for (auto &[file, why] : fr.dropped_files) {
 			gone.insert(file);
-			note_drop(r.name, file, why);
+			note_drop(r.name, file, why, fr.too_young_files.count(file) > 0);
 			LOG_DEBUG("Filtered %s: %s (%s)", r.name.c_str(), file.c_str(), why.c_str());
 		}
 		auto &files = doc["files"];
