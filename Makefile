@@ -84,9 +84,11 @@ deps:
 
 unit: $(UNIT_BIN)
 
+# The unit tests also run under ASan+UBSan (cheap); check-san runs everything so.
 check: deps
-	@$(MAKE) --no-print-directory all unit
-	@BUILD=$(BUILD) tests/run
+	@$(MAKE) --no-print-directory -j2 all unit
+	@$(MAKE) --no-print-directory -j2 SANITIZE=1 unit
+	@BUILD=$(BUILD) SAN_UNIT=build-san/unit-tests tests/run
 
 # The whole suite again with AddressSanitizer + UndefinedBehaviorSanitizer.
 check-san: deps

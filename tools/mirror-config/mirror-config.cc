@@ -330,7 +330,7 @@ bool expand_refs(Config &c, std::string &s, std::string &why)
 // bandersnatch storage backends we refuse anyway: not ours to judge.
 bool foreign_section(const std::string &s)
 {
-	static const char *names[] = {"plugins", "allowlist", "blocklist", "whitelist", "blacklist", "s3", "swift"};
+	static const char *names[] = {"plugins", "min_age", "allowlist", "blocklist", "whitelist", "blacklist", "s3", "swift"};
 	for (const char *n : names)
 		if (s == n) return true;
 	auto ends = [&](const char *suf) {
