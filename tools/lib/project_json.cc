@@ -331,6 +331,11 @@ bool parse_project_json(std::string &text, const ProjectJsonPolicy &policy, Proj
 	// is refused here instead of travelling on in records.
 	constexpr unsigned flags =
 	    rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+	// RapidJSON's UTF-8 validator takes up to four bytes of a multi-byte
+	// sequence before it checks them, so a document that ends in a truncated
+	// sequence ("\xf0a") would be read past its terminator (found by
+	// tests/fuzz/fuzz_project_json). Pad with NULs, which end the parse.
+	text.append(4, '\0');
 	doc.ParseInsitu<flags>(text.data());
 	if (doc.HasParseError()) {
 		out = ProjectJson();
