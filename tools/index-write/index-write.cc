@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <getopt.h>
@@ -342,20 +343,43 @@ bool read_json_document(const pm::ProjectRecord &r, std::string &text, std::stri
 	return true;
 }
 
+// Whether path's directory is inside the mirror directory (symbolic links
+// and ".." resolved).
+bool inside_mirror(const Run &run, const std::string &path)
+{
+	char *d = realpath(pm::dirname_of(path).c_str(), nullptr);
+	char *m = realpath(run.o.dir.c_str(), nullptr);
+	bool in = false;
+	if (d && m) {
+		std::string ds = d, ms = m;
+		in = ds == ms || (ds.size() > ms.size() && ds.compare(0, ms.size(), ms) == 0 && ds[ms.size()] == '/') ||
+		     ms == "/";
+	}
+	free(d);
+	free(m);
+	return in;
+}
+
 bool publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text, std::string &why)
 {
 	std::string dest = run.o.web + "/json/" + r.name, old;
+	// The spooled document is consumed (moved into place, or deleted when
+	// unchanged) only when it lies inside the mirror, as pkg-resolve's spool
+	// does for the wrapper. A record naming a file elsewhere must not make us
+	// move or delete it: it is copied.
+	bool consume = inside_mirror(run, r.json_file);
 	if (pm::read_file(dest, old, text.size() + 1) && old == text) {
-		pm::remove_file(r.json_file); // unchanged: keep the published copy as it is
+		if (consume) pm::remove_file(r.json_file); // unchanged: keep the published copy as it is
 	} else {
 		if (!pm::mkdir_p(run.o.web + "/json")) {
 			why = "cannot create " + run.o.web + "/json: " + strerror(errno);
 			return false;
 		}
-		if (rename(r.json_file.c_str(), dest.c_str()) != 0) {
-			// Another file system: write it instead (still atomically).
+		if (!consume || rename(r.json_file.c_str(), dest.c_str()) != 0) {
+			// Outside the mirror, or another file system: write it instead
+			// (still atomically).
 			if (!pm::write_file_atomic(dest, text, run.o.sync, &why)) return false;
-			pm::remove_file(r.json_file);
+			if (consume) pm::remove_file(r.json_file);
 		}
 	}
 	return pm::write_file_atomic(run.o.web + "/pypi/" + r.name + "/json", text, run.o.sync, &why);
