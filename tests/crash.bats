@@ -77,13 +77,7 @@ teardown() {
 	return 0
 }
 
-admin() {
-	local op=$1 kv body
-	shift
-	body="{\"op\":\"$op\""
-	for kv in "$@"; do body+=",\"${kv%%=*}\":\"${kv#*=}\""; done
-	curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' --data "$body}" "$EMU_URL/_emulator/admin"
-}
+admin() { emu_admin "$@" >/dev/null; }
 
 # config FILE MIRROR_DIR [extra [mirror] lines]
 config() {

@@ -73,13 +73,7 @@ config_file() {
 	EOF
 }
 
-admin() {
-	local op=$1 kv body
-	shift
-	body="{\"op\":\"$op\""
-	for kv in "$@"; do body+=",\"${kv%%=*}\":\"${kv#*=}\""; done
-	curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' --data "$body}" "$EMU_URL/_emulator/admin"
-}
+admin() { emu_admin "$@" >/dev/null; }
 
 pm() { pypi-mirror -c "$CONF" "$@"; }
 watcher() { "$PY" "$BATS_TEST_DIRNAME/lib/watcher.py" "$@"; }

@@ -62,13 +62,7 @@ EOF
 
 pm() { pypi-mirror -c "$CONF" "$@"; }
 
-admin() {
-	local op=$1 kv body
-	shift
-	body="{\"op\":\"$op\""
-	for kv in "$@"; do body+=",\"${kv%%=*}\":\"${kv#*=}\""; done
-	curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' --data "$body}" "$EMU_URL/_emulator/admin"
-}
+admin() { emu_admin "$@" >/dev/null; }
 norm() { local n=${1,,}; n=${n//[._]/-}; while [[ $n == *--* ]]; do n=${n//--/-}; done; printf '%s\n' "$n"; }
 # A project's JSON, fresh (a query string bypasses the emulator's CDN).
 upjson() { curl -fsSL "$EMU_URL/pypi/$(norm "$1")/json?fresh=$RANDOM"; }

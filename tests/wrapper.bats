@@ -68,15 +68,8 @@ EOF
 
 pm() { pypi-mirror -c "$CONF" "$@"; }
 
-# Admin operations straight over HTTP: the same requests admin sends,
-# without starting a Python interpreter for each (tests run many of them).
-admin() {
-	local op=$1 kv body
-	shift
-	body="{\"op\":\"$op\""
-	for kv in "$@"; do body+=",\"${kv%%=*}\":\"${kv#*=}\""; done
-	curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' --data "$body}" "$EMU_URL/_emulator/admin"
-}
+# Emulator admin operations, quietly (emu_admin speaks HTTP with curl).
+admin() { emu_admin "$@" >/dev/null; }
 simple_root() { curl -fsS "$EMU_URL/simple/" -H 'Accept: application/vnd.pypi.simple.v1+json'; }
 upstream_serial() { simple_root | jq '.meta."_last-serial"'; }
 norm() { local n=${1,,}; n=${n//[._]/-}; while [[ $n == *--* ]]; do n=${n//--/-}; done; printf '%s\n' "$n"; }
