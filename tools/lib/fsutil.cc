@@ -236,7 +236,10 @@ void remove_stale_temps(const std::string &target)
 		if (nhex != 8 || strcmp(hex + nhex, ".tmp") != 0) continue;
 		// Only temporaries whose writer is gone: the pid is in the name.
 		// EPERM means the process exists (another user's), so it is alive.
-		if (pid > 0 && pid != getpid() && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+		// Our own pid is alive too: this process may be writing the same
+		// target for another project right now (two projects can list one
+		// path), and its own failed writes remove their temporaries.
+		if (pid > 0 && (pid == getpid() || kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
 		unlink((dir + "/" + n).c_str());
 	}
 	closedir(d);
