@@ -184,7 +184,7 @@ EOF
 	[[ $(find "$M/web/packages" -name '*.metadata' | wc -l) -gt 0 ]]
 	[[ $(find "$M/web/packages" -name '*.metadata' | wc -l) -eq $(jq -r '.files[] | select(.core_metadata) | .path' "$ALL" | wc -l) ]]
 	# Nothing else: no temporaries left, nothing outside packages/.
-	[[ -z "$(find "$M" -name '.*')" ]]
+	[[ -z "$(find "$M" -name '.*' ! -path "$M/.unlisted")" ]] # no temporary; the journal is no hidden file of web/
 	[[ "$(ls "$M/web")" == "packages" ]]
 	[[ "$stderr" == *"INFO: Downloading: $EMU_URL/packages/"* ]]
 	n=$(file_table "$ALL" | wc -l)
@@ -276,7 +276,7 @@ EOF
 	# Fetched three times (two more after the first mismatch), never published.
 	[[ "$(package_gets "$path")" == 3 ]]
 	[[ ! -e "$M/web/$path" ]]
-	[[ -z "$(find "$M" -name '.*')" ]]
+	[[ -z "$(find "$M" -name '.*' ! -path "$M/.unlisted")" ]] # no temporary; the journal is no hidden file of web/
 	# Every other project's record passed on, and its files are in place.
 	jq -c --arg n "$name" 'select(.name != $n)' "$ALL" >"$T/others.ndjson"
 	diff <(sort "$T/others.ndjson") <(jq -c 'select(.type == "project")' <<<"$output" | sort)
@@ -302,7 +302,7 @@ EOF
 	done
 	run verify_mirror <(echo "$rec") "$M"
 	assert_success
-	[[ -z "$(find "$M" -name '.*')" ]]
+	[[ -z "$(find "$M" -name '.*' ! -path "$M/.unlisted")" ]] # no temporary; the journal is no hidden file of web/
 }
 
 @test "0409 artifact-get: a file gone upstream (HTTP 404) becomes an error record" {
@@ -489,7 +489,7 @@ EOF
 	run artifact-get -q -d "$M" --fsync <<<"$rec"
 	assert_success
 	[[ ! -e "$stale" ]]
-	[[ -z "$(find "$M" -name '.*')" ]]
+	[[ -z "$(find "$M" -name '.*' ! -path "$M/.unlisted")" ]] # no temporary; the journal is no hidden file of web/
 	run verify_mirror <(echo "$rec") "$M"
 	assert_success
 }
@@ -502,4 +502,45 @@ EOF
 	run --separate-stderr artifact-get -q -d "$M" --no-progress <"$ALL"
 	assert_success
 	[[ -z "$stderr" ]]
+}
+
+@test "0419 artifact-get: a project's paths go to DIR/.unlisted/NAME before its downloads; index-write takes them up" {
+	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
+	mapfile -t paths < <(jq -r '.files[].path' <<<"$rec")
+	# the sdist fails: the project errors, and its other files stay tracked
+	sdist=$(jq -r '.files[] | select(.filename | endswith(".tar.gz")) | .path' <<<"$rec" | head -n 1)
+	[[ -n "$sdist" ]]
+	admin fault path="/$sdist" kind=500
+	run --separate-stderr artifact-get -d "$M" <<<"$rec"
+	assert_failure 1
+	assert_equal "$(jq -r .type <<<"$output")" error
+	[[ -f "$M/.unlisted/demo-pkg" ]] || fail "no journal of the stored files"
+	diff <(printf '%s\n' "${paths[@]}" | sort) <(sort "$M/.unlisted/demo-pkg")
+	# A run of a project whose files are all current writes no journal.
+	admin clear-faults
+	run artifact-get -q -d "$M" <<<"$rec"
+	assert_success
+	rm "$M/.unlisted/demo-pkg"
+	run artifact-get -q -d "$M" <<<"$rec"
+	assert_success
+	[[ ! -e "$M/.unlisted/demo-pkg" ]] || fail "a project with nothing to download was journaled"
+	# the page takes the journal up: a path no record lists (and that the
+	# project owns) goes, then the journal
+	printf '%s\n' "${paths[@]}" >"$M/.unlisted/demo-pkg"
+	extra="packages/ee/ee/$(printf 'e%.0s' {1..60})/demo_pkg-0.0.1.tar.gz"
+	mkdir -p "$M/web/${extra%/*}" && echo old >"$M/web/$extra"
+	echo "$extra" >>"$M/.unlisted/demo-pkg"
+	run --separate-stderr index-write -d "$M" <<<"$rec"
+	assert_success
+	[[ ! -e "$M/web/$extra" ]] || fail "an unlisted file the project no longer lists was kept"
+	[[ ! -e "$M/.unlisted/demo-pkg" ]]
+	for p in "${paths[@]}"; do [[ -f "$M/web/$p" ]] || fail "$p deleted"; done
+	[[ "$stderr" == *"Deleting file: $extra (project demo-pkg)"* ]] || fail "$stderr"
+	# A journal that cannot be written: nothing is fetched, the project errors, by name.
+	rm -rf "$M/web/packages" "$M/.unlisted"
+	echo block >"$M/.unlisted"
+	run --separate-stderr artifact-get -d "$M" <<<"$rec"
+	assert_failure 1
+	[[ "$stderr" == *"Project demo-pkg: file "*"cannot record the files it downloads: "* ]] || fail "$stderr"
+	[[ -z "$(find "$M/web/packages" -type f 2>/dev/null)" ]] || fail "downloaded without a journal"
 }

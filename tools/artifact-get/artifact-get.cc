@@ -100,6 +100,7 @@ struct Project {
 	bool failed = false;
 	int failures = 0;
 	bool needs_download = false; // dry run: something is missing
+	bool journaled = false;      // its paths are in DIR/.unlisted/NAME
 	std::string err_reason, err_file, err_url;
 };
 
@@ -132,6 +133,7 @@ private:
 	void take_project(const rapidjson::Document &doc, const std::string &line);
 	bool vet_urls(Project &p);
 	bool next_item(Project &p); // true if a transfer was added
+	bool journal_paths(Project &p, const std::string &url);
 	void start(const std::shared_ptr<Job> &j);
 	void attempt(const std::shared_ptr<Job> &j);
 	void done(const std::shared_ptr<Job> &j, pm::Response &r);
@@ -293,6 +295,24 @@ void ArtifactGet::fail_item(Project &p, const pm::FileEntry &f, bool meta, const
 	}
 }
 
+// Before the first download of a project, its paths go to the project's
+// unlisted journal (see pm::unlisted_journal): if the project then fails, or
+// the run is killed, the next page written for it knows which files it may
+// have to delete. A file that cannot be tracked is not fetched.
+bool ArtifactGet::journal_paths(Project &p, const std::string &url)
+{
+	std::vector<std::string> paths;
+	for (auto &f : p.files) paths.push_back(f.path);
+	std::string err;
+	if (!pm::add_to_unlisted(opt_.dir, p.name, paths, opt_.fsync, &err)) {
+		fail_item(p, p.files[(p.next_item - 1) / 2], (p.next_item - 1) % 2 == 1, url,
+		          "cannot record the files it downloads: " + err);
+		return false;
+	}
+	p.journaled = true;
+	return true;
+}
+
 // Looks at the next file (or companion) of p. Returns true when it started a
 // transfer; false when the item needed none (current, refused, dry run).
 bool ArtifactGet::next_item(Project &p)
@@ -328,6 +348,7 @@ bool ArtifactGet::next_item(Project &p)
 		p.needs_download = true;
 		return false;
 	}
+	if (!p.journaled && !journal_paths(p, upstream_url)) return false;
 	auto j = std::make_shared<Job>();
 	j->p = cur_;
 	j->fi = idx / 2;

@@ -208,13 +208,13 @@ void remove_journal(const Run &run, const std::string &name)
 // The paths a journal lists that have the shape of a package path (anything
 // else is never deleted). A journal is our own file, but it sits on disk
 // between runs, so it is read as untrusted.
-std::vector<pm::ListedFile> read_journal(Run &run, const std::string &name)
+std::vector<pm::ListedFile> read_journal(Run &run, const std::string &name, const std::string &path)
 {
 	std::vector<pm::ListedFile> out;
-	std::string path = journal_path(run, name), text;
+	std::string text;
 	if (!pm::read_file(path, text, 64u << 20)) {
 		if (errno != ENOENT) {
-			LOG_ERROR("cannot read pending deletions %s: %s", path.c_str(), strerror(errno));
+			LOG_ERROR("cannot read journal %s: %s", path.c_str(), strerror(errno));
 			run.failed = true;
 		}
 		return out;
@@ -227,7 +227,7 @@ std::vector<pm::ListedFile> read_journal(Run &run, const std::string &name)
 		pos = nl + 1;
 		if (p.empty()) continue;
 		if (!pm::valid_package_path(p, &why)) {
-			LOG_WARN("Not deleting '%s' (pending deletions of %s): %s", p.c_str(), name.c_str(), why.c_str());
+			LOG_WARN("Not deleting '%s' (listed in %s for %s): %s", p.c_str(), path.c_str(), name.c_str(), why.c_str());
 			continue;
 		}
 		out.push_back({pm::basename_of(p), p});
@@ -272,7 +272,7 @@ void complete_journals(Run &run)
 		std::set<std::string> listed;
 		for (auto &f : old_listing(run, name)) listed.insert(f.path);
 		std::vector<pm::ListedFile> pending;
-		for (auto &f : read_journal(run, name)) {
+		for (auto &f : read_journal(run, name, journal_path(run, name))) {
 			if (!listed.count(f.path)) {
 				pending.push_back(f);
 				continue;
@@ -296,12 +296,23 @@ void complete_journals(Run &run)
 }
 
 // The old page's files, plus those a journal kept back (deletion cap) still
-// lists: overwriting the journal must not forget them.
+// lists: overwriting the journal must not forget them; plus the files
+// artifact-get stored for the project that no page listed (its unlisted
+// journal: a run that failed the project, or was killed).
 std::vector<pm::ListedFile> old_files(Run &run, const std::string &name)
 {
 	auto files = old_listing(run, name);
-	for (auto &f : read_journal(run, name)) files.push_back(f);
+	for (auto &f : read_journal(run, name, journal_path(run, name))) files.push_back(f);
+	for (auto &f : read_journal(run, name, pm::unlisted_journal(run.o.dir, name))) files.push_back(f);
 	return files;
+}
+
+// Once the page lists what it should and the doomed files are gone.
+void remove_journals(const Run &run, const std::string &name)
+{
+	remove_journal(run, name);
+	std::string path = pm::unlisted_journal(run.o.dir, name);
+	if (!pm::remove_file(path) && errno != ENOENT) LOG_WARN("cannot delete %s: %s", path.c_str(), strerror(errno));
 }
 
 // Removes a page (or a JSON API copy) if it is there, and any temporaries a
@@ -451,7 +462,7 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 		return;
 	}
 	long long deleted = delete_files(run, r, doomed);
-	remove_journal(run, r.name);
+	remove_journals(run, r.name);
 	std::set<std::string> names;
 	for (auto &f : r.files) names.insert(f.filename);
 	LOG_INFO("Synced %s (serial %lld, %zu files)", r.name.c_str(), serial, names.size());
@@ -478,7 +489,7 @@ void process_removal(Run &run, const pm::ProjectRecord &r)
 	remove_if_present(run.o.web + "/pypi/" + r.name + "/json");
 	rmdir((run.o.web + "/pypi/" + r.name).c_str());
 	long long deleted = delete_files(run, r, doomed);
-	remove_journal(run, r.name);
+	remove_journals(run, r.name);
 	LOG_INFO("Removed %s (serial %lld, %lld files deleted)", r.name.c_str(), r.serial, deleted);
 	emit_synced(run, r, 0, deleted, true);
 	run.changes.add(r.name, r.serial, true);

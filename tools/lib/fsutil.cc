@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <random>
+#include <set>
 #include <csignal>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -243,6 +244,34 @@ void remove_stale_temps(const std::string &target)
 		unlink((dir + "/" + n).c_str());
 	}
 	closedir(d);
+}
+
+std::string unlisted_journal(const std::string &mirror_dir, const std::string &name)
+{
+	return mirror_dir + "/.unlisted/" + name;
+}
+
+bool add_to_unlisted(const std::string &mirror_dir, const std::string &name, const std::vector<std::string> &paths,
+                     bool sync, std::string *error)
+{
+	std::string path = unlisted_journal(mirror_dir, name), text;
+	if (!read_file(path, text, 64u << 20) && errno != ENOENT) {
+		if (error) *error = "cannot read " + path + ": " + strerror(errno);
+		return false;
+	}
+	std::set<std::string> have;
+	for (size_t pos = 0; pos < text.size();) {
+		size_t nl = text.find('\n', pos);
+		if (nl == std::string::npos) nl = text.size();
+		have.insert(text.substr(pos, nl - pos));
+		pos = nl + 1;
+	}
+	if (!text.empty() && text.back() != '\n') text += '\n'; // a torn line stays a line of its own
+	size_t before = text.size();
+	for (auto &p : paths)
+		if (have.insert(p).second) text += p + "\n";
+	if (text.size() == before) return true;
+	return write_file_atomic(path, text, sync, error);
 }
 
 bool read_status(const std::string &mirror_dir, long long &serial, std::string *error)

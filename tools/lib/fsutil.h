@@ -4,6 +4,7 @@
 // leaves either the old file or the new one, never a mix.
 #pragma once
 #include <string>
+#include <vector>
 
 namespace pm {
 
@@ -56,6 +57,17 @@ void remove_stale_temps(const std::string &target);
 // Returns false on an unreadable or malformed file (error set).
 bool read_status(const std::string &mirror_dir, long long &serial, std::string *error = nullptr);
 bool write_status(const std::string &mirror_dir, long long serial, std::string *error = nullptr);
+
+// DIR/.unlisted/NAME: package paths stored for project NAME that no page of
+// NAME may list yet. artifact-get adds a project's paths before it downloads
+// any of them; index-write, when it writes NAME's page, takes them as
+// candidates for deletion (like the old page's files) and then removes the
+// journal. Without it a file fetched for a project that then fails would be
+// linked by no page, and deleted by no run once upstream drops it.
+std::string unlisted_journal(const std::string &mirror_dir, const std::string &name);
+// Adds paths to NAME's journal (keeping what it lists), atomically.
+bool add_to_unlisted(const std::string &mirror_dir, const std::string &name, const std::vector<std::string> &paths,
+                     bool sync, std::string *error = nullptr);
 
 std::string dirname_of(const std::string &path);
 std::string basename_of(const std::string &path);
