@@ -307,6 +307,7 @@ bool ArtifactGet::journal_paths(Project &p, const std::string &url)
 	if (!pm::add_to_unlisted(opt_.dir, p.name, paths, opt_.fsync, &err)) {
 		fail_item(p, p.files[(p.next_item - 1) / 2], (p.next_item - 1) % 2 == 1, url,
 		          "cannot record the files it downloads: " + err);
+		p.next_item = 2 * p.files.size(); // the project fails once, not once per file
 		return false;
 	}
 	p.journaled = true;
