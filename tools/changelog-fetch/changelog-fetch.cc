@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <set>
@@ -68,23 +69,63 @@ const char *const kUsage =
 constexpr const char *kSimpleJson = "application/vnd.pypi.simple.v1+json";
 constexpr size_t kMaxRoot = size_t(1) << 30; // PyPI's JSON root is ~40 MB today
 
-// The changed projects, compactly: the names live in one arena and a
+// Strings appended in 1 MiB blocks: growing never copies what is stored,
+// where one string doubling its buffer holds twice its size for a moment.
+class Arena {
+public:
+	static constexpr unsigned kShift = 20;
+	static constexpr size_t kBlock = size_t(1) << kShift;
+	// Stores a then b, side by side; returns where.
+	uint64_t put(std::string_view a, std::string_view b)
+	{
+		size_t n = a.size() + b.size();
+		if (blocks_.empty() || blocks_.back().size() + n > kBlock) {
+			blocks_.emplace_back();
+			blocks_.back().reserve(std::max(kBlock, n));
+		}
+		std::string &blk = blocks_.back();
+		uint64_t off = (uint64_t(blocks_.size() - 1) << kShift) | blk.size();
+		blk.append(a);
+		blk.append(b);
+		size_ += n;
+		return off;
+	}
+	std::string_view at(uint64_t off, size_t n) const
+	{
+		return std::string_view(blocks_[off >> kShift]).substr(off & (kBlock - 1), n);
+	}
+	size_t size() const { return size_; }
+	void clear()
+	{
+		blocks_.clear();
+		size_ = 0;
+	}
+	void swap(Arena &o)
+	{
+		blocks_.swap(o.blocks_);
+		std::swap(size_, o.size_);
+	}
+
+private:
+	std::vector<std::string> blocks_;
+	size_t size_ = 0;
+};
+
+// The changed projects, compactly: the names live in an arena and a
 // project costs 16 bytes besides them, where a std::map node of two
 // std::strings cost over 100 (an initial listing holds every project).
 // Changes are appended as they come; sorting by name and keeping the newest
 // change per name happens now and then (the journal repeats names) and once
-// at the end.
+// at the end. A deque, not a vector: it grows without copying.
 class Changes {
 public:
 	void add(const std::string &name, const std::string &display, long long serial)
 	{
 		Rec r;
-		r.off = arena_.size();
 		r.nlen = static_cast<uint8_t>(name.size());
 		r.dlen = display == name ? 0 : static_cast<uint8_t>(display.size());
+		r.off = arena_.put(name, r.dlen ? std::string_view(display) : std::string_view());
 		r.serial = serial;
-		arena_ += name;
-		if (r.dlen) arena_ += display;
 		recs_.push_back(r);
 		if (recs_.size() >= 2 * std::max(settled_, size_t(8192))) settle();
 	}
@@ -113,13 +154,8 @@ public:
 		// arena is dropped names, copy the live ones out (in sorted order,
 		// which keeps offsets growing with every later add).
 		if (garbage_ > arena_.size() / 2) {
-			std::string fresh;
-			fresh.reserve(arena_.size() - garbage_);
-			for (auto &r : recs_) {
-				size_t off = fresh.size();
-				fresh.append(arena_, r.off, size_t(r.nlen) + r.dlen);
-				r.off = off;
-			}
+			Arena fresh;
+			for (auto &r : recs_) r.off = fresh.put(name(r), r.dlen ? display(r) : std::string_view());
 			arena_.swap(fresh);
 			garbage_ = 0;
 		}
@@ -128,9 +164,10 @@ public:
 	// After settle().
 	bool has(std::string_view n) const
 	{
-		auto it = std::lower_bound(recs_.begin(), recs_.begin() + static_cast<long>(settled_), n,
+		auto end = recs_.begin() + static_cast<long>(settled_);
+		auto it = std::lower_bound(recs_.begin(), end, n,
 		                           [this](const Rec &r, std::string_view v) { return name(r) < v; });
-		return it != recs_.begin() + static_cast<long>(settled_) && name(*it) == n;
+		return it != end && name(*it) == n;
 	}
 	size_t size() const { return recs_.size(); }
 	void clear()
@@ -153,13 +190,10 @@ private:
 		long long serial;
 	};
 	static_assert(sizeof(Rec) == 16);
-	std::string_view name(const Rec &r) const { return std::string_view(arena_).substr(r.off, r.nlen); }
-	std::string_view display(const Rec &r) const
-	{
-		return r.dlen ? std::string_view(arena_).substr(r.off + r.nlen, r.dlen) : name(r);
-	}
-	std::string arena_;
-	std::vector<Rec> recs_;
+	std::string_view name(const Rec &r) const { return arena_.at(r.off, r.nlen); }
+	std::string_view display(const Rec &r) const { return r.dlen ? arena_.at(r.off + r.nlen, r.dlen) : name(r); }
+	Arena arena_;
+	std::deque<Rec> recs_;
 	size_t settled_ = 0; // recs_[0, settled_) is sorted, one per name
 	size_t garbage_ = 0; // arena bytes no record points at
 };
@@ -174,7 +208,7 @@ struct Run {
 	// FNV-1a hashes of the normalized upstream names, not the names: 8 bytes
 	// a project instead of ~50. A collision can only hide a removal (never
 	// invent one), and pkg-resolve corrects that on the project's next change.
-	std::vector<uint64_t> upstream;
+	std::deque<uint64_t> upstream;
 	size_t skipped = 0;
 	// Upstream's own serial (the simple root's meta, or its header); -1 if
 	// unknown (XML-RPC).

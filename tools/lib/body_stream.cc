@@ -193,9 +193,9 @@ private:
 Response StreamedFetch::run(const std::function<void(InStream &)> &parse, const std::function<void()> &on_restart,
                             size_t max, size_t max_gap)
 {
-	// 4 MiB in flight: a few hundred of curl's chunks, enough to keep both
-	// threads busy, small next to any body worth streaming.
-	Pipe pipe(4u << 20);
+	// 1 MiB in flight: dozens of curl's chunks, enough to keep both threads
+	// busy, small next to any body worth streaming.
+	Pipe pipe(1u << 20);
 	Request req = std::move(req_);
 	req.on_data = [&pipe](const char *p, size_t n) { return pipe.push(p, n); };
 	req.on_restart = [&pipe] { pipe.restart(); };

@@ -1,9 +1,10 @@
 // Byte streams for RapidJSON's SAX Reader that never hold a whole document:
 // a file read in 64 KiB blocks, and an HTTP body parsed while it arrives
 // (the transfer runs on a helper thread and hands its chunks over through a
-// bounded queue). Both cap the total size and the bytes the parser may see
-// without the caller marking progress, so a hostile document (a gzip bomb, a
-// gigabyte-long string) is refused early with memory near the caps.
+// queue of at most 1 MiB). Both cap the total size and the bytes the parser
+// may see without the caller marking progress, so a hostile document (a
+// gzip bomb, a gigabyte-long string) is refused early with memory near the
+// caps.
 #pragma once
 #include <cstddef>
 #include <functional>
