@@ -14,9 +14,9 @@ BUILD      ?= build
 
 CXX        ?= g++
 CXXFLAGS   ?= -O2 -g
-CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -MMD -MP
+CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -MMD -MP -pthread
 CPPFLAGS   += -Itools/lib -DPM_VERSION='"$(VERSION)"'
-LDLIBS     += -lcurl -lcrypto -lexpat -lre2 -linih
+LDLIBS     += -lcurl -lcrypto -lexpat -lre2 -linih -pthread
 
 # SANITIZE=1 builds everything with AddressSanitizer + UBSan.
 ifeq ($(SANITIZE),1)

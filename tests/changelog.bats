@@ -227,18 +227,29 @@ fake_stop() {
 	assert_equal "$calls" 3
 }
 
-@test "0110 changelog-fetch: mirrored projects missing upstream become records (-d)" {
+@test "0110 changelog-fetch: mirrored projects missing upstream become records (-d), once the serial moves" {
 	local dir="$BATS_TEST_TMPDIR/mirror"
 	make_mirror "$dir"
-	local t
-	t=$(serial)
+	local s t
+	s=$(serial)
 	# A project the mirror has and upstream never had (or lost long ago).
 	jq -c '.projects += [{"_last-serial": 3, "name": "Gone.Pkg"}]' "$dir/web/simple/index.v1_json" >"$dir/root"
 	mv "$dir/root" "$dir/web/simple/index.v1_json"
+	# Upstream's serial has not moved: nothing can have changed, and nothing
+	# can have gone (a removal is a journal entry too), so the listing is
+	# not read past meta and the mirror's root is not compared with it.
 	run --separate-stderr changelog-fetch -u "$EMU_URL" --allow-non-https -d "$dir"
 	assert_success
-	assert_equal "$(echo "$output" | projects)" "gone-pkg $t Gone.Pkg"
-	assert_equal "$(echo "$output" | tail -1 | jq -c '[.serial, .since, .projects]')" "[$t,$t,1]"
+	assert_equal "$(echo "$output" | projects)" ""
+	assert_equal "$(echo "$output" | tail -1 | jq -c '[.serial, .since, .projects]')" "[$s,$s,0]"
+	assert_regex "$stderr" "INFO: Upstream's serial $s is not past $s: nothing changed"
+	# Once it moves (here for another project), the mirror's root is compared.
+	t=$(mutate new-project name=cf-0110-new)
+	run --separate-stderr changelog-fetch -u "$EMU_URL" --allow-non-https -d "$dir"
+	assert_success
+	assert_equal "$(echo "$output" | projects)" "cf-0110-new $t cf-0110-new
+gone-pkg $t Gone.Pkg"
+	assert_equal "$(echo "$output" | tail -1 | jq -c '[.serial, .since, .projects]')" "[$t,$s,2]"
 	refute [ -n "$(echo "$stderr" | grep -E 'ERROR|WARNING')" ]
 	assert_regex "$stderr" "Project gone-pkg is mirrored but no longer listed upstream"
 
@@ -249,7 +260,7 @@ fake_stop() {
 	run --separate-stderr changelog-fetch -u "$EMU_URL" --allow-non-https -d "$dir"
 	assert_success
 	# The hash-index letter directory "g" has no page and is left alone.
-	assert_equal "$(echo "$output" | projects)" "gone-pkg $t gone-pkg"
+	assert_equal "$(echo "$output" | projects | grep -v cf-0110-new)" "gone-pkg $t gone-pkg"
 
 	# XML-RPC from serial 0 is a full listing too.
 	printf 0 >"$dir/status"
@@ -321,6 +332,20 @@ fake_stop() {
 	assert_equal "$(echo "$output" | projects)" "mixedcase $w MixedCase"
 	# The cut one, its retry, and the empty page.
 	assert_equal "$(emu_stats | jq '.requests["POST /pypi"]')" 3
+	# The simple root is parsed while it arrives: a cut one is parsed again
+	# from its start, and what the cut one listed is not counted twice.
+	admin fault path=/simple/ kind=truncate count=1 >/dev/null
+	run --separate-stderr cf --since "$s"
+	assert_success
+	assert_equal "$(echo "$output" | projects)" "mixedcase $w MixedCase"
+	assert_equal "$(echo "$output" | tail -1 | jq -c '[.serial, .projects]')" "[$w,1]"
+	assert_equal "$(emu_stats | jq '.requests["GET /simple/"]')" 2
+	run --separate-stderr cf --since 0
+	local full=$output
+	admin fault path=/simple/ kind=truncate count=1 >/dev/null
+	run --separate-stderr cf --since 0
+	assert_success
+	assert_equal "$output" "$full"
 }
 
 @test "0115 changelog-fetch: --last-serial" {

@@ -161,10 +161,18 @@ def bombs(out, big=False):
     # JSON API document: a valid head, then 320 MiB of spaces in a string
     # (300 KiB gzipped): over pkg-resolve's 256 MiB limit on a body.
     gzip_of([doc[:-1], b',"pad":"'] + [b" " * mib] * 320 + [b'"}'], os.path.join(out, "json-bomb.json.gz"))
+    # PEP 691 roots, parsed as they arrive, so a bomb must stay valid JSON
+    # to get anywhere. A 64 MiB string: over the parser's 8 MiB limit on
+    # one value.
+    root = b'{"meta":{"api-version":"1.1","_last-serial":5},"projects":[{"name":"a","_last-serial":1'
+    gzip_of([root, b',"x":"'] + [b"a" * mib] * 64 + [b'"}]}'], os.path.join(out, "simple-string-bomb.json.gz"))
     if big:
-        # PEP 691 root: 1.1 GiB, over changelog-fetch's 1 GiB limit for it.
-        root = b'{"meta":{"api-version":"1.1","_last-serial":5},"projects":[{"name":"a","_last-serial":1}'
-        gzip_of([root, b',"x":"'] + [b"a" * mib] * 1130 + [b'"]}'], os.path.join(out, "simple-bomb.json.gz"))
+        # 1.1 GiB of entries (all the same project), over changelog-fetch's
+        # 1 GiB limit on the root.
+        entry = b'{"name":"a","_last-serial":1},'
+        block = entry * (mib // len(entry))
+        gzip_of([root, b'},'] + [block] * 1130 + [b'{"name":"a","_last-serial":1}]}'],
+                os.path.join(out, "simple-bomb.json.gz"))
     # XML-RPC answers: one 64 MiB string, and 64 MiB of whitespace between
     # values (the parser's limit on one text is 8 MiB).
     head = (b"<?xml version='1.0'?>\n<methodResponse><params><param><value><array><data>"

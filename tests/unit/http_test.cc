@@ -3,6 +3,8 @@
 // retries, redirects, truncation and connection reuse can be checked exactly.
 #include "http.h"
 
+#include "body_stream.h"
+
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -617,6 +619,197 @@ TEST(Http, ErrorBodyBounded)
 	r = small.fetch(get(s.url("/x")));
 	EXPECT_EQ(r.status, 404);
 	EXPECT_EQ(r.body.size(), 100u);
+}
+
+TEST(Http, CollectedBodyGrowsWithinTheLimit)
+{
+	// Chunked: no length to size the body by, so it grows as it arrives.
+	std::string body(300000, 'g');
+	Server s([&](const Req &, int) {
+		Reply r;
+		r.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+		for (size_t i = 0; i < body.size(); i += 7000) {
+			size_t n = std::min<size_t>(7000, body.size() - i);
+			char hex[16];
+			snprintf(hex, sizeof hex, "%zx\r\n", n);
+			r.raw += hex + body.substr(i, n) + "\r\n";
+		}
+		r.raw += "0\r\n\r\n";
+		return r;
+	});
+	pm::Http h(fast());
+	pm::Request q = get(s.url("/chunked"));
+	q.max_body = 400000;
+	pm::Response r = h.fetch(q);
+	ASSERT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(r.body, body);
+	// Never past the limit (doubling from 300000-odd would be 600000-odd).
+	EXPECT_LE(r.body.capacity(), 400000u);
+	// At the limit exactly: taken whole, still no room past it.
+	q = get(s.url("/chunked"));
+	q.max_body = body.size();
+	r = h.fetch(q);
+	ASSERT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(r.body.size(), body.size());
+	EXPECT_LE(r.body.capacity(), body.size());
+	// With a Content-Length, sized once, exactly.
+	Server s2([&](const Req &, int) { return reply(200, body); });
+	r = h.fetch(get(s2.url("/cl")));
+	ASSERT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(r.body, body);
+	EXPECT_EQ(r.body.capacity(), body.size());
+}
+
+// Reads a whole stream as parse() would, restarts and all.
+struct Slurp {
+	std::string got, error;
+	size_t stop_after = static_cast<size_t>(-1);
+	void operator()(pm::InStream &in)
+	{
+		got.clear();
+		while (in.Peek() != '\0' && got.size() < stop_after) {
+			got.push_back(in.Take());
+			if (got.size() % 100 == 0) in.mark();
+		}
+		error = in.error();
+	}
+};
+
+TEST(StreamedFetch, WholeBodyThroughTheStream)
+{
+	std::string body;
+	for (int i = 0; i < 200000; i++) body += static_cast<char>('a' + i % 26);
+	Server s([&](const Req &, int) { return reply(200, body); });
+	pm::Http h(fast());
+	pm::StreamedFetch f(h, get(s.url("/root")));
+	Slurp sl;
+	int restarts = 0;
+	pm::Response r = f.run(std::ref(sl), [&] { restarts++; }, 1 << 20, 1 << 20);
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_FALSE(f.stopped_early());
+	EXPECT_EQ(sl.got, body);
+	EXPECT_EQ(restarts, 0);
+	EXPECT_TRUE(r.body.empty()); // went to the stream, not to memory
+}
+
+TEST(StreamedFetch, CutShortThenParsedAgain)
+{
+	const std::string full(50000, 'f');
+	Server s([&](const Req &, int n) {
+		if (n > 0) return reply(200, full);
+		Reply r;
+		r.raw = "HTTP/1.1 200 OK\r\nContent-Length: 50000\r\n\r\n" + full.substr(0, 20000);
+		r.close = true;
+		return r;
+	});
+	pm::Http h(fast());
+	pm::StreamedFetch f(h, get(s.url("/cut")));
+	Slurp sl;
+	int parses = 0, restarts = 0;
+	pm::Response r = f.run(
+	    [&](pm::InStream &in) {
+		    parses++;
+		    sl(in);
+	    },
+	    [&] { restarts++; }, 1 << 20, 1 << 20);
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(restarts, 1);
+	EXPECT_EQ(parses, 2);
+	EXPECT_EQ(sl.got, full);
+}
+
+TEST(StreamedFetch, ReceiverStopsEarly)
+{
+	// Far more than the queue holds: the transfer has to be stopped.
+	const std::string big(32 << 20, 'x');
+	Server s([&](const Req &, int) { return reply(200, big); });
+	pm::Http h(fast());
+	pm::StreamedFetch f(h, get(s.url("/big")));
+	Slurp sl;
+	sl.stop_after = 1000;
+	pm::Response r = f.run(std::ref(sl), nullptr, size_t(1) << 30, size_t(1) << 30);
+	EXPECT_EQ(sl.got.size(), 1000u);
+	EXPECT_TRUE(f.stopped_early());
+	EXPECT_FALSE(r.ok());
+	EXPECT_EQ(r.status, 200);
+	EXPECT_EQ(s.hits("/big"), 1); // an abort by the receiver is not retried
+}
+
+TEST(StreamedFetch, Limits)
+{
+	const std::string body(100000, ' ');
+	Server s([&](const Req &, int) { return reply(200, body); });
+	pm::Http h(fast());
+	{
+		pm::StreamedFetch f(h, get(s.url("/a")));
+		Slurp sl;
+		f.run(std::ref(sl), nullptr, 50000, 1 << 20);
+		EXPECT_EQ(sl.error, "response larger than 50000 bytes");
+		EXPECT_LE(sl.got.size(), 50000u);
+	}
+	{
+		// The gap: nothing marks progress while the stream reads on.
+		pm::StreamedFetch f(h, get(s.url("/b")));
+		bool too_big = true;
+		std::string error;
+		f.run(
+		    [&](pm::InStream &in) {
+			    while (in.Peek() != '\0') in.Take();
+			    error = in.error();
+			    too_big = in.too_big();
+		    },
+		    nullptr, 1 << 20, 10000);
+		EXPECT_NE(error.find("more than 10000 bytes without a value ending"), std::string::npos) << error;
+		EXPECT_FALSE(too_big);
+	}
+}
+
+TEST(StreamedFetch, ErrorStatusNeverReachesTheStream)
+{
+	Server s([](const Req &, int) { return reply(404, "not here"); });
+	pm::Http h(fast());
+	pm::StreamedFetch f(h, get(s.url("/x")));
+	Slurp sl;
+	pm::Response r = f.run(std::ref(sl), nullptr, 1 << 20, 1 << 20);
+	EXPECT_EQ(r.status, 404);
+	EXPECT_EQ(sl.got, "");
+	EXPECT_EQ(r.body, "not here");
+	EXPECT_FALSE(f.stopped_early());
+}
+
+TEST(FileStream, ReadsAFileAndFindsItsEnd)
+{
+	char path[] = "/tmp/pm-filestream-XXXXXX";
+	int fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	std::string data(150000, 'q');
+	data[100000] = '\0'; // a NUL in the data is not the end
+	ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+	close(fd);
+	pm::FileStream in;
+	ASSERT_TRUE(in.open(path));
+	size_t n = 0;
+	while (in.Peek() != '\0') {
+		in.Take();
+		n++;
+	}
+	EXPECT_EQ(n, 100000u);
+	EXPECT_FALSE(in.at_end());
+	EXPECT_EQ(in.Tell(), 100000u);
+	in.Take();
+	while (in.Peek() != '\0') in.Take();
+	EXPECT_TRUE(in.at_end());
+	EXPECT_EQ(in.Tell(), data.size());
+	pm::FileStream small;
+	ASSERT_TRUE(small.open(path));
+	small.set_limits(70000, 1 << 20);
+	while (small.Peek() != '\0') small.Take();
+	EXPECT_TRUE(small.too_big());
+	EXPECT_EQ(small.error(), "file larger than 70000 bytes");
+	unlink(path);
+	pm::FileStream none;
+	EXPECT_FALSE(none.open("/nonexistent/x"));
+	EXPECT_EQ(errno, ENOENT);
 }
 
 TEST(Http, ConcurrentKeepAlive)

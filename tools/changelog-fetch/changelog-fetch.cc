@@ -10,9 +10,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <functional>
-#include <map>
+#include <limits>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <rapidjson/error/en.h>
@@ -20,6 +23,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "body_stream.h"
 #include "cli.h"
 #include "fsutil.h"
 #include "http.h"
@@ -65,9 +69,133 @@ const char *const kUsage =
 constexpr const char *kSimpleJson = "application/vnd.pypi.simple.v1+json";
 constexpr size_t kMaxRoot = size_t(1) << 30; // PyPI's JSON root is ~40 MB today
 
-struct Changed {
-	std::string display;
-	long long serial = 0;
+// Strings appended in 1 MiB blocks: growing never copies what is stored,
+// where one string doubling its buffer holds twice its size for a moment.
+class Arena {
+public:
+	static constexpr unsigned kShift = 20;
+	static constexpr size_t kBlock = size_t(1) << kShift;
+	// Stores a then b, side by side; returns where.
+	uint64_t put(std::string_view a, std::string_view b)
+	{
+		size_t n = a.size() + b.size();
+		if (blocks_.empty() || blocks_.back().size() + n > kBlock) {
+			blocks_.emplace_back();
+			blocks_.back().reserve(std::max(kBlock, n));
+		}
+		std::string &blk = blocks_.back();
+		uint64_t off = (uint64_t(blocks_.size() - 1) << kShift) | blk.size();
+		blk.append(a);
+		blk.append(b);
+		size_ += n;
+		return off;
+	}
+	std::string_view at(uint64_t off, size_t n) const
+	{
+		return std::string_view(blocks_[off >> kShift]).substr(off & (kBlock - 1), n);
+	}
+	size_t size() const { return size_; }
+	void clear()
+	{
+		blocks_.clear();
+		size_ = 0;
+	}
+	void swap(Arena &o)
+	{
+		blocks_.swap(o.blocks_);
+		std::swap(size_, o.size_);
+	}
+
+private:
+	std::vector<std::string> blocks_;
+	size_t size_ = 0;
+};
+
+// The changed projects, compactly: the names live in an arena and a
+// project costs 16 bytes besides them, where a std::map node of two
+// std::strings cost over 100 (an initial listing holds every project).
+// Changes are appended as they come; sorting by name and keeping the newest
+// change per name happens now and then (the journal repeats names) and once
+// at the end. A deque, not a vector: it grows without copying.
+class Changes {
+public:
+	void add(const std::string &name, const std::string &display, long long serial)
+	{
+		Rec r;
+		r.nlen = static_cast<uint8_t>(name.size());
+		r.dlen = display == name ? 0 : static_cast<uint8_t>(display.size());
+		r.off = arena_.put(name, r.dlen ? std::string_view(display) : std::string_view());
+		r.serial = serial;
+		recs_.push_back(r);
+		if (recs_.size() >= 2 * std::max(settled_, size_t(8192))) settle();
+	}
+	// Sorts by name and keeps one change per name: the newest serial, and of
+	// equal serials the one added last (as a map updated in order would).
+	void settle()
+	{
+		if (settled_ == recs_.size()) return;
+		std::sort(recs_.begin(), recs_.end(), [this](const Rec &a, const Rec &b) {
+			int c = name(a).compare(name(b));
+			if (c != 0) return c < 0;
+			if (a.serial != b.serial) return a.serial < b.serial;
+			return a.off < b.off; // arena offsets grow with every add
+		});
+		size_t out = 0, dropped = 0;
+		for (size_t i = 0; i < recs_.size(); i++) {
+			if (i + 1 < recs_.size() && name(recs_[i]) == name(recs_[i + 1])) {
+				dropped += size_t(recs_[i].nlen) + recs_[i].dlen;
+				continue;
+			}
+			recs_[out++] = recs_[i];
+		}
+		recs_.resize(out);
+		garbage_ += dropped;
+		// The journal can name one project a million times: once most of the
+		// arena is dropped names, copy the live ones out (in sorted order,
+		// which keeps offsets growing with every later add).
+		if (garbage_ > arena_.size() / 2) {
+			Arena fresh;
+			for (auto &r : recs_) r.off = fresh.put(name(r), r.dlen ? display(r) : std::string_view());
+			arena_.swap(fresh);
+			garbage_ = 0;
+		}
+		settled_ = recs_.size();
+	}
+	// After settle().
+	bool has(std::string_view n) const
+	{
+		auto end = recs_.begin() + static_cast<long>(settled_);
+		auto it = std::lower_bound(recs_.begin(), end, n,
+		                           [this](const Rec &r, std::string_view v) { return name(r) < v; });
+		return it != end && name(*it) == n;
+	}
+	size_t size() const { return recs_.size(); }
+	void clear()
+	{
+		recs_.clear();
+		arena_.clear();
+		settled_ = garbage_ = 0;
+	}
+	// f(name, display, serial) in name order; after settle().
+	template <class F> void each(F f) const
+	{
+		for (auto &r : recs_) f(name(r), display(r), r.serial);
+	}
+
+private:
+	struct Rec {
+		uint64_t off : 48; // in arena_: the name, then the display name unless the same
+		uint64_t nlen : 8; // names are at most 200 bytes (valid_project_name)
+		uint64_t dlen : 8; // 0: the display name is the name
+		long long serial;
+	};
+	static_assert(sizeof(Rec) == 16);
+	std::string_view name(const Rec &r) const { return arena_.at(r.off, r.nlen); }
+	std::string_view display(const Rec &r) const { return r.dlen ? arena_.at(r.off + r.nlen, r.dlen) : name(r); }
+	Arena arena_;
+	std::deque<Rec> recs_;
+	size_t settled_ = 0; // recs_[0, settled_) is sorted, one per name
+	size_t garbage_ = 0; // arena bytes no record points at
 };
 
 // The whole state of a run: the changed projects, the highest serial seen,
@@ -75,16 +203,19 @@ struct Changed {
 struct Run {
 	long long since = 0;
 	long long max_serial = 0;
-	std::map<std::string, Changed> changed; // normalized name -> newest change
+	Changes changed; // normalized name -> newest change
 	bool collect_names = false;
 	// FNV-1a hashes of the normalized upstream names, not the names: 8 bytes
 	// a project instead of ~50. A collision can only hide a removal (never
 	// invent one), and pkg-resolve corrects that on the project's next change.
-	std::vector<uint64_t> upstream;
+	std::deque<uint64_t> upstream;
 	size_t skipped = 0;
+	// Upstream's own serial (the simple root's meta, or its header); -1 if
+	// unknown (XML-RPC).
+	long long upstream_serial = -1;
 };
 
-uint64_t name_hash(const std::string &s)
+uint64_t name_hash(std::string_view s)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (unsigned char c : s) {
@@ -104,13 +235,7 @@ void note(Run &run, const std::string &display, long long serial)
 		run.skipped++;
 		return;
 	}
-	std::string n = pm::normalize_name(display);
-	auto it = run.changed.find(n);
-	if (it == run.changed.end()) {
-		run.changed.emplace(n, Changed{display, serial});
-	} else if (serial >= it->second.serial) {
-		it->second = Changed{display, serial};
-	}
+	run.changed.add(pm::normalize_name(display), display, serial);
 }
 
 [[noreturn]] void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -257,6 +382,17 @@ struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler
 	bool saw_projects = false;
 	size_t entries = 0;
 	std::string error;
+	// Stop once meta is read, if it comes before the projects and its serial
+	// is at most this (-1: never stop early).
+	long long stop_at = -1;
+	bool stopped = false;
+	// The stream being parsed: every event marks progress on it, so only
+	// one string or one gap between values counts against its gap limit.
+	pm::InStream *in = nullptr;
+	void touch()
+	{
+		if (in) in->mark();
+	}
 
 	std::vector<char> kinds;       // 'o' object, 'a' array, outermost first
 	std::vector<std::string> keys; // the last key at each object level
@@ -276,12 +412,14 @@ struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler
 	}
 	bool integer(long long v, bool ok)
 	{
+		touch();
 		if (at(2, "meta", "_last-serial")) meta_serial = ok ? v : -1;
 		else if (entry_field("_last-serial")) entry_serial = ok ? v : -1;
 		return true;
 	}
 	bool Default()
 	{
+		touch();
 		if (entry_field("_last-serial")) entry_serial = -1;
 		if (entry_field("name")) entry_has_name = false;
 		return true;
@@ -292,6 +430,7 @@ struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler
 	bool Uint64(uint64_t u) { return integer(static_cast<long long>(u), u < (1ull << 62)); }
 	bool String(const char *s, rapidjson::SizeType n, bool)
 	{
+		touch();
 		if (entry_field("name")) {
 			entry_name.assign(s, n);
 			entry_has_name = true;
@@ -304,11 +443,13 @@ struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler
 	}
 	bool Key(const char *s, rapidjson::SizeType n, bool)
 	{
+		touch();
 		keys.back().assign(s, n);
 		return true;
 	}
 	bool StartObject()
 	{
+		touch();
 		if (kinds.empty()) {
 			// fine: the root
 		} else if (kinds.size() == 2 && kinds[1] == 'a' && keys[0] == "projects") {
@@ -323,16 +464,25 @@ struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler
 	}
 	bool EndObject(rapidjson::SizeType)
 	{
+		touch();
 		kinds.pop_back();
 		keys.pop_back();
 		if (in_entry && kinds.size() == 2) {
 			in_entry = false;
 			entry(entry_has_name ? &entry_name : nullptr, entry_serial, entries++);
 		}
+		// meta just ended. PyPI sorts keys, so it comes before projects:
+		// when its serial says nothing can have changed, the listing is
+		// not read at all.
+		if (kinds.size() == 1 && keys[0] == "meta" && !saw_projects && meta_serial >= 0 && meta_serial <= stop_at) {
+			stopped = true;
+			return false;
+		}
 		return true;
 	}
 	bool StartArray()
 	{
+		touch();
 		if (kinds.empty()) {
 			error = "the root is not a JSON object";
 			return false;
@@ -346,27 +496,34 @@ struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler
 	}
 	bool EndArray(rapidjson::SizeType)
 	{
+		touch();
 		kinds.pop_back();
 		keys.pop_back();
 		return true;
 	}
 };
 
-// Parses a root body; returns false with error set.
-bool parse_root(const std::string &body, RootHandler &h, std::string &error)
+// Parses a root from in; returns false with error set. A stop at meta
+// (stop_at) is a success.
+bool parse_root(pm::InStream &in, RootHandler &h, std::string &error)
 {
+	h.in = &in;
 	rapidjson::Reader reader;
-	rapidjson::StringStream ss(body.c_str());
 	constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-	rapidjson::ParseResult ok = reader.Parse<flags>(ss, h);
+	rapidjson::ParseResult ok = reader.Parse<flags>(in, h);
+	if (h.stopped) return true;
+	if (!in.error().empty()) {
+		error = in.error();
+		return false;
+	}
 	if (!ok) {
 		error = !h.error.empty() ? h.error
 		                         : std::string(rapidjson::GetParseError_En(ok.Code())) + " at offset " +
 		                               std::to_string(ok.Offset());
 		return false;
 	}
-	if (ss.Tell() != body.size()) {
-		error = "a NUL byte at offset " + std::to_string(ss.Tell());
+	if (!in.at_end()) {
+		error = "a NUL byte at offset " + std::to_string(in.Tell());
 		return false;
 	}
 	if (!h.saw_projects) {
@@ -385,24 +542,43 @@ std::string media_type(std::string ct)
 	return ct;
 }
 
-// Fetches and parses upstream's root; entries go to handler.entry.
-void simple_root(pm::Http &http, const std::string &upstream, RootHandler &h)
+// No string in a root is anywhere near this; a longer one (or as much
+// whitespace) is a hostile answer, refused before the parser holds it.
+constexpr size_t kMaxGap = size_t(8) << 20;
+
+// Fetches upstream's root and parses it as it arrives; entries go to
+// h.entry. restart (if set) runs when a retried transfer starts the listing
+// over, after h is reset.
+void simple_root(pm::Http &http, const std::string &upstream, RootHandler &h,
+                 const std::function<void()> &restart = nullptr)
 {
 	std::string url = upstream + "/simple/";
 	pm::Request req;
 	req.url = url;
 	req.headers = {std::string("Accept: ") + kSimpleJson};
 	req.compressed = true;
-	req.max_body = kMaxRoot;
 	req.what = "the simple index root";
-	pm::Response r = http.fetch(req);
-	if (!r.ok()) fatal("Cannot fetch %s: %s", url.c_str(), r.describe().c_str());
+	const RootHandler blank = h;
+	std::string error;
+	bool parsed = false, too_big = false;
+	pm::StreamedFetch sf(http, std::move(req));
+	pm::Response r = sf.run(
+	    [&](pm::InStream &in) {
+		    parsed = parse_root(in, h, error);
+		    too_big = in.too_big();
+	    },
+	    [&] {
+		    h = blank;
+		    if (restart) restart();
+	    },
+	    kMaxRoot, kMaxGap);
+	if (!r.ok() && !sf.stopped_early()) fatal("Cannot fetch %s: %s", url.c_str(), r.describe().c_str());
 	std::string ct = media_type(r.header("content-type"));
 	if (ct != kSimpleJson)
 		fatal("%s answered %s, not the PEP 691 JSON index (%s); try --source xmlrpc", url.c_str(),
 		      ct.empty() ? "without a Content-Type" : ct.c_str(), kSimpleJson);
-	std::string error;
-	if (!parse_root(r.body, h, error)) fatal("Cannot parse the JSON root of %s: %s", url.c_str(), error.c_str());
+	if (too_big) fatal("Cannot fetch %s: %s", url.c_str(), error.c_str());
+	if (!parsed) fatal("Cannot parse the JSON root of %s: %s", url.c_str(), error.c_str());
 	// PEP 629: an unknown major version is a hard failure.
 	if (!h.api_version.empty() && h.api_version.rfind("1.", 0) != 0)
 		fatal("%s speaks simple API version %s; only 1.x is understood", url.c_str(), h.api_version.c_str());
@@ -419,6 +595,7 @@ long long simple_last_serial(pm::Http &http, const std::string &upstream)
 {
 	RootHandler h;
 	h.entry = [](const std::string *, long long, size_t) {};
+	h.stop_at = std::numeric_limits<long long>::max(); // meta is all that is wanted
 	simple_root(http, upstream, h);
 	if (h.meta_serial < 0)
 		fatal("%s/simple/ gives no serial (no meta._last-serial, no X-PyPI-Last-Serial)", upstream.c_str());
@@ -438,8 +615,24 @@ void simple_changes(pm::Http &http, const std::string &upstream, Run &run)
 		}
 		if (serial > run.since) note(run, *name, serial);
 	};
-	simple_root(http, upstream, h);
+	// Upstream's serial not past ours: no project can have changed since,
+	// and none can have gone either (a removal or a quarantine is a journal
+	// entry, which moves the serial), so the listing is not needed.
+	h.stop_at = run.since;
+	const long long since = run.since;
+	simple_root(http, upstream, h, [&run, since] {
+		// A retry lists everything again: start from nothing.
+		run.changed.clear();
+		run.upstream.clear();
+		run.skipped = 0;
+		run.max_serial = since;
+	});
+	run.upstream_serial = h.meta_serial;
 	if (h.meta_serial >= 0) run.max_serial = std::max(run.max_serial, h.meta_serial);
+	if (h.stopped) {
+		LOG_INFO("Upstream's serial %lld is not past %lld: nothing changed", h.meta_serial, run.since);
+		return;
+	}
 	if (run.collect_names && h.entries == 0)
 		// An empty listing would turn the whole mirror into removals.
 		fatal("%s/simple/ lists no projects; refusing to treat every mirrored project as removed",
@@ -454,32 +647,47 @@ void mirror_removals(const std::string &dir, Run &run, long long serial)
 {
 	std::sort(run.upstream.begin(), run.upstream.end());
 	run.upstream.erase(std::unique(run.upstream.begin(), run.upstream.end()), run.upstream.end());
-	auto upstream_has = [&run](const std::string &n) {
-		return std::binary_search(run.upstream.begin(), run.upstream.end(), name_hash(n));
-	};
-	size_t found = 0;
+	run.changed.settle();
+	// What is found goes here first: a root that turns out unreadable half
+	// way is not used at all.
+	std::vector<std::pair<std::string, std::string>> gone; // name, display
+	std::set<std::string, std::less<>> gone_names;
 	auto consider = [&](const std::string &display) {
 		if (!pm::valid_project_name(display)) return;
 		std::string n = pm::normalize_name(display);
-		if (upstream_has(n) || run.changed.count(n)) return;
-		LOG_INFO("Project %s is mirrored but no longer listed upstream; asking for its removal", n.c_str());
-		run.changed.emplace(n, Changed{display, serial});
-		found++;
+		if (std::binary_search(run.upstream.begin(), run.upstream.end(), name_hash(n)) || run.changed.has(n) ||
+		    gone_names.count(n))
+			return;
+		gone_names.insert(n);
+		gone.emplace_back(std::move(n), display);
+	};
+	auto commit = [&] {
+		for (auto &[n, display] : gone) {
+			LOG_INFO("Project %s is mirrored but no longer listed upstream; asking for its removal", n.c_str());
+			run.changed.add(n, display, serial);
+		}
+		run.changed.settle();
 	};
 
 	std::string root = dir + "/web/simple/index.v1_json";
-	std::string body, error;
-	if (pm::read_file(root, body, kMaxRoot)) {
+	pm::FileStream in;
+	if (in.open(root)) {
+		// The mirror's own root, read as a stream like upstream's.
+		in.set_limits(kMaxRoot, kMaxGap);
 		RootHandler h;
 		h.entry = [&](const std::string *name, long long, size_t) {
 			if (name) consider(*name);
 		};
-		if (parse_root(body, h, error)) {
-			LOG_DEBUG("Mirror root %s lists %zu projects, %zu gone upstream", root.c_str(), h.entries, found);
+		std::string error;
+		if (parse_root(in, h, error)) {
+			commit();
+			LOG_DEBUG("Mirror root %s lists %zu projects, %zu gone upstream", root.c_str(), h.entries, gone.size());
 			return;
 		}
 		LOG_WARN("Cannot parse %s (%s); looking at the project directories instead", root.c_str(),
 		         error.c_str());
+		gone.clear();
+		gone_names.clear();
 	} else if (errno != ENOENT) {
 		LOG_WARN("Cannot read %s (%s); looking at the project directories instead", root.c_str(),
 		         strerror(errno));
@@ -506,15 +714,17 @@ void mirror_removals(const std::string &dir, Run &run, long long serial)
 	}
 	closedir(d);
 	for (auto &n : names) consider(n);
-	LOG_DEBUG("%s holds %zu project directories, %zu gone upstream", simple.c_str(), names.size(), found);
+	commit();
+	LOG_DEBUG("%s holds %zu project directories, %zu gone upstream", simple.c_str(), names.size(), gone.size());
 }
 
 // ------------------------------------------------------------------ output
 
 // One line per record, built with a plain writer: a Document reused for
 // 700,000 records would keep every string in its pool allocator.
-void emit(const Run &run, long long target, const char *source)
+void emit(Run &run, long long target, const char *source)
 {
+	run.changed.settle();
 	pm::NdjsonWriter out(stdout);
 	rapidjson::StringBuffer sb;
 	auto put = [&](const std::function<void(rapidjson::Writer<rapidjson::StringBuffer> &)> &fill) {
@@ -526,17 +736,18 @@ void emit(const Run &run, long long target, const char *source)
 		if (!out.write_raw(std::string(sb.GetString(), sb.GetSize())))
 			fatal("Cannot write to standard output: %s", strerror(errno));
 	};
-	for (auto &[name, c] : run.changed)
+	run.changed.each([&](std::string_view name, std::string_view display, long long serial) {
 		put([&](rapidjson::Writer<rapidjson::StringBuffer> &w) {
 			w.Key("type");
 			w.String("project");
 			w.Key("name");
 			w.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
 			w.Key("display_name");
-			w.String(c.display.data(), static_cast<rapidjson::SizeType>(c.display.size()));
+			w.String(display.data(), static_cast<rapidjson::SizeType>(display.size()));
 			w.Key("serial");
-			w.Int64(c.serial);
+			w.Int64(serial);
 		});
+	});
 	put([&](rapidjson::Writer<rapidjson::StringBuffer> &w) {
 		w.Key("type");
 		w.String("target");
@@ -648,7 +859,13 @@ int main(int argc, char **argv)
 		simple_changes(http, upstream, run);
 	}
 	long long target = run.max_serial;
-	if (run.collect_names) mirror_removals(dir, run, target);
+	// Nothing new upstream: no removal either (see simple_changes).
+	bool idle = run.upstream_serial >= 0 && run.upstream_serial <= since;
+	if (run.collect_names && idle)
+		LOG_DEBUG("Upstream's serial has not moved: not comparing the mirror's projects with upstream's");
+	else if (run.collect_names)
+		mirror_removals(dir, run, target);
+	run.changed.settle();
 	if (run.skipped) LOG_WARN("%zu upstream entries were unusable and skipped", run.skipped);
 	LOG_INFO("%zu projects changed, target serial %lld", run.changed.size(), target);
 	emit(run, target, source.c_str());

@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -143,13 +144,29 @@ size_t Http::Impl::on_header(char *p, size_t sz, size_t n, void *ud)
 	size_t v = colon + 1;
 	while (v < line.size() && (line[v] == ' ' || line[v] == '\t')) v++;
 	t->resp.headers[name] = line.substr(v);
-	// A body collected in memory: size it once instead of growing it.
-	if (name == "content-length" && !t->req.on_data && t->resp.status >= 200 && t->resp.status < 300) {
-		unsigned long long cl = strtoull(line.c_str() + v, nullptr, 10);
-		if (cl > 0 && cl <= t->req.max_body) t->resp.body.reserve(static_cast<size_t>(cl));
-	}
 	return len;
 }
+
+namespace {
+
+// Makes room in a body collected in memory for need bytes (need <= max).
+// The capacity only takes the values max/2^k, at least doubling each time:
+// growing copies the old buffer into the new one, so the peak is the new
+// buffer plus at most half of it, which stays near max even for a body
+// refused at max. (The string's own doubling from an arbitrary start, say a
+// Content-Length reserve, can get to twice max before the limit is hit.)
+void grow_body(std::string &body, size_t need, size_t max)
+{
+	size_t cap = max;
+	while (cap / 2 >= need && cap / 2 >= 2 * body.capacity()) cap /= 2;
+	// A fresh string: reserve() on the old one may round the size up.
+	std::string grown;
+	grown.reserve(std::max(cap, need));
+	grown.append(body);
+	body.swap(grown);
+}
+
+} // namespace
 
 size_t Http::Impl::on_write(char *p, size_t sz, size_t n, void *ud)
 {
@@ -178,7 +195,17 @@ size_t Http::Impl::on_write(char *p, size_t sz, size_t n, void *ud)
 		t->abort_reason = "response larger than " + std::to_string(t->req.max_body) + " bytes";
 		return 0;
 	}
-	t->resp.body.append(p, len);
+	std::string &b = t->resp.body;
+	if (b.empty()) {
+		// The first bytes: an uncompressed body with a Content-Length is
+		// sized once. (With a Content-Encoding the length is the encoded one.)
+		std::string ce = t->resp.header("content-encoding");
+		unsigned long long cl = strtoull(t->resp.header("content-length").c_str(), nullptr, 10);
+		if ((ce.empty() || ce == "identity") && cl > b.capacity() && cl <= t->req.max_body)
+			b.reserve(static_cast<size_t>(cl));
+	}
+	if (b.size() + len > b.capacity()) grow_body(b, b.size() + len, t->req.max_body);
+	b.append(p, len);
 	return len;
 }
 
