@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <random>
 #include <csignal>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,11 +44,25 @@ bool mkdir_p(const std::string &dir)
 	return true;
 }
 
+// getpid() is a system call on every write of a page; the pid is looked up
+// once, and again in a child after fork() (which would otherwise name its
+// temporaries after its parent, and remove_stale_temps would judge them by
+// the parent's life).
+static pid_t cached_pid = 0;
+
+static pid_t my_pid()
+{
+	static bool registered = [] { return pthread_atfork(nullptr, nullptr, [] { cached_pid = 0; }) == 0; }();
+	(void)registered;
+	if (cached_pid == 0) cached_pid = getpid();
+	return cached_pid;
+}
+
 static std::string random_suffix()
 {
-	static std::mt19937_64 rng{std::random_device{}() ^ static_cast<unsigned long>(getpid())};
+	static std::mt19937_64 rng{std::random_device{}() ^ static_cast<unsigned long>(my_pid())};
 	char buf[32];
-	snprintf(buf, sizeof buf, "%d.%08llx", static_cast<int>(getpid()),
+	snprintf(buf, sizeof buf, "%d.%08llx", static_cast<int>(my_pid()),
 	         static_cast<unsigned long long>(rng() & 0xffffffffULL));
 	return buf;
 }
@@ -59,13 +74,20 @@ bool AtomicFile::open(const std::string &target, std::string *error)
 	abort();
 	target_ = target;
 	std::string dir = dirname_of(target);
-	if (!mkdir_p(dir)) {
-		if (error) *error = "cannot create " + dir + ": " + strerror(errno);
-		return false;
-	}
 	// Hidden, and named after the target so leftovers are recognisable.
 	tmp_ = dir + "/." + basename_of(target) + "." + random_suffix() + ".tmp";
-	fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	constexpr int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+	fd_ = ::open(tmp_.c_str(), flags, 0644);
+	if (fd_ < 0 && errno == ENOENT) {
+		// The directory is missing (checking it first would cost a stat on
+		// every write into one that exists, the usual case). Its parent
+		// usually exists: one mkdir, else the whole chain.
+		if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST && (errno != ENOENT || !mkdir_p(dir))) {
+			if (error) *error = "cannot create " + dir + ": " + strerror(errno);
+			return false;
+		}
+		fd_ = ::open(tmp_.c_str(), flags, 0644);
+	}
 	if (fd_ < 0) {
 		if (error) *error = "cannot create " + tmp_ + ": " + strerror(errno);
 		return false;
@@ -175,7 +197,14 @@ bool write_file_atomic(const std::string &path, const std::string &data, bool sy
                        bool *changed)
 {
 	std::string old;
-	if (read_file(path, old, data.size() + 1) && old == data) {
+	bool have = read_file(path, old, data.size() + 1);
+	return write_file_atomic_over(path, data, have ? &old : nullptr, sync, error, changed);
+}
+
+bool write_file_atomic_over(const std::string &path, const std::string &data, const std::string *old, bool sync,
+                            std::string *error, bool *changed)
+{
+	if (old && *old == data) {
 		if (changed) *changed = false;
 		return true;
 	}
@@ -236,7 +265,7 @@ void remove_stale_temps(const std::string &target)
 		if (nhex != 8 || strcmp(hex + nhex, ".tmp") != 0) continue;
 		// Only temporaries whose writer is gone: the pid is in the name.
 		// EPERM means the process exists (another user's), so it is alive.
-		if (pid > 0 && pid != getpid() && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+		if (pid > 0 && pid != my_pid() && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
 		unlink((dir + "/" + n).c_str());
 	}
 	closedir(d);

@@ -17,7 +17,8 @@ public:
 	AtomicFile(const AtomicFile &) = delete;
 	AtomicFile &operator=(const AtomicFile &) = delete;
 
-	// Opens a hidden temporary next to target (creating the directory).
+	// Opens a hidden temporary next to target (creating the directory if
+	// it is missing).
 	bool open(const std::string &target, std::string *error = nullptr);
 	bool write(const void *data, size_t n);
 	bool write(const std::string &s) { return write(s.data(), s.size()); }
@@ -40,6 +41,11 @@ private:
 // is left alone (no mtime change, no rename) and *changed is false.
 bool write_file_atomic(const std::string &path, const std::string &data, bool sync, std::string *error = nullptr,
                        bool *changed = nullptr);
+// The same, for a caller that has just read the target itself (or found it
+// absent): old is what it holds, nullptr when there is none. Saves reading
+// it again. A missing directory is created either way.
+bool write_file_atomic_over(const std::string &path, const std::string &data, const std::string *old, bool sync,
+                            std::string *error = nullptr, bool *changed = nullptr);
 
 bool read_file(const std::string &path, std::string &out, size_t max = 256u << 20);
 bool file_exists(const std::string &path);
