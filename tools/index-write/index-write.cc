@@ -90,6 +90,9 @@ struct Run {
 	// every project is probed.
 	std::unordered_set<std::string> journals;
 	bool journals_unknown = false;
+	// web/ and web/simple/ held open: every file checked and every page
+	// written is looked up from them (see pm::DirHandle).
+	pm::DirHandle web_dir, simple_dir;
 	long long deleted_total = 0;
 	bool failed = false;
 };
@@ -145,13 +148,15 @@ OldPages old_pages(const Run &run, const std::string &name, bool make_dir = fals
 	OldPages old;
 	std::string dir = page_dir(run, name), text, why;
 	struct stat st;
-	if (make_dir ? mkdir(dir.c_str(), 0755) == 0 : false) {
+	const char *rel;
+	int at = run.simple_dir.at(dir, rel);
+	if (make_dir ? mkdirat(at, rel, 0755) == 0 : false) {
 		old.created = true;
 		return old;
 	}
-	if (make_dir ? errno == ENOENT : stat(dir.c_str(), &st) != 0 && errno == ENOENT) return old;
+	if (make_dir ? errno == ENOENT : fstatat(at, rel, &st, 0) != 0 && errno == ENOENT) return old;
 	old.dir_exists = true; // (or unknown: then the probes below tell)
-	if (pm::read_file(dir + "/index.v1_json", old.json)) {
+	if (pm::read_file(dir + "/index.v1_json", old.json, 256u << 20, &run.simple_dir)) {
 		old.have_json = true;
 		if (pm::listed_files_json(old.json, old.files, &why)) return old;
 		LOG_WARN("%s/index.v1_json: %s; reading the HTML page instead", dir.c_str(), why.c_str());
@@ -443,7 +448,7 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 		if (!run.o.release_files) break; // index-only: the files live upstream
 		long long size, mtime;
 		std::string full = run.o.web + "/" + f.path;
-		if (!pm::stat_file(full, size, mtime)) {
+		if (!pm::stat_file(full, size, mtime, &run.web_dir)) {
 			emit_error(run, r, "file missing on disk", f.filename);
 			return;
 		}
@@ -453,7 +458,7 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 			           f.filename);
 			return;
 		}
-		if (!f.core_metadata.empty() && !pm::stat_file(full + ".metadata", size, mtime)) {
+		if (!f.core_metadata.empty() && !pm::stat_file(full + ".metadata", size, mtime, &run.web_dir)) {
 			emit_error(run, r, "file missing on disk", f.filename + ".metadata");
 			return;
 		}
@@ -486,9 +491,10 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 	}
 	auto write_page = [&](const char *page, const std::string &text, const std::string *known) {
 		std::string path = dir + page;
-		if (!old.dir_exists) return pm::write_file_atomic_over(path, text, nullptr, run.o.sync, &why);
-		if (known) return pm::write_file_atomic_over(path, text, known, run.o.sync, &why);
-		return pm::write_file_atomic(path, text, run.o.sync, &why);
+		auto *base = &run.simple_dir;
+		if (!old.dir_exists) return pm::write_file_atomic_over(path, text, nullptr, run.o.sync, &why, nullptr, base);
+		if (known) return pm::write_file_atomic_over(path, text, known, run.o.sync, &why, nullptr, base);
+		return pm::write_file_atomic(path, text, run.o.sync, &why, nullptr, base);
 	};
 	if (run.o.html_pages) {
 		std::string html = pm::render_project_html(r, serial, run.o.root_uri);
@@ -686,6 +692,9 @@ int main(int argc, char **argv)
 		LOG_ERROR("cannot create %s/simple: %s", o.web.c_str(), strerror(errno));
 		return pm::kExitFatal;
 	}
+	// Should either fail to open, paths are looked up the usual way.
+	run.web_dir.open(o.web);
+	run.simple_dir.open(o.web + "/simple");
 
 	complete_journals(run);
 

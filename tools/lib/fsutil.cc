@@ -67,17 +67,45 @@ static std::string random_suffix()
 	return buf;
 }
 
+DirHandle::~DirHandle()
+{
+	if (fd_ >= 0) close(fd_);
+}
+
+bool DirHandle::open(const std::string &path)
+{
+	if (fd_ >= 0) close(fd_);
+	fd_ = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	path_ = path;
+	while (path_.size() > 1 && path_.back() == '/') path_.pop_back();
+	return fd_ >= 0;
+}
+
+int DirHandle::at(const std::string &path, const char *&rel) const
+{
+	size_t n = path_.size();
+	if (fd_ >= 0 && path.size() > n + 1 && path.compare(0, n, path_) == 0 && path[n] == '/' && path[n + 1] != '/') {
+		rel = path.c_str() + n + 1;
+		return fd_;
+	}
+	rel = path.c_str();
+	return AT_FDCWD;
+}
+
 AtomicFile::~AtomicFile() { abort(); }
 
-bool AtomicFile::open(const std::string &target, std::string *error)
+bool AtomicFile::open(const std::string &target, std::string *error, const DirHandle *base)
 {
 	abort();
 	target_ = target;
 	std::string dir = dirname_of(target);
 	// Hidden, and named after the target so leftovers are recognisable.
 	tmp_ = dir + "/." + basename_of(target) + "." + random_suffix() + ".tmp";
+	const char *rel;
+	dirfd_ = base ? base->at(target_, rel) : AT_FDCWD;
+	off_ = dirfd_ == AT_FDCWD ? 0 : static_cast<size_t>(rel - target_.c_str()); // tmp_ has the same directory
 	constexpr int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
-	fd_ = ::open(tmp_.c_str(), flags, 0644);
+	fd_ = ::openat(dirfd_, tmp_.c_str() + off_, flags, 0644);
 	if (fd_ < 0 && errno == ENOENT) {
 		// The directory is missing (checking it first would cost a stat on
 		// every write into one that exists, the usual case). Its parent
@@ -86,7 +114,7 @@ bool AtomicFile::open(const std::string &target, std::string *error)
 			if (error) *error = "cannot create " + dir + ": " + strerror(errno);
 			return false;
 		}
-		fd_ = ::open(tmp_.c_str(), flags, 0644);
+		fd_ = ::openat(dirfd_, tmp_.c_str() + off_, flags, 0644);
 	}
 	if (fd_ < 0) {
 		if (error) *error = "cannot create " + tmp_ + ": " + strerror(errno);
@@ -142,9 +170,9 @@ bool AtomicFile::commit(bool sync, std::string *error, long long mtime)
 		return fail("cannot close", errno);
 	}
 	fd_ = -1;
-	if (rename(tmp_.c_str(), target_.c_str()) != 0) {
+	if (renameat(dirfd_, tmp_.c_str() + off_, dirfd_, target_.c_str() + off_) != 0) {
 		int e = errno;
-		unlink(tmp_.c_str());
+		unlinkat(dirfd_, tmp_.c_str() + off_, 0);
 		if (error) *error = "cannot rename to " + target_ + ": " + strerror(e);
 		return false;
 	}
@@ -164,14 +192,16 @@ void AtomicFile::abort()
 	if (fd_ >= 0) {
 		close(fd_);
 		fd_ = -1;
-		unlink(tmp_.c_str());
+		unlinkat(dirfd_, tmp_.c_str() + off_, 0);
 	}
 }
 
-bool read_file(const std::string &path, std::string &out, size_t max)
+bool read_file(const std::string &path, std::string &out, size_t max, const DirHandle *base)
 {
 	out.clear();
-	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	const char *rel = path.c_str();
+	int dfd = base ? base->at(path, rel) : AT_FDCWD;
+	int fd = ::openat(dfd, rel, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) return false;
 	char buf[65536];
 	for (;;) {
@@ -194,15 +224,15 @@ bool read_file(const std::string &path, std::string &out, size_t max)
 }
 
 bool write_file_atomic(const std::string &path, const std::string &data, bool sync, std::string *error,
-                       bool *changed)
+                       bool *changed, const DirHandle *base)
 {
 	std::string old;
-	bool have = read_file(path, old, data.size() + 1);
-	return write_file_atomic_over(path, data, have ? &old : nullptr, sync, error, changed);
+	bool have = read_file(path, old, data.size() + 1, base);
+	return write_file_atomic_over(path, data, have ? &old : nullptr, sync, error, changed, base);
 }
 
 bool write_file_atomic_over(const std::string &path, const std::string &data, const std::string *old, bool sync,
-                            std::string *error, bool *changed)
+                            std::string *error, bool *changed, const DirHandle *base)
 {
 	if (old && *old == data) {
 		if (changed) *changed = false;
@@ -210,7 +240,7 @@ bool write_file_atomic_over(const std::string &path, const std::string &data, co
 	}
 	if (changed) *changed = true;
 	AtomicFile f;
-	if (!f.open(path, error)) return false;
+	if (!f.open(path, error, base)) return false;
 	if (!f.write(data)) {
 		if (error) *error = "cannot write " + f.temp_path() + ": " + strerror(errno);
 		return false;
@@ -224,10 +254,12 @@ bool file_exists(const std::string &path)
 	return stat(path.c_str(), &st) == 0;
 }
 
-bool stat_file(const std::string &path, long long &size, long long &mtime)
+bool stat_file(const std::string &path, long long &size, long long &mtime, const DirHandle *base)
 {
 	struct stat st;
-	if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+	const char *rel = path.c_str();
+	int dfd = base ? base->at(path, rel) : AT_FDCWD;
+	if (fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return false;
 	size = st.st_size;
 	mtime = st.st_mtime;
 	return true;
