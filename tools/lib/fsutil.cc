@@ -29,20 +29,23 @@ std::string basename_of(const std::string &path)
 	return s == std::string::npos ? path : path.substr(s + 1);
 }
 
-bool mkdir_p(const std::string &dir)
+// mkdir_p() with dir resolved from dirfd.
+static bool mkdir_p_at(int dirfd, const std::string &dir)
 {
 	if (dir.empty()) return true;
 	struct stat st;
-	if (stat(dir.c_str(), &st) == 0) {
+	if (fstatat(dirfd, dir.c_str(), &st, 0) == 0) {
 		if (S_ISDIR(st.st_mode)) return true;
 		errno = ENOTDIR;
 		return false;
 	}
 	std::string parent = dirname_of(dir);
-	if (parent != dir && !mkdir_p(parent)) return false;
-	if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
+	if (parent != dir && !mkdir_p_at(dirfd, parent)) return false;
+	if (mkdirat(dirfd, dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
 	return true;
 }
+
+bool mkdir_p(const std::string &dir) { return mkdir_p_at(AT_FDCWD, dir); }
 
 // getpid() is a system call on every write of a page; the pid is looked up
 // once, and again in a child after fork() (which would otherwise name its
@@ -110,7 +113,9 @@ bool AtomicFile::open(const std::string &target, std::string *error, const DirHa
 		// The directory is missing (checking it first would cost a stat on
 		// every write into one that exists, the usual case). Its parent
 		// usually exists: one mkdir, else the whole chain.
-		if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST && (errno != ENOENT || !mkdir_p(dir))) {
+		std::string rdir = dir.size() >= off_ ? dir.substr(off_) : "."; // resolved from dirfd_
+		if (mkdirat(dirfd_, rdir.c_str(), 0755) != 0 && errno != EEXIST &&
+		    (errno != ENOENT || !mkdir_p_at(dirfd_, rdir))) {
 			if (error) *error = "cannot create " + dir + ": " + strerror(errno);
 			return false;
 		}
