@@ -17,6 +17,9 @@ CXXFLAGS   ?= -O2 -g
 CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -MMD -MP -pthread
 CPPFLAGS   += -Itools/lib -DPM_VERSION='"$(VERSION)"'
 LDLIBS     += -lcurl -lcrypto -lexpat -lre2 -linih -pthread
+# Every tool is linked with every library; keep only those it uses (a tool
+# that loads libcurl for nothing spends tens of milliseconds starting).
+LDFLAGS    += -Wl,--as-needed
 
 # SANITIZE=1 builds everything with AddressSanitizer + UBSan.
 ifeq ($(SANITIZE),1)

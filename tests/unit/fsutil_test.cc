@@ -222,6 +222,79 @@ TEST_F(FsTest, WriteFileAtomicUnchanged)
 	EXPECT_EQ(list(dir), std::set<std::string>{"index.html"});
 }
 
+TEST_F(FsTest, AtomicOpenMakesMissingDirectories)
+{
+	pm::AtomicFile f;
+	std::string err;
+	ASSERT_TRUE(f.open(dir + "/a/b/c/f", &err)) << err; // the whole chain
+	ASSERT_TRUE(f.write("x"));
+	ASSERT_TRUE(f.commit(false, &err)) << err;
+	EXPECT_EQ(slurp(dir + "/a/b/c/f"), "x");
+	ASSERT_TRUE(f.open(dir + "/a/b/d/f", &err)) << err; // one level
+	ASSERT_TRUE(f.commit(false, &err)) << err;
+	EXPECT_EQ(list(dir + "/a/b"), (std::set<std::string>{"c", "d"}));
+}
+
+TEST_F(FsTest, WriteFileAtomicOverTrustsTheCallersOldContent)
+{
+	std::string p = dir + "/page";
+	put(p, "old");
+	std::string err, known = "new";
+	bool changed = true;
+	// The caller says the file holds "new": nothing is written.
+	ASSERT_TRUE(pm::write_file_atomic_over(p, "new", &known, false, &err, &changed)) << err;
+	EXPECT_FALSE(changed);
+	EXPECT_EQ(slurp(p), "old");
+	// Absent (nullptr) or different: written, without reading it first.
+	ASSERT_TRUE(pm::write_file_atomic_over(p, "new", nullptr, false, &err, &changed)) << err;
+	EXPECT_TRUE(changed);
+	EXPECT_EQ(slurp(p), "new");
+	known = "other";
+	ASSERT_TRUE(pm::write_file_atomic_over(dir + "/sub/page", "x", &known, false, &err, &changed)) << err;
+	EXPECT_TRUE(changed);
+	EXPECT_EQ(slurp(dir + "/sub/page"), "x");
+}
+
+TEST_F(FsTest, DirHandleResolvesPathsUnderIt)
+{
+	ASSERT_TRUE(pm::mkdir_p(dir + "/web/simple"));
+	pm::DirHandle web;
+	ASSERT_TRUE(web.open(dir + "/web/"));
+	const char *rel = nullptr;
+	EXPECT_NE(web.at(dir + "/web/simple/x", rel), AT_FDCWD);
+	EXPECT_STREQ(rel, "simple/x");
+	EXPECT_EQ(web.at(dir + "/web2/x", rel), AT_FDCWD); // not under it
+	EXPECT_EQ(web.at(dir + "/web", rel), AT_FDCWD);
+	EXPECT_EQ(web.at(dir + "/web//x", rel), AT_FDCWD); // never an absolute rest
+
+	// Move the directory away: what goes through the handle follows it,
+	// which shows the handle (not the path) was used.
+	ASSERT_EQ(rename((dir + "/web").c_str(), (dir + "/moved").c_str()), 0);
+	ASSERT_EQ(mkdir((dir + "/web").c_str(), 0755), 0);
+	std::string err, s;
+	bool changed = false;
+	ASSERT_TRUE(pm::write_file_atomic(dir + "/web/simple/p/index.html", "page", false, &err, &changed, &web)) << err;
+	EXPECT_TRUE(changed);
+	EXPECT_EQ(slurp(dir + "/moved/simple/p/index.html"), "page");
+	EXPECT_TRUE(pm::read_file(dir + "/web/simple/p/index.html", s, 100, &web));
+	EXPECT_EQ(s, "page");
+	ASSERT_TRUE(pm::write_file_atomic(dir + "/web/simple/p/index.html", "page", false, &err, &changed, &web));
+	EXPECT_FALSE(changed);
+	long long size = -1, mtime = -1;
+	EXPECT_TRUE(pm::stat_file(dir + "/web/simple/p/index.html", size, mtime, &web));
+	EXPECT_EQ(size, 4);
+	EXPECT_FALSE(pm::stat_file(dir + "/web/simple/p/index.html", size, mtime)); // by path: not there
+	EXPECT_EQ(list(dir + "/moved/simple/p"), std::set<std::string>{"index.html"}); // no temporary left
+	ASSERT_TRUE(pm::write_file_atomic(dir + "/web/top", "t", false, &err, nullptr, &web)) << err; // right in it
+	EXPECT_EQ(slurp(dir + "/moved/top"), "t");
+	ASSERT_TRUE(pm::write_file_atomic(dir + "/web/new/er/f", "n", false, &err, nullptr, &web)) << err;
+	EXPECT_EQ(slurp(dir + "/moved/new/er/f"), "n");
+	EXPECT_EQ(list(dir + "/web"), std::set<std::string>{});
+	// A path outside it is resolved as usual.
+	ASSERT_TRUE(pm::write_file_atomic(dir + "/other", "o", false, &err, nullptr, &web)) << err;
+	EXPECT_EQ(slurp(dir + "/other"), "o");
+}
+
 TEST_F(FsTest, ReadFileLimit)
 {
 	put(dir + "/f", "0123456789");

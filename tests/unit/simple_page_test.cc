@@ -8,6 +8,7 @@
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <unordered_set>
 #include <vector>
 
 #include <rapidjson/document.h>
@@ -445,6 +446,18 @@ TEST(Root, ScanSimpleDir)
 	EXPECT_EQ(l.serial(0), 77);
 	EXPECT_EQ(l.display(1), "jsononly");
 	EXPECT_EQ(l.serial(1), 12);
+	// Directories the caller has entries for are passed over.
+	std::unordered_set<std::string> skip{"demo-pkg"};
+	ASSERT_TRUE(pm::scan_simple_dir(d, l, err, &skip)) << err;
+	ASSERT_EQ(l.size(), 1u);
+	EXPECT_EQ(l.display(0), "jsononly");
+	// A page shorter than the head read: head and tail come from one read.
+	ASSERT_TRUE(pm::write_file_atomic(d + "/demo-pkg/index.html", "<title>Links for Demo.Pkg</title><!--SERIAL 5-->",
+	                                  false));
+	ASSERT_TRUE(pm::scan_simple_dir(d, l, err)) << err;
+	ASSERT_EQ(l.size(), 2u);
+	EXPECT_EQ(l.display(0), "Demo.Pkg");
+	EXPECT_EQ(l.serial(0), 5);
 	std::string cmd = "rm -rf " + d;
 	ASSERT_EQ(system(cmd.c_str()), 0);
 }

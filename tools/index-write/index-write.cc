@@ -17,6 +17,7 @@
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <unordered_set>
 #include <vector>
 
 #include "cli.h"
@@ -81,6 +82,17 @@ struct Run {
 	Options o;
 	pm::NdjsonWriter out{stdout};
 	pm::RootList changes; // this run's synced projects, for the root index
+	std::unordered_set<std::string> changed_names; // their normalized names
+	// Projects that may have a pending-deletions journal: those found at
+	// start-up and those this run writes. Only this process writes journals
+	// (the wrapper holds the mirror's lock), so for any other project there is
+	// no file to read or remove. When the directory could not be listed,
+	// every project is probed.
+	std::unordered_set<std::string> journals;
+	bool journals_unknown = false;
+	// web/ and web/simple/ held open: every file checked and every page
+	// written is looked up from them (see pm::DirHandle).
+	pm::DirHandle web_dir, simple_dir;
 	long long deleted_total = 0;
 	bool failed = false;
 };
@@ -117,21 +129,46 @@ void emit_synced(Run &run, const pm::ProjectRecord &r, long long files, long lon
 
 std::string page_dir(const Run &run, const std::string &name) { return run.o.web + "/simple/" + name; }
 
+// What the project's page directory held when the project was taken up.
+struct OldPages {
+	bool dir_exists = false; // it was there before (or could not be told)
+	bool created = false;    // old_pages() made it
+	bool have_json = false;
+	std::string json; // index.v1_json, when have_json
+	std::vector<pm::ListedFile> files;
+	bool unlisted = false; // DIR/.unlisted/NAME was found (see old_files)
+};
+
 // The files the project's current page lists: from the JSON page when there
 // is one (exact), else from the HTML page (a bandersnatch HTML-only mirror).
-std::vector<pm::ListedFile> old_listing(const Run &run, const std::string &name)
+// A project new to the mirror has no directory: one system call says so
+// (a stat, or with make_dir the mkdir the pages need anyway), and none of
+// the pages is probed.
+OldPages old_pages(const Run &run, const std::string &name, bool make_dir = false)
 {
-	std::vector<pm::ListedFile> files;
+	OldPages old;
 	std::string dir = page_dir(run, name), text, why;
-	if (pm::read_file(dir + "/index.v1_json", text)) {
-		if (pm::listed_files_json(text, files, &why)) return files;
+	struct stat st;
+	const char *rel;
+	int at = run.simple_dir.at(dir, rel);
+	if (make_dir ? mkdirat(at, rel, 0755) == 0 : false) {
+		old.created = true;
+		return old;
+	}
+	if (make_dir ? errno == ENOENT : fstatat(at, rel, &st, 0) != 0 && errno == ENOENT) return old;
+	old.dir_exists = true; // (or unknown: then the probes below tell)
+	if (pm::read_file(dir + "/index.v1_json", old.json, 256u << 20, &run.simple_dir)) {
+		old.have_json = true;
+		if (pm::listed_files_json(old.json, old.files, &why)) return old;
 		LOG_WARN("%s/index.v1_json: %s; reading the HTML page instead", dir.c_str(), why.c_str());
 	}
 	for (const char *page : {"/index.html", "/index.v1_html"})
-		if (pm::read_file(dir + page, text) && pm::listed_files_html(text, files)) return files;
-	files.clear();
-	return files;
+		if (pm::read_file(dir + page, text) && pm::listed_files_html(text, old.files)) return old;
+	old.files.clear();
+	return old;
 }
+
+std::vector<pm::ListedFile> old_listing(const Run &run, const std::string &name) { return old_pages(run, name).files; }
 
 // Old files the new record does not list and that are safe to delete.
 std::vector<std::string> deletion_candidates(const pm::ProjectRecord &r, const std::vector<pm::ListedFile> &old)
@@ -196,24 +233,38 @@ bool write_journal(Run &run, const std::string &name, const std::vector<std::str
 {
 	std::string text;
 	for (auto &p : paths) text += p + "\n";
+	run.journals.insert(name); // before: a failed write may leave one
 	return pm::write_file_atomic(journal_path(run, name), text, run.o.sync, &why);
 }
 
-void remove_journal(const Run &run, const std::string &name)
+bool may_have_journal(const Run &run, const std::string &name)
 {
+	return run.journals_unknown || run.journals.count(name);
+}
+
+void remove_journal(Run &run, const std::string &name)
+{
+	if (!may_have_journal(run, name)) return;
 	std::string path = journal_path(run, name);
-	if (!pm::remove_file(path) && errno != ENOENT) LOG_WARN("cannot delete %s: %s", path.c_str(), strerror(errno));
+	if (!pm::remove_file(path) && errno != ENOENT) {
+		LOG_WARN("cannot delete %s: %s", path.c_str(), strerror(errno));
+		return;
+	}
+	run.journals.erase(name);
 }
 
 // The paths a journal lists that have the shape of a package path (anything
 // else is never deleted). A journal is our own file, but it sits on disk
 // between runs, so it is read as untrusted.
-std::vector<pm::ListedFile> read_journal(Run &run, const std::string &name, const std::string &path)
+std::vector<pm::ListedFile> read_journal(Run &run, const std::string &name, const std::string &path,
+                                        bool *found = nullptr)
 {
 	std::vector<pm::ListedFile> out;
 	std::string text;
+	if (found) *found = false;
 	if (!pm::read_file(path, text, 64u << 20)) {
 		if (errno != ENOENT) {
+			if (found) *found = true; // there, but unreadable: try to remove it too
 			LOG_ERROR("cannot read journal %s: %s", path.c_str(), strerror(errno));
 			run.failed = true;
 		}
@@ -246,7 +297,10 @@ void complete_journals(Run &run)
 	std::string dir = journal_dir(run);
 	DIR *d = opendir(dir.c_str());
 	if (!d) {
-		if (errno != ENOENT) LOG_WARN("cannot read %s: %s", dir.c_str(), strerror(errno));
+		if (errno != ENOENT) {
+			LOG_WARN("cannot read %s: %s", dir.c_str(), strerror(errno));
+			run.journals_unknown = true;
+		}
 		return;
 	}
 	std::vector<std::string> names;
@@ -258,6 +312,7 @@ void complete_journals(Run &run)
 			continue;
 		}
 		names.push_back(n);
+		run.journals.insert(n);
 	}
 	closedir(d);
 	std::sort(names.begin(), names.end());
@@ -298,19 +353,25 @@ void complete_journals(Run &run)
 // The old page's files, plus those a journal kept back (deletion cap) still
 // lists: overwriting the journal must not forget them; plus the files
 // artifact-get stored for the project that no page listed (its unlisted
-// journal: a run that failed the project, or was killed).
-std::vector<pm::ListedFile> old_files(Run &run, const std::string &name)
+// journal: a run that failed the project, or was killed). That one is
+// always probed, even for a project new to the mirror: artifact-get writes
+// it while we run, and a project whose first sync failed has no page.
+OldPages old_files(Run &run, const std::string &name, bool make_dir = false)
 {
-	auto files = old_listing(run, name);
-	for (auto &f : read_journal(run, name, journal_path(run, name))) files.push_back(f);
-	for (auto &f : read_journal(run, name, pm::unlisted_journal(run.o.dir, name))) files.push_back(f);
-	return files;
+	auto old = old_pages(run, name, make_dir);
+	if (may_have_journal(run, name))
+		for (auto &f : read_journal(run, name, journal_path(run, name))) old.files.push_back(f);
+	std::string unlisted = pm::unlisted_journal(run.o.dir, name);
+	auto more = read_journal(run, name, unlisted, &old.unlisted);
+	old.files.insert(old.files.end(), more.begin(), more.end());
+	return old;
 }
 
 // Once the page lists what it should and the doomed files are gone.
-void remove_journals(const Run &run, const std::string &name)
+void remove_journals(Run &run, const std::string &name, const OldPages &old)
 {
 	remove_journal(run, name);
+	if (!old.unlisted) return;
 	std::string path = pm::unlisted_journal(run.o.dir, name);
 	if (!pm::remove_file(path) && errno != ENOENT) LOG_WARN("cannot delete %s: %s", path.c_str(), strerror(errno));
 }
@@ -407,7 +468,7 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 		if (!run.o.release_files) break; // index-only: the files live upstream
 		long long size, mtime;
 		std::string full = run.o.web + "/" + f.path;
-		if (!pm::stat_file(full, size, mtime)) {
+		if (!pm::stat_file(full, size, mtime, &run.web_dir)) {
 			emit_error(run, r, "file missing on disk", f.filename);
 			return;
 		}
@@ -417,7 +478,7 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 			           f.filename);
 			return;
 		}
-		if (!f.core_metadata.empty() && !pm::stat_file(full + ".metadata", size, mtime)) {
+		if (!f.core_metadata.empty() && !pm::stat_file(full + ".metadata", size, mtime, &run.web_dir)) {
 			emit_error(run, r, "file missing on disk", f.filename + ".metadata");
 			return;
 		}
@@ -428,30 +489,47 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 		emit_error(run, r, why);
 		return;
 	}
-	auto doomed = deletion_candidates(r, old_files(run, r.name));
-	if (!within_cap(run, r, doomed.size())) return;
+	// A new project's page directory is made here, and none of its pages
+	// is read back to compare (there is none).
+	auto old = old_files(run, r.name, true);
+	std::string dir = page_dir(run, r.name);
+	auto undo_dir = [&] {
+		if (old.created) rmdir(dir.c_str()); // not left behind empty
+	};
+	auto doomed = deletion_candidates(r, old.files);
+	if (!within_cap(run, r, doomed.size())) return undo_dir();
 	if (!doomed.empty() && !write_journal(run, r.name, doomed, why)) {
 		emit_error(run, r, "cannot write pending deletions: " + why);
-		return;
+		return undo_dir();
 	}
 
 	long long serial = r.last_serial >= 0 ? r.last_serial : r.serial;
-	std::string dir = page_dir(run, r.name);
 	bool ok = true;
+	if (!old.dir_exists && !old.created && !pm::mkdir_p(dir)) { // web/simple itself went away
+		emit_error(run, r, "cannot create " + dir + ": " + strerror(errno));
+		return;
+	}
+	auto write_page = [&](const char *page, const std::string &text, const std::string *known) {
+		std::string path = dir + page;
+		auto *base = &run.simple_dir;
+		if (!old.dir_exists) return pm::write_file_atomic_over(path, text, nullptr, run.o.sync, &why, nullptr, base);
+		if (known) return pm::write_file_atomic_over(path, text, known, run.o.sync, &why, nullptr, base);
+		return pm::write_file_atomic(path, text, run.o.sync, &why, nullptr, base);
+	};
 	if (run.o.html_pages) {
 		std::string html = pm::render_project_html(r, serial, run.o.root_uri);
-		ok = pm::write_file_atomic(dir + "/index.html", html, run.o.sync, &why) &&
-		     pm::write_file_atomic(dir + "/index.v1_html", html, run.o.sync, &why);
-	} else {
+		ok = write_page("/index.html", html, nullptr) && write_page("/index.v1_html", html, nullptr);
+	} else if (old.dir_exists) {
 		// A variant we no longer write must not be served stale.
 		remove_if_present(dir + "/index.html");
 		remove_if_present(dir + "/index.v1_html");
 	}
 	// The JSON page last: it is what the next run reads to find deletions.
+	// Its old text, read above, is what the new one is compared with.
 	if (ok && run.o.json_pages)
-		ok = pm::write_file_atomic(dir + "/index.v1_json", pm::render_project_json(r, serial, run.o.root_uri),
-		                           run.o.sync, &why);
-	else if (ok)
+		ok = write_page("/index.v1_json", pm::render_project_json(r, serial, run.o.root_uri),
+		                old.have_json ? &old.json : nullptr);
+	else if (ok && old.dir_exists)
 		remove_if_present(dir + "/index.v1_json");
 	if (!ok) {
 		emit_error(run, r, "cannot write page: " + why);
@@ -462,19 +540,21 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 		return;
 	}
 	long long deleted = delete_files(run, r, doomed);
-	remove_journals(run, r.name);
+	remove_journals(run, r.name, old);
 	std::set<std::string> names;
 	for (auto &f : r.files) names.insert(f.filename);
 	LOG_INFO("Synced %s (serial %lld, %zu files)", r.name.c_str(), serial, names.size());
 	emit_synced(run, r, static_cast<long long>(names.size()), deleted, false);
 	run.changes.add(r.display_name.empty() ? r.name : r.display_name, serial);
+	run.changed_names.insert(r.name);
 }
 
 void process_removal(Run &run, const pm::ProjectRecord &r)
 {
 	pm::ProjectRecord none = r; // lists no files: every old one is a candidate
 	none.files.clear();
-	auto doomed = deletion_candidates(none, old_files(run, r.name));
+	auto old = old_files(run, r.name);
+	auto doomed = deletion_candidates(none, old.files);
 	if (!within_cap(run, r, doomed.size())) return;
 	std::string why;
 	if (!doomed.empty() && !write_journal(run, r.name, doomed, why)) {
@@ -489,10 +569,11 @@ void process_removal(Run &run, const pm::ProjectRecord &r)
 	remove_if_present(run.o.web + "/pypi/" + r.name + "/json");
 	rmdir((run.o.web + "/pypi/" + r.name).c_str());
 	long long deleted = delete_files(run, r, doomed);
-	remove_journals(run, r.name);
+	remove_journals(run, r.name, old);
 	LOG_INFO("Removed %s (serial %lld, %lld files deleted)", r.name.c_str(), r.serial, deleted);
 	emit_synced(run, r, 0, deleted, true);
 	run.changes.add(r.name, r.serial, true);
+	run.changed_names.insert(r.name);
 }
 
 bool root_files_missing(const Options &o)
@@ -515,7 +596,9 @@ bool update_root(Run &run)
 	if (res != pm::RootLoad::Ok) {
 		if (res == pm::RootLoad::Unusable) LOG_WARN("%s; rebuilding the root index from %s", why.c_str(), simple.c_str());
 		else if (!o.rebuild_root) LOG_INFO("No root index yet; building it from %s", simple.c_str());
-		if (!pm::scan_simple_dir(simple, base, why)) {
+		// This run's projects are in run.changes, which override the scan's
+		// entries: their pages (just written) need not be read back.
+		if (!pm::scan_simple_dir(simple, base, why, &run.changed_names)) {
 			LOG_ERROR("%s", why.c_str());
 			return false;
 		}
@@ -630,9 +713,15 @@ int main(int argc, char **argv)
 		LOG_ERROR("cannot create %s/simple: %s", o.web.c_str(), strerror(errno));
 		return pm::kExitFatal;
 	}
+	// Should either fail to open, paths are looked up the usual way.
+	run.web_dir.open(o.web);
+	run.simple_dir.open(o.web + "/simple");
 
 	complete_journals(run);
 
+	// Records are a few KiB each: read them in bigger gulps than stdio's 4 KiB.
+	static char inbuf[1 << 16];
+	setvbuf(stdin, inbuf, _IOFBF, sizeof inbuf);
 	pm::NdjsonReader in(stdin);
 	rapidjson::Document doc;
 	std::string error;

@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 #include <csignal>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,44 +30,98 @@ std::string basename_of(const std::string &path)
 	return s == std::string::npos ? path : path.substr(s + 1);
 }
 
-bool mkdir_p(const std::string &dir)
+// mkdir_p() with dir resolved from dirfd.
+static bool mkdir_p_at(int dirfd, const std::string &dir)
 {
 	if (dir.empty()) return true;
 	struct stat st;
-	if (stat(dir.c_str(), &st) == 0) {
+	if (fstatat(dirfd, dir.c_str(), &st, 0) == 0) {
 		if (S_ISDIR(st.st_mode)) return true;
 		errno = ENOTDIR;
 		return false;
 	}
 	std::string parent = dirname_of(dir);
-	if (parent != dir && !mkdir_p(parent)) return false;
-	if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
+	if (parent != dir && !mkdir_p_at(dirfd, parent)) return false;
+	if (mkdirat(dirfd, dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
 	return true;
+}
+
+bool mkdir_p(const std::string &dir) { return mkdir_p_at(AT_FDCWD, dir); }
+
+// getpid() is a system call on every write of a page; the pid is looked up
+// once, and again in a child after fork() (which would otherwise name its
+// temporaries after its parent, and remove_stale_temps would judge them by
+// the parent's life).
+static pid_t cached_pid = 0;
+
+static pid_t my_pid()
+{
+	static bool registered = [] { return pthread_atfork(nullptr, nullptr, [] { cached_pid = 0; }) == 0; }();
+	(void)registered;
+	if (cached_pid == 0) cached_pid = getpid();
+	return cached_pid;
 }
 
 static std::string random_suffix()
 {
-	static std::mt19937_64 rng{std::random_device{}() ^ static_cast<unsigned long>(getpid())};
+	static std::mt19937_64 rng{std::random_device{}() ^ static_cast<unsigned long>(my_pid())};
 	char buf[32];
-	snprintf(buf, sizeof buf, "%d.%08llx", static_cast<int>(getpid()),
+	snprintf(buf, sizeof buf, "%d.%08llx", static_cast<int>(my_pid()),
 	         static_cast<unsigned long long>(rng() & 0xffffffffULL));
 	return buf;
 }
 
+DirHandle::~DirHandle()
+{
+	if (fd_ >= 0) close(fd_);
+}
+
+bool DirHandle::open(const std::string &path)
+{
+	if (fd_ >= 0) close(fd_);
+	fd_ = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	path_ = path;
+	while (path_.size() > 1 && path_.back() == '/') path_.pop_back();
+	return fd_ >= 0;
+}
+
+int DirHandle::at(const std::string &path, const char *&rel) const
+{
+	size_t n = path_.size();
+	if (fd_ >= 0 && path.size() > n + 1 && path.compare(0, n, path_) == 0 && path[n] == '/' && path[n + 1] != '/') {
+		rel = path.c_str() + n + 1;
+		return fd_;
+	}
+	rel = path.c_str();
+	return AT_FDCWD;
+}
+
 AtomicFile::~AtomicFile() { abort(); }
 
-bool AtomicFile::open(const std::string &target, std::string *error)
+bool AtomicFile::open(const std::string &target, std::string *error, const DirHandle *base)
 {
 	abort();
 	target_ = target;
 	std::string dir = dirname_of(target);
-	if (!mkdir_p(dir)) {
-		if (error) *error = "cannot create " + dir + ": " + strerror(errno);
-		return false;
-	}
 	// Hidden, and named after the target so leftovers are recognisable.
 	tmp_ = dir + "/." + basename_of(target) + "." + random_suffix() + ".tmp";
-	fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	const char *rel;
+	dirfd_ = base ? base->at(target_, rel) : AT_FDCWD;
+	off_ = dirfd_ == AT_FDCWD ? 0 : static_cast<size_t>(rel - target_.c_str()); // tmp_ has the same directory
+	constexpr int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+	fd_ = ::openat(dirfd_, tmp_.c_str() + off_, flags, 0644);
+	if (fd_ < 0 && errno == ENOENT) {
+		// The directory is missing (checking it first would cost a stat on
+		// every write into one that exists, the usual case). Its parent
+		// usually exists: one mkdir, else the whole chain.
+		std::string rdir = dir.size() >= off_ ? dir.substr(off_) : "."; // resolved from dirfd_
+		if (mkdirat(dirfd_, rdir.c_str(), 0755) != 0 && errno != EEXIST &&
+		    (errno != ENOENT || !mkdir_p_at(dirfd_, rdir))) {
+			if (error) *error = "cannot create " + dir + ": " + strerror(errno);
+			return false;
+		}
+		fd_ = ::openat(dirfd_, tmp_.c_str() + off_, flags, 0644);
+	}
 	if (fd_ < 0) {
 		if (error) *error = "cannot create " + tmp_ + ": " + strerror(errno);
 		return false;
@@ -121,9 +176,9 @@ bool AtomicFile::commit(bool sync, std::string *error, long long mtime)
 		return fail("cannot close", errno);
 	}
 	fd_ = -1;
-	if (rename(tmp_.c_str(), target_.c_str()) != 0) {
+	if (renameat(dirfd_, tmp_.c_str() + off_, dirfd_, target_.c_str() + off_) != 0) {
 		int e = errno;
-		unlink(tmp_.c_str());
+		unlinkat(dirfd_, tmp_.c_str() + off_, 0);
 		if (error) *error = "cannot rename to " + target_ + ": " + strerror(e);
 		return false;
 	}
@@ -143,14 +198,16 @@ void AtomicFile::abort()
 	if (fd_ >= 0) {
 		close(fd_);
 		fd_ = -1;
-		unlink(tmp_.c_str());
+		unlinkat(dirfd_, tmp_.c_str() + off_, 0);
 	}
 }
 
-bool read_file(const std::string &path, std::string &out, size_t max)
+bool read_file(const std::string &path, std::string &out, size_t max, const DirHandle *base)
 {
 	out.clear();
-	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	const char *rel = path.c_str();
+	int dfd = base ? base->at(path, rel) : AT_FDCWD;
+	int fd = ::openat(dfd, rel, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) return false;
 	char buf[65536];
 	for (;;) {
@@ -173,16 +230,23 @@ bool read_file(const std::string &path, std::string &out, size_t max)
 }
 
 bool write_file_atomic(const std::string &path, const std::string &data, bool sync, std::string *error,
-                       bool *changed)
+                       bool *changed, const DirHandle *base)
 {
 	std::string old;
-	if (read_file(path, old, data.size() + 1) && old == data) {
+	bool have = read_file(path, old, data.size() + 1, base);
+	return write_file_atomic_over(path, data, have ? &old : nullptr, sync, error, changed, base);
+}
+
+bool write_file_atomic_over(const std::string &path, const std::string &data, const std::string *old, bool sync,
+                            std::string *error, bool *changed, const DirHandle *base)
+{
+	if (old && *old == data) {
 		if (changed) *changed = false;
 		return true;
 	}
 	if (changed) *changed = true;
 	AtomicFile f;
-	if (!f.open(path, error)) return false;
+	if (!f.open(path, error, base)) return false;
 	if (!f.write(data)) {
 		if (error) *error = "cannot write " + f.temp_path() + ": " + strerror(errno);
 		return false;
@@ -196,10 +260,12 @@ bool file_exists(const std::string &path)
 	return stat(path.c_str(), &st) == 0;
 }
 
-bool stat_file(const std::string &path, long long &size, long long &mtime)
+bool stat_file(const std::string &path, long long &size, long long &mtime, const DirHandle *base)
 {
 	struct stat st;
-	if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+	const char *rel = path.c_str();
+	int dfd = base ? base->at(path, rel) : AT_FDCWD;
+	if (fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return false;
 	size = st.st_size;
 	mtime = st.st_mtime;
 	return true;
@@ -240,7 +306,7 @@ void remove_stale_temps(const std::string &target)
 		// Our own pid is alive too: this process may be writing the same
 		// target for another project right now (two projects can list one
 		// path), and its own failed writes remove their temporaries.
-		if (pid > 0 && (pid == getpid() || kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+		if (pid > 0 && (pid == my_pid() || kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
 		unlink((dir + "/" + n).c_str());
 	}
 	closedir(d);

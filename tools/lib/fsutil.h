@@ -3,6 +3,7 @@
 // directory is written, checked, and renamed over the target, so a crash
 // leaves either the old file or the new one, never a mix.
 #pragma once
+#include <fcntl.h>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,27 @@ namespace pm {
 // Creates dir and its parents (mode 0755). Returns false and sets errno.
 bool mkdir_p(const std::string &dir);
 
+// A directory held open, so that paths under it are looked up from it
+// instead of being walked from the root or the working directory at every
+// system call (the kernel resolves a path one component at a time). Functions
+// taking one still take full paths: those under the directory are resolved
+// from it, any other as usual, and messages name the full path.
+class DirHandle {
+public:
+	DirHandle() = default;
+	~DirHandle();
+	DirHandle(const DirHandle &) = delete;
+	DirHandle &operator=(const DirHandle &) = delete;
+	bool open(const std::string &path); // false (errno set) if it cannot be opened
+	// The fd to resolve path from (AT_FDCWD when path is not under this
+	// directory, or none is open), and path relative to it.
+	int at(const std::string &path, const char *&rel) const;
+
+private:
+	int fd_ = -1;
+	std::string path_;
+};
+
 class AtomicFile {
 public:
 	AtomicFile() = default;
@@ -18,8 +40,9 @@ public:
 	AtomicFile(const AtomicFile &) = delete;
 	AtomicFile &operator=(const AtomicFile &) = delete;
 
-	// Opens a hidden temporary next to target (creating the directory).
-	bool open(const std::string &target, std::string *error = nullptr);
+	// Opens a hidden temporary next to target (creating the directory if
+	// it is missing). base: see DirHandle.
+	bool open(const std::string &target, std::string *error = nullptr, const DirHandle *base = nullptr);
 	bool write(const void *data, size_t n);
 	bool write(const std::string &s) { return write(s.data(), s.size()); }
 	// Starts over (a retried download): truncates the temporary.
@@ -32,6 +55,8 @@ public:
 
 private:
 	int fd_ = -1;
+	int dirfd_ = AT_FDCWD; // what target_ and tmp_ are resolved from, from off_ on
+	size_t off_ = 0;
 	std::string target_, tmp_;
 	bool failed_ = false;
 	int err_ = 0;
@@ -40,12 +65,17 @@ private:
 // Writes data to path atomically. If the file already holds exactly data it
 // is left alone (no mtime change, no rename) and *changed is false.
 bool write_file_atomic(const std::string &path, const std::string &data, bool sync, std::string *error = nullptr,
-                       bool *changed = nullptr);
+                       bool *changed = nullptr, const DirHandle *base = nullptr);
+// The same, for a caller that has just read the target itself (or found it
+// absent): old is what it holds, nullptr when there is none. Saves reading
+// it again. A missing directory is created either way.
+bool write_file_atomic_over(const std::string &path, const std::string &data, const std::string *old, bool sync,
+                            std::string *error = nullptr, bool *changed = nullptr, const DirHandle *base = nullptr);
 
-bool read_file(const std::string &path, std::string &out, size_t max = 256u << 20);
+bool read_file(const std::string &path, std::string &out, size_t max = 256u << 20, const DirHandle *base = nullptr);
 bool file_exists(const std::string &path);
 // Size and mtime of a regular file; false if it is missing or not regular.
-bool stat_file(const std::string &path, long long &size, long long &mtime);
+bool stat_file(const std::string &path, long long &size, long long &mtime, const DirHandle *base = nullptr);
 // Removes path; true if it was there and is gone.
 bool remove_file(const std::string &path);
 // Removes now-empty directories from dir up to (not including) stop.

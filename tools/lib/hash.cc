@@ -64,12 +64,4 @@ std::string sha256_hex(const std::string &data)
 	return d.hex();
 }
 
-bool is_sha256_hex(const std::string &s)
-{
-	if (s.size() != 64) return false;
-	for (unsigned char c : s)
-		if (!isdigit(c) && (c < 'a' || c > 'f')) return false;
-	return true;
-}
-
 } // namespace pm

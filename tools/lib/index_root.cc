@@ -233,8 +233,9 @@ RootLoad load_root_json(const std::string &path, RootList &out, long long &meta_
 	return RootLoad::Ok;
 }
 
-// Up to n bytes of a file at offset (negative: from the end).
-static bool read_part(const std::string &path, long long offset, size_t n, std::string &out)
+// The first head_n and last tail_n bytes of a regular file, through one
+// open (a rebuild reads both ends of hundreds of thousands of pages).
+static bool read_ends(const std::string &path, size_t head_n, size_t tail_n, std::string &head, std::string &tail)
 {
 	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
 	if (fd < 0) return false;
@@ -243,16 +244,32 @@ static bool read_part(const std::string &path, long long offset, size_t n, std::
 		close(fd);
 		return false;
 	}
-	long long off = offset >= 0 ? offset : std::max(0LL, static_cast<long long>(st.st_size) + offset);
-	out.resize(n);
-	ssize_t r = pread(fd, out.data(), n, off);
+	size_t size = static_cast<size_t>(st.st_size);
+	head.resize(std::min(head_n, size));
+	ssize_t r = head.empty() ? 0 : pread(fd, head.data(), head.size(), 0);
+	if (r < 0) {
+		close(fd);
+		return false;
+	}
+	head.resize(static_cast<size_t>(r));
+	size_t toff = size > tail_n ? size - tail_n : 0;
+	if (static_cast<size_t>(r) == size) {
+		tail.assign(head, std::min(toff, head.size())); // the whole file was read
+	} else {
+		tail.resize(size - toff);
+		r = pread(fd, tail.data(), tail.size(), static_cast<off_t>(toff));
+		if (r < 0) {
+			close(fd);
+			return false;
+		}
+		tail.resize(static_cast<size_t>(r));
+	}
 	close(fd);
-	if (r < 0) return false;
-	out.resize(static_cast<size_t>(r));
 	return true;
 }
 
-bool scan_simple_dir(const std::string &simple_dir, RootList &out, std::string &error)
+bool scan_simple_dir(const std::string &simple_dir, RootList &out, std::string &error,
+                     const std::unordered_set<std::string> *skip)
 {
 	out.clear();
 	DIR *d = opendir(simple_dir.c_str());
@@ -265,6 +282,7 @@ bool scan_simple_dir(const std::string &simple_dir, RootList &out, std::string &
 	while (struct dirent *e = readdir(d)) {
 		std::string n = e->d_name;
 		if (!valid_project_name(n) || normalize_name(n) != n) continue;
+		if (skip && skip->count(n)) continue;
 		std::string dir = simple_dir + "/" + n;
 		if (e->d_type != DT_DIR) {
 			struct stat st;
@@ -274,10 +292,10 @@ bool scan_simple_dir(const std::string &simple_dir, RootList &out, std::string &
 		std::string display;
 		bool found = false;
 		for (const char *page : {"index.html", "index.v1_html"}) {
-			if (!read_part(dir + "/" + page, -64, 64, tail)) continue;
+			if (!read_ends(dir + "/" + page, 1024, 64, head, tail)) continue;
 			found = true;
 			serial = serial_from_html_tail(tail);
-			if (read_part(dir + "/" + page, 0, 1024, head)) display = display_from_html_head(head);
+			display = display_from_html_head(head);
 			break;
 		}
 		if (serial < 0 && read_file(dir + "/index.v1_json", text)) {

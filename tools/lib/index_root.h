@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "fsutil.h"
@@ -54,7 +55,10 @@ RootLoad load_root_json(const std::string &path, RootList &out, long long &meta_
 // Rebuilds the list from web/simple/*/ directories: the name is the
 // directory (display name from the page title when it has one), the serial
 // the page's <!--SERIAL n--> trailer or its JSON meta._last-serial.
-bool scan_simple_dir(const std::string &simple_dir, RootList &out, std::string &error);
+// Directories named in skip (normalized names) are passed over unread: the
+// caller has their entries already (a run's own changes, which win the merge).
+bool scan_simple_dir(const std::string &simple_dir, RootList &out, std::string &error,
+                     const std::unordered_set<std::string> *skip = nullptr);
 
 // A replacement file written as a stream: bytes go to a temporary, are
 // compared with the old file as they go, and on commit the temporary is

@@ -2,8 +2,6 @@
 
 #include <cctype>
 
-#include "http.h"
-
 namespace pm {
 
 std::string normalize_name(const std::string &name)
@@ -83,51 +81,6 @@ bool valid_package_path(const std::string &path, std::string *why)
 		return fail("path is not packages/xx/yy/<hash>/<file>: " + path);
 	std::string w;
 	if (!safe_filename(seg[4], &w)) return fail(w);
-	return true;
-}
-
-bool package_path_from_url(const std::string &url, const std::string &filename, std::string &path,
-                           std::string *why)
-{
-	UrlParts u;
-	std::string err;
-	if (!parse_url(url, u, &err)) {
-		if (why) *why = err;
-		return false;
-	}
-	if (u.scheme != "https" && u.scheme != "http") {
-		if (why) *why = "URL scheme " + u.scheme + " is not http(s)";
-		return false;
-	}
-	// An encoded "/" would make decoded segments that upstream does not have
-	// (".../<hash>%2Ffile" is one segment there, two here): refuse it.
-	for (size_t i = 0; i + 2 < u.raw_path.size(); i++) {
-		if (u.raw_path[i] == '%' && u.raw_path[i + 1] == '2' && (u.raw_path[i + 2] == 'F' || u.raw_path[i + 2] == 'f')) {
-			if (why) *why = "URL path contains an encoded slash: " + u.raw_path;
-			return false;
-		}
-	}
-	// Only the decoded path counts: "%2e%2e" is ".." by then, and refused.
-	auto pos = u.path.rfind("/packages/");
-	// The packages part must be the last 5 segments; find it by counting.
-	size_t cut = std::string::npos;
-	int slashes = 0;
-	for (size_t i = u.path.size(); i-- > 0;) {
-		if (u.path[i] == '/' && ++slashes == 5) {
-			cut = i;
-			break;
-		}
-	}
-	if (cut == std::string::npos || pos == std::string::npos || cut != pos) {
-		if (why) *why = "URL path is not /packages/xx/yy/<hash>/<file>: " + u.path;
-		return false;
-	}
-	path = u.path.substr(cut + 1);
-	if (!valid_package_path(path, why)) return false;
-	if (path.substr(path.rfind('/') + 1) != filename) {
-		if (why) *why = "URL names a different file than " + filename;
-		return false;
-	}
 	return true;
 }
 

@@ -36,6 +36,27 @@ static std::vector<const FileEntry *> page_files(const ProjectRecord &r)
 	return v;
 }
 
+// html_escape(s) appended to out, a run of plain characters at a time: what
+// a page holds (URLs, hashes, file names) seldom needs escaping at all.
+static void append_escaped(std::string &out, std::string_view s)
+{
+	static constexpr std::string_view special = "&<>\"'";
+	size_t pos = 0;
+	for (;;) {
+		size_t hit = s.find_first_of(special, pos);
+		out.append(s.substr(pos, hit == std::string_view::npos ? std::string_view::npos : hit - pos));
+		if (hit == std::string_view::npos) return;
+		switch (s[hit]) {
+		case '&': out += "&amp;"; break;
+		case '<': out += "&lt;"; break;
+		case '>': out += "&gt;"; break;
+		case '"': out += "&#34;"; break;
+		default: out += "&#39;"; break;
+		}
+		pos = hit + 1;
+	}
+}
+
 static const std::string &display_of(const ProjectRecord &r)
 {
 	return r.display_name.empty() ? r.name : r.display_name;
@@ -43,7 +64,8 @@ static const std::string &display_of(const ProjectRecord &r)
 
 std::string render_project_html(const ProjectRecord &r, long long serial, const std::string &root_uri)
 {
-	const std::string title = html_escape(display_of(r));
+	std::string title;
+	append_escaped(title, display_of(r));
 	std::string out;
 	out.reserve(400 + r.files.size() * 300);
 	out += "<!DOCTYPE html>\n<html lang=\"en\">\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"";
@@ -55,29 +77,31 @@ std::string render_project_html(const ProjectRecord &r, long long serial, const 
 	out += "</h1>\n";
 	for (const FileEntry *f : page_files(r)) {
 		out += "<a href=\"";
-		out += html_escape(file_url(*f, root_uri) + "#sha256=" + f->sha256);
+		append_escaped(out, file_url(*f, root_uri));
+		out += "#sha256=";
+		append_escaped(out, f->sha256);
 		out += '"';
 		if (f->has_requires_python && !f->requires_python.empty()) {
 			out += " data-requires-python=\"";
-			out += html_escape(f->requires_python);
+			append_escaped(out, f->requires_python);
 			out += '"';
 		}
 		if (f->yanked) {
 			// PEP 592: the attribute is there, empty, when no reason was given.
 			out += " data-yanked=\"";
-			out += html_escape(f->yanked_reason);
+			append_escaped(out, f->yanked_reason);
 			out += '"';
 		}
 		if (!f->core_metadata.empty()) {
 			// PEP 714: the old attribute name too, for pip < 23.2.
 			out += " data-dist-info-metadata=\"sha256=";
-			out += html_escape(f->core_metadata);
+			append_escaped(out, f->core_metadata);
 			out += "\" data-core-metadata=\"sha256=";
-			out += html_escape(f->core_metadata);
+			append_escaped(out, f->core_metadata);
 			out += '"';
 		}
 		out += '>';
-		out += html_escape(f->filename);
+		append_escaped(out, f->filename);
 		out += "</a><br />\n";
 	}
 	out += "  </body>\n</html>\n<!--SERIAL ";
@@ -363,16 +387,6 @@ std::string root_html_head()
 	s += kSimpleApiVersion;
 	s += "\">\n    <title>Simple index</title>\n  </head>\n  <body>\n";
 	return s;
-}
-
-// Project names cannot hold markup, but the root is written from a file on
-// disk; escape whatever needs it, and skip the copy when nothing does.
-static void append_escaped(std::string &out, std::string_view s)
-{
-	if (s.find_first_of("&<>\"'") == std::string_view::npos)
-		out.append(s);
-	else
-		out += html_escape(std::string(s));
 }
 
 void root_html_entry(std::string &out, std::string_view display, std::string_view normalized)
