@@ -270,6 +270,7 @@ std::vector<pm::ListedFile> read_journal(Run &run, const std::string &name, cons
 		}
 		return out;
 	}
+	if (found) *found = true;
 	size_t pos = 0;
 	while (pos < text.size()) {
 		size_t nl = text.find('\n', pos);
