@@ -261,11 +261,14 @@ TEST_F(FsTest, DirHandleResolvesPathsUnderIt)
 	pm::DirHandle web;
 	ASSERT_TRUE(web.open(dir + "/web/"));
 	const char *rel = nullptr;
-	EXPECT_NE(web.at(dir + "/web/simple/x", rel), AT_FDCWD);
+	// (rel points into the path given: each is a named string here)
+	std::string under = dir + "/web/simple/x", beside = dir + "/web2/x", itself = dir + "/web",
+	            doubled = dir + "/web//x";
+	EXPECT_NE(web.at(under, rel), AT_FDCWD);
 	EXPECT_STREQ(rel, "simple/x");
-	EXPECT_EQ(web.at(dir + "/web2/x", rel), AT_FDCWD); // not under it
-	EXPECT_EQ(web.at(dir + "/web", rel), AT_FDCWD);
-	EXPECT_EQ(web.at(dir + "/web//x", rel), AT_FDCWD); // never an absolute rest
+	EXPECT_EQ(web.at(beside, rel), AT_FDCWD); // not under it
+	EXPECT_EQ(web.at(itself, rel), AT_FDCWD);
+	EXPECT_EQ(web.at(doubled, rel), AT_FDCWD); // never an absolute rest
 
 	// Move the directory away: what goes through the handle follows it,
 	// which shows the handle (not the path) was used.

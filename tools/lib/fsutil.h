@@ -27,6 +27,8 @@ public:
 	// The fd to resolve path from (AT_FDCWD when path is not under this
 	// directory, or none is open), and path relative to it.
 	int at(const std::string &path, const char *&rel) const;
+	// rel points into path: a temporary would leave it dangling.
+	int at(std::string &&path, const char *&rel) const = delete;
 
 private:
 	int fd_ = -1;
