@@ -4,6 +4,7 @@
 #   make demo       the main job against the embedded PyPI emulator
 #   make bench      benchmarks (bench/), not part of the test suite
 #   make install PREFIX=/usr/local DESTDIR=...
+#   make deb        the Debian package, into build-deb/
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
@@ -114,6 +115,25 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(BINS) $(SCRIPTS) $(DESTDIR)$(BINDIR)/
 	for m in $(MANPAGES); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+# make deb: the Debian package (debian/), built with dpkg-buildpackage -us -uc
+# -b in a copy of this tree under build-deb/, where the packages land:
+# build-deb/pypi-mirror_VERSION_ARCH.deb, also as build-deb/pypi-mirror.deb.
+# Rebuilt only when a file it is made of changed. DEB_BUILD_OPTIONS=
+# (empty) also builds and runs the unit tests inside the package build.
+DEB_BUILD_OPTIONS ?= nocheck parallel=2
+DEB_INPUTS  = Makefile $(shell find tools scripts man contrib debian -type f)
+.PHONY: deb
+deb: build-deb/pypi-mirror.deb
+build-deb/pypi-mirror.deb: $$(DEB_INPUTS)
+	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
+		{ echo "make deb: debian/changelog has $$v, the Makefile VERSION $(VERSION)" >&2; exit 1; }
+	rm -rf build-deb/src build-deb/pypi-mirror*_* && mkdir -p build-deb/src
+	tar -c --exclude=./.git --exclude='./build*' --exclude=./demo --exclude=./bench/out . | tar -x -C build-deb/src
+	cd build-deb/src && DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
+	cp build-deb/pypi-mirror_$(VERSION)_$$(dpkg-architecture -qDEB_HOST_ARCH).deb $@
+	rm -rf build-deb/src
+	@echo "make deb: $@"
 
 clean:
 	rm -rf build build-san
