@@ -1,21 +1,35 @@
 # Bats helpers: a private nginx serving a mirror's web/ directory with the
-# shipped configuration (contrib/nginx/pypi-mirror.conf).
+# shipped configuration (contrib/nginx/pypi-mirror.conf, or its njs variant).
 #
 #   load lib/nginx                (from a .bats file in tests/)
 #
 #   nginx_start WEBROOT   start nginx on a free loopback port, serving
 #                         WEBROOT; exports NGINX_URL (http://127.0.0.1:PORT),
-#                         NGINX_DIR (its config, logs, pid), NGINX_PID
+#                         NGINX_DIR (its config, logs, pid, cache), NGINX_PID,
+#                         NGINX_ACCESS_LOG (the shipped "combined" log)
 #   nginx_stop            stop it (call from teardown)
 #
-# The server block is the shipped file itself, with only its "listen" and
-# "root" lines replaced, so the tests exercise the negotiation operators get.
-# Everything nginx writes (pid, error and access logs, temp dirs) is under
-# NGINX_DIR; nothing needs root, but when run as root the workers run as root
-# too so they can read the test's private temp directories.
+# Environment read by nginx_start:
+#   NGINX_VARIANT         "static" (default: contrib/nginx/pypi-mirror.conf)
+#                         or "njs" (pypi-mirror-njs.conf + pypi-mirror.js,
+#                         with Debian's ngx_http_js_module loaded)
+#   NGINX_MISS            the miss mode: off (default), redirect or proxy
+#   NGINX_UPSTREAM        $pypi_mirror_upstream (e.g. the emulator's URL)
+#   NGINX_FILES_UPSTREAM  $pypi_mirror_files_upstream (default NGINX_UPSTREAM)
+#
+# The server block is the shipped file itself, with only its "listen",
+# "root", "access_log", "proxy_cache_path", "js_import" and "set
+# $pypi_mirror_..." lines replaced, so the tests exercise the configuration
+# operators get. Everything nginx writes (pid, error and access logs, cache,
+# temp dirs) is under NGINX_DIR; nothing needs root, but when run as root the
+# workers run as root too so they can read the test's private temp
+# directories. Besides the shipped combined log (NGINX_ACCESS_LOG), every
+# request is also written to NGINX_DIR/access.log as
+#   METHOD URI STATUS "Content-Type sent" "Accept received"
 
 NGINX_HELPER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-NGINX_SHIPPED_CONF="${NGINX_SHIPPED_CONF:-$NGINX_HELPER_DIR/../../contrib/nginx/pypi-mirror.conf}"
+NGINX_CONTRIB_DIR="$NGINX_HELPER_DIR/../../contrib/nginx"
+NGINX_JS_MODULE="${NGINX_JS_MODULE:-/usr/lib/nginx/modules/ngx_http_js_module.so}"
 NGINX_BIN="${NGINX_BIN:-$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)}"
 
 _nginx_free_port() {
@@ -24,20 +38,43 @@ _nginx_free_port() {
 
 # Writes NGINX_DIR/nginx.conf for PORT and WEBROOT.
 _nginx_write_conf() {
-    local port="$1" webroot="$2" dir="$NGINX_DIR"
-    sed -e "s|^\([[:space:]]*\)listen 80;|\1listen 127.0.0.1:$port;|" \
-        -e "s|^\([[:space:]]*\)root /srv/pypi/web;|\1root $webroot;|" \
-        "$NGINX_SHIPPED_CONF" >"$dir/pypi-mirror.conf" || return 1
+    local port="$1" webroot="$2" dir="$NGINX_DIR" conf load="" variant="${NGINX_VARIANT:-static}"
+    local miss="${NGINX_MISS:-off}" up="${NGINX_UPSTREAM:-}" files_up="${NGINX_FILES_UPSTREAM:-${NGINX_UPSTREAM:-}}"
+    case $variant in
+    static) conf="${NGINX_SHIPPED_CONF:-$NGINX_CONTRIB_DIR/pypi-mirror.conf}" ;;
+    njs)
+        conf="${NGINX_SHIPPED_CONF:-$NGINX_CONTRIB_DIR/pypi-mirror-njs.conf}"
+        load="load_module $NGINX_JS_MODULE;"
+        ;;
+    *) echo "nginx_start: NGINX_VARIANT is static or njs, not '$variant'" >&2; return 1 ;;
+    esac
+    local -a sed_args=(
+        -e "s|^\([[:space:]]*\)listen 80;|\1listen 127.0.0.1:$port;|"
+        -e "s|^\([[:space:]]*\)root /srv/pypi/web;|\1root $webroot;|"
+        -e "s|^\([[:space:]]*\)access_log /var/log/nginx/pypi-mirror.access.log combined;|\1access_log $dir/combined.log combined; access_log $dir/access.log pm;|"
+        -e "s|^proxy_cache_path /var/lib/nginx/pypi-mirror-cache |proxy_cache_path $dir/cache |"
+        -e "s|^js_import pypi_mirror from /usr/share/pypi-mirror/nginx/pypi-mirror.js;|js_import pypi_mirror from $NGINX_CONTRIB_DIR/pypi-mirror.js;|"
+        -e "s|^\([[:space:]]*\)set \$pypi_mirror_miss off;|\1set \$pypi_mirror_miss $miss;|"
+    )
+    [[ -n "$up" ]] && sed_args+=(-e "s|^\([[:space:]]*\)set \$pypi_mirror_upstream https://pypi.org;|\1set \$pypi_mirror_upstream $up;|")
+    [[ -n "$files_up" ]] && sed_args+=(-e "s|^\([[:space:]]*\)set \$pypi_mirror_files_upstream https://files.pythonhosted.org;|\1set \$pypi_mirror_files_upstream $files_up;|")
+    sed "${sed_args[@]}" "$conf" >"$dir/pypi-mirror.conf" || return 1
     # The substitutions must have happened, or we would test something else.
-    grep -q "listen 127.0.0.1:$port;" "$dir/pypi-mirror.conf" &&
-        grep -qF "root $webroot;" "$dir/pypi-mirror.conf" || {
-        echo "nginx_start: cannot find 'listen 80;' and 'root /srv/pypi/web;' in $NGINX_SHIPPED_CONF" >&2
-        return 1
-    }
+    local want
+    for want in "listen 127.0.0.1:$port;" "root $webroot;" "access_log $dir/combined.log combined;" \
+        "proxy_cache_path $dir/cache " "set \$pypi_mirror_miss $miss;" \
+        ${up:+"set \$pypi_mirror_upstream $up;"} ${files_up:+"set \$pypi_mirror_files_upstream $files_up;"} \
+        ${load:+"js_import pypi_mirror from $NGINX_CONTRIB_DIR/pypi-mirror.js;"}; do
+        grep -qF -- "$want" "$dir/pypi-mirror.conf" || {
+            echo "nginx_start: $conf: the line to replace for '$want' is not there" >&2
+            return 1
+        }
+    done
     local user=""
     [[ "$(id -u)" == 0 ]] && user="user root;"
     cat >"$dir/nginx.conf" <<EOF
 $user
+$load
 worker_processes 1;
 daemon on;
 pid $dir/nginx.pid;
@@ -46,7 +83,6 @@ events { worker_connections 64; }
 http {
     # What tests look at: the path, status, type served and type asked for.
     log_format pm '\$request_method \$request_uri \$status "\$sent_http_content_type" "\$http_accept"';
-    access_log $dir/access.log pm;
     client_body_temp_path $dir/tmp/body;
     proxy_temp_path $dir/tmp/proxy;
     fastcgi_temp_path $dir/tmp/fastcgi;
@@ -84,7 +120,8 @@ nginx_start() {
             done
             NGINX_PID="$(cat "$NGINX_DIR/nginx.pid" 2>/dev/null)"
             if [[ -n "$NGINX_PID" ]] && kill -0 "$NGINX_PID" 2>/dev/null; then
-                export NGINX_PID NGINX_PORT="$port" NGINX_URL="http://127.0.0.1:$port"
+                export NGINX_PID NGINX_PORT="$port" NGINX_URL="http://127.0.0.1:$port" \
+                    NGINX_ACCESS_LOG="$NGINX_DIR/combined.log"
                 for i in $(seq 1 100); do
                     curl -s -o /dev/null "$NGINX_URL/" && return 0
                     sleep 0.05
