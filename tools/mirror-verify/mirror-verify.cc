@@ -183,7 +183,7 @@ private:
 	std::string links_path_;
 	std::vector<long long> offsets_; // kParts+1 offsets into links.sorted
 	std::atomic<bool> fatal_{false};
-	bool resumed_ = false;
+	bool resumed_ = false, gc_blocked_ = false;
 	int exit_ = 0;
 	long long projects_ = 0, page_files_ = 0;
 	int removed_fd_ = -1;
@@ -469,7 +469,13 @@ bool Verify::pages_pass()
 		LOG_ERROR("cannot create %s: %s", pages_tmp.c_str(), strerror(errno));
 		return false;
 	}
-	auto problem = [&](Problem p) { report(fp, p); };
+	auto problem = [&](Problem p) {
+		// A page that cannot be read, or a link that is refused, leaves
+		// files whose owner is unknown: --gc takes nothing this run.
+		if (!p.name.empty() && (p.kind == "page" || (p.kind == "unsafe" && p.path.find("/simple/") != std::string::npos)))
+			gc_blocked_ = true;
+		report(fp, p);
+	};
 	pm::ExternalSorter names(o_.work, "names", 4u << 20), root(o_.work, "root", 4u << 20),
 	    roothtml(o_.work, "roothtml", 2u << 20), jsondirs(o_.work, "jsondirs", 2u << 20),
 	    links(o_.work, "links", 16u << 20);
@@ -846,6 +852,7 @@ bool Verify::pages_pass()
 		LOG_ERROR("cannot write %s: %s", o_.work.c_str(), strerror(errno));
 		return false;
 	}
+	if (gc_blocked_ && !write_small(o_.work + "/gc-blocked", "pages could not be read\n")) return false;
 	if (rename(pages_tmp.c_str(), (o_.work + "/findings.pages").c_str()) != 0) return false;
 	std::string idx;
 	for (auto x : offsets_) idx += std::to_string(x) + "\n";
@@ -983,7 +990,9 @@ void Verify::stray(Part &pt, int dirfd, const std::string &name, const std::stri
 		p.detail = std::string("stray ") + type_word(type) + " that no page links; not followed";
 		may_remove = type != DT_DIR && type != DT_UNKNOWN;
 	}
-	if (o_.gc && may_remove) {
+	if (o_.gc && may_remove && gc_blocked_) {
+		p.detail += "; not removed (a page could not be read: its files are not known)";
+	} else if (o_.gc && may_remove) {
 		if (remove_entry(pt, dirfd, name, rel)) {
 			p.removed = gone = true;
 			p.damage = false;
@@ -1334,6 +1343,7 @@ int Verify::run()
 	resumed_ = resume;
 	if (resume) {
 		LOG_INFO("Resuming from the checkpoint in %s", o_.work.c_str());
+		gc_blocked_ = pm::file_exists(o_.work + "/gc-blocked");
 		// What the killed run found is reported again: this output is whole.
 		for (int p = -1; p < kParts; p++) {
 			std::string path = o_.work + "/findings." + (p < 0 ? std::string("pages") : part_name(p));
@@ -1353,6 +1363,7 @@ int Verify::run()
 	} else if (!pages_pass()) {
 		return pm::kExitFatal;
 	}
+	if (o_.gc && gc_blocked_) LOG_WARN("Some pages could not be read: --gc removes nothing this run");
 	if (fatal_ || !files_pass() || !finish_report()) return pm::kExitFatal;
 	close(removed_fd_);
 	// Done: the checkpoint has served.
