@@ -81,7 +81,9 @@ bool parse_record(const rapidjson::Value &v, ProjectRecord &r, std::string &erro
 	}
 	if (!str_member(v, "type", r.type, false, error, 32)) return false;
 	if (r.type.empty()) r.type = "project";
-	static const char *known[] = {"project", "removal", "error", "stale", "target", "synced"};
+	// problem and verified: mirror-verify(1)'s findings and summary, passed
+	// through by every tool so the end of a repair pipeline sees them.
+	static const char *known[] = {"project", "removal", "error", "stale", "target", "synced", "problem", "verified"};
 	if (std::find_if(std::begin(known), std::end(known), [&](const char *k) { return r.type == k; }) == std::end(known)) {
 		error = "unknown record type \"" + r.type + "\"";
 		return false;
@@ -94,7 +96,7 @@ bool parse_record(const rapidjson::Value &v, ProjectRecord &r, std::string &erro
 		}
 		r.serial = s->GetInt64();
 	}
-	if (r.type == "target") return true;
+	if (r.type == "target" || r.type == "problem" || r.type == "verified") return true; // may name no project
 	std::string name;
 	if (!str_member(v, "name", name, true, error, 256)) return false;
 	if (!valid_project_name(name)) {

@@ -26,7 +26,7 @@ struct FileEntry {
 };
 
 struct ProjectRecord {
-	std::string type; // project | removal | error | stale | target | synced
+	std::string type; // project | removal | error | stale | target | synced | problem | verified
 	std::string name; // PEP 503-normalized
 	std::string display_name;
 	long long serial = 0;      // the serial the mirror must reach for it
