@@ -186,19 +186,27 @@ settled_requests() {
 	requests "$path"
 }
 
+# The run ends within 120 s, reporting a timeout for $TAR of demo-pkg
+# (status at least S0), which upstream was asked for at most 1 + RETRIES
+# times (the count given SETTLE s to settle). WHAT and LIMIT for the log.
+# Usage: assert_times_out S0 SETTLE WHAT LIMIT
+assert_times_out() {
+	local s0=$1 settle=$2 what=$3 limit=$4 t0=$SECONDS n
+	run timeout 120 pypi-mirror -c "$CONF" mirror
+	[ "$status" -ne 124 ] || fail "the run did not end within 120 s"
+	assert_reported demo-pkg "$TARNAME" "[Tt]ime(d)? ?out|timeout" "$s0"
+	echo "# $what gave up after $((SECONDS - t0)) s ($limit, $RETRIES retries)" >&3
+	n=$(settled_requests "/$TAR" "$settle")
+	[ "$n" -ge 1 ] && [ "$n" -le $((1 + RETRIES)) ] || fail "/$TAR requested $n times"
+}
+
 @test "0808 faults: a stalled answer, and a trickle slower in all than global-timeout, fail within bounded time and retries" {
-	local s0 t0 n
+	local s0
 	s0=$(status)
 	new_release demo-pkg 5.8
 	# A stall: headers only after 6 s, past timeout = 2.
 	admin fault path="/$TAR" kind=slow delay=6
-	t0=$SECONDS
-	run timeout 120 pypi-mirror -c "$CONF" mirror
-	[ "$status" -ne 124 ] || fail "the run did not end within 120 s"
-	assert_reported demo-pkg "$TARNAME" "[Tt]ime(d)? ?out|timeout" "$s0"
-	echo "# a stalled download gave up after $((SECONDS - t0)) s (timeout = 2, $RETRIES retries)" >&3
-	n=$(settled_requests "/$TAR" 8)
-	[ "$n" -ge 1 ] && [ "$n" -le $((1 + RETRIES)) ] || fail "/$TAR requested $n times"
+	assert_times_out "$s0" 8 "a stalled download" "timeout = 2"
 	# A trickle: each piece in time (headers at 1.8 s, then a piece every
 	# 0.18 s) but the whole slower than global-timeout = 3.
 	admin clear-faults
@@ -206,13 +214,7 @@ settled_requests() {
 	config_file "$CONF" "$M" "$BATS_TEST_TMPDIR"
 	sed -i 's/^global-timeout = .*/global-timeout = 3/' "$CONF"
 	admin fault path="/$TAR" kind=slow delay=1.8
-	t0=$SECONDS
-	run timeout 120 pypi-mirror -c "$CONF" mirror
-	[ "$status" -ne 124 ] || fail "the run did not end within 120 s"
-	assert_reported demo-pkg "$TARNAME" "[Tt]ime(d)? ?out|timeout" "$s0"
-	echo "# a trickling download gave up after $((SECONDS - t0)) s (global-timeout = 3, $RETRIES retries)" >&3
-	n=$(settled_requests "/$TAR" 4)
-	[ "$n" -ge 1 ] && [ "$n" -le $((1 + RETRIES)) ] || fail "/$TAR requested $n times"
+	assert_times_out "$s0" 4 "a trickling download" "global-timeout = 3"
 	assert_invariants
 	config_file "$CONF" "$M" "$BATS_TEST_TMPDIR"
 	assert_converges

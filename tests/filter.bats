@@ -193,12 +193,8 @@ packages = (unclosed"
 }
 
 @test "1102 pypi-mirror: an allowlist mirrors those projects only, and never asks about the others" {
-	config "[plugins]
-enabled = allowlist_project
-[allowlist]
-packages =
-    Demo_Pkg
-    zope.interface"
+	config "$(plugins_section allowlist_project)
+$(allowlist_section Demo_Pkg zope.interface)"
 	admin reset-stats
 	run pm mirror
 	assert_success
@@ -292,15 +288,8 @@ packages =
 
 @test "1106 pypi-mirror: pre-releases are excluded, for every project or only for those listed" {
 	local pre='(rc|a|b|dev)[0-9]*$'
-	config "[plugins]
-enabled =
-    allowlist_project
-    prerelease_release
-[allowlist]
-packages =
-    Demo_Pkg
-    Foo.Bar-baz
-    MixedCase"
+	config "$(plugins_section allowlist_project prerelease_release)
+$(allowlist_section Demo_Pkg Foo.Bar-baz MixedCase)"
 	run pm mirror
 	assert_success
 	assert_projects demo-pkg foo-bar-baz mixedcase
@@ -312,14 +301,8 @@ packages =
 	refute_files '(rc|dev)[0-9]'
 	# Only for the projects in [filter_prerelease]: the others keep theirs.
 	M="$BATS_TEST_TMPDIR/mirror2"
-	config "[plugins]
-enabled =
-    allowlist_project
-    prerelease_release
-[allowlist]
-packages =
-    Demo_Pkg
-    Foo.Bar-baz
+	config "$(plugins_section allowlist_project prerelease_release)
+$(allowlist_section Demo_Pkg Foo.Bar-baz)
 [filter_prerelease]
 packages =
     demo_pkg"
@@ -368,15 +351,8 @@ sort_by = time"
 @test "1108 pypi-mirror: platform exclusion drops those wheels, sdists and pure wheels stay" {
 	# A Python 2 only wheel, which py2 excludes (py2.py3 wheels stay).
 	admin add-file name=UPPER-case__pkg version=1.1 kind=wheel tag=py2-none-any
-	config "[plugins]
-enabled =
-    allowlist_project
-    exclude_platform
-[allowlist]
-packages =
-    UPPER-case__pkg
-    zope.interface
-    Demo_Pkg
+	config "$(plugins_section allowlist_project exclude_platform)
+$(allowlist_section UPPER-case__pkg zope.interface Demo_Pkg)
 [blocklist]
 platforms =
     windows
@@ -394,14 +370,8 @@ platforms =
 	assert_equal "$(disk_files)" "$(echo "$up" | grep -E '\.tar\.gz$|-py3-none-any\.whl$|-py2\.py3-none-any\.whl$')"
 	# musllinux alone: manylinux wheels stay.
 	M="$BATS_TEST_TMPDIR/mirror2"
-	config "[plugins]
-enabled =
-    allowlist_project
-    exclude_platform
-[allowlist]
-packages =
-    UPPER-case__pkg
-    zope.interface
+	config "$(plugins_section allowlist_project exclude_platform)
+$(allowlist_section UPPER-case__pkg zope.interface)
 [blocklist]
 platforms = musllinux"
 	run pm mirror

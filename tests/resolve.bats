@@ -312,6 +312,18 @@ stale_two() {
 	all_records >"$T/in"
 }
 
+# The next round: the records cdn-purge wrote ($T/again) resolve fresh, into
+# $T/fresh2: no stale record, demo-pkg and mixedcase, and NAME at its serial
+# with its release 9.0.
+second_round_fresh() {
+	run --separate-stderr bash -c "pkg-resolve -u '$EMU_URL' --allow-non-https <'$T/again' |
+		serial-check --stale-file '$T/stale2' >'$T/fresh2'"
+	assert_success
+	[ ! -s "$T/stale2" ]
+	assert_equal "$(jq -r .name "$T/fresh2" | sort | tr '\n' ' ')" "demo-pkg mixedcase "
+	jq -se --arg n "$1" 'map(select(.name == $n))[0] | .last_serial == .serial and ([.files[].version] | index("9.0"))' "$T/fresh2"
+}
+
 @test "0314 stale CDN: serial-check flags exactly the stale projects; PURGE and a second round fix them" {
 	up
 	stale_two
@@ -331,12 +343,7 @@ stale_two() {
 	purges=$(emu_stats | jq -c .purges)
 	assert_equal "$(echo "$purges" | jq '.["/pypi/demo-pkg/json"], .["/simple/demo-pkg/"], .["/simple/Demo_Pkg/"], .["/pypi/mixedcase/json"], .["/simple/mixedcase/"], .["/simple/MixedCase/"]' | tr '\n' ' ')" "1 1 1 1 1 1 "
 
-	run --separate-stderr bash -c "pkg-resolve -u '$EMU_URL' --allow-non-https <'$T/again' |
-		serial-check --stale-file '$T/stale2' >'$T/fresh2'"
-	assert_success
-	[ ! -s "$T/stale2" ]
-	assert_equal "$(jq -r .name "$T/fresh2" | sort | tr '\n' ' ')" "demo-pkg mixedcase "
-	jq -se 'map(select(.name=="demo-pkg"))[0] | .last_serial == .serial and ([.files[].version] | index("9.0"))' "$T/fresh2"
+	second_round_fresh demo-pkg
 	assert_equal "$(jq -r .round "$T/fresh2" | sort -u)" 1
 	# The second round asked without a query string: the purge did the work.
 	[ -z "$(emu_log | jq -r 'select(.path | contains("?"))')" ]
@@ -358,12 +365,7 @@ stale_two() {
 	assert_equal "$(emu_stats | jq '[.purges_refused[]] | add')" 1
 	assert_equal "$(emu_stats | jq '.purges | length')" 0
 
-	run --separate-stderr bash -c "pkg-resolve -u '$EMU_URL' --allow-non-https <'$T/again' |
-		serial-check --stale-file '$T/stale2' >'$T/fresh2'"
-	assert_success
-	[ ! -s "$T/stale2" ]
-	assert_equal "$(jq -r .name "$T/fresh2" | sort | tr '\n' ' ')" "demo-pkg mixedcase "
-	jq -se 'map(select(.name=="mixedcase"))[0] | .last_serial == .serial and ([.files[].version] | index("9.0"))' "$T/fresh2"
+	second_round_fresh mixedcase
 	emu_log | jq -r '.path' | grep -E '^/pypi/demo-pkg/json\?_=[0-9]+-[0-9a-f]+$'
 }
 

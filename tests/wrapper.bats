@@ -455,14 +455,8 @@ EOF
 }
 
 @test "0616 pypi-mirror: a filtered partial mirror never asks about the other projects" {
-	config "" "[plugins]
-enabled =
-    allowlist_project
-
-[allowlist]
-packages =
-    Demo_Pkg
-    zope.interface"
+	config "" "$(plugins_section allowlist_project)
+$(allowlist_section Demo_Pkg zope.interface)"
 	admin reset-stats
 	run pm mirror
 	assert_success

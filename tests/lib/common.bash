@@ -17,6 +17,8 @@
 #                      emulator, over plain HTTP, two workers, no stale
 #                      backoff; extra lines for [mirror], [pypi-mirror], and
 #                      whole sections after them
+#   plugins_section PLUGIN..., allowlist_section PROJECT...   print the
+#                      [plugins] (filters enabled) and [allowlist] sections
 #   pm ARGS...         pypi-mirror -c "$CONF" ARGS
 #   pm_background ARGS...  the same in the background, in a process group
 #                      of its own (BG_PID; output in $BATS_TEST_TMPDIR/bg.out);
@@ -93,6 +95,9 @@ write_config() {
 	${6:-}
 	EOF
 }
+
+plugins_section() { printf '[plugins]\nenabled =\n'; printf '    %s\n' "$@"; }
+allowlist_section() { printf '[allowlist]\npackages =\n'; printf '    %s\n' "$@"; }
 
 pm() { pypi-mirror -c "$CONF" "$@"; }
 
