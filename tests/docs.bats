@@ -38,10 +38,11 @@ compare_options() {
 	        elif macro.match(w) or w in ("Ar",):
 	            in_fl = False
 	        elif in_fl and re.match(r"^-?[A-Za-z0-9][A-Za-z0-9-]*$", w):
-	            o = "-" + w
-	            anywhere.add(o)
+	            # .Fl vq in a synopsis: -v and -q, bundled
+	            opts = ["-" + c for c in w] if w.isalpha() and len(w) > 1 else ["-" + w]
+	            anywhere.update(opts)
 	            if listing:
-	                listed.add(o)
+	                listed.update(opts)
 	bad = 0
 	for o in sorted(in_help - anywhere):
 	    print(f"{name}: {o} is in --help but not in {man_file}")
