@@ -73,11 +73,12 @@ $(UNIT_BIN): $(UNIT_SRC:tests/unit/%.cc=$(BUILD)/unit/%.o) $(LIB)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.cc)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.cc=build-fuzz/%)
 FUZZ_CXX   ?= clang++
-FUZZ_FLAGS := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Itools/lib -DPM_VERSION='"$(VERSION)"'
-# Objects are compiled without the fuzzer's main (linked in last) and, like
-# the other builds, with their header dependencies tracked (-MMD: a .d next
-# to each object, read at the end of this file).
-FUZZ_CC    := $(FUZZ_CXX) $(FUZZ_FLAGS:-fsanitize=fuzzer,%=-fsanitize=fuzzer-no-link,%) -MMD -MP
+FUZZ_FLAGS := -std=c++20 -g -O1 -Itools/lib -DPM_VERSION='"$(VERSION)"'
+FUZZ_SAN   := address,undefined
+# Objects are compiled without the fuzzer's main (-fsanitize=fuzzer at the
+# link only) and, like the other builds, with their header dependencies
+# tracked (-MMD: a .d next to each object, read at the end of this file).
+FUZZ_CC    := $(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -MMD -MP
 FUZZ_LIB   := $(LIB_SRC:tools/lib/%.cc=build-fuzz/lib/%.o)
 
 build-fuzz/lib/%.o: tools/lib/%.cc
@@ -89,7 +90,7 @@ build-fuzz/fuzz_%.o: tests/fuzz/fuzz_%.cc
 	$(FUZZ_CC) -c -o $@ $<
 
 build-fuzz/fuzz_%: build-fuzz/fuzz_%.o $(FUZZ_LIB)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)
 
