@@ -376,7 +376,9 @@ record() {
 	[ -f "$M/web/$P1" ] && [ -f "$M/web/$P2" ] && [ -f "$M/.pending-deletions/crash-demo" ]
 	# A sync of the project meanwhile does not forget what the journal
 	# holds (its old page lists nothing): 1.0 goes, 2.0 is listed again.
-	record 10 2 | index-write -d "$M" --max-deletions 1 >/dev/null || true # 1: the journal stays over the cap
+	local rc=0
+	record 10 2 | index-write -d "$M" --max-deletions 1 >/dev/null || rc=$?
+	[ "$rc" -eq 1 ] || fail "index-write exit $rc, want 1: the journal stays over the cap"
 	[ ! -e "$M/web/$P1" ] || fail "a journal kept back by the cap was forgotten"
 	[ -f "$M/web/$P2" ] && [ ! -e "$M/.pending-deletions/crash-demo" ]
 }

@@ -271,7 +271,7 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 		'{"display_name":"B","json_url":"https://pypi.org/pypi/b/json","last_serial":7,"name":"b","round":1,"serial":9,"type":"stale","x":1}'
 	[[ "$stderr" == *"WARNING: Expected PyPI serial 9 for request https://pypi.org/pypi/b/json but got 7"* ]]
 	# Appended, not overwritten; without a stale output, dropped.
-	serial-check --stale-file "$T/stale" <"$T/in" >/dev/null 2>&1 || true
+	run -1 bash -c "serial-check --stale-file '$T/stale' <'$T/in' >/dev/null 2>&1"
 	assert_equal "$(wc -l <"$T/stale")" 2
 	run -1 --separate-stderr serial-check <"$T/in"
 	assert_equal "$(echo "$output" | wc -l)" 4
@@ -296,7 +296,7 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 	# Round 2 of 3 still goes round; --max-rounds 2 gives it up.
 	local rec2
 	rec2=$(echo "$rec" | sed 's/"round":3/"round":2/')
-	echo "$rec2" | serial-check --stale-file "$T/stale" 2>/dev/null || true
+	run -1 bash -c "echo '$rec2' | serial-check --stale-file '$T/stale' 2>/dev/null"
 	assert_equal "$(jq -r .round "$T/stale")" 2
 	run -1 bash -c "echo '$rec2' | serial-check --max-rounds 2 2>/dev/null"
 	assert_equal "$(echo "$output" | jq -r .type)" error
@@ -353,7 +353,8 @@ second_round_fresh() {
 	up
 	stale_two
 	admin purge-policy policy=refuse
-	pkg-resolve -u "$EMU_URL" --allow-non-https <"$T/in" 2>/dev/null | serial-check --stale-file "$T/stale" >/dev/null 2>&1 || true
+	# exit 1: stale records
+	run -1 bash -c "pkg-resolve -u '$EMU_URL' --allow-non-https <'$T/in' 2>/dev/null | serial-check --stale-file '$T/stale' >/dev/null 2>&1"
 	assert_equal "$(wc -l <"$T/stale")" 2
 
 	run --separate-stderr bash -c "cdn-purge -u '$EMU_URL' --allow-non-https -j 1 <'$T/stale' >'$T/again'"

@@ -111,7 +111,8 @@ pm_background() {
 bg_kill() {
 	[[ -n "${BG_PID:-}" ]] || return 0
 	kill -KILL -- "-$BG_PID" 2>/dev/null
-	wait "$BG_PID" 2>/dev/null
+	# Reaped, not checked: its status is the kill's (137).
+	wait "$BG_PID" 2>/dev/null || true
 	BG_PID=
 	return 0
 }
@@ -172,7 +173,7 @@ serve_dir() {
 serve_stop() {
 	[[ -n "${SERVE_PID:-}" ]] || return 0
 	kill "$SERVE_PID" 2>/dev/null
-	wait "$SERVE_PID" 2>/dev/null
+	wait "$SERVE_PID" 2>/dev/null || true
 	SERVE_PID=
 	return 0
 }
