@@ -46,7 +46,10 @@ $(BUILD)/lib/%.o: tools/lib/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
 
+# Built afresh each time: `ar rcs` into an existing archive would keep the
+# member of a source since deleted (and its symbols would still link).
 $(LIB): $(LIB_OBJ)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/tools/%.o: tools/%.cc
@@ -71,15 +74,24 @@ $(UNIT_BIN): $(UNIT_SRC:tests/unit/%.cc=$(BUILD)/unit/%.o) $(LIB)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.cc)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.cc=build-fuzz/%)
 FUZZ_CXX   ?= clang++
-FUZZ_FLAGS := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Itools/lib -DPM_VERSION='"$(VERSION)"'
+FUZZ_FLAGS := -std=c++20 -g -O1 -Itools/lib -DPM_VERSION='"$(VERSION)"'
+FUZZ_SAN   := address,undefined
+# Objects are compiled without the fuzzer's main (-fsanitize=fuzzer at the
+# link only) and, like the other builds, with their header dependencies
+# tracked (-MMD: a .d next to each object, read at the end of this file).
+FUZZ_CC    := $(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -MMD -MP
 FUZZ_LIB   := $(LIB_SRC:tools/lib/%.cc=build-fuzz/lib/%.o)
 
 build-fuzz/lib/%.o: tools/lib/%.cc
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_FLAGS:-fsanitize=fuzzer,%=-fsanitize=fuzzer-no-link,%) -c -o $@ $<
+	$(FUZZ_CC) -c -o $@ $<
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.cc $(FUZZ_LIB)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+build-fuzz/fuzz_%.o: tests/fuzz/fuzz_%.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -c -o $@ $<
+
+build-fuzz/fuzz_%: build-fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)
 
@@ -135,7 +147,9 @@ build-deb/pypi-mirror.deb: $$(DEB_INPUTS)
 	rm -rf build-deb/src
 	@echo "make deb: $@"
 
+# Every directory this Makefile builds into: the plain, sanitized, fuzz and
+# package builds, and BUILD when it was set to another one.
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz build-deb $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)

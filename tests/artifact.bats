@@ -3,23 +3,15 @@
 # passes on the records of projects whose files are all in place.
 # Runs the built binary over real HTTP against the PyPI emulator.
 
-bats_require_minimum_version 1.5.0
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
+load lib/common
 
 setup_file() {
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	emu_start
+	emu_file_start
 	export PYPI_MIRROR_UPSTREAM="$EMU_URL"
 	export PYPI_MIRROR_ALLOW_NON_HTTPS=1
 	# Fault tests must not wait long for retries.
 	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1 PYPI_MIRROR_TIMEOUT=5
 	all_projects | resolve >"$BATS_FILE_TMPDIR/all.ndjson"
-}
-
-teardown_file() {
-	emu_stop_all
 }
 
 setup() {
@@ -30,17 +22,10 @@ setup() {
 	ALL="$BATS_FILE_TMPDIR/all.ndjson"
 }
 
-teardown() {
-	if [[ -n "${HTTPD_PID:-}" ]]; then
-		kill "$HTTPD_PID" 2>/dev/null || true
-		wait "$HTTPD_PID" 2>/dev/null || true
-	fi
-}
-
 # ---------------------------------------------------------------- helpers
 
 all_projects() {
-	curl -fsS -H 'Accept: application/vnd.pypi.simple.v1+json' "$EMU_URL/simple/" | jq -r '.projects[].name'
+	simple_root | jq -r '.projects[].name'
 }
 
 # Names on stdin -> resolved project records on stdout. pkg-resolve when it
@@ -94,43 +79,11 @@ verify_mirror() {
 			xargs -r stat -c '%Y %n' | sort)
 }
 
-# Admin operations straight over HTTP (cheaper than starting Python each time).
-admin() {
-	local op=$1 kv body
-	shift
-	body="{\"op\":\"$op\""
-	for kv in "$@"; do body+=",\"${kv%%=*}\":\"${kv#*=}\""; done
-	body+="}"
-	curl -fsS -X POST -H 'Content-Type: application/json' --data "$body" "$EMU_URL/_emulator/admin" >/dev/null
-}
-
 # How many GETs of /packages/... the emulator answered since the last reset
 # (optionally only those under one path prefix).
 package_gets() {
 	emu_stats | jq --arg p "/${1:-packages/}" \
 		'[.requests | to_entries[] | select(.key | startswith("GET " + $p)) | .value] | add // 0'
-}
-
-# A static web server over directory $1 (another mirror's web root).
-# Sets HTTPD_URL and HTTPD_PID; requests are logged to $T/httpd.log.
-start_httpd() {
-	local portfile="$T/httpd.port"
-	python3 - "$1" "$portfile" >"$T/httpd.log" 2>&1 3>&- <<'EOF' &
-import functools, http.server, sys
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-with open(sys.argv[2] + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-import os; os.rename(sys.argv[2] + ".tmp", sys.argv[2])
-srv.serve_forever()
-EOF
-	HTTPD_PID=$!
-	local i
-	for i in $(seq 1 100); do
-		[[ -s "$portfile" ]] && break
-		sleep 0.05
-	done
-	HTTPD_URL="http://127.0.0.1:$(cat "$portfile")"
 }
 
 # ---------------------------------------------------------------- tests
@@ -383,10 +336,10 @@ EOF
 	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
 	mapfile -t paths < <(jq -r '.files[].path' <<<"$rec")
 	rm -f "$T/other/web/${paths[0]}" "$T/other/web/${paths[0]}.metadata"
-	start_httpd "$T/other/web"
+	serve_dir "$T/other/web" "$T/httpd.log"
 	admin reset-stats
 
-	run --separate-stderr artifact-get -d "$M" --download-mirror "$HTTPD_URL/" <<<"$rec"
+	run --separate-stderr artifact-get -d "$M" --download-mirror "$SERVE_URL/" <<<"$rec"
 	assert_success
 	assert_output "$rec"
 	run verify_mirror <(echo "$rec") "$M"
@@ -397,14 +350,14 @@ EOF
 		[[ "$(package_gets "$p")" == 0 ]] || fail "$p fetched upstream"
 		grep -q "GET /$p " "$T/httpd.log" || fail "$p not fetched from the mirror"
 	done
-	[[ "$stderr" == *"Downloading: $HTTPD_URL/${paths[1]}"* ]]
+	[[ "$stderr" == *"Downloading: $SERVE_URL/${paths[1]}"* ]]
 
 	# Without fallback the missing file fails.
 	admin reset-stats
-	run --separate-stderr artifact-get -d "$T/m3" --download-mirror "$HTTPD_URL" --download-mirror-no-fallback <<<"$rec"
+	run --separate-stderr artifact-get -d "$T/m3" --download-mirror "$SERVE_URL" --download-mirror-no-fallback <<<"$rec"
 	assert_failure 1
 	assert_equal "$(jq -r .reason <<<"$output")" "HTTP 404"
-	[[ "$(jq -r .url <<<"$output")" == "$HTTPD_URL/${paths[0]}"* ]]
+	[[ "$(jq -r .url <<<"$output")" == "$SERVE_URL/${paths[0]}"* ]]
 	[[ "$(package_gets)" == 0 ]]
 }
 

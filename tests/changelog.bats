@@ -2,41 +2,25 @@
 # 01NN: changelog-fetch against the PyPI emulator, through both sources
 # (the PEP 691 simple root and the XML-RPC journal).
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
-
-bats_require_minimum_version 1.5.0
+load lib/common
 
 # One emulator for the file (Python starts slowly on a busy machine); every
 # test works relative to the serial it finds, and uses its own names and
 # versions so the tests do not depend on each other's order.
 setup_file() {
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	emu_start
+	emu_file_start
 	fake_start
 }
 
 teardown_file() {
-	emu_stop_all
+	common_teardown_file
 	fake_stop
 }
 
 setup() {
-	unset PYPI_MIRROR_UPSTREAM PYPI_MIRROR_ALLOW_NON_HTTPS
-	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1
-	admin clear-faults >/dev/null
-	admin reset-stats >/dev/null
-}
-
-# emu_admin's protocol spoken with curl: the same POST /_emulator/admin,
-# without starting a Python interpreter per call.
-admin() {
-	local op=$1 kv args=()
-	shift
-	for kv in "$@"; do args+=(--arg "${kv%%=*}" "${kv#*=}"); done
-	curl -fsS -X POST -H 'Content-Type: application/json' \
-		--data "$(jq -cn --arg op "$op" "${args[@]}" '$ARGS.named')" "$EMU_URL/_emulator/admin"
+	tool_env
+	admin clear-faults
+	admin reset-stats
 }
 
 cf() { changelog-fetch -u "$EMU_URL" --allow-non-https "$@"; }
@@ -48,7 +32,7 @@ serial() { emu_stats | jq -r .serial; }
 projects() { jq -r 'select(.type == "project") | "\(.name) \(.serial) \(.display_name)"'; }
 
 # Runs an admin op and prints the serial of the project it touched.
-mutate() { admin "$@" | jq -r .project_serial; }
+mutate() { emu_admin "$@" | jq -r .project_serial; }
 
 # Both sources, since $1, must name exactly project $2 (display name $3)
 # at serial $4, and a target at $4. Extra args go to the simple run.
@@ -73,7 +57,7 @@ make_mirror() {
 	local dir=$1
 	mkdir -p "$dir/web/simple"
 	printf '%s' "$(serial)" >"$dir/status"
-	curl -fsS -H 'Accept: application/vnd.pypi.simple.v1+json' "$EMU_URL/simple/" >"$dir/web/simple/index.v1_json"
+	simple_root >"$dir/web/simple/index.v1_json"
 }
 
 # A stand-in XML-RPC server for answers the emulator does not give (faults,
@@ -82,7 +66,7 @@ fake_start() {
 	export FAKE_BODY="$BATS_FILE_TMPDIR/fake.xml"
 	local portfile="$BATS_FILE_TMPDIR/fake.port"
 	: >"$FAKE_BODY"
-	python3 - "$FAKE_BODY" "$portfile" >/dev/null 2>&1 3>&- <<'EOF' &
+	"$PY" - "$FAKE_BODY" "$portfile" >/dev/null 2>&1 3>&- <<'EOF' &
 import http.server, os, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
@@ -101,11 +85,7 @@ os.rename(sys.argv[2] + ".tmp", sys.argv[2])
 s.serve_forever()
 EOF
 	echo $! >"$BATS_FILE_TMPDIR/fake.pid"
-	local _
-	for _ in $(seq 1 200); do
-		[ -s "$portfile" ] && break
-		sleep 0.05
-	done
+	wait_until 10 "the XML-RPC stand-in's port" test -s "$portfile"
 	FAKE_URL="http://127.0.0.1:$(cat "$portfile")"
 	export FAKE_URL
 }
@@ -160,7 +140,7 @@ fake_stop() {
 }
 
 @test "0104 changelog-fetch: file added to a release" {
-	admin new-release name=zope.interface version=104.0 >/dev/null
+	admin new-release name=zope.interface version=104.0
 	local s w
 	s=$(serial)
 	w=$(mutate add-file name=zope.interface version=104.0 kind=wheel tag=cp312-cp312-manylinux_2_17_x86_64)
@@ -169,14 +149,14 @@ fake_stop() {
 
 @test "0105 changelog-fetch: file removed" {
 	local f s w
-	f=$(admin new-release name=MixedCase version=105.0 | jq -r '.files[0]')
+	f=$(emu_admin new-release name=MixedCase version=105.0 | jq -r '.files[0]')
 	s=$(serial)
 	w=$(mutate remove-file name=MixedCase filename="$f")
 	expect_only "$s" mixedcase MixedCase "$w"
 }
 
 @test "0106 changelog-fetch: release removed" {
-	admin new-release name=Demo_Pkg version=106.0 >/dev/null
+	admin new-release name=Demo_Pkg version=106.0
 	local s w
 	s=$(serial)
 	w=$(mutate remove-release name=Demo_Pkg version=106.0)
@@ -184,7 +164,7 @@ fake_stop() {
 }
 
 @test "0107 changelog-fetch: yank and unyank" {
-	admin new-release name=Demo_Pkg version=107.0 >/dev/null
+	admin new-release name=Demo_Pkg version=107.0
 	local s w
 	s=$(serial)
 	w=$(mutate yank name=Demo_Pkg version=107.0 reason=broken)
@@ -215,7 +195,7 @@ fake_stop() {
 	s=$(serial)
 	w=$(mutate bulk-journal name=Demo_Pkg count=60000)
 	assert_equal "$w" "$((s + 60000))"
-	admin reset-stats >/dev/null
+	admin reset-stats
 	run --separate-stderr cf --source xmlrpc --since "$s"
 	assert_success
 	assert_equal "$(echo "$output" | projects)" "demo-pkg $w Demo_Pkg"
@@ -270,13 +250,13 @@ gone-pkg $t Gone.Pkg"
 }
 
 @test "0111 changelog-fetch: upstream 5xx after the retries: exit 3, nothing printed" {
-	admin fault path=/pypi kind=500 method=POST count=10 >/dev/null
+	admin fault path=/pypi kind=500 method=POST count=10
 	run --separate-stderr cf --source xmlrpc --since 1
 	assert_equal "$status" 3
 	assert_equal "$output" ""
 	assert_regex "$stderr" "ERROR: XML-RPC changelog_since_serial at $EMU_URL/pypi failed after 2 attempts: HTTP 500"
 
-	admin fault path=/simple/ kind=503 count=10 >/dev/null
+	admin fault path=/simple/ kind=503 count=10
 	run --separate-stderr cf --since 1
 	assert_equal "$status" 3
 	assert_equal "$output" ""
@@ -326,7 +306,7 @@ gone-pkg $t Gone.Pkg"
 	local s w
 	s=$(serial)
 	w=$(mutate bulk-journal name=MixedCase count=3000)
-	admin fault path=/pypi kind=truncate method=POST count=1 >/dev/null
+	admin fault path=/pypi kind=truncate method=POST count=1
 	run --separate-stderr cf --source xmlrpc --since "$s"
 	assert_success
 	assert_equal "$(echo "$output" | projects)" "mixedcase $w MixedCase"
@@ -334,7 +314,7 @@ gone-pkg $t Gone.Pkg"
 	assert_equal "$(emu_stats | jq '.requests["POST /pypi"]')" 3
 	# The simple root is parsed while it arrives: a cut one is parsed again
 	# from its start, and what the cut one listed is not counted twice.
-	admin fault path=/simple/ kind=truncate count=1 >/dev/null
+	admin fault path=/simple/ kind=truncate count=1
 	run --separate-stderr cf --since "$s"
 	assert_success
 	assert_equal "$(echo "$output" | projects)" "mixedcase $w MixedCase"
@@ -342,7 +322,7 @@ gone-pkg $t Gone.Pkg"
 	assert_equal "$(emu_stats | jq '.requests["GET /simple/"]')" 2
 	run --separate-stderr cf --since 0
 	local full=$output
-	admin fault path=/simple/ kind=truncate count=1 >/dev/null
+	admin fault path=/simple/ kind=truncate count=1
 	run --separate-stderr cf --since 0
 	assert_success
 	assert_equal "$output" "$full"
@@ -357,7 +337,7 @@ gone-pkg $t Gone.Pkg"
 	run --separate-stderr cf --last-serial --source xmlrpc
 	assert_success
 	assert_output "$t"
-	admin new-project name=another-one >/dev/null
+	admin new-project name=another-one
 	run --separate-stderr cf --last-serial --source xmlrpc
 	assert_output "$(serial)"
 }

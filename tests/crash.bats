@@ -7,19 +7,11 @@
 # byte for byte, a clean sync of the same upstream. Also: the pending-
 # deletions journal of index-write, and a disk that fills up.
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
-
-bats_require_minimum_version 1.5.0
+load lib/common
 
 setup_file() {
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
 	# Padded files, so that a download takes a moment and a kill can land in it.
-	emu_generate "$EMU_STATE" --projects 10 --seed 21 --releases 2 --pad-bytes 60000 >/dev/null 2>&1
-	emu_start
-	PY="$(_emu_python)"
-	export PY
+	emu_file_start --projects 10 --seed 21 --releases 2 --pad-bytes 60000
 	# A shim for unlink() under web/packages: CRASH_SHIM_DELAY_MS slows each
 	# deletion (so that a kill can land between a page and its deletions),
 	# CRASH_SHIM_KILL=1 kills the process at its first deletion (a crash
@@ -49,13 +41,8 @@ setup_file() {
 	cc -shared -fPIC -o "$SHIM" "$BATS_FILE_TMPDIR/shim.c" -ldl 2>"$BATS_FILE_TMPDIR/shim.err" || rm -f "$SHIM"
 }
 
-teardown_file() {
-	emu_stop_all
-}
-
 setup() {
-	export PYPI_MIRROR_RETRIES=2 PYPI_MIRROR_BACKOFF=0.05
-	unset PYPI_MIRROR_CONFIG PYPI_MIRROR_UPSTREAM PYPI_MIRROR_ALLOW_NON_HTTPS
+	tool_env 2 0.05
 	# A killed wrapper cannot remove its temporary files: keep them here.
 	export TMPDIR="$BATS_TEST_TMPDIR/tmp"
 	mkdir -p "$TMPDIR"
@@ -67,7 +54,7 @@ setup() {
 }
 
 teardown() {
-	[ -n "${BG_PID:-}" ] && kill -9 -- "-$BG_PID" 2>/dev/null
+	common_teardown
 	if [ -n "${WATCH_PID:-}" ]; then
 		: >"$BATS_TEST_TMPDIR/watch.stop"
 		wait "$WATCH_PID" 2>/dev/null
@@ -77,26 +64,12 @@ teardown() {
 	return 0
 }
 
-admin() { emu_admin "$@" >/dev/null; }
-
 # config FILE MIRROR_DIR [extra [mirror] lines]
 config() {
-	cat >"$1" <<-EOF
-	[mirror]
-	directory = $2
-	master = $EMU_URL
-	allow-non-https = true
-	workers = 2
-	timeout = 5
-	${3:-}
-
-	[pypi-mirror]
-	log-dir = $BATS_TEST_TMPDIR/log-${2##*/}
-	stale-backoff = 0
-	EOF
+	write_config "$1" "$2" "$BATS_TEST_TMPDIR/log-${2##*/}" "timeout = 5
+${3:-}"
 }
 
-watcher() { "$PY" "$BATS_TEST_DIRNAME/lib/watcher.py" "$@"; }
 snapshot() { watcher snapshot "$EMU_URL" "$SNAP"; }
 
 # "sha256  ./path" of every file under DIR/web but the run's timestamp.
@@ -259,7 +232,8 @@ mutate() {
 		checks=$((checks + 1))
 		# Upstream moves on for the next run; the check sees it as this run did.
 		[ $((i + 1)) -lt "$kills" ] && mutate $((i + 1))
-		watcher check "$M" "$SNAP" --label "kill $i ($point)" --then-snapshot "$EMU_URL" >>"$bad" || true
+		watcher check "$M" "$SNAP" --label "kill $i ($point)" --then-snapshot "$EMU_URL" >>"$bad" ||
+			echo "kill $i ($point): watcher check failed (exit $?)" >>"$bad"
 	done
 	admin clear-faults
 	# Runs to completion: the first may still find failures from the
@@ -402,7 +376,9 @@ record() {
 	[ -f "$M/web/$P1" ] && [ -f "$M/web/$P2" ] && [ -f "$M/.pending-deletions/crash-demo" ]
 	# A sync of the project meanwhile does not forget what the journal
 	# holds (its old page lists nothing): 1.0 goes, 2.0 is listed again.
-	record 10 2 | index-write -d "$M" --max-deletions 1 >/dev/null || true # 1: the journal stays over the cap
+	local rc=0
+	record 10 2 | index-write -d "$M" --max-deletions 1 >/dev/null || rc=$?
+	[ "$rc" -eq 1 ] || fail "index-write exit $rc, want 1: the journal stays over the cap"
 	[ ! -e "$M/web/$P1" ] || fail "a journal kept back by the cap was forgotten"
 	[ -f "$M/web/$P2" ] && [ ! -e "$M/.pending-deletions/crash-demo" ]
 }
@@ -448,60 +424,51 @@ record() {
 	[ -e "$M/.pypi-mirror.reserve" ] || fail "the reserve was not made again once there was room"
 }
 
-# The package paths of one release, from the snapshot: "path" per line.
-release_paths() {
-	jq -r --arg p "$1" --arg v "-$2" '.projects[$p].files | keys[] | select(contains($v + "-") or contains($v + ".tar"))' "$SNAP"
+# A synced mirror $M (configuration CONF), then a new release VERSION of
+# demo-pkg upstream, not yet mirrored (TAR, WHL: its paths under web/).
+synced_then_release() {
+	CONF="$BATS_TEST_TMPDIR/m.conf"
+	config "$CONF" "$M"
+	run pm -q mirror
+	assert_success
+	new_release demo-pkg "$1" 1000
 }
 
 @test "0705 pypi-mirror: a file downloaded for a project that then failed is deleted once upstream drops its release (no orphan)" {
-	local conf="$BATS_TEST_TMPDIR/m.conf" p=demo-pkg tar whl
-	config "$conf" "$M"
-	run pypi-mirror -q -c "$conf" mirror
-	assert_success
-	admin new-release name="$p" version=7.77 pad=1000
-	snapshot
-	tar=$(release_paths "$p" 7.77 | grep 'tar\.gz$')
-	whl=$(release_paths "$p" 7.77 | grep '\.whl$')
-	[ -n "$tar" ] && [ -n "$whl" ]
+	local p=demo-pkg
+	synced_then_release 7.77
 	# the sdist cannot be fetched: the project fails, its wheel is on disk
-	admin fault path="/$tar" kind=500
-	run pypi-mirror -q -c "$conf" mirror
+	admin fault path="/$TAR" kind=500
+	run pm -q mirror
 	assert_failure 1
-	[ -f "$M/web/$whl" ]
+	[ -f "$M/web/$WHL" ]
 	# upstream drops the release; the next run completes
 	admin clear-faults
 	admin remove-release name="$p" version=7.77
-	run pypi-mirror -q -c "$conf" mirror
+	run pm -q mirror
 	assert_success
-	[ ! -e "$M/web/$whl" ] || fail "$whl: downloaded by a run that never published $p, linked by no page, upstream no longer lists it, and no run will ever delete it (an orphan for ever)"
+	[ ! -e "$M/web/$WHL" ] || fail "$WHL: downloaded by a run that never published $p, linked by no page, upstream no longer lists it, and no run will ever delete it (an orphan for ever)"
+}
+
+# DIR holds a hidden temporary (a download under way).
+has_temporary() {
+	local -a g
+	shopt -s nullglob dotglob
+	g=("$1"/.*.tmp)
+	shopt -u nullglob dotglob
+	[ ${#g[@]} -gt 0 ]
 }
 
 @test "0706 pypi-mirror: the temporary of a download killed mid-way is removed once upstream drops the file" {
-	local conf="$BATS_TEST_TMPDIR/m.conf" p=demo-pkg tar i g
-	config "$conf" "$M"
-	run pypi-mirror -q -c "$conf" mirror
-	assert_success
-	admin new-release name="$p" version=7.78 pad=1000
-	snapshot
-	tar=$(release_paths "$p" 7.78 | grep 'tar\.gz$')
-	[ -n "$tar" ]
-	admin fault path="/$tar" kind=slow delay=30
-	setsid pypi-mirror -q -c "$conf" mirror >"$BATS_TEST_TMPDIR/bg.out" 2>&1 3>&- &
-	BG_PID=$!
-	shopt -s nullglob dotglob
-	for ((i = 0; i < 300; i++)); do
-		g=("$M/web/${tar%/*}"/.*.tmp)
-		[ ${#g[@]} -gt 0 ] && break
-		sleep 0.05
-	done
-	shopt -u nullglob dotglob
-	[ ${#g[@]} -gt 0 ] || fail "the download of $tar never started"
-	kill -KILL -- "-$BG_PID"
-	wait "$BG_PID" 2>/dev/null || true
-	BG_PID=
+	local p=demo-pkg
+	synced_then_release 7.78
+	admin fault path="/$TAR" kind=slow delay=30
+	pm_background -q mirror
+	wait_until 15 "the download of $TAR to start" has_temporary "$M/web/${TAR%/*}"
+	bg_kill
 	admin clear-faults
 	admin remove-release name="$p" version=7.78
-	run pypi-mirror -q -c "$conf" mirror
+	run pm -q mirror
 	assert_success
 	run find "$M/web" -name '.*'
 	[ -z "$output" ] || fail "left on disk for ever by a download that was killed: $output"

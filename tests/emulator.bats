@@ -4,14 +4,9 @@
 # urllib / xmlrpc.client, pip).  Facts checked come from
 # shared/reference/pypi-interfaces.md.
 
-bats_require_minimum_version 1.5.0
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
+load lib/common
 
 setup_file() {
-	PY="$(_emu_python)"
-	export PY
 	emu_generate "$BATS_FILE_TMPDIR/base" 2>/dev/null
 	cp -a "$BATS_FILE_TMPDIR/base" "$BATS_FILE_TMPDIR/shared"
 	export EMU_STATE="$BATS_FILE_TMPDIR/shared"
@@ -53,10 +48,6 @@ def ok(cond, *msg):
 EOF
 }
 
-teardown_file() {
-	emu_stop_all
-}
-
 setup() {
 	export EMU_URL="$SHARED_URL" EMU_PID="$SHARED_PID"
 	PRIVATE_PID=''
@@ -68,7 +59,7 @@ teardown() {
 		_emu_kill "$PRIVATE_PID"
 	fi
 	if [[ -n "$SHARED_DIRTY" ]]; then
-		emu_admin clear-faults >/dev/null
+		admin clear-faults
 	fi
 }
 
@@ -76,8 +67,8 @@ teardown() {
 # they are runtime settings, cleared here and again in teardown.
 shared_clean() {
 	SHARED_DIRTY=1
-	emu_admin clear-faults >/dev/null
-	emu_admin reset-stats >/dev/null
+	admin clear-faults
+	admin reset-stats
 }
 
 # A server of its own for a test that mutates state or changes settings.
@@ -338,7 +329,7 @@ EOF
 
 @test "xmlrpc: changelog action strings are cleaned for XML (non-ASCII becomes a literal &#NNN; reference)" {
 	private
-	emu_admin bulk-journal name=MixedCase count=1 user=café >/dev/null
+	admin bulk-journal name=MixedCase count=1 user=café
 	run py <<'EOF'
 rows = rpc().changelog_since_serial(rpc().changelog_last_serial() - 1)
 ok(rows[-1][3] == "add Owner caf&#233;0", rows)
@@ -465,8 +456,8 @@ EOF
 
 @test "json: 404 {\"message\": \"Not Found\"} as application/json for unknown project, unknown version, no releases" {
 	private
-	emu_admin new-project name=Empty_One >/dev/null
-	emu_admin remove-release name=Empty_One version=1.0 >/dev/null
+	admin new-project name=Empty_One
+	admin remove-release name=Empty_One version=1.0
 	local p
 	for p in /pypi/nope/json /pypi/demo-pkg/9.9/json /pypi/empty-one/json; do
 		run curl -sS -w ' %{http_code} %{content_type}' "$EMU_URL$p"
@@ -723,7 +714,7 @@ EOF
 	private
 	local old new
 	old=$(curl -fsS -D - -o /dev/null "$EMU_URL/pypi/demo-pkg/json" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-pypi-last-serial"{print $2}')
-	emu_admin stale name=Demo_Pkg >/dev/null
+	admin stale name=Demo_Pkg
 	new=$(emu_admin new-release name=Demo_Pkg version=3.0 | jq -r .project_serial)
 	(( new > old ))
 	# the edge keeps the old body and the old serial
@@ -765,17 +756,17 @@ EOF
 	assert_success
 	run curl -fsS "$EMU_URL/pypi/mixedcase/json"
 	[[ "$(jq -r .info.version <<<"$output")" == 9.0 ]]
-	emu_admin stale name=MixedCase >/dev/null
-	emu_admin yank name=MixedCase version=9.0 >/dev/null
+	admin stale name=MixedCase
+	admin yank name=MixedCase version=9.0
 	run curl -fsS "$EMU_URL/pypi/mixedcase/json"
 	[[ "$(jq -r .info.yanked <<<"$output")" == false ]]
-	emu_admin unstale name=MixedCase >/dev/null
+	admin unstale name=MixedCase
 	run curl -fsS "$EMU_URL/pypi/mixedcase/json"
 	[[ "$(jq -r .info.version <<<"$output")" != 9.0 ]]
 	[[ "$(jq -r '.releases["9.0"][0].yanked' <<<"$output")" == true ]]
 	# a stale edge keeps serving a removed project until purged
-	emu_admin stale name=MixedCase >/dev/null
-	emu_admin remove-project name=MixedCase >/dev/null
+	admin stale name=MixedCase
+	admin remove-project name=MixedCase
 	run code_type "$EMU_URL/pypi/mixedcase/json"
 	assert_output "200 application/json"
 	run code_type "$EMU_URL/simple/mixedcase/"
@@ -790,19 +781,19 @@ EOF
 
 @test "edge: PURGE refused (serve --purge refuse, or purge-policy op) answers 401 with Fastly-Purge-Requires-Auth: 1" {
 	private --purge refuse
-	emu_admin stale name=Demo_Pkg >/dev/null
-	emu_admin new-release name=Demo_Pkg version=3.0 >/dev/null
+	admin stale name=Demo_Pkg
+	admin new-release name=Demo_Pkg version=3.0
 	run curl -sS -D - -o /dev/null -X PURGE "$EMU_URL/pypi/demo-pkg/json"
 	assert_output --partial '401'
 	assert_output --partial 'Fastly-Purge-Requires-Auth: 1'
 	run curl -fsS "$EMU_URL/pypi/demo-pkg/json"
 	refute_output --partial '"3.0"'
-	emu_admin purge-policy policy=accept >/dev/null
+	admin purge-policy policy=accept
 	run curl -sS -o /dev/null -w '%{http_code}' -X PURGE "$EMU_URL/pypi/demo-pkg/json"
 	assert_output 200
 	run curl -fsS "$EMU_URL/pypi/demo-pkg/json"
 	assert_output --partial '"3.0"'
-	emu_admin purge-policy policy=refuse >/dev/null
+	admin purge-policy policy=refuse
 	run curl -sS -o /dev/null -w '%{http_code}' -X PURGE "$EMU_URL/simple/demo-pkg/"
 	assert_output 401
 	run emu_stats
@@ -887,7 +878,7 @@ EOF
 	assert_failure
 	run emu_admin new-release name=Demo_Pkg version=1.0
 	assert_failure
-	emu_admin remove-file name=Demo_Pkg filename=demo_pkg-1.0.tar.gz >/dev/null
+	admin remove-file name=Demo_Pkg filename=demo_pkg-1.0.tar.gz
 	run emu_admin add-file name=Demo_Pkg version=1.0 kind=sdist
 	assert_failure
 	assert_output --partial 'already been used'
@@ -926,7 +917,7 @@ EOF
 	run emu_log
 	[[ "$(jq -sc '[.[] | [.method, .path, .status]]' <<<"$output")" == '[["GET","/simple/",200],["GET","/simple/",200],["GET","/pypi/demo-pkg/json?x=1",200],["GET","/simple/nope/",404]]' ]]
 	[[ "$(jq -s '.[0].bytes > 0' <<<"$output")" == true ]]
-	emu_admin reset-stats >/dev/null
+	admin reset-stats
 	run emu_stats
 	[[ "$(jq -r .total <<<"$output")" == 0 ]]
 	run emu_log
@@ -937,7 +928,7 @@ EOF
 
 @test "fault 500 with count: the first GETs fail, then normal answers" {
 	shared_clean
-	emu_admin fault path=/simple/ kind=500 count=2 >/dev/null
+	admin fault path=/simple/ kind=500 count=2
 	run code_type "$EMU_URL/simple/demo-pkg/"
 	assert_output --regexp '^500'
 	run code_type "$EMU_URL/simple/demo-pkg/"
@@ -950,25 +941,25 @@ EOF
 
 @test "fault 503 and 429 carry Retry-After when asked; rate=1 always fires; clear-faults removes them" {
 	shared_clean
-	emu_admin fault path=/pypi/ kind=503 retry_after=7 >/dev/null
+	admin fault path=/pypi/ kind=503 retry_after=7
 	run curl -sS -D - -o /dev/null "$EMU_URL/pypi/demo-pkg/json"
 	assert_output --partial '503'
 	assert_output --partial 'Retry-After: 7'
-	emu_admin clear-faults >/dev/null
-	emu_admin fault path=/simple/ kind=429 rate=1 retry_after=3 >/dev/null
+	admin clear-faults
+	admin fault path=/simple/ kind=429 rate=1 retry_after=3
 	run curl -sS -D - -o /dev/null "$EMU_URL/simple/"
 	assert_output --partial '429'
 	assert_output --partial 'Retry-After: 3'
 	run code_type "$EMU_URL/simple/"
 	assert_output --regexp '^429'
-	emu_admin clear-faults >/dev/null
+	admin clear-faults
 	run code_type "$EMU_URL/simple/"
 	assert_output --regexp '^200'
 }
 
 @test "fault rate: a seeded fraction of requests fails" {
 	shared_clean
-	emu_admin fault path=/simple/ kind=500 rate=0.5 >/dev/null
+	admin fault path=/simple/ kind=500 rate=0.5
 	run py <<'EOF'
 codes = [req("GET", "/simple/")[0] for _ in range(40)]
 n = codes.count(500)
@@ -979,7 +970,7 @@ EOF
 
 @test "fault reset: headers and part of the body, then the connection is reset" {
 	shared_clean
-	emu_admin fault path=/pypi/ kind=reset count=1 >/dev/null
+	admin fault path=/pypi/ kind=reset count=1
 	run py <<'EOF'
 import socket
 s = socket.create_connection((HOST.hostname, HOST.port))
@@ -1008,7 +999,7 @@ EOF
 	shared_clean
 	local url
 	url=$(curl -fsS "$EMU_URL/pypi/demo-pkg/json" | jq -r '.urls[0].url')
-	emu_admin fault path=/packages/ kind=truncate count=1 >/dev/null
+	admin fault path=/packages/ kind=truncate count=1
 	run curl -sS -o "$BATS_TEST_TMPDIR/f" "$url"
 	assert_equal "$status" 18
 	run curl -fsS -o "$BATS_TEST_TMPDIR/f" "$url"
@@ -1021,7 +1012,7 @@ EOF
 	url=$(curl -fsS "$EMU_URL/pypi/demo-pkg/json" | jq -r '.urls[0].url')
 	sha=$(curl -fsS "$EMU_URL/pypi/demo-pkg/json" | jq -r '.urls[0].digests.sha256')
 	size=$(curl -fsS "$EMU_URL/pypi/demo-pkg/json" | jq -r '.urls[0].size')
-	emu_admin fault path=/packages/ kind=corrupt count=1 >/dev/null
+	admin fault path=/packages/ kind=corrupt count=1
 	curl -fsS -o "$BATS_TEST_TMPDIR/f" "$url"
 	assert_equal "$(stat -c %s "$BATS_TEST_TMPDIR/f")" "$size"
 	[[ "$(sha256sum <"$BATS_TEST_TMPDIR/f" | cut -c1-64)" != "$sha" ]]
@@ -1031,7 +1022,7 @@ EOF
 
 @test "fault slow: the answer comes after the delay (a short client timeout fails)" {
 	shared_clean
-	emu_admin fault path=/simple/ kind=slow delay=1.5 count=2 >/dev/null
+	admin fault path=/simple/ kind=slow delay=1.5 count=2
 	run curl -sS -o /dev/null --max-time 0.5 "$EMU_URL/simple/"
 	assert_equal "$status" 28
 	local t0 t1

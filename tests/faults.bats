@@ -8,20 +8,12 @@
 # or ahead of the content is ever visible (lib/watcher.py); and once upstream
 # behaves, the next run converges to a clean sync of the same upstream.
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
-
-bats_require_minimum_version 1.5.0
+load lib/common
 
 RETRIES=2
 
 setup_file() {
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	emu_generate "$EMU_STATE" --projects 6 --seed 31 --releases 2 --pad-bytes 20000 >/dev/null 2>&1
-	emu_start
-	PY="$(_emu_python)"
-	export PY
+	emu_file_start --projects 6 --seed 31 --releases 2 --pad-bytes 20000
 	# A synced mirror every test starts from (a copy), and the reference:
 	# a mirror that only ever sees a well-behaved upstream.
 	export TEMPLATE="$BATS_FILE_TMPDIR/template" REF="$BATS_FILE_TMPDIR/ref"
@@ -33,13 +25,8 @@ setup_file() {
 	[ -s "$TEMPLATE/status" ] && [ -s "$REF/status" ]
 }
 
-teardown_file() {
-	emu_stop_all
-}
-
 setup() {
-	export PYPI_MIRROR_RETRIES=$RETRIES PYPI_MIRROR_BACKOFF=0.05
-	unset PYPI_MIRROR_CONFIG PYPI_MIRROR_UPSTREAM PYPI_MIRROR_ALLOW_NON_HTTPS
+	tool_env "$RETRIES" 0.05
 	M="$BATS_TEST_TMPDIR/mirror"
 	CONF="$BATS_TEST_TMPDIR/m.conf"
 	SNAP="$BATS_TEST_TMPDIR/upstream.json"
@@ -49,39 +36,21 @@ setup() {
 }
 
 teardown() {
-	[ -n "${BG_PID:-}" ] && kill -9 -- "-$BG_PID" 2>/dev/null
+	common_teardown
 	admin clear-faults
 	return 0
 }
 
 # config_file FILE MIRROR LOGDIR [extra [mirror] lines]
 config_file() {
-	cat >"$1" <<-EOF
-	[mirror]
-	directory = $2
-	master = $EMU_URL
-	allow-non-https = true
-	workers = 2
-	timeout = 2
-	global-timeout = 20
-	${4:-}
-
-	[pypi-mirror]
-	log-dir = $3/log-${2##*/}
-	stale-backoff = 0
-	stale-rounds = 1
-	EOF
+	write_config "$1" "$2" "$3/log-${2##*/}" "timeout = 2
+global-timeout = 20
+${4:-}" "stale-rounds = 1"
 }
-
-admin() { emu_admin "$@" >/dev/null; }
-
-pm() { pypi-mirror -c "$CONF" "$@"; }
-watcher() { "$PY" "$BATS_TEST_DIRNAME/lib/watcher.py" "$@"; }
-upstream_serial() { curl -fsS -H 'Accept: application/vnd.pypi.simple.v1+json' "$EMU_URL/simple/" | jq '.meta."_last-serial"'; }
-status() { cat "$M/status"; }
 
 # How many times upstream was asked for PATH (METHOD default GET).
 requests() { emu_stats | jq --arg k "${2:-GET} $1" '.requests[$k] // 0'; }
+asked() { [ "$(requests "$@")" -ge 1 ]; }
 assert_bounded() {
 	local n
 	n=$(requests "$@")
@@ -89,16 +58,21 @@ assert_bounded() {
 	[ "$n" -le $((1 + RETRIES)) ] || fail "$1 was requested $n times; retries are bounded to $RETRIES"
 }
 
-# A new release (two files, one with a .metadata) of project $1; sets
-# TAR, WHL (paths) and TARNAME, WHLNAME (file names).
-new_release() {
-	admin new-release name="$1" version="$2" pad=20000
-	local doc
-	doc=$(curl -fsS "$EMU_URL/pypi/$1/json?fresh=$RANDOM")
-	TAR=$(jq -r --arg v "$2" '.releases[$v][] | select(.packagetype == "sdist") | .url | sub("^[a-z]+://[^/]+/"; "")' <<<"$doc")
-	WHL=$(jq -r --arg v "$2" '.releases[$v][] | select(.packagetype == "bdist_wheel") | .url | sub("^[a-z]+://[^/]+/"; "")' <<<"$doc")
-	TARNAME=${TAR##*/} WHLNAME=${WHL##*/}
-	[ -n "$TAR" ] && [ -n "$WHL" ]
+# A new release VERSION of demo-pkg whose file WHICH (TAR or WHL, see
+# new_release) upstream answers with a fault for ever (admin fault args
+# after the reason): the run fails, reporting demo-pkg, that file and a
+# reason matching REASON, having asked a bounded number of times.
+# Usage: file_fault_run VERSION WHICH REASON FAULT_ARGS...
+file_fault_run() {
+	local version=$1 which=$2 reason=$3 s0 name
+	shift 3
+	s0=$(status)
+	new_release demo-pkg "$version"
+	name=${which}NAME
+	admin fault path="/${!which}" "$@"
+	run pm mirror
+	assert_reported demo-pkg "${!name}" "$reason" "$s0"
+	assert_bounded "/${!which}"
 }
 
 # The state invariants: nothing partial, no dangling link, status not ahead.
@@ -165,14 +139,8 @@ assert_reported() {
 }
 
 @test "0803 faults: 429 for ever (no Retry-After) on a file: bounded retries, the project fails precisely, the others land" {
-	local s0
-	s0=$(status)
-	new_release demo-pkg 5.3
 	admin new-release name=mixedcase version=5.3
-	admin fault path="/$TAR" kind=429
-	run pm mirror
-	assert_reported demo-pkg "$TARNAME" "429" "$s0"
-	assert_bounded "/$TAR"
+	file_fault_run 5.3 TAR "429" kind=429
 	[ -f "$M/web/simple/mixedcase/index.html" ] && grep -q 'mixedcase-5.3' "$M/web/simple/mixedcase/index.v1_json" ||
 		grep -qi 'mixedcase-5\.3' "$M/web/simple/mixedcase/index.v1_json" || fail "the other project did not land"
 	assert_invariants
@@ -180,51 +148,27 @@ assert_reported() {
 }
 
 @test "0804 faults: 429 with Retry-After for ever: the pauses are honoured but bounded; the project fails precisely" {
-	local s0
-	s0=$(status)
-	new_release demo-pkg 5.4
-	admin fault path="/$WHL" kind=429 retry_after=1
-	run pm mirror
-	assert_reported demo-pkg "$WHLNAME" "429" "$s0"
-	assert_bounded "/$WHL"
+	file_fault_run 5.4 WHL "429" kind=429 retry_after=1
 	assert_invariants
 	assert_converges
 }
 
 @test "0805 faults: connection resets mid-body for ever: bounded, reported, nothing partial" {
-	local s0
-	s0=$(status)
-	new_release demo-pkg 5.5
-	admin fault path="/$TAR" kind=reset
-	run pm mirror
-	assert_reported demo-pkg "$TARNAME" "reset|Recv failure|connection|transfer closed|receive" "$s0"
-	assert_bounded "/$TAR"
+	file_fault_run 5.5 TAR "reset|Recv failure|connection|transfer closed|receive" kind=reset
 	[ ! -e "$M/web/$TAR" ]
 	assert_invariants
 	assert_converges
 }
 
 @test "0806 faults: truncated bodies for ever: bounded, reported, nothing partial" {
-	local s0
-	s0=$(status)
-	new_release demo-pkg 5.6
-	admin fault path="/$TAR" kind=truncate
-	run pm mirror
-	assert_reported demo-pkg "$TARNAME" "truncat|bytes|size|transfer closed|partial" "$s0"
-	assert_bounded "/$TAR"
+	file_fault_run 5.6 TAR "truncat|bytes|size|transfer closed|partial" kind=truncate
 	[ ! -e "$M/web/$TAR" ]
 	assert_invariants
 	assert_converges
 }
 
 @test "0807 faults: corrupt bytes for ever: sha256 mismatch, bounded, reported, nothing under the real name" {
-	local s0
-	s0=$(status)
-	new_release demo-pkg 5.7
-	admin fault path="/$WHL" kind=corrupt
-	run pm mirror
-	assert_reported demo-pkg "$WHLNAME" "sha256" "$s0"
-	assert_bounded "/$WHL"
+	file_fault_run 5.7 WHL "sha256" kind=corrupt
 	[ ! -e "$M/web/$WHL" ]
 	assert_invariants
 	assert_converges
@@ -242,19 +186,27 @@ settled_requests() {
 	requests "$path"
 }
 
+# The run ends within 120 s, reporting a timeout for $TAR of demo-pkg
+# (status at least S0), which upstream was asked for at most 1 + RETRIES
+# times (the count given SETTLE s to settle). WHAT and LIMIT for the log.
+# Usage: assert_times_out S0 SETTLE WHAT LIMIT
+assert_times_out() {
+	local s0=$1 settle=$2 what=$3 limit=$4 t0=$SECONDS n
+	run timeout 120 pypi-mirror -c "$CONF" mirror
+	[ "$status" -ne 124 ] || fail "the run did not end within 120 s"
+	assert_reported demo-pkg "$TARNAME" "[Tt]ime(d)? ?out|timeout" "$s0"
+	echo "# $what gave up after $((SECONDS - t0)) s ($limit, $RETRIES retries)" >&3
+	n=$(settled_requests "/$TAR" "$settle")
+	[ "$n" -ge 1 ] && [ "$n" -le $((1 + RETRIES)) ] || fail "/$TAR requested $n times"
+}
+
 @test "0808 faults: a stalled answer, and a trickle slower in all than global-timeout, fail within bounded time and retries" {
-	local s0 t0 n
+	local s0
 	s0=$(status)
 	new_release demo-pkg 5.8
 	# A stall: headers only after 6 s, past timeout = 2.
 	admin fault path="/$TAR" kind=slow delay=6
-	t0=$SECONDS
-	run timeout 120 pypi-mirror -c "$CONF" mirror
-	[ "$status" -ne 124 ] || fail "the run did not end within 120 s"
-	assert_reported demo-pkg "$TARNAME" "[Tt]ime(d)? ?out|timeout" "$s0"
-	echo "# a stalled download gave up after $((SECONDS - t0)) s (timeout = 2, $RETRIES retries)" >&3
-	n=$(settled_requests "/$TAR" 8)
-	[ "$n" -ge 1 ] && [ "$n" -le $((1 + RETRIES)) ] || fail "/$TAR requested $n times"
+	assert_times_out "$s0" 8 "a stalled download" "timeout = 2"
 	# A trickle: each piece in time (headers at 1.8 s, then a piece every
 	# 0.18 s) but the whole slower than global-timeout = 3.
 	admin clear-faults
@@ -262,13 +214,7 @@ settled_requests() {
 	config_file "$CONF" "$M" "$BATS_TEST_TMPDIR"
 	sed -i 's/^global-timeout = .*/global-timeout = 3/' "$CONF"
 	admin fault path="/$TAR" kind=slow delay=1.8
-	t0=$SECONDS
-	run timeout 120 pypi-mirror -c "$CONF" mirror
-	[ "$status" -ne 124 ] || fail "the run did not end within 120 s"
-	assert_reported demo-pkg "$TARNAME" "[Tt]ime(d)? ?out|timeout" "$s0"
-	echo "# a trickling download gave up after $((SECONDS - t0)) s (global-timeout = 3, $RETRIES retries)" >&3
-	n=$(settled_requests "/$TAR" 4)
-	[ "$n" -ge 1 ] && [ "$n" -le $((1 + RETRIES)) ] || fail "/$TAR requested $n times"
+	assert_times_out "$s0" 4 "a trickling download" "global-timeout = 3"
 	assert_invariants
 	config_file "$CONF" "$M" "$BATS_TEST_TMPDIR"
 	assert_converges
@@ -306,10 +252,16 @@ settled_requests() {
 	assert_converges
 }
 
+# The files of the mirror written since DIR/status (but the log and the
+# run's working files).
+newer_than_status() {
+	(cd "$M" && find . -type f ! -name '*.log' ! -path './.pypi-mirror.work/*' -newer status | LC_ALL=C sort)
+}
+
 @test "0811 faults: upstream's index unreachable (503 for ever): exit 3, nothing changed" {
 	local before
 	admin new-release name=demo-pkg version=6.1
-	before=$(cd "$M" && find . -type f ! -name '*.log' ! -path './.pypi-mirror.work/*' -newer status 2>/dev/null | wc -l)
+	before=$(newer_than_status)
 	cp "$M/status" "$BATS_TEST_TMPDIR/status.before"
 	admin fault path=/simple/ kind=503
 	run pm mirror
@@ -317,7 +269,8 @@ settled_requests() {
 	assert_output --partial 'unreachable'
 	assert_bounded /simple/
 	cmp "$M/status" "$BATS_TEST_TMPDIR/status.before"
-	! grep -q 'demo-pkg-6.1\|demo_pkg-6.1' "$M/web/simple/demo-pkg/index.v1_json"
+	assert_equal "$(newer_than_status)" "$before"
+	refute_grep 'demo-pkg-6.1\|demo_pkg-6.1' "$M/web/simple/demo-pkg/index.v1_json"
 	assert_converges
 }
 
@@ -345,13 +298,8 @@ settled_requests() {
 	# The files of 6.3 are slow, so the run is between pkg-resolve and the
 	# end of artifact-get when upstream changes the project again.
 	admin fault path="/$TAR" kind=slow delay=1.5
-	setsid pypi-mirror -c "$CONF" mirror >"$BATS_TEST_TMPDIR/bg.out" 2>&1 3>&- &
-	BG_PID=$!
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ "$(requests "/$TAR")" -ge 1 ] && break
-		sleep 0.05
-	done
+	pm_background mirror
+	wait_until 30 "artifact-get to ask for $TAR" asked "/$TAR"
 	[ "$(requests /pypi/demo-pkg/json)" -ge 1 ] || fail "pkg-resolve had not asked for demo-pkg"
 	admin new-release name=demo-pkg version=6.4
 	mid=$(upstream_serial)
@@ -371,13 +319,8 @@ settled_requests() {
 	s0=$(status)
 	new_release demo-pkg 6.5
 	admin fault path="/$TAR" kind=slow delay=1.5 count=1
-	setsid pypi-mirror -c "$CONF" mirror >"$BATS_TEST_TMPDIR/bg.out" 2>&1 3>&- &
-	BG_PID=$!
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ "$(requests /pypi/demo-pkg/json)" -ge 1 ] && break
-		sleep 0.05
-	done
+	pm_background mirror
+	wait_until 30 "pkg-resolve to ask for demo-pkg" asked /pypi/demo-pkg/json
 	admin remove-file name=demo-pkg filename="$WHLNAME"
 	local rc=0
 	wait "$BG_PID" || rc=$?

@@ -5,9 +5,7 @@
 # asked. Also: a change of the filters prunes the mirror (bandersnatch never
 # does, its issue #307), within the deletion cap.
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
+load lib/common
 
 # One emulator for the file (starting one costs seconds on a loaded
 # machine). Eight projects of four releases: Demo_Pkg (1.0 yanked with a
@@ -19,23 +17,17 @@ load lib/emulator
 # the others compute what they expect from upstream at the time they run,
 # so the order of the tests does not matter.
 setup_file() {
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	emu_generate "$EMU_STATE" --projects 8 --releases 4 --seed 11 >/dev/null 2>&1
-	emu_start
-}
-
-teardown_file() {
-	emu_stop_all
+	emu_file_start --projects 8 --releases 4 --seed 11
 }
 
 setup() {
-	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1
-	unset PYPI_MIRROR_CONFIG PYPI_MIRROR_UPSTREAM PYPI_MIRROR_ALLOW_NON_HTTPS PYPI_MIRROR_NOW
+	tool_env
 	M="$BATS_TEST_TMPDIR/mirror"
 	CONF="$BATS_TEST_TMPDIR/pypi-mirror.conf"
 }
 
 teardown() {
+	common_teardown
 	if [ -n "${NGINX_PID_STARTED:-}" ] && declare -F nginx_stop >/dev/null; then nginx_stop; fi
 	return 0
 }
@@ -43,27 +35,9 @@ teardown() {
 # config FILTERS [MIRROR_EXTRA] [OURS_EXTRA]: the configuration of mirror $M
 # with the filter sections FILTERS.
 config() {
-	cat >"$CONF" <<EOF
-[mirror]
-directory = $M
-master = $EMU_URL
-allow-non-https = true
-workers = 2
-${2:-}
-
-[pypi-mirror]
-log-dir = $BATS_TEST_TMPDIR/log
-stale-backoff = 0
-${3:-}
-
-$1
-EOF
+	write_config "$CONF" "$M" "$BATS_TEST_TMPDIR/log" "${2:-}" "${3:-}" "$1"
 }
 
-pm() { pypi-mirror -c "$CONF" "$@"; }
-
-admin() { emu_admin "$@" >/dev/null; }
-norm() { local n=${1,,}; n=${n//[._]/-}; while [[ $n == *--* ]]; do n=${n//--/-}; done; printf '%s\n' "$n"; }
 # A project's JSON, fresh (a query string bypasses the emulator's CDN).
 upjson() { curl -fsSL "$EMU_URL/pypi/$(norm "$1")/json?fresh=$RANDOM"; }
 # Upstream's versions that have files, and its file names, sorted.
@@ -80,7 +54,7 @@ disk_files() {
 # Project directories on disk and projects in the root index, normalized.
 mirrored() { find "$M/web/simple" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort; }
 root_names() { jq -r '.projects[].name | ascii_downcase | gsub("[-_.]+"; "-")' "$M/web/simple/index.v1_json" | sort; }
-all_names() { curl -fsS "$EMU_URL/simple/" -H 'Accept: application/vnd.pypi.simple.v1+json' | jq -r '.projects[].name | ascii_downcase | gsub("[-_.]+"; "-")' | sort; }
+all_names() { simple_root | jq -r '.projects[].name | ascii_downcase | gsub("[-_.]+"; "-")' | sort; }
 # Projects whose JSON the emulator served since the last reset-stats.
 json_fetched() { emu_stats | jq -r '.requests | keys[] | select(startswith("GET /pypi/")) | split("/")[2]' | sort -u; }
 lines() { printf '%s\n' "$@" | sed '/^$/d' | sort; }
@@ -219,12 +193,8 @@ packages = (unclosed"
 }
 
 @test "1102 pypi-mirror: an allowlist mirrors those projects only, and never asks about the others" {
-	config "[plugins]
-enabled = allowlist_project
-[allowlist]
-packages =
-    Demo_Pkg
-    zope.interface"
+	config "$(plugins_section allowlist_project)
+$(allowlist_section Demo_Pkg zope.interface)"
 	admin reset-stats
 	run pm mirror
 	assert_success
@@ -318,15 +288,8 @@ packages =
 
 @test "1106 pypi-mirror: pre-releases are excluded, for every project or only for those listed" {
 	local pre='(rc|a|b|dev)[0-9]*$'
-	config "[plugins]
-enabled =
-    allowlist_project
-    prerelease_release
-[allowlist]
-packages =
-    Demo_Pkg
-    Foo.Bar-baz
-    MixedCase"
+	config "$(plugins_section allowlist_project prerelease_release)
+$(allowlist_section Demo_Pkg Foo.Bar-baz MixedCase)"
 	run pm mirror
 	assert_success
 	assert_projects demo-pkg foo-bar-baz mixedcase
@@ -338,14 +301,8 @@ packages =
 	refute_files '(rc|dev)[0-9]'
 	# Only for the projects in [filter_prerelease]: the others keep theirs.
 	M="$BATS_TEST_TMPDIR/mirror2"
-	config "[plugins]
-enabled =
-    allowlist_project
-    prerelease_release
-[allowlist]
-packages =
-    Demo_Pkg
-    Foo.Bar-baz
+	config "$(plugins_section allowlist_project prerelease_release)
+$(allowlist_section Demo_Pkg Foo.Bar-baz)
 [filter_prerelease]
 packages =
     demo_pkg"
@@ -394,15 +351,8 @@ sort_by = time"
 @test "1108 pypi-mirror: platform exclusion drops those wheels, sdists and pure wheels stay" {
 	# A Python 2 only wheel, which py2 excludes (py2.py3 wheels stay).
 	admin add-file name=UPPER-case__pkg version=1.1 kind=wheel tag=py2-none-any
-	config "[plugins]
-enabled =
-    allowlist_project
-    exclude_platform
-[allowlist]
-packages =
-    UPPER-case__pkg
-    zope.interface
-    Demo_Pkg
+	config "$(plugins_section allowlist_project exclude_platform)
+$(allowlist_section UPPER-case__pkg zope.interface Demo_Pkg)
 [blocklist]
 platforms =
     windows
@@ -420,14 +370,8 @@ platforms =
 	assert_equal "$(disk_files)" "$(echo "$up" | grep -E '\.tar\.gz$|-py3-none-any\.whl$|-py2\.py3-none-any\.whl$')"
 	# musllinux alone: manylinux wheels stay.
 	M="$BATS_TEST_TMPDIR/mirror2"
-	config "[plugins]
-enabled =
-    allowlist_project
-    exclude_platform
-[allowlist]
-packages =
-    UPPER-case__pkg
-    zope.interface
+	config "$(plugins_section allowlist_project exclude_platform)
+$(allowlist_section UPPER-case__pkg zope.interface)
 [blocklist]
 platforms = musllinux"
 	run pm mirror

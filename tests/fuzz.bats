@@ -3,6 +3,8 @@
 # (tests/fuzz/corpus/NAME) and must find no crash, leak or sanitizer error.
 # FUZZ_SECONDS sets the budget per harness (default 10).
 
+load lib/common
+
 setup_file() {
 	cd "$BATS_TEST_DIRNAME/.."
 	make --no-print-directory fuzz >"$BATS_FILE_TMPDIR/build.log" 2>&1 || {
@@ -16,7 +18,7 @@ run_fuzzer() {
 	cd "$BATS_TEST_DIRNAME/.."
 	local corpus="$BATS_TEST_TMPDIR/corpus"
 	mkdir -p "$corpus"
-	cp tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true
+	cp tests/fuzz/corpus/"$name"/* "$corpus"/ || fail "no seed corpus in tests/fuzz/corpus/$name"
 	run build-fuzz/fuzz_"$name" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=10 -rss_limit_mb=1024 \
 		-artifact_prefix="$BATS_TEST_TMPDIR/" "$corpus"
 	if [ "$status" -ne 0 ]; then

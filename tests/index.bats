@@ -2,23 +2,13 @@
 # 05NN: index-write, the pages it writes, and pip reading them through the
 # shipped nginx configuration (contrib/nginx/pypi-mirror.conf).
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
+load lib/common
 load lib/nginx
 
-bats_require_minimum_version 1.5.0
-
 setup_file() {
-	# The interpreter itself, not a version manager's shim (which costs most
-	# of a second per start).
-	PYTHON="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)"
-	export PYTHON
 	# One upstream for the whole file: starting one is slow on a busy machine.
 	# Tests that change it touch only projects no later test depends on.
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	EMU_GENERATE_ARGS="--projects 5 --seed 1" emu_start
-	export EMU_URL EMU_PID
+	emu_file_start --projects 5 --seed 1
 	# Every project resolved and fetched once; tests start from a copy.
 	export TEMPLATE="$BATS_FILE_TMPDIR/template"
 	mkdir -p "$TEMPLATE/mirror"
@@ -26,26 +16,22 @@ setup_file() {
 	[ "$(jq -s 'map(select(.type == "project")) | length' "$TEMPLATE/records")" -ge 5 ]
 }
 
-teardown_file() {
-	emu_stop_all
-}
-
 setup() {
-	unset PYPI_MIRROR_UPSTREAM PYPI_MIRROR_ALLOW_NON_HTTPS
-	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1
+	tool_env
 	MIRROR="$BATS_TEST_TMPDIR/mirror"
 	WEB="$MIRROR/web"
 	mkdir -p "$MIRROR"
 }
 
 teardown() {
+	common_teardown
 	nginx_stop
 }
 
 # Upstream's projects (normalized names), from its PEP 691 root.
 upstream_projects() {
-	curl -fsS -H 'Accept: application/vnd.pypi.simple.v1+json' "$EMU_URL/simple/" |
-		"$PYTHON" -c 'import json,re,sys; [print(re.sub(r"[-_.]+","-",p["name"]).lower()) for p in json.load(sys.stdin)["projects"]]'
+	simple_root |
+		"$PY" -c 'import json,re,sys; [print(re.sub(r"[-_.]+","-",p["name"]).lower()) for p in json.load(sys.stdin)["projects"]]'
 }
 
 # Resolved project records for the named projects on stdout, their files
@@ -63,7 +49,7 @@ _resolve_fetch() {
 		return
 	fi
 	# The script goes in -c: standard input carries the records.
-	"$PYTHON" -c "$(cat <<'PY'
+	"$PY" -c "$(cat <<'PY'
 import json, os, sys, urllib.error, urllib.parse, urllib.request
 emu, mirror, spool = sys.argv[1:4]
 os.makedirs(spool, exist_ok=True)
@@ -111,7 +97,7 @@ PY
 check_project() {
 	local root_uri=""
 	if [[ "$1" == --root-uri ]]; then root_uri="$2"; shift 2; fi
-	"$PYTHON" - "$WEB" "$EMU_URL" "$root_uri" "$@" <<'PY'
+	"$PY" - "$WEB" "$EMU_URL" "$root_uri" "$@" <<'PY'
 import hashlib, html.parser, json, os, sys, urllib.parse, urllib.request
 web, emu, root_uri = sys.argv[1:4]
 
@@ -238,7 +224,7 @@ hex60() { printf '%060x' "$1"; }
 @test "0502 index-write: the root index lists every project, HTML and JSON, with serials" {
 	mapfile -t names < <(upstream_projects)
 	records_for "${names[@]}" | index-write -d "$MIRROR" --serial 999999
-	run "$PYTHON" - "$WEB/simple" "$EMU_URL" <<'PY'
+	run "$PY" - "$WEB/simple" "$EMU_URL" <<'PY'
 import html.parser, json, re, sys, urllib.request
 d, emu = sys.argv[1:3]
 norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
@@ -289,7 +275,7 @@ PY
 	assert_output --partial 'data-requires-python="&lt;script&gt;alert(&#34;rp&#34;)&lt;/script&gt;"'
 	assert_output --partial '<title>Links for Evil.Pkg</title>'
 	# A parser gets the original strings back, and exactly one link.
-	run "$PYTHON" - "$page" "$rp" "$reason" <<'PY'
+	run "$PY" - "$page" "$rp" "$reason" <<'PY'
 import html.parser, sys
 page, rp, reason = sys.argv[1:4]
 class P(html.parser.HTMLParser):
@@ -304,10 +290,10 @@ assert p.links[0]["data-yanked"] == reason
 print("ok")
 PY
 	assert_success
-	run "$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); f=d["files"][0]; assert f["requires-python"]==sys.argv[2] and f["yanked"]==sys.argv[3], f; print("ok")' \
+	run "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); f=d["files"][0]; assert f["requires-python"]==sys.argv[2] and f["yanked"]==sys.argv[3], f; print("ok")' \
 		"$WEB/simple/evil-pkg/index.v1_json" "$rp" "$reason"
 	assert_success
-	run "$PYTHON" -m json.tool "$WEB/simple/index.v1_json"
+	run "$PY" -m json.tool "$WEB/simple/index.v1_json"
 	assert_success
 	grep -qF '<a href="evil-pkg/">Evil.Pkg</a>' "$WEB/simple/index.html"
 }
@@ -565,8 +551,19 @@ PY
 	assert_failure 2
 }
 
+# pip downloads demo-pkg==1.0 from the mirror through nginx: WHL is the
+# wheel it got (named as it must be), WHL_SHA its sha256.
+pip_download_demo() {
+	run "$PY" -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
+		--index-url "$NGINX_URL/simple/" -d "$BATS_TEST_TMPDIR/out" demo-pkg==1.0
+	assert_success
+	WHL=$(ls "$BATS_TEST_TMPDIR/out")
+	[[ "$WHL" == demo_pkg-1.0-*.whl ]] || fail "pip downloaded $WHL"
+	WHL_SHA=$(sha256sum "$BATS_TEST_TMPDIR/out/$WHL" | cut -d' ' -f1)
+}
+
 @test "0514 nginx: pip downloads through the JSON API, and the sha256 matches" {
-	"$PYTHON" -m pip --version >/dev/null 2>&1 || skip "no pip"
+	"$PY" -m pip --version >/dev/null 2>&1 || skip "no pip"
 	records_for demo-pkg >"$BATS_TEST_TMPDIR/records"
 	index-write -d "$MIRROR" --json <"$BATS_TEST_TMPDIR/records" >/dev/null
 	nginx_start "$WEB"
@@ -589,33 +586,24 @@ PY
 	run curl -s -o /dev/null -w '%{http_code}' "$NGINX_URL/simple/no-such-project/"
 	assert_output 404
 
-	run "$PYTHON" -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
-		--index-url "$NGINX_URL/simple/" -d "$BATS_TEST_TMPDIR/out" demo-pkg==1.0
-	assert_success
+	pip_download_demo
 	# pip asked for JSON and got it.
 	grep -E '^GET /simple/demo-pkg/ 200 "application/vnd.pypi.simple.v1\+json" "application/vnd.pypi.simple.v1\+json' "$NGINX_DIR/access.log"
-	whl=$(ls "$BATS_TEST_TMPDIR/out")
-	[[ "$whl" == demo_pkg-1.0-*.whl ]]
-	want=$(jq -r --arg f "$whl" '.files[] | select(.filename==$f) | .hashes.sha256' "$WEB/simple/demo-pkg/index.v1_json")
-	got=$(sha256sum "$BATS_TEST_TMPDIR/out/$whl" | cut -d' ' -f1)
-	assert_equal "$got" "$want"
-	assert_equal "$got" "$(jq -r --arg f "$whl" '.files[] | select(.filename==$f) | .sha256' "$BATS_TEST_TMPDIR/records")"
+	want=$(jq -r --arg f "$WHL" '.files[] | select(.filename==$f) | .hashes.sha256' "$WEB/simple/demo-pkg/index.v1_json")
+	assert_equal "$WHL_SHA" "$want"
+	assert_equal "$WHL_SHA" "$(jq -r --arg f "$WHL" '.files[] | select(.filename==$f) | .sha256' "$BATS_TEST_TMPDIR/records")"
 }
 
 @test "0515 nginx: pip downloads through the HTML API, and the sha256 matches" {
-	"$PYTHON" -m pip --version >/dev/null 2>&1 || skip "no pip"
+	"$PY" -m pip --version >/dev/null 2>&1 || skip "no pip"
 	records_for demo-pkg >"$BATS_TEST_TMPDIR/records"
 	# HTML pages only: nginx falls back to index.html whatever pip accepts.
 	index-write -d "$MIRROR" --simple-format html <"$BATS_TEST_TMPDIR/records" >/dev/null
 	nginx_start "$WEB"
 	run curl -fsS -D - -o /dev/null -H 'Accept: application/vnd.pypi.simple.v1+json, text/html;q=0.01' "$NGINX_URL/simple/demo-pkg/"
 	assert_output --regexp $'[Cc]ontent-[Tt]ype: text/html\r'
-	run "$PYTHON" -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
-		--index-url "$NGINX_URL/simple/" -d "$BATS_TEST_TMPDIR/out" demo-pkg==1.0
-	assert_success
+	pip_download_demo
 	grep -E '^GET /simple/demo-pkg/ 200 "text/html"' "$NGINX_DIR/access.log"
-	whl=$(ls "$BATS_TEST_TMPDIR/out")
-	[[ "$whl" == demo_pkg-1.0-*.whl ]]
-	want=$(jq -r --arg f "$whl" '.files[] | select(.filename==$f) | .sha256' "$BATS_TEST_TMPDIR/records")
-	assert_equal "$(sha256sum "$BATS_TEST_TMPDIR/out/$whl" | cut -d' ' -f1)" "$want"
+	want=$(jq -r --arg f "$WHL" '.files[] | select(.filename==$f) | .sha256' "$BATS_TEST_TMPDIR/records")
+	assert_equal "$WHL_SHA" "$want"
 }

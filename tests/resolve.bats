@@ -2,28 +2,15 @@
 # 03NN: pkg-resolve, serial-check and cdn-purge against the PyPI emulator:
 # resolution, faults, hostile documents, and stale-CDN rounds.
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
-
-bats_require_minimum_version 1.5.0
+load lib/common
 
 setup_file() {
-	# The emulator and the helper servers run on the interpreter python3
-	# names, called directly: a version-manager shim in front of it costs
-	# seconds per start, and the emulator is started and asked many times.
-	mkdir -p "$BATS_FILE_TMPDIR/bin"
-	ln -sf "$(python3 -c 'import sys; print(sys.executable)')" "$BATS_FILE_TMPDIR/bin/python3"
-	export PATH="$BATS_FILE_TMPDIR/bin:$PATH"
 	# One generated upstream, copied for each test (generating takes seconds).
 	emu_generate "$BATS_FILE_TMPDIR/emu-template" >/dev/null 2>&1
 }
 
 setup() {
-	export PATH="$BATS_FILE_TMPDIR/bin:$PATH"
-	unset PYPI_MIRROR_UPSTREAM PYPI_MIRROR_ALLOW_NON_HTTPS PYPI_MIRROR_LOG_LEVEL
-	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1
-	FAKE_PID=
+	tool_env
 	T=$BATS_TEST_TMPDIR
 }
 
@@ -36,31 +23,16 @@ up() {
 
 teardown() {
 	emu_stop
-	if [ -n "${FAKE_PID:-}" ]; then
-		kill "$FAKE_PID" 2>/dev/null || true
-		wait "$FAKE_PID" 2>/dev/null || true
-	fi
+	common_teardown
 }
 
-# emu_admin without starting an interpreter: POST the operation directly.
-adm() {
-	local op=$1 kv body
-	shift
-	body="{\"op\":\"$op\""
-	for kv in "$@"; do
-		local v=${kv#*=}
-		v=${v//\\/\\\\}
-		body+=",\"${kv%%=*}\":\"${v//\"/\\\"}\""
-	done
-	curl -fsS -X POST -H 'Content-Type: application/json' --data-binary "$body}" "$EMU_URL/_emulator/admin"
-}
 
 pr() { pkg-resolve -u "$EMU_URL" --allow-non-https "$@"; }
 sc() { serial-check "$@"; }
 cp_() { cdn-purge -u "$EMU_URL" --allow-non-https "$@"; }
 
 # The simple root as JSON: every project with its display name and serial.
-root() { curl -fsS -H 'Accept: application/vnd.pypi.simple.v1+json' "$EMU_URL/simple/"; }
+root() { simple_root; }
 
 # Changelog-like input: one project record per upstream project, at its serial.
 all_records() { root | jq -c '.projects[] | {type:"project", name:.name, serial:."_last-serial"}'; }
@@ -75,24 +47,6 @@ FILES_JQ='[.releases | to_entries[] | .key as $v | .value[] |
    yanked_reason:(if .yanked then .yanked_reason else null end),
    core_metadata:(if .["core-metadata"] then .["core-metadata"].sha256 else null end), packagetype}] | sort_by(.filename)'
 expected_files() { curl -fsS "$EMU_URL/pypi/$1/json?fresh=1" | jq -c "$FILES_JQ"; }
-
-# A static file server for crafted documents: serves $1 on a free port, sets FAKE_URL.
-serve_dir() {
-	local dir=$1 portfile="$T/fake.port"
-	python3 - "$dir" "$portfile" 3>&- <<'EOF' &
-import functools, http.server, os, sys
-h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
-h.log_message = lambda *a: None
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
-open(sys.argv[2] + ".tmp", "w").write(str(s.server_address[1]))
-os.rename(sys.argv[2] + ".tmp", sys.argv[2])
-s.serve_forever()
-EOF
-	FAKE_PID=$!
-	local i
-	for i in $(seq 100); do [ -s "$portfile" ] && break; sleep 0.05; done
-	FAKE_URL="http://127.0.0.1:$(cat "$portfile")"
-}
 
 # Writes DIR/pypi/NAME/json: a document with one release holding the file
 # entries given as JSON objects (filename, url; the rest defaulted).
@@ -142,7 +96,7 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 
 @test "0303 pkg-resolve: every project resolves and matches the emulator's JSON" {
 	up
-	adm yank name=demo-pkg version=1.0 reason='broken <build>' >/dev/null
+	admin yank name=demo-pkg version=1.0 reason='broken <build>'
 	all_records >"$T/in"
 	run --separate-stderr bash -c "pkg-resolve -u '$EMU_URL' --allow-non-https -j 4 <'$T/in' >'$T/out'"
 	assert_success
@@ -170,7 +124,7 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 
 @test "0304 pkg-resolve: 404 becomes a removal record, not an error" {
 	up
-	adm remove-project name=mixedcase >/dev/null
+	admin remove-project name=mixedcase
 	printf '%s\n' '{"name":"no-such-project","serial":9}' '{"name":"MixedCase","serial":200,"note":"kept"}' '{"name":"demo-pkg"}' |
 		pr >"$T/out"
 	assert_equal "$(jq -c 'select(.name=="no-such-project") | {type, serial, reason}' "$T/out")" \
@@ -181,7 +135,7 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 
 @test "0305 pkg-resolve: a 5xx project becomes an error record, the others resolve, exit 1" {
 	up
-	adm fault path=/pypi/demo-pkg/ kind=500 count=10 >/dev/null
+	admin fault path=/pypi/demo-pkg/ kind=500 count=10
 	all_records >"$T/in"
 	run --separate-stderr bash -c "pkg-resolve -u '$EMU_URL' --allow-non-https <'$T/in' >'$T/out'"
 	assert_failure 1
@@ -195,8 +149,8 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 
 @test "0306 pkg-resolve: truncated and reset responses are retried, then resolve" {
 	up
-	adm fault path=/pypi/demo-pkg/ kind=truncate count=1 >/dev/null
-	adm fault path=/pypi/mixedcase/ kind=reset count=1 >/dev/null
+	admin fault path=/pypi/demo-pkg/ kind=truncate count=1
+	admin fault path=/pypi/mixedcase/ kind=reset count=1
 	printf '%s\n' '{"name":"demo-pkg"}' '{"name":"mixedcase"}' | pr >"$T/out"
 	assert_equal "$(jq -r '.type' "$T/out" | sort -u)" "project"
 	assert_equal "$(emu_stats | jq '.requests["GET /pypi/demo-pkg/json"]')" 2
@@ -206,12 +160,12 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 
 @test "0307 pkg-resolve: a garbled body that slips past the transport is fetched again" {
 	up
-	adm fault path=/pypi/demo-pkg/ kind=corrupt count=1 >/dev/null
+	admin fault path=/pypi/demo-pkg/ kind=corrupt count=1
 	echo '{"name":"demo-pkg"}' | pr >"$T/out"
 	assert_equal "$(jq -r .type "$T/out")" project
 	assert_equal "$(jq -c '.files | sort_by(.filename)' "$T/out")" "$(expected_files demo-pkg)"
 	# Corrupt every time: an error record that says the JSON does not parse.
-	adm fault path=/pypi/demo-pkg/ kind=corrupt count=5 >/dev/null
+	admin fault path=/pypi/demo-pkg/ kind=corrupt count=5
 	run -1 bash -c "echo '{\"name\":\"demo-pkg\"}' | pkg-resolve -u '$EMU_URL' --allow-non-https 2>/dev/null"
 	assert_equal "$(echo "$output" | jq -r .type)" error
 	assert_equal "$(echo "$output" | jq -r '.reason | startswith("JSON does not parse")')" true
@@ -260,13 +214,13 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 @test "0311 pkg-resolve: hostile documents become error records naming file and reason" {
 	local d=$T/fake u
 	serve_dir "$d"
-	u=$FAKE_URL/packages/ab/cd/$H60
+	u=$SERVE_URL/packages/ab/cd/$H60
 	craft "$d" good "[{\"filename\":\"good-1.0.tar.gz\",\"url\":\"$u/good-1.0.tar.gz\",\"yanked\":true,\"yanked_reason\":\"<script>x</script>\"}]"
 	craft "$d" dotdot "[{\"filename\":\"../../etc/passwd\",\"url\":\"$u/passwd\"}]"
 	craft "$d" absolute "[{\"filename\":\"/etc/passwd\",\"url\":\"$u/passwd\"}]"
 	craft "$d" offhost "[{\"filename\":\"a-1.0.tar.gz\",\"url\":\"http://evil.example/packages/ab/cd/$H60/a-1.0.tar.gz\"}]"
 	craft "$d" fileurl "[{\"filename\":\"a-1.0.tar.gz\",\"url\":\"file:///packages/ab/cd/$H60/a-1.0.tar.gz\"}]"
-	craft "$d" encoded "[{\"filename\":\"a-1.0.tar.gz\",\"url\":\"$FAKE_URL/x/%2e%2e/packages/ab/cd/$H60/a-1.0.tar.gz\"}]"
+	craft "$d" encoded "[{\"filename\":\"a-1.0.tar.gz\",\"url\":\"$SERVE_URL/x/%2e%2e/packages/ab/cd/$H60/a-1.0.tar.gz\"}]"
 	craft "$d" badhash "[{\"filename\":\"a-1.0.tar.gz\",\"url\":\"$u/a-1.0.tar.gz\",\"digests\":{\"sha256\":\"xyz\"}}]"
 	craft "$d" negative "[{\"filename\":\"a-1.0.tar.gz\",\"url\":\"$u/a-1.0.tar.gz\",\"size\":-5}]"
 	craft "$d" dup "[{\"filename\":\"a-1.0.tar.gz\",\"url\":\"$u/a-1.0.tar.gz\"},{\"filename\":\"a-1.0.tar.gz\",\"url\":\"$u/a-1.0.tar.gz\"}]"
@@ -277,7 +231,7 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 	printf '{"info":{"name":"\xff"},"last_serial":1,"releases":{}}' >"$d/pypi/badutf8/json"
 	local names="good dotdot absolute offhost fileurl encoded badhash negative dup partial notjson badutf8"
 	run --separate-stderr bash -c "for n in $names; do echo \"{\\\"name\\\":\\\"\$n\\\"}\"; done |
-		pkg-resolve -u '$FAKE_URL' --allow-non-https >'$T/out'"
+		pkg-resolve -u '$SERVE_URL' --allow-non-https >'$T/out'"
 	assert_failure 1
 	reason() { jq -r --arg n "$1" 'select(.name==$n) | "\(.type) \(.file // "-") \(.reason)"' "$T/out"; }
 	assert_equal "$(jq -r 'select(.name=="good") | .type' "$T/out")" project
@@ -295,10 +249,10 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 	[[ "$(reason badutf8)" == "error - JSON does not parse"* ]]
 	# No hostile record carries a file list.
 	assert_equal "$(jq -c 'select(.type=="error" and has("files"))' "$T/out")" ""
-	[[ "$stderr" == *"ERROR: Refusing dotdot from $FAKE_URL/pypi/dotdot/json: file ../../etc/passwd"* ]]
+	[[ "$stderr" == *"ERROR: Refusing dotdot from $SERVE_URL/pypi/dotdot/json: file ../../etc/passwd"* ]]
 	# An allowed extra host is accepted.
 	craft "$d" cdn "[{\"filename\":\"a-1.0.tar.gz\",\"url\":\"https://files.example/packages/ab/cd/$H60/a-1.0.tar.gz\"}]"
-	echo '{"name":"cdn"}' | pkg-resolve -u "$FAKE_URL" --allow-non-https --allow-host files.example >"$T/out2"
+	echo '{"name":"cdn"}' | pkg-resolve -u "$SERVE_URL" --allow-non-https --allow-host files.example >"$T/out2"
 	assert_equal "$(jq -r .type "$T/out2")" project
 }
 
@@ -317,7 +271,7 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 		'{"display_name":"B","json_url":"https://pypi.org/pypi/b/json","last_serial":7,"name":"b","round":1,"serial":9,"type":"stale","x":1}'
 	[[ "$stderr" == *"WARNING: Expected PyPI serial 9 for request https://pypi.org/pypi/b/json but got 7"* ]]
 	# Appended, not overwritten; without a stale output, dropped.
-	serial-check --stale-file "$T/stale" <"$T/in" >/dev/null 2>&1 || true
+	run -1 bash -c "serial-check --stale-file '$T/stale' <'$T/in' >/dev/null 2>&1"
 	assert_equal "$(wc -l <"$T/stale")" 2
 	run -1 --separate-stderr serial-check <"$T/in"
 	assert_equal "$(echo "$output" | wc -l)" 4
@@ -342,7 +296,7 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 	# Round 2 of 3 still goes round; --max-rounds 2 gives it up.
 	local rec2
 	rec2=$(echo "$rec" | sed 's/"round":3/"round":2/')
-	echo "$rec2" | serial-check --stale-file "$T/stale" 2>/dev/null || true
+	run -1 bash -c "echo '$rec2' | serial-check --stale-file '$T/stale' 2>/dev/null"
 	assert_equal "$(jq -r .round "$T/stale")" 2
 	run -1 bash -c "echo '$rec2' | serial-check --max-rounds 2 2>/dev/null"
 	assert_equal "$(echo "$output" | jq -r .type)" error
@@ -351,11 +305,23 @@ H60=0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 # Makes two projects stale on the CDN and changes them upstream; writes the
 # changelog-like input (every project at its current serial) to $T/in.
 stale_two() {
-	adm stale name=demo-pkg >/dev/null
-	adm stale name=mixedcase >/dev/null
-	adm new-release name=demo-pkg version=9.0 >/dev/null
-	adm new-release name=mixedcase version=9.0 >/dev/null
+	admin stale name=demo-pkg
+	admin stale name=mixedcase
+	admin new-release name=demo-pkg version=9.0
+	admin new-release name=mixedcase version=9.0
 	all_records >"$T/in"
+}
+
+# The next round: the records cdn-purge wrote ($T/again) resolve fresh, into
+# $T/fresh2: no stale record, demo-pkg and mixedcase, and NAME at its serial
+# with its release 9.0.
+second_round_fresh() {
+	run --separate-stderr bash -c "pkg-resolve -u '$EMU_URL' --allow-non-https <'$T/again' |
+		serial-check --stale-file '$T/stale2' >'$T/fresh2'"
+	assert_success
+	[ ! -s "$T/stale2" ]
+	assert_equal "$(jq -r .name "$T/fresh2" | sort | tr '\n' ' ')" "demo-pkg mixedcase "
+	jq -se --arg n "$1" 'map(select(.name == $n))[0] | .last_serial == .serial and ([.files[].version] | index("9.0"))' "$T/fresh2"
 }
 
 @test "0314 stale CDN: serial-check flags exactly the stale projects; PURGE and a second round fix them" {
@@ -377,12 +343,7 @@ stale_two() {
 	purges=$(emu_stats | jq -c .purges)
 	assert_equal "$(echo "$purges" | jq '.["/pypi/demo-pkg/json"], .["/simple/demo-pkg/"], .["/simple/Demo_Pkg/"], .["/pypi/mixedcase/json"], .["/simple/mixedcase/"], .["/simple/MixedCase/"]' | tr '\n' ' ')" "1 1 1 1 1 1 "
 
-	run --separate-stderr bash -c "pkg-resolve -u '$EMU_URL' --allow-non-https <'$T/again' |
-		serial-check --stale-file '$T/stale2' >'$T/fresh2'"
-	assert_success
-	[ ! -s "$T/stale2" ]
-	assert_equal "$(jq -r .name "$T/fresh2" | sort | tr '\n' ' ')" "demo-pkg mixedcase "
-	jq -se 'map(select(.name=="demo-pkg"))[0] | .last_serial == .serial and ([.files[].version] | index("9.0"))' "$T/fresh2"
+	second_round_fresh demo-pkg
 	assert_equal "$(jq -r .round "$T/fresh2" | sort -u)" 1
 	# The second round asked without a query string: the purge did the work.
 	[ -z "$(emu_log | jq -r 'select(.path | contains("?"))')" ]
@@ -391,8 +352,9 @@ stale_two() {
 @test "0315 stale CDN with PURGE refused: one warning, cache_bust, and a fresh second round" {
 	up
 	stale_two
-	adm purge-policy policy=refuse >/dev/null
-	pkg-resolve -u "$EMU_URL" --allow-non-https <"$T/in" 2>/dev/null | serial-check --stale-file "$T/stale" >/dev/null 2>&1 || true
+	admin purge-policy policy=refuse
+	# exit 1: stale records
+	run -1 bash -c "pkg-resolve -u '$EMU_URL' --allow-non-https <'$T/in' 2>/dev/null | serial-check --stale-file '$T/stale' >/dev/null 2>&1"
 	assert_equal "$(wc -l <"$T/stale")" 2
 
 	run --separate-stderr bash -c "cdn-purge -u '$EMU_URL' --allow-non-https -j 1 <'$T/stale' >'$T/again'"
@@ -404,12 +366,7 @@ stale_two() {
 	assert_equal "$(emu_stats | jq '[.purges_refused[]] | add')" 1
 	assert_equal "$(emu_stats | jq '.purges | length')" 0
 
-	run --separate-stderr bash -c "pkg-resolve -u '$EMU_URL' --allow-non-https <'$T/again' |
-		serial-check --stale-file '$T/stale2' >'$T/fresh2'"
-	assert_success
-	[ ! -s "$T/stale2" ]
-	assert_equal "$(jq -r .name "$T/fresh2" | sort | tr '\n' ' ')" "demo-pkg mixedcase "
-	jq -se 'map(select(.name=="mixedcase"))[0] | .last_serial == .serial and ([.files[].version] | index("9.0"))' "$T/fresh2"
+	second_round_fresh mixedcase
 	emu_log | jq -r '.path' | grep -E '^/pypi/demo-pkg/json\?_=[0-9]+-[0-9a-f]+$'
 }
 
@@ -429,7 +386,7 @@ stale_two() {
 	assert_equal "$(emu_stats | jq -c '.purges | keys')" '["/pypi/demo-pkg/json","/simple/Demo_Pkg/","/simple/demo-pkg/"]'
 	assert_equal "$(echo "$output" | jq .cache_bust)" false
 	# A PURGE failing with 5xx: cache_bust for that record.
-	adm fault path=/simple/demo-pkg/ kind=503 method=PURGE count=5 >/dev/null
+	admin fault path=/simple/demo-pkg/ kind=503 method=PURGE count=5
 	run --separate-stderr bash -c "echo '$st' | cdn-purge -u '$EMU_URL' --allow-non-https"
 	assert_success
 	assert_equal "$(echo "$output" | jq .cache_bust)" true

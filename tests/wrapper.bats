@@ -3,9 +3,7 @@
 # emulator, over real HTTP on loopback, asserting on what lands on disk, on
 # DIR/status and the failed list, on the exit status and on the log.
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
+load lib/common
 
 # One emulator for the whole file: starting one costs seconds. Each test
 # gets a fresh mirror and changes its own projects of the ten (so the tests
@@ -14,25 +12,18 @@ load lib/emulator
 # MixedCase Demo_Pkg util_00008 UPPER-case__pkg PKG-.00009 pkg__00007
 # simple.Lib_Name.
 setup_file() {
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	emu_generate "$EMU_STATE" --projects 10 --seed 7 >/dev/null 2>&1
-	emu_start
-}
-
-teardown_file() {
-	emu_stop_all
+	emu_file_start --projects 10 --seed 7
 }
 
 setup() {
-	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1
-	unset PYPI_MIRROR_CONFIG PYPI_MIRROR_UPSTREAM PYPI_MIRROR_ALLOW_NON_HTTPS
+	tool_env
 	M="$BATS_TEST_TMPDIR/mirror"
 	LOGDIR="$BATS_TEST_TMPDIR/log"
 	CONF="$BATS_TEST_TMPDIR/pypi-mirror.conf"
 }
 
 teardown() {
-	[ -n "${BG_PID:-}" ] && kill -9 -- "-$BG_PID" 2>/dev/null
+	common_teardown
 	if [ -n "${NGINX_PID_STARTED:-}" ] && declare -F nginx_stop >/dev/null; then nginx_stop; fi
 	admin clear-faults
 	admin purge-policy policy=accept
@@ -49,37 +40,16 @@ stale() {
 
 # Writes the configuration; extra lines for [mirror] and [pypi-mirror].
 config() {
-	local mirror_extra=${1:-} ours_extra=${2:-}
-	cat >"$CONF" <<EOF
-[mirror]
-directory = $M
-master = $EMU_URL
-allow-non-https = true
-workers = 2
-$mirror_extra
-
-[pypi-mirror]
-log-dir = $LOGDIR
-stale-backoff = 0
-metrics-file = $BATS_TEST_TMPDIR/metrics/pypi-mirror.prom
-$ours_extra
-EOF
+	write_config "$CONF" "$M" "$LOGDIR" "${1:-}" "metrics-file = $BATS_TEST_TMPDIR/metrics/pypi-mirror.prom
+${2:-}"
 }
 
-pm() { pypi-mirror -c "$CONF" "$@"; }
-
-# Emulator admin operations, quietly (emu_admin speaks HTTP with curl).
-admin() { emu_admin "$@" >/dev/null; }
-simple_root() { curl -fsS "$EMU_URL/simple/" -H 'Accept: application/vnd.pypi.simple.v1+json'; }
-upstream_serial() { simple_root | jq '.meta."_last-serial"'; }
-norm() { local n=${1,,}; n=${n//[._]/-}; while [[ $n == *--* ]]; do n=${n//--/-}; done; printf '%s\n' "$n"; }
 # "sha256 path" of every file of a project, fresh (a query string bypasses
 # the emulator's stale CDN copies).
 upstream_files() {
 	curl -fsSL "$EMU_URL/pypi/$(norm "$1")/json?fresh=$RANDOM" |
 		jq -r '.releases[][] | "\(.digests.sha256) \(.url | sub("^[a-z]+://[^/]+/"; ""))"'
 }
-status() { cat "$M/status"; }
 
 # Every upstream file is on disk with its sha256, every project has its
 # pages, and no package file is on disk that upstream does not list.
@@ -161,7 +131,7 @@ file_gets() { emu_stats | jq '[.requests | to_entries[] | select(.key | startswi
 	[ "$(status)" = "$(upstream_serial)" ]
 	[ ! -e "$M/web/$victim" ]
 	[ ! -e "$M/web/simple/pkg-00009/index.html" ]
-	! grep -q pkg-00009 "$M/web/simple/index.html"
+	refute_grep pkg-00009 "$M/web/simple/index.html"
 	assert_output --regexp 'deleted=[1-9][0-9]* '
 	grep -q 'demo_pkg-7.0' "$M/web/simple/demo-pkg/index.html"
 	assert_mirror_complete
@@ -264,7 +234,8 @@ file_gets() { emu_stats | jq '[.requests | to_entries[] | select(.key | startswi
 	s=$(status)
 	flock "$M/.lock" sleep 5 3>&- &
 	local holder=$!
-	sleep 0.3
+	# Run only once the holder has the lock (flock -n fails while it is held).
+	wait_until 5 "the lock to be taken" bash -c '! flock -n "$1" true' _ "$M/.lock"
 	run pm mirror
 	kill "$holder" 2>/dev/null
 	assert_failure 4
@@ -284,18 +255,10 @@ file_gets() { emu_stats | jq '[.requests | to_entries[] | select(.key | startswi
 	target=$(upstream_serial)
 	slow=$(upstream_files simple.Lib_Name | grep 'simple_lib_name-8.0' | head -n 1 | cut -d' ' -f2)
 	admin fault path="/$slow" kind=slow delay=20
-	# its own process group, so that kill -9 takes every tool with it
-	setsid pypi-mirror -c "$CONF" mirror >"$BATS_TEST_TMPDIR/bg.out" 2>&1 3>&- &
-	BG_PID=$!
-	local i
-	for i in $(seq 1 100); do
-		emu_log | grep -q "simple_lib_name-8.0" && break
-		sleep 0.1
-	done
-	sleep 0.5
-	kill -9 -- "-$BG_PID"
-	wait "$BG_PID" 2>/dev/null || true
-	BG_PID=
+	pm_background mirror
+	# Killed while it waits for that file (upstream has been asked for it).
+	wait_until 10 "a request for simple_lib_name-8.0" emu_logged simple_lib_name-8.0
+	bg_kill
 	# nothing advanced: status is where it was, and the old content is whole
 	[ "$(status)" = "$s0" ]
 	[ ! -e "$M/pypi-mirror.failed" ]
@@ -359,7 +322,7 @@ diff-append-epoch = true"
 	[[ $diff =~ written\.[0-9]{10}$ ]]
 	grep -q "^$M/web/simple/demo-pkg/index.html$" "$diff"
 	grep -q "demo_pkg-6.0.tar.gz$" "$diff"
-	! grep -q 'simple-lib-name' "$diff"
+	refute_grep 'simple-lib-name' "$diff"
 	run pm sync 'bad/name'
 	assert_failure 2
 }
@@ -379,7 +342,7 @@ diff-append-epoch = true"
 	assert_output --partial 'stop-on-error: pkg-resolve reported a failure'
 	[ "$(status)" = "$s" ]
 	[ ! -e "$M/pypi-mirror.failed" ]
-	! grep -q 'mixedcase-6.1' "$M/web/simple/mixedcase/index.html"
+	refute_grep 'mixedcase-6.1' "$M/web/simple/mixedcase/index.html"
 }
 
 @test "0611 pypi-mirror: json = true publishes the JSON API documents" {
@@ -492,14 +455,8 @@ EOF
 }
 
 @test "0616 pypi-mirror: a filtered partial mirror never asks about the other projects" {
-	config "" "[plugins]
-enabled =
-    allowlist_project
-
-[allowlist]
-packages =
-    Demo_Pkg
-    zope.interface"
+	config "" "$(plugins_section allowlist_project)
+$(allowlist_section Demo_Pkg zope.interface)"
 	admin reset-stats
 	run pm mirror
 	assert_success

@@ -45,6 +45,16 @@ Reply reply(int status, const std::string &body, const std::string &extra_header
 	return r;
 }
 
+// A response that promises `declared` bytes, sends only `sent`, and closes
+// the connection: a body cut short.
+Reply cut_short(size_t declared, const std::string &sent)
+{
+	Reply r;
+	r.raw = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(declared) + "\r\n\r\n" + sent;
+	r.close = true;
+	return r;
+}
+
 class Server {
 public:
 	// handler(request, n): n counts earlier requests for the same path.
@@ -504,20 +514,11 @@ TEST(Http, PostSeeOtherBecomesGet)
 	EXPECT_EQ(r.body, "GET");
 }
 
-TEST(Http, TruncatedBodyRetriedThenPartial)
+// A GET whose body goes to `sunk`, emptied (and counted in `restarts`) at
+// every restart, as a download into a file does.
+pm::Request sinking_get(const std::string &url, std::string &sunk, int &restarts)
 {
-	Server s([](const Req &, int) {
-		Reply r;
-		r.raw = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this much";
-		r.close = true;
-		return r;
-	});
-	pm::HttpOptions o = fast();
-	o.retries = 2;
-	pm::Http h(o);
-	int restarts = 0;
-	std::string sunk;
-	pm::Request q = get(s.url("/file.whl"));
+	pm::Request q = get(url);
 	q.on_restart = [&] {
 		restarts++;
 		sunk.clear();
@@ -526,6 +527,18 @@ TEST(Http, TruncatedBodyRetriedThenPartial)
 		sunk.append(p, n);
 		return true;
 	};
+	return q;
+}
+
+TEST(Http, TruncatedBodyRetriedThenPartial)
+{
+	Server s([](const Req &, int) { return cut_short(1000, "only this much"); });
+	pm::HttpOptions o = fast();
+	o.retries = 2;
+	pm::Http h(o);
+	int restarts = 0;
+	std::string sunk;
+	pm::Request q = sinking_get(s.url("/file.whl"), sunk, restarts);
 	pm::Response r = h.fetch(q);
 	EXPECT_FALSE(r.ok());
 	EXPECT_EQ(r.attempts, 3);
@@ -539,25 +552,12 @@ TEST(Http, TruncatedBodyRetriedThenPartial)
 TEST(Http, TruncatedThenComplete)
 {
 	const std::string full(5000, 'f');
-	Server s([&](const Req &, int n) {
-		if (n > 0) return reply(200, full);
-		Reply r;
-		r.raw = "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + full.substr(0, 1234);
-		r.close = true;
-		return r;
-	});
+	// The first answer is cut short, the next one complete.
+	Server s([&](const Req &, int n) { return n > 0 ? reply(200, full) : cut_short(full.size(), full.substr(0, 1234)); });
 	pm::Http h(fast());
 	std::string sunk;
 	int restarts = 0;
-	pm::Request q = get(s.url("/f"));
-	q.on_restart = [&] {
-		restarts++;
-		sunk.clear();
-	};
-	q.on_data = [&](const char *p, size_t n) {
-		sunk.append(p, n);
-		return true;
-	};
+	pm::Request q = sinking_get(s.url("/f"), sunk, restarts);
 	pm::Response r = h.fetch(q);
 	EXPECT_TRUE(r.ok()) << r.describe();
 	EXPECT_EQ(restarts, 1);
@@ -695,13 +695,7 @@ TEST(StreamedFetch, WholeBodyThroughTheStream)
 TEST(StreamedFetch, CutShortThenParsedAgain)
 {
 	const std::string full(50000, 'f');
-	Server s([&](const Req &, int n) {
-		if (n > 0) return reply(200, full);
-		Reply r;
-		r.raw = "HTTP/1.1 200 OK\r\nContent-Length: 50000\r\n\r\n" + full.substr(0, 20000);
-		r.close = true;
-		return r;
-	});
+	Server s([&](const Req &, int n) { return n > 0 ? reply(200, full) : cut_short(full.size(), full.substr(0, 20000)); });
 	pm::Http h(fast());
 	pm::StreamedFetch f(h, get(s.url("/cut")));
 	Slurp sl;
