@@ -290,7 +290,7 @@ public:
 		}
 		struct Cand {
 			std::string name;
-			long long n, last;
+			long long n, count, last;
 		};
 		std::vector<Cand> cands;
 		for (auto it = projects_.begin(); it != projects_.end();) {
@@ -350,7 +350,7 @@ public:
 					it = projects_.erase(it); // nothing recent: forgotten
 					continue;
 				}
-				if (within >= o_.min_requests) cands.push_back({n, within, e.last});
+				if (within >= o_.min_requests) cands.push_back({n, within, e.count, e.last});
 				else waiting_++;
 				break;
 			}
@@ -359,6 +359,7 @@ public:
 		}
 		std::sort(cands.begin(), cands.end(), [](const Cand &a, const Cand &b) {
 			if (a.n != b.n) return a.n > b.n;
+			if (a.count != b.count) return a.count > b.count;
 			if (a.last != b.last) return a.last > b.last;
 			return a.name < b.name;
 		});
@@ -619,6 +620,8 @@ private:
 	{
 		gzFile g = nullptr;
 		if (gz) {
+			// gzdopen reads from the file offset, which a dup shares.
+			lseek(fd, 0, SEEK_SET);
 			int fd2 = dup(fd);
 			if (fd2 < 0 || !(g = gzdopen(fd2, "rb"))) {
 				if (fd2 >= 0) close(fd2);
@@ -734,6 +737,7 @@ private:
 		std::string data(static_cast<size_t>(n), '\0');
 		long long got = 0;
 		if (is_gzip(fd)) {
+			lseek(fd, 0, SEEK_SET);
 			int fd2 = dup(fd);
 			gzFile g = fd2 >= 0 ? gzdopen(fd2, "rb") : nullptr;
 			if (!g) {
@@ -822,7 +826,7 @@ private:
 			const char *what = fd < 0                                                ? "is gone"
 			                   : (st.st_dev != old->dev || st.st_ino != old->ino)     ? "was rotated"
 			                   : st.st_size < old->offset                           ? "was truncated"
-			                                                                         : "was replaced";
+			                                                                         : "was truncated (and written again)";
 			int rfd = -1;
 			std::string rpath;
 			int k = find_rotated(path, *old, rfd, rpath);
