@@ -476,3 +476,25 @@ changes() {
 	eval "$output"
 	assert_equal "$PM_DEMAND" 0
 }
+
+@test "1712 pkg-demand: --help and the man page list the same options; usage errors exit 2" {
+	run pkg-demand --help
+	assert_success
+	assert_output --partial "usage: pkg-demand -d DIR"
+	local man="$BATS_TEST_DIRNAME/../man/pkg-demand.1" o
+	man_opts=$(grep -oE '^\.It Fl (-[a-z-]+|[a-zA-Z] , -[a-z-]+)' "$man" | grep -oE -- '-[a-z-]+$' | sed 's/^/-/' | sort -u)
+	[[ -n "$man_opts" ]]
+	for o in $man_opts; do
+		[[ "$output" == *"$o"* ]] || fail "--help lacks $o"
+	done
+	for o in $(grep -oE -- '--[a-z][a-z-]+' <<<"$output" | sort -u); do
+		grep -qE -- "^\.It Fl.*-${o#--}( |\$)" "$man" || fail "man page lacks $o"
+	done
+	run pkg-demand --version
+	assert_success
+	assert_output --regexp '^pkg-demand \(pypi-mirror\) [0-9]'
+	run pkg-demand </dev/null
+	assert_failure 2
+	run pkg-demand -d "$MIRROR" extra
+	assert_failure 2
+}
