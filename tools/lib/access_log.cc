@@ -82,7 +82,19 @@ bool parse_access_line(std::string_view line, AccessLine &out, const char **why)
 	if (open == std::string_view::npos) return fail("no [time] field");
 	size_t t0 = open + 2;
 	if (line.size() < t0 + 26 || line.compare(t0 + 26, 3, "] \"") != 0) return fail("no [time] field");
-	out.time = parse_log_time(line.substr(t0, 26));
+	// Consecutive lines mostly share their second: parse each one once.
+	thread_local char last_text[26];
+	thread_local long long last_time = -1;
+	std::string_view ts = line.substr(t0, 26);
+	if (last_time >= 0 && ts == std::string_view(last_text, 26)) {
+		out.time = last_time;
+	} else {
+		out.time = parse_log_time(ts);
+		if (out.time >= 0) {
+			memcpy(last_text, ts.data(), 26);
+			last_time = out.time;
+		}
+	}
 	if (out.time < 0) return fail("the time does not parse");
 	size_t r0 = t0 + 29;
 	// nginx writes a '"' inside the request as \x22: the next quote ends it.
@@ -161,8 +173,12 @@ Ask project_from_target(std::string_view target, std::string &name, std::string 
 	name.clear();
 	if (target.size() > 8192) return hostile("request target longer than 8 KiB");
 	// nginx's log escaping first: \xHH for '"', '\' and bytes outside 0x20..0x7e.
-	std::string raw;
-	raw.reserve(target.size());
+	// (Buffers kept from call to call: this runs for every line of a log.)
+	thread_local std::string raw, dec;
+	thread_local std::vector<std::string_view> seg;
+	raw.clear();
+	dec.clear();
+	seg.clear();
 	for (size_t i = 0; i < target.size(); i++) {
 		if (target[i] != '\\') {
 			raw += target[i];
@@ -184,8 +200,6 @@ Ask project_from_target(std::string_view target, std::string &name, std::string 
 	if (path.empty() || path[0] != '/') return Ask::None; // "*", garbage: no path at all
 	size_t q = path.find_first_of("?#");
 	if (q != std::string_view::npos) path = path.substr(0, q);
-	std::string dec;
-	dec.reserve(path.size());
 	for (size_t i = 0; i < path.size(); i++) {
 		if (path[i] != '%') {
 			dec += path[i];
@@ -198,7 +212,6 @@ Ask project_from_target(std::string_view target, std::string &name, std::string 
 	}
 	for (unsigned char c : dec)
 		if (c < 0x20 || c == 0x7f) return hostile("a NUL or control byte in the path");
-	std::vector<std::string_view> seg;
 	std::string_view d = dec;
 	for (size_t i = 0; i < d.size();) {
 		size_t j = d.find('/', i);
