@@ -17,7 +17,7 @@ CXX        ?= g++
 CXXFLAGS   ?= -O2 -g
 CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -MMD -MP -pthread
 CPPFLAGS   += -Itools/lib -DPM_VERSION='"$(VERSION)"'
-LDLIBS     += -lcurl -lcrypto -lexpat -lre2 -linih -pthread
+LDLIBS     += -lcurl -lcrypto -lexpat -lre2 -linih -lz -pthread
 # Every tool is linked with every library; keep only those it uses (a tool
 # that loads libcurl for nothing spends tens of milliseconds starting).
 LDFLAGS    += -Wl,--as-needed

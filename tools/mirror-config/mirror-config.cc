@@ -16,8 +16,10 @@
 
 #include <ini.h>
 
+#include "access_log.h"
 #include "cli.h"
 #include "log.h"
+#include "names.h"
 
 namespace {
 
@@ -194,6 +196,41 @@ public:
 			return dflt;
 		}
 		return n;
+	}
+
+	// A duration (45s, 90m, 12h, 30d, 2w or seconds) in seconds.
+	long long duration(const char *key, long long dflt, long long min)
+	{
+		Value *v = find(key);
+		std::string t;
+		if (!one(key, t)) return dflt;
+		long long d = pm::parse_duration(t);
+		if (d < 0) {
+			fail(c_, name_, v, key, "not a duration: '" + t + "' (want 45s, 90m, 12h, 30d, 2w or seconds)");
+			return dflt;
+		}
+		if (d < min) {
+			fail(c_, name_, v, key, "out of range: " + t + " (at least " + pm::format_duration(min) + ")");
+			return dflt;
+		}
+		return d;
+	}
+
+	// Every line of a key's value (a multi-line value), trimmed, empty ones dropped.
+	std::vector<std::string> lines(const char *key)
+	{
+		std::vector<std::string> out;
+		Value *v = find(key);
+		if (!v) return out;
+		size_t pos = 0;
+		while (pos <= v->text.size()) {
+			size_t nl = v->text.find('\n', pos);
+			if (nl == std::string::npos) nl = v->text.size();
+			std::string l = trim(v->text.substr(pos, nl - pos));
+			if (!l.empty()) out.push_back(l);
+			pos = nl + 1;
+		}
+		return out;
 	}
 
 	// A non-negative decimal kept as text (the wrapper hands it to sleep(1)).
@@ -490,15 +527,47 @@ int main(int argc, char **argv)
 	long long concurrency = p.integer("concurrency", workers * 4, 1, 256);
 	long long resolve_concurrency = p.integer("resolve-concurrency", workers * 4, 1, 256);
 
-	// Anything left unread in our two sections is a typo or a key from
+	// [demand]: a partial mirror of what clients ask for (pkg-demand(1)).
+	// The section being there turns it on; enabled = false turns it off.
+	bool demand_section = cfg.sections.count("demand") > 0;
+	Reader dm(cfg, "demand");
+	bool demand = demand_section && dm.boolean("enabled", true);
+	std::string demand_logs, demand_keep;
+	for (auto &l : dm.lines("logs")) {
+		demand_logs += (demand_logs.empty() ? "" : "\n") + absolute(l);
+	}
+	if (demand && demand_logs.empty())
+		fail(cfg, "demand", dm.find("logs"), "logs", "needs at least one access log file (one per line)");
+	for (auto &l : dm.lines("keep")) {
+		size_t pos = 0;
+		while (pos < l.size()) {
+			size_t e = l.find_first_of(" \t,", pos);
+			if (e == std::string::npos) e = l.size();
+			std::string n = l.substr(pos, e - pos);
+			pos = e + 1;
+			if (n.empty()) continue;
+			if (!pm::valid_project_name(n)) {
+				fail(cfg, "demand", dm.find("keep"), "keep", "not a project name: '" + n + "'");
+				continue;
+			}
+			demand_keep += (demand_keep.empty() ? "" : " ") + pm::normalize_name(n);
+		}
+	}
+	long long demand_min = dm.integer("min-requests", 1, 1, 10000);
+	long long demand_window = dm.duration("window", 7 * 86400, 1);
+	long long demand_expire = dm.duration("expire", 30 * 86400, 0);
+	long long demand_absent = dm.duration("absent-ttl", 86400, 0);
+	long long demand_max_new = dm.integer("max-new", 100, 0, 1000000);
+
+	// Anything left unread in our sections is a typo or a key from
 	// another version: say so, naming it, but keep going.
-	for (Reader *r : {&m, &p})
+	for (Reader *r : {&m, &p, &dm})
 		for (auto &[k, v] : r->section())
 			if (!v.used)
 				LOG_WARN("%s: [%s] %s: unknown key, ignored", file.c_str(), r->name(), v.key.c_str());
 	bool filters = false;
 	for (const auto &s : cfg.section_order) {
-		if (s == "mirror" || s == "pypi-mirror") continue;
+		if (s == "mirror" || s == "pypi-mirror" || s == "demand") continue;
 		if (s == "plugins") {
 			auto it = cfg.sections[s].find("enabled");
 			if (it != cfg.sections[s].end() && !trim(it->second.text).empty()) filters = true;
@@ -539,6 +608,14 @@ int main(int argc, char **argv)
 	out.set("PM_CONCURRENCY", concurrency);
 	out.set("PM_RESOLVE_CONCURRENCY", resolve_concurrency);
 	out.flag("PM_FILTERS_ENABLED", filters);
+	out.flag("PM_DEMAND", demand);
+	out.set("PM_DEMAND_LOGS", demand_logs);
+	out.set("PM_DEMAND_MIN_REQUESTS", demand_min);
+	out.set("PM_DEMAND_WINDOW", demand_window);
+	out.set("PM_DEMAND_EXPIRE", demand_expire);
+	out.set("PM_DEMAND_KEEP", demand_keep);
+	out.set("PM_DEMAND_ABSENT_TTL", demand_absent);
+	out.set("PM_DEMAND_MAX_NEW", demand_max_new);
 	for (const auto &[k, v] : out.vars)
 		printf("%s=%s\n", k.c_str(), shell_quote(v).c_str());
 	return fflush(stdout) == 0 ? pm::kExitOk : pm::kExitFatal;
