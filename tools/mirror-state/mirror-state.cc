@@ -4,6 +4,7 @@
 // say the run achieved: the next failed and deferred lists, DIR/status, the
 // summary, last-run file and metrics). The rules live in run_state.h.
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <unistd.h>
@@ -44,6 +45,8 @@ static const char usage[] =
     "        print records=N errors=N cache_bust=N for record files\n"
     "  status [--json] [--upstream N] [--master URL]\n"
     "        the mirror's state for people (or one JSON object)\n"
+    "  progress [--phase NAME] [--input FILE]\n"
+    "        pass records through, with a progress line on a terminal\n"
     "\n"
     "  -d, --dir DIR      the mirror directory\n"
     "  -v, --verbose      more log output; -q, --quiet less\n"
@@ -55,7 +58,7 @@ static const char usage[] =
 namespace {
 
 struct Opts {
-	std::string dir, filters, held, metrics, command = "mirror", master;
+	std::string dir, filters, held, metrics, command = "mirror", master, phase = "sync";
 	bool sync = false, purge = false, fsync = false, shell = false, json = false;
 	long long start = -1, exit_code = -1, upstream = -1;
 	RunFiles files;
@@ -330,6 +333,56 @@ int cmd_tally(const Opts &o)
 	return kExitOk;
 }
 
+// A line on the terminal for the whole pass (phase, projects done of total,
+// files, bytes, rate) over the records index-write writes, which pass
+// through unchanged. Silent when standard error is not a terminal.
+int cmd_progress(const Opts &o)
+{
+	bool tty = isatty(2);
+	long long total = 0, done = 0, files = 0, bytes = 0;
+	for (auto &path : o.files.input) {
+		FILE *f = fopen(path.c_str(), "r");
+		if (!f) continue;
+		NdjsonReader in(f);
+		rapidjson::Document d;
+		std::string err;
+		while (in.next(d, err))
+			if (err.empty() && get_string(d, "type", "project") != "target") total++;
+		fclose(f);
+	}
+	auto t0 = std::chrono::steady_clock::now(), last = t0 - std::chrono::seconds(1);
+	auto draw = [&](bool force) {
+		auto now = std::chrono::steady_clock::now();
+		if (!tty || (!force && now - last < std::chrono::milliseconds(250))) return;
+		last = now;
+		double secs = std::chrono::duration<double>(now - t0).count();
+		fprintf(stderr, "\r\033[K%s: %lld/%lld projects, %lld files, %.1f MiB, %.1f MiB/s", o.phase.c_str(), done,
+		        total, files, static_cast<double>(bytes) / 1048576.0,
+		        secs > 0 ? static_cast<double>(bytes) / 1048576.0 / secs : 0.0);
+		fflush(stderr);
+	};
+	draw(true);
+	NdjsonReader in(stdin);
+	NdjsonWriter out(stdout);
+	rapidjson::Document d;
+	std::string err;
+	while (in.next(d, err)) {
+		if (!out.write_raw(in.line())) {
+			if (tty) fputs("\r\033[K", stderr);
+			return fail(std::string("cannot write: ") + strerror(errno));
+		}
+		if (!err.empty()) continue;
+		std::string t = get_string(d, "type", "project");
+		if (t == "synced" || (t == "error" && !get_string(d, "name").empty())) done++;
+		files += get_int(d, "files_fetched", 0);
+		bytes += get_int(d, "bytes_fetched", 0);
+		draw(false);
+	}
+	draw(true);
+	if (tty) fputs("\n", stderr); // the last figures stay on screen
+	return kExitOk;
+}
+
 int cmd_status(const Opts &o)
 {
 	StatePaths p(o.dir);
@@ -398,7 +451,7 @@ int main(int argc, char **argv)
 {
 	enum {
 		kFilters = 1000, kHeld, kSync, kInput, kResults, kDropped, kStaleSeen, kStaleLeft, kPurged, kPurge,
-		kStart, kMetrics, kFsync, kShell, kExit, kCommand, kJson, kUpstream, kMaster
+		kStart, kMetrics, kFsync, kShell, kExit, kCommand, kJson, kUpstream, kMaster, kPhase
 	};
 	static const option longopts[] = {{"dir", required_argument, nullptr, 'd'},
 	                                  {"filters", required_argument, nullptr, kFilters},
@@ -420,6 +473,7 @@ int main(int argc, char **argv)
 	                                  {"json", no_argument, nullptr, kJson},
 	                                  {"upstream", required_argument, nullptr, kUpstream},
 	                                  {"master", required_argument, nullptr, kMaster},
+	                                  {"phase", required_argument, nullptr, kPhase},
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	Opts o;
@@ -448,6 +502,7 @@ int main(int argc, char **argv)
 		case kJson: o.json = true; break;
 		case kUpstream: o.upstream = parse_count(kProg, "--upstream", optarg); break;
 		case kMaster: o.master = optarg; break;
+		case kPhase: o.phase = optarg; break;
 		}
 	}
 	if (optind >= argc) usage_error("no command given");
@@ -466,5 +521,6 @@ int main(int argc, char **argv)
 	if (cmd == "finish") return cmd_finish(o);
 	if (cmd == "tally") return cmd_tally(o);
 	if (cmd == "status") return cmd_status(o);
+	if (cmd == "progress") return cmd_progress(o);
 	usage_error("unknown command '" + cmd + "'");
 }
