@@ -268,3 +268,21 @@ EOF
 	run grep -c 'MiB/s' "$tty"
 	assert_output 0
 }
+
+@test "1310 pypi-mirror: a damaged state file stops the run (exit 5) and changes nothing" {
+	config
+	pypi-mirror -q -c "$CONF" mirror
+	local s
+	s=$(cat "$M/status")
+	printf 'this is not a record\n' >"$M/pypi-mirror.failed"
+	run pypi-mirror -c "$CONF" mirror
+	assert_failure 5
+	assert_output --partial "mirror-state: $M/pypi-mirror.failed: line 1"
+	[ "$(cat "$M/status")" = "$s" ]
+	assert_equal "$(cat "$M/pypi-mirror.failed")" 'this is not a record'
+	printf 'x1\n' >"$M/status"
+	rm "$M/pypi-mirror.failed"
+	run pypi-mirror -c "$CONF" mirror
+	assert_failure 5
+	assert_output --partial "$M/status does not hold a serial"
+}
