@@ -51,6 +51,11 @@ resolve() {
 	done
 }
 
+# Records as artifact-get read them: its counts of what it fetched for a
+# project (files_fetched, bytes_fetched, added last) taken off; with an
+# argument, only when they are exactly those.
+uncounted() { sed -E "s/,\"files_fetched\":${1:-[0-9]+},\"bytes_fetched\":${2:-[0-9]+}\\}\$/}/"; }
+
 # The record of one project (normalized name) from the resolved set.
 record_of() {
 	jq -c --arg n "$1" 'select(.name == $n)' "$ALL"
@@ -129,8 +134,11 @@ package_gets() {
 @test "0403 artifact-get: full download puts every file and .metadata in place, with mtime = upload time" {
 	run --separate-stderr artifact-get -d "$M" <"$ALL"
 	assert_success
-	# Every project record passed on unchanged.
-	diff <(sort "$ALL") <(sort <<<"$output")
+	# Every project record passed on unchanged, but for the counts; they
+	# add up to what was downloaded.
+	diff <(sort "$ALL") <(uncounted <<<"$output" | sort)
+	[ "$(jq -s 'map(.files_fetched) | add' <<<"$output")" -eq "$(find "$M/web/packages" -type f | wc -l)" ]
+	[ "$(jq -s 'map(.bytes_fetched) | add' <<<"$output")" -eq "$(find "$M/web/packages" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')" ]
 	run verify_mirror "$ALL" "$M"
 	assert_success
 	# Companions exist for the wheels (the emulator gives them core_metadata).
@@ -151,12 +159,12 @@ package_gets() {
 	admin reset-stats
 	run --separate-stderr artifact-get -d "$M" <"$ALL"
 	assert_success
-	diff <(sort "$ALL") <(sort <<<"$output")
+	diff <(sort "$ALL") <(uncounted 0 0 <<<"$output" | sort)
 	[[ "$(package_gets)" == 0 ]]
 	[[ "$stderr" == *"artifact-get: 0 files downloaded (0 bytes)"* ]]
 	run --separate-stderr artifact-get -d "$M" --compare-method stat <"$ALL"
 	assert_success
-	diff <(sort "$ALL") <(sort <<<"$output")
+	diff <(sort "$ALL") <(uncounted 0 0 <<<"$output" | sort)
 	[[ "$(package_gets)" == 0 ]]
 }
 
@@ -232,7 +240,7 @@ package_gets() {
 	[[ -z "$(find "$M" -name '.*' ! -path "$M/.unlisted")" ]] # no temporary; the journal is no hidden file of web/
 	# Every other project's record passed on, and its files are in place.
 	jq -c --arg n "$name" 'select(.name != $n)' "$ALL" >"$T/others.ndjson"
-	diff <(sort "$T/others.ndjson") <(jq -c 'select(.type == "project")' <<<"$output" | sort)
+	diff <(sort "$T/others.ndjson") <(jq -c 'select(.type == "project")' <<<"$output" | uncounted | sort)
 	run verify_mirror "$T/others.ndjson" "$M"
 	assert_success
 	[[ "$stderr" == *", 1 failed in 1 projects"* ]]
@@ -246,7 +254,8 @@ package_gets() {
 	admin fault path="/${paths[2]}" kind=503 count=1
 	run --separate-stderr artifact-get -d "$M" <<<"$rec"
 	assert_success
-	assert_output "$rec"
+	assert_equal "$(uncounted <<<"$output")" "$rec"
+	[ "$output" != "$rec" ] # it carries the counts
 	# One more GET each than the file (and its companion, which shares the
 	# fault's path prefix) needs: the one retry.
 	for p in "${paths[@]:0:3}"; do
@@ -341,7 +350,8 @@ package_gets() {
 
 	run --separate-stderr artifact-get -d "$M" --download-mirror "$SERVE_URL/" <<<"$rec"
 	assert_success
-	assert_output "$rec"
+	assert_equal "$(uncounted <<<"$output")" "$rec"
+	[ "$output" != "$rec" ] # it carries the counts
 	run verify_mirror <(echo "$rec") "$M"
 	assert_success
 	# Only the missing file came from upstream (companion included); the rest from the mirror.
@@ -370,7 +380,7 @@ package_gets() {
 		echo 'this is not json'
 		echo '{"type":"error","name":"other","serial":8,"tool":"pkg-resolve","reason":"HTTP 500"}'
 		echo "$rec"
-		echo '{"type":"synced","name":"done-pkg","serial":9,"files":1,"deleted":0,"removed":false}'
+		echo '{"type":"synced","name":"done-pkg","serial":9,"files_listed":1,"files_fetched":0,"bytes_fetched":0,"deleted":0,"removed":false}'
 		echo '{"type":"frobnicate","name":"x"}'
 	} >"$T/in.ndjson"
 	run --separate-stderr artifact-get -d "$M" <"$T/in.ndjson"
@@ -380,14 +390,25 @@ package_gets() {
 	assert_equal "${lines[0]}" '{"type":"removal","name":"old-pkg","serial":5,"reason":"404 from upstream"}'
 	assert_equal "$(jq -r '[.type,.name,.reason]|join(" ")' <<<"${lines[1]}")" "error not-resolved line 3: record is not resolved"
 	assert_equal "${lines[2]}" '{"type":"error","name":"other","serial":8,"tool":"pkg-resolve","reason":"HTTP 500"}'
-	[[ "$output" == *"$rec"* ]]
+	# The record as read, plus what was downloaded for it (every file and
+	# companion: the mirror was empty).
+	local want_n want_b
+	want_n=$(jq '[.files[] | 1, (select(.core_metadata) | 1)] | length' <<<"$rec")
+	want_b=$(jq '[.files[].size] | add' <<<"$rec")
+	[[ "$output" == *"${rec%\}},\"files_fetched\":$want_n,\"bytes_fetched\":"* ]] || fail "counts missing: $output"
+	got_b=$(jq 'select(.name == "demo-pkg" and .type == "project") | .bytes_fetched' <<<"$output")
+	[ "$got_b" -ge "$want_b" ] && [ "$want_b" -gt 0 ] # the .metadata companions count too
 	# The project lands when its downloads finish, so only its presence is fixed.
-	[[ "$output" == *'{"type":"synced","name":"done-pkg","serial":9,"files":1,"deleted":0,"removed":false}'* ]]
+	[[ "$output" == *'{"type":"synced","name":"done-pkg","serial":9,"files_listed":1,"files_fetched":0,"bytes_fetched":0,"deleted":0,"removed":false}'* ]]
 	[[ "$(jq -r 'select(.type == "error" and .name == "x") | .reason' <<<"$output")" == "line 8: unknown record type"* ]]
 	assert_equal "${lines[6]}" '{"type":"target","serial":999,"since":1,"projects":3}'
 	[[ "$stderr" == *"line 3: project not-resolved: record is not resolved"* ]]
 	[[ "$stderr" == *"line 4: "* ]]
 	[[ "$stderr" == *"line 8: unknown record type"* ]]
+	# Run again: everything is current, nothing was fetched for it.
+	run --separate-stderr artifact-get -d "$M" <<<"$rec"
+	assert_success
+	assert_output "${rec%\}},\"files_fetched\":0,\"bytes_fetched\":0}"
 }
 
 @test "0414 artifact-get: --dry-run writes nothing and names what it would fetch" {
@@ -403,7 +424,7 @@ package_gets() {
 	artifact-get -q -d "$M" <"$ALL" >/dev/null
 	run --separate-stderr artifact-get -d "$M" -n <"$ALL"
 	assert_success
-	diff <(sort "$ALL") <(sort <<<"$output")
+	diff <(sort "$ALL") <(uncounted 0 0 <<<"$output" | sort)
 	[[ "$stderr" != *"Would download"* ]]
 }
 
@@ -428,7 +449,8 @@ package_gets() {
 	assert_output --partial "--allow-non-https"
 	run env -u PYPI_MIRROR_ALLOW_NON_HTTPS artifact-get -q -d "$M" --allow-non-https <<<"$rec"
 	assert_success
-	assert_output "$rec"
+	assert_equal "$(uncounted <<<"$output")" "$rec"
+	[ "$output" != "$rec" ] # it carries the counts
 }
 
 @test "0417 artifact-get: temporaries left by a crashed run are removed (with --fsync)" {

@@ -216,7 +216,7 @@ hex60() { printf '%060x' "$1"; }
 	for n in "${names[@]}"; do
 		# The synced record counts the files on the page.
 		want=$(jq -r --arg n "$n" 'select(.name==$n) | .files | length' "$BATS_TEST_TMPDIR/records")
-		got=$(jq -r --arg n "$n" 'select(.type=="synced" and .name==$n) | .files' <<<"$synced")
+		got=$(jq -r --arg n "$n" 'select(.type=="synced" and .name==$n) | .files_listed' <<<"$synced")
 		assert_equal "$got" "$want"
 	done
 }

@@ -101,6 +101,7 @@ struct Project {
 	int failures = 0;
 	bool needs_download = false; // dry run: something is missing
 	bool journaled = false;      // its paths are in DIR/.unlisted/NAME
+	long long files_fetched = 0, bytes_fetched = 0; // what this run downloaded for it
 	std::string err_reason, err_file, err_url;
 };
 
@@ -254,6 +255,14 @@ void ArtifactGet::take_project(const rapidjson::Document &doc, const std::string
 	}
 	auto p = std::make_shared<Project>();
 	p->line = line;
+	// The counts this tool adds are its own: an earlier pass's do not carry over.
+	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched")) {
+		rapidjson::Document copy;
+		copy.CopyFrom(doc, copy.GetAllocator());
+		copy.RemoveMember("files_fetched");
+		copy.RemoveMember("bytes_fetched");
+		p->line = pm::to_json(copy);
+	}
 	p->name = r.name;
 	p->serial = r.serial;
 	p->files = std::move(r.files);
@@ -473,6 +482,8 @@ void ArtifactGet::done(const std::shared_ptr<Job> &j, pm::Response &r)
 	}
 	st_.downloaded++;
 	st_.bytes += j->got;
+	j->p->files_fetched++;
+	j->p->bytes_fetched += j->got;
 	LOG_DEBUG("Stored %s (%lld bytes)", j->rel.c_str(), j->got);
 	item_finished(j->p);
 }
@@ -521,7 +532,14 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 	} else if (p->needs_download) {
 		LOG_DEBUG("Project %s: files missing (dry run); record held back", p->name.c_str());
 	} else {
-		emit(p->line);
+		// What was downloaded for it travels on its record (to index-write's
+		// synced record and the run's summary): no one reads it off the log.
+		std::string &l = p->line;
+		size_t close = l.rfind('}');
+		if (close != std::string::npos)
+			l.insert(close, ",\"files_fetched\":" + std::to_string(p->files_fetched) +
+			                    ",\"bytes_fetched\":" + std::to_string(p->bytes_fetched));
+		emit(l);
 		LOG_DEBUG("Project %s: all %zu files in place", p->name.c_str(), p->files.size());
 	}
 }

@@ -82,6 +82,9 @@ struct Run {
 	Options o;
 	pm::NdjsonWriter out{stdout};
 	pm::RootList changes; // this run's synced projects, for the root index
+	// What artifact-get downloaded for the record being written (its
+	// files_fetched, bytes_fetched), passed on in the synced record.
+	long long files_fetched = 0, bytes_fetched = 0;
 	std::unordered_set<std::string> changed_names; // their normalized names
 	// Projects that may have a pending-deletions journal: those found at
 	// start-up and those this run writes. Only this process writes journals
@@ -121,7 +124,9 @@ void emit_synced(Run &run, const pm::ProjectRecord &r, long long files, long lon
 	pm::set_string(d, d, "type", "synced");
 	pm::set_string(d, d, "name", r.name);
 	pm::set_int(d, d, "serial", r.serial);
-	pm::set_int(d, d, "files", files);
+	pm::set_int(d, d, "files_listed", files);
+	pm::set_int(d, d, "files_fetched", run.files_fetched);
+	pm::set_int(d, d, "bytes_fetched", run.bytes_fetched);
 	pm::set_int(d, d, "deleted", deleted);
 	pm::set_bool(d, d, "removed", removed);
 	emit(run, pm::to_json(d));
@@ -745,6 +750,8 @@ int main(int argc, char **argv)
 				                           "refused record: " + error));
 			continue;
 		}
+		run.files_fetched = std::max(0LL, pm::get_int(doc, "files_fetched", 0));
+		run.bytes_fetched = std::max(0LL, pm::get_int(doc, "bytes_fetched", 0));
 		if (r.type == "project")
 			process_project(run, r);
 		else if (r.type == "removal")

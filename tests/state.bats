@@ -1,0 +1,288 @@
+#!/usr/bin/env bats
+# mirror-state, the run state of a mirror: its commands over state files on
+# disk, and what pypi-mirror makes of them against the PyPI emulator over
+# real HTTP (the summary's counts, metrics that promtool accepts, status
+# --json, the progress line on a terminal).
+
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+load lib/emulator
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
+	emu_generate "$EMU_STATE" --projects 4 --seed 13 >/dev/null 2>&1
+	emu_start
+}
+
+teardown_file() {
+	emu_stop_all
+}
+
+setup() {
+	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1
+	unset PYPI_MIRROR_CONFIG PYPI_MIRROR_UPSTREAM PYPI_MIRROR_ALLOW_NON_HTTPS
+	M="$BATS_TEST_TMPDIR/mirror"
+	CONF="$BATS_TEST_TMPDIR/pypi-mirror.conf"
+	PROM="$BATS_TEST_TMPDIR/metrics/pypi-mirror.prom"
+	mkdir -p "$M"
+}
+
+teardown() {
+	emu_admin clear-faults >/dev/null
+	return 0
+}
+
+config() {
+	cat >"$CONF" <<EOF
+[mirror]
+directory = $M
+master = ${1:-$EMU_URL}
+allow-non-https = true
+workers = 2
+
+[pypi-mirror]
+log-dir = $BATS_TEST_TMPDIR/log
+stale-backoff = 0
+metrics-file = $PROM
+EOF
+}
+
+ms() { mirror-state -d "$M" "$@"; }
+
+@test "1301 mirror-state: --help names every option of the man page; usage errors exit 2" {
+	run mirror-state --help
+	assert_success
+	local opt
+	for opt in $(grep -o '^\.Op Fl -[a-z-]*\|^\.Fl -[a-z-]*' "$BATS_TEST_DIRNAME/../man/mirror-state.1" | sed 's/.* -/--/' | sort -u); do
+		[[ "$output" == *"$opt"* ]] || fail "--help does not mention $opt"
+	done
+	for opt in begin plan held sync-input collect finish tally status progress; do
+		[[ "$output" == *"  $opt"* ]] || fail "--help does not mention $opt"
+	done
+	run mirror-state begin
+	assert_failure 2
+	assert_output --partial -- '-d DIR is required'
+	run ms frobnicate
+	assert_failure 2
+	run ms collect
+	assert_failure 2
+	run ms sync-input 'not/a/name'
+	assert_failure 2
+	assert_output --partial "not a project name: 'not/a/name'"
+}
+
+@test "1302 mirror-state plan: changes, failed, held and deferred projects merged, the target last; exit 1 for nothing" {
+	printf '{"name":"b-pkg","serial":12,"first":11}\n{"name":"c-pkg","serial":3,"first":3}\n' >"$M/pypi-mirror.failed"
+	printf '{"name":"d-pkg"}\n{"name":"c-pkg"}\n' >"$M/pypi-mirror.deferred"
+	printf '{"name":"e-pkg","serial":7}\n' >"$BATS_TEST_TMPDIR/held"
+	run --separate-stderr ms plan --held "$BATS_TEST_TMPDIR/held" <<'EOF'
+{"type":"project","name":"a-pkg","display_name":"A.Pkg","serial":20}
+{"type":"project","name":"b-pkg","serial":10}
+{"type":"target","serial":21,"since":5,"projects":2}
+EOF
+	assert_success
+	assert_output - <<'EOF'
+{"type":"project","name":"a-pkg","display_name":"A.Pkg","serial":20}
+{"type":"project","name":"b-pkg","serial":12}
+{"type":"project","name":"c-pkg","serial":3}
+{"type":"project","name":"e-pkg","serial":7}
+{"type":"project","name":"d-pkg","serial":0}
+{"type":"target","serial":21,"since":5,"projects":2}
+EOF
+	[[ $stderr == *"INFO: Retrying 1 projects that failed before"* ]] || fail "$stderr"
+	[[ $stderr == *"INFO: Looking again at 1 projects with releases held back by [min_age]"* ]] || fail "$stderr"
+	rm "$M/pypi-mirror.failed" "$M/pypi-mirror.deferred"
+	run --separate-stderr ms plan <<<'{"type":"target","serial":21}'
+	assert_failure 1
+	assert_output '{"type":"target","serial":21}'
+	[[ $stderr == *"INFO: Nothing to sync"* ]] || fail "$stderr"
+	run --separate-stderr ms plan <<<'{"type":"project","name":"a","serial":1}'
+	assert_failure 3
+	[[ $stderr == *"no target serial"* ]] || fail "$stderr"
+}
+
+@test "1303 mirror-state collect: next failed list, status just before the first missing change, summary and last-run" {
+	local w=$BATS_TEST_TMPDIR
+	printf 100 >"$M/status"
+	printf '{"name":"b-pkg","serial":104,"first":102}\n' >"$M/pypi-mirror.failed"
+	cat >"$w/input" <<'EOF'
+{"type":"project","name":"a-pkg","serial":105}
+{"type":"project","name":"b-pkg","serial":104}
+{"type":"project","name":"lost-pkg","serial":106}
+{"type":"target","serial":110}
+EOF
+	cat >"$w/results" <<'EOF'
+{"type":"synced","name":"a-pkg","serial":105,"files_listed":3,"files_fetched":2,"bytes_fetched":2048,"deleted":1,"removed":false}
+{"type":"error","name":"b-pkg","serial":104,"tool":"artifact-get","reason":"HTTP 500"}
+{"type":"target","serial":110}
+EOF
+	run --separate-stderr ms collect --input "$w/input" --results "$w/results" --start "$(date +%s)" --shell
+	assert_failure 1
+	assert_output 'serial=101 previous_serial=100 projects=1 failed=2 unnamed=0 exit=1'
+	[ "$(cat "$M/status")" = 101 ]
+	assert_equal "$(cat "$M/pypi-mirror.failed")" '{"name":"b-pkg","serial":104,"first":102}
+{"name":"lost-pkg","serial":106,"first":106}'
+	assert_equal "$(cat "$M/pypi-mirror.synced-serial")" '110 101'
+	[[ $stderr == *"ERROR: records that never reached the end of the pipeline (retried next run): lost-pkg"* ]] || fail "$stderr"
+	[[ $stderr == *"WARNING: 2 projects failed and will be retried next run: b-pkg (serial 104), lost-pkg (serial 106)"* ]] || fail "$stderr"
+	[[ $stderr == *"INFO: Run summary: projects=1 files=2 bytes=2048 deleted=1 stale=0 purged=0 failed=2 serial=100->101 seconds="* ]] || fail "$stderr"
+	# last-run: a line for people, then the summary record
+	run sed -n 1p "$M/pypi-mirror.last-run"
+	assert_output --regexp '^[0-9-]{10} [0-9:]{8} mirror projects=1 files=2 bytes=2048 .* exit=1$'
+	run jq -c '[.type, .serial, .previous_serial, .target, .failed, .lost, .min_first, .files_fetched, .exit]' <(sed -n 2p "$M/pypi-mirror.last-run")
+	assert_output '["summary",101,100,110,2,1,102,2,1]'
+	grep -Eq '^[0-9]{8}T[0-9:]{8}$' "$M/web/last-modified"
+	# Everything lands in a later run: status goes to the target, the list goes.
+	printf '{"type":"project","name":"b-pkg","serial":104}\n{"type":"project","name":"lost-pkg","serial":106}\n{"type":"target","serial":110}\n' >"$w/input"
+	printf '{"type":"synced","name":"b-pkg","serial":104}\n{"type":"synced","name":"lost-pkg","serial":106}\n' >"$w/results"
+	run --separate-stderr ms collect --input "$w/input" --results "$w/results"
+	assert_success
+	[ "$(jq -c '[.serial, .failed, .projects]' <<<"$output")" = '[110,0,2]' ]
+	[ "$(cat "$M/status")" = 110 ] && [ ! -e "$M/pypi-mirror.failed" ]
+}
+
+@test "1304 mirror-state collect --sync changes only the named projects; an unnamed error holds status" {
+	local w=$BATS_TEST_TMPDIR
+	printf 50 >"$M/status"
+	printf '{"name":"a-pkg","serial":40,"first":40}\n{"name":"b-pkg","serial":45,"first":41}\n' >"$M/pypi-mirror.failed"
+	ms sync-input A.Pkg >"$w/input"
+	assert_equal "$(cat "$w/input")" '{"type":"project","name":"a-pkg","serial":40}'
+	printf '{"type":"synced","name":"a-pkg","serial":40}\n' >"$w/results"
+	run ms collect --sync --input "$w/input" --results "$w/results" --shell
+	assert_success
+	assert_equal "$(cat "$M/pypi-mirror.failed")" '{"name":"b-pkg","serial":45,"first":41}'
+	[ "$(cat "$M/status")" = 50 ]
+	# An error record that names no project: nothing may advance.
+	printf '{"type":"target","serial":60}\n' >"$w/input"
+	printf '{"type":"error","tool":"x","reason":"broken"}\n' >"$w/results"
+	run --separate-stderr ms collect --input "$w/input" --results "$w/results" --shell
+	assert_failure 1
+	assert_output --partial 'serial=50 '
+	[[ $stderr == *"1 error records name no project; status is not advanced"* ]] || fail "$stderr"
+}
+
+@test "1305 mirror-state held: the root index's projects, else the page directories" {
+	run ms held
+	assert_success
+	assert_output ''
+	config
+	pypi-mirror -q -c "$CONF" mirror
+	local want
+	want=$(jq -c '[.projects[] | {name: (.name | ascii_downcase | gsub("[-_.]+"; "-")), serial: .["_last-serial"]}] | sort_by(.name) | .[]' "$M/web/simple/index.v1_json")
+	run ms held
+	assert_success
+	assert_output "$want"
+	[ "${#lines[@]}" -eq 4 ]
+	# Without a root index: the pages, with the serial they were written at.
+	rm "$M/web/simple/index.v1_json"
+	run ms held
+	assert_success
+	assert_output "$want"
+}
+
+@test "1306 pypi-mirror: the summary counts what artifact-get fetched, from the records" {
+	config
+	run pypi-mirror -c "$CONF" mirror
+	assert_success
+	local files bytes
+	files=$(find "$M/web/packages" -type f | wc -l)
+	bytes=$(find "$M/web/packages" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+	assert_output --partial "Run summary: projects=4 files=$files bytes=$bytes "
+	[ "$(sed -n 2p "$M/pypi-mirror.last-run" | jq .bytes_fetched)" -eq "$bytes" ]
+	grep -q "^pypi_mirror_run_bytes $bytes$" "$PROM"
+	run pypi-mirror -c "$CONF" mirror
+	assert_output --partial "Run summary: projects=0 files=0 bytes=0 "
+}
+
+@test "1307 pypi-mirror: the metrics pass promtool check metrics, with HELP and TYPE for each, after success and failure" {
+	command -v promtool >/dev/null || fail "promtool is not installed (scripts/install-deps installs prometheus)"
+	config
+	pypi-mirror -q -c "$CONF" mirror
+	run promtool check metrics <"$PROM"
+	assert_success
+	assert_output ''
+	local m
+	for m in last_success_timestamp_seconds last_run_timestamp_seconds serial upstream_serial lag run_projects \
+		run_files run_bytes run_failed_projects run_stale_projects run_duration_seconds; do
+		grep -q "^# HELP pypi_mirror_$m " "$PROM" || fail "no HELP for $m"
+		grep -q "^# TYPE pypi_mirror_$m gauge$" "$PROM" || fail "no TYPE for $m"
+		grep -Eq "^pypi_mirror_$m [0-9]+$" "$PROM" || fail "no value for $m"
+	done
+	local ok_at
+	ok_at=$(awk '$1 == "pypi_mirror_last_success_timestamp_seconds" { print $2 }' "$PROM")
+	# An unreachable upstream: exit 3 in the metrics, the last success kept.
+	config http://127.0.0.1:9
+	run pypi-mirror -q -c "$CONF" mirror
+	assert_failure 3
+	run promtool check metrics <"$PROM"
+	assert_success
+	grep -q '^pypi_mirror_last_exit_code 3$' "$PROM"
+	grep -q "^pypi_mirror_last_success_timestamp_seconds $ok_at$" "$PROM"
+}
+
+@test "1308 pypi-mirror status --json: serials, lag, the last run and the failed projects" {
+	config
+	emu_admin fault path=/pypi/demo-pkg/json kind=500 >/dev/null
+	emu_admin fault path=/pypi/Demo_Pkg/json kind=500 >/dev/null
+	run pypi-mirror -q -c "$CONF" mirror
+	assert_failure 1
+	run --separate-stderr pypi-mirror -c "$CONF" status --json
+	assert_success
+	local up
+	up=$(curl -fsS "$EMU_URL/simple/" -H 'Accept: application/vnd.pypi.simple.v1+json' | jq '.meta."_last-serial"')
+	[ "$(jq '.serial' <<<"$output")" = "$(cat "$M/status")" ]
+	[ "$(jq '.upstream_serial' <<<"$output")" = "$up" ]
+	[ "$(jq '.lag' <<<"$output")" = $((up - $(cat "$M/status"))) ]
+	[ "$(jq -c '[.failed[].name]' <<<"$output")" = '["demo-pkg"]' ]
+	[ "$(jq -c '[.last_run.type, .last_run.exit, .last_run.failed]' <<<"$output")" = '["summary",1,1]' ]
+	# the human form says the same
+	run pypi-mirror -c "$CONF" status
+	assert_output --regexp 'failed projects: 1: demo-pkg \(serial [0-9]+\)'
+	run pypi-mirror -c "$CONF" mirror --json
+	assert_failure 2
+	# upstream unreachable: nulls, exit 3
+	config http://127.0.0.1:9
+	run --separate-stderr pypi-mirror -c "$CONF" status --json
+	assert_failure 3
+	[ "$(jq -c '[.upstream_serial, .lag, (.serial | type)]' <<<"$output")" = '[null,null,"number"]' ]
+}
+
+@test "1309 pypi-mirror: a progress line on a terminal, none under cron" {
+	config
+	local tty=$BATS_TEST_TMPDIR/tty.out
+	# script(1) gives the run a terminal; -f flushes as it goes.
+	TERM=dumb script -qfec "pypi-mirror -c '$CONF' mirror" "$tty" >/dev/null
+	grep -Eq $'\r\033\\[Ksync: [0-9]+/4 projects, [0-9]+ files, [0-9.]+ MiB, [0-9.]+ MiB/s' "$tty" ||
+		fail "no progress line: $(tr '\r\033' '^~' <"$tty" | tail -n 5)"
+	grep -Eq 'sync: 4/4 projects, [1-9][0-9]* files' "$tty" || fail "the last figures are not shown"
+	# no terminal (cron): no progress line in the output or the log
+	rm -rf "$M"
+	run pypi-mirror -c "$CONF" mirror
+	assert_success
+	[[ $output != *"projects, "*"MiB/s"* ]] || fail "a progress line without a terminal"
+	! grep -q 'MiB/s' "$BATS_TEST_TMPDIR/log/pypi-mirror.log" || fail "a progress line in the log"
+	# -q on a terminal: quiet, no progress line either
+	rm -rf "$M"
+	TERM=dumb script -qfec "pypi-mirror -q -c '$CONF' mirror" "$tty" >/dev/null
+	run grep -c 'MiB/s' "$tty"
+	assert_output 0
+}
+
+@test "1310 pypi-mirror: a damaged state file stops the run (exit 5) and changes nothing" {
+	config
+	pypi-mirror -q -c "$CONF" mirror
+	local s
+	s=$(cat "$M/status")
+	printf 'this is not a record\n' >"$M/pypi-mirror.failed"
+	run pypi-mirror -c "$CONF" mirror
+	assert_failure 5
+	assert_output --partial "mirror-state: $M/pypi-mirror.failed: line 1"
+	[ "$(cat "$M/status")" = "$s" ]
+	assert_equal "$(cat "$M/pypi-mirror.failed")" 'this is not a record'
+	printf 'x1\n' >"$M/status"
+	rm "$M/pypi-mirror.failed"
+	run pypi-mirror -c "$CONF" mirror
+	assert_failure 5
+	assert_output --partial "$M/status does not hold a serial"
+}

@@ -1,0 +1,441 @@
+#include "run_state.h"
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstring>
+#include <set>
+
+#include "fsutil.h"
+#include "index_root.h"
+#include "names.h"
+#include "ndjson.h"
+
+namespace pm {
+
+StatePaths::StatePaths(const std::string &d)
+    : dir(d), status(d + "/status"), failed(d + "/pypi-mirror.failed"), deferred(d + "/pypi-mirror.deferred"),
+      synced(d + "/pypi-mirror.synced-serial"), filters(d + "/pypi-mirror.filters"),
+      last_run(d + "/pypi-mirror.last-run"), last_modified(d + "/web/last-modified")
+{
+}
+
+namespace {
+
+// Calls fn for every record of the file; a missing file has none. A line
+// that is not a JSON object is an error naming the file and line.
+template <class Fn> bool each_record(const std::string &path, Fn fn, std::string &error)
+{
+	FILE *f = fopen(path.c_str(), "r");
+	if (!f) {
+		if (errno == ENOENT) return true;
+		error = "cannot read " + path + ": " + strerror(errno);
+		return false;
+	}
+	NdjsonReader in(f);
+	rapidjson::Document doc;
+	std::string err;
+	bool ok = true;
+	while (in.next(doc, err)) {
+		if (!err.empty()) {
+			error = path + ": " + err;
+			ok = false;
+			break;
+		}
+		fn(doc);
+	}
+	if (ok && ferror(f)) {
+		error = "cannot read " + path + ": " + strerror(errno);
+		ok = false;
+	}
+	fclose(f);
+	return ok;
+}
+
+std::string type_of(const rapidjson::Value &v) { return get_string(v, "type", "project"); }
+
+// A record's name, when it is a usable normalized project name ("" if not).
+std::string name_of(const rapidjson::Value &v)
+{
+	std::string n = get_string(v, "name");
+	if (n.empty() || !valid_project_name(n)) return "";
+	return normalize_name(n);
+}
+
+void keep_max(NameMap &m, const std::string &n, long long s)
+{
+	auto it = m.find(n);
+	if (it == m.end())
+		m[n].serial = s;
+	else if (s > it->second.serial)
+		it->second.serial = s;
+}
+
+std::string project_record(const std::string &name, long long serial)
+{
+	return "{\"type\":\"project\",\"name\":\"" + name + "\",\"serial\":" + std::to_string(serial) + "}";
+}
+
+bool put_line(FILE *out, const std::string &line, std::string &error)
+{
+	if (fwrite(line.data(), 1, line.size(), out) != line.size() || putc('\n', out) == EOF) {
+		error = std::string("cannot write the plan: ") + strerror(errno);
+		return false;
+	}
+	return true;
+}
+
+} // namespace
+
+bool read_name_list(const std::string &path, NameMap &out, std::string &error)
+{
+	bool bad = false;
+	size_t line = 0;
+	bool ok = each_record(
+	    path,
+	    [&](const rapidjson::Document &d) {
+		    line++;
+		    std::string n = name_of(d);
+		    if (n.empty()) {
+			    if (!bad) error = path + ": line " + std::to_string(line) + " names no project";
+			    bad = true;
+			    return;
+		    }
+		    long long s = std::max(0LL, get_int(d, "serial", 0)), first = std::max(0LL, get_int(d, "first", 0));
+		    auto it = out.find(n);
+		    if (it == out.end()) {
+			    out[n] = Pending{s, first};
+		    } else {
+			    it->second.serial = std::max(it->second.serial, s);
+			    if (first > 0 && (it->second.first == 0 || first < it->second.first)) it->second.first = first;
+		    }
+	    },
+	    error);
+	return ok && !bad;
+}
+
+bool held_projects(const std::string &mirror_dir, NameMap &out, std::string &error)
+{
+	// The root index carries every project with its serial; a bandersnatch
+	// mirror's (no serials) or a damaged one is rebuilt from the pages.
+	std::string simple = mirror_dir + "/web/simple", why;
+	RootList list;
+	long long meta = 0;
+	if (load_root_json(simple + "/index.v1_json", list, meta, why) != RootLoad::Ok &&
+	    !scan_simple_dir(simple, list, error))
+		return false;
+	for (size_t i = 0; i < list.size(); i++) {
+		if (list.removed(i)) continue;
+		std::string n(list.display(i));
+		if (!valid_project_name(n)) continue;
+		keep_max(out, normalize_name(n), std::max(0LL, list.serial(i)));
+	}
+	return true;
+}
+
+bool begin_run(const StatePaths &p, const std::string &filters, Begin &b, std::string &error)
+{
+	if (!read_status(p.dir, b.status, &error)) return false;
+	b.since = b.status;
+	std::string text;
+	if (read_file(p.synced, text, 256)) {
+		// "TARGET STATUS", only valid with the status it was written with: a
+		// status set back by hand (0 forces a full check) wins.
+		long long t = -1, base = -1;
+		char extra;
+		if (sscanf(text.c_str(), "%lld %lld %c", &t, &base, &extra) == 2 && t >= 0 && base == b.status &&
+		    t > b.status)
+			b.since = t;
+	}
+	b.stored_filters.clear();
+	if (read_file(p.filters, text, 4096)) {
+		size_t nl = text.find('\n');
+		b.stored_filters = text.substr(0, nl);
+	}
+	// Filters that changed since the mirror was last pruned to them (or a
+	// first filtered run, or filters taken away) make this run a full pass.
+	b.full_reason.clear();
+	if (!filters.empty() && b.stored_filters.empty())
+		b.full_reason = "first filtered run over this mirror";
+	else if (!filters.empty() && b.stored_filters != filters)
+		b.full_reason = "the filter configuration changed since the mirror was last pruned to it (" + p.filters + ")";
+	else if (filters.empty() && !b.stored_filters.empty())
+		b.full_reason = "the filters were removed since the last run";
+	if (!b.full_reason.empty()) b.since = 0;
+	return true;
+}
+
+bool plan_input(FILE *changes, FILE *out, const NameMap &failed, const NameMap &held, const NameMap &deferred,
+                PlanCounts &c, std::string &error)
+{
+	NdjsonReader in(changes);
+	rapidjson::Document doc;
+	std::string err;
+	std::vector<std::string> targets;
+	std::set<std::string> seen;
+	while (in.next(doc, err)) {
+		if (!err.empty()) {
+			error = "changes: " + err;
+			return false;
+		}
+		std::string t = type_of(doc);
+		if (t == "target") {
+			targets.push_back(in.line());
+			c.have_target = true;
+			c.target = get_int(doc, "serial", 0);
+			continue;
+		}
+		std::string n = name_of(doc);
+		if (t != "project" || n.empty()) {
+			if (!put_line(out, in.line(), error)) return false;
+			continue;
+		}
+		long long s = get_int(doc, "serial", 0), was = s;
+		for (const NameMap *m : {&failed, &held}) {
+			auto it = m->find(n);
+			if (it != m->end() && it->second.serial > s) s = it->second.serial;
+		}
+		seen.insert(n);
+		c.projects++;
+		if (s != was) {
+			set_int(doc, doc, "serial", s);
+			if (!put_line(out, to_json(doc), error)) return false;
+		} else if (!put_line(out, in.line(), error)) {
+			return false;
+		}
+	}
+	if (ferror(changes)) {
+		error = std::string("cannot read the changes: ") + strerror(errno);
+		return false;
+	}
+	for (auto &[n, p] : failed) {
+		if (!seen.insert(n).second) continue;
+		long long s = p.serial;
+		auto h = held.find(n);
+		if (h != held.end() && h->second.serial > s) s = h->second.serial;
+		if (!put_line(out, project_record(n, s), error)) return false;
+		c.retried++;
+	}
+	for (auto &[n, p] : held) {
+		if (!seen.insert(n).second) continue;
+		if (!put_line(out, project_record(n, p.serial), error)) return false;
+		c.held++;
+	}
+	for (auto &[n, p] : deferred) {
+		if (!seen.insert(n).second) continue;
+		// Any answer will do: the releases are held back by age, not serial.
+		if (!put_line(out, project_record(n, 0), error)) return false;
+		c.deferred++;
+	}
+	for (auto &t : targets)
+		if (!put_line(out, t, error)) return false;
+	if (fflush(out) != 0) {
+		error = std::string("cannot write the plan: ") + strerror(errno);
+		return false;
+	}
+	return true;
+}
+
+bool collect_run(const RunFiles &f, const NameMap &prev, bool purging, Summary &s, NameMap &out,
+                 std::vector<std::string> &deferred, std::string &error)
+{
+	NameMap in, err, left;
+	std::set<std::string> dropped, stale, done, defer;
+	auto each = [&](const std::vector<std::string> &files, auto fn) {
+		for (auto &p : files)
+			if (!each_record(p, fn, error)) return false;
+		return true;
+	};
+	bool ok = each(f.input,
+	               [&](const rapidjson::Document &d) {
+		               std::string t = type_of(d), n = name_of(d);
+		               if (t == "target") s.target = std::max(s.target, get_int(d, "serial", 0));
+		               if (t == "project" && !n.empty()) keep_max(in, n, get_int(d, "serial", 0));
+	               }) &&
+	          each(f.dropped,
+	               [&](const rapidjson::Document &d) {
+		               std::string n = name_of(d);
+		               if (n.empty()) return;
+		               // A dropped file leaves its project in the run; a dropped project does not.
+		               if (!member(d, "file")) dropped.insert(n);
+		               if (get_bool(d, "deferred")) defer.insert(n);
+	               }) &&
+	          each(f.stale_seen,
+	               [&](const rapidjson::Document &d) {
+		               std::string n = name_of(d);
+		               if (!n.empty() && stale.insert(n).second) s.stale++;
+	               }) &&
+	          each(f.stale_left,
+	               [&](const rapidjson::Document &d) {
+		               std::string n = name_of(d);
+		               if (!n.empty()) left[n].serial = get_int(d, "serial", 0);
+	               }) &&
+	          each(f.purged,
+	               [&](const rapidjson::Document &d) {
+		               if (purging && !get_bool(d, "cache_bust")) s.purged++;
+	               }) &&
+	          each(f.results, [&](const rapidjson::Document &d) {
+		          std::string t = type_of(d), n = name_of(d);
+		          if (t == "synced") {
+			          s.projects++;
+			          s.deleted += get_int(d, "deleted", 0);
+			          s.files_fetched += get_int(d, "files_fetched", 0);
+			          s.bytes_fetched += get_int(d, "bytes_fetched", 0);
+			          if (!n.empty()) done.insert(n);
+		          } else if (t == "error") {
+			          if (n.empty())
+				          s.unnamed++;
+			          else
+				          keep_max(err, n, get_int(d, "serial", 0));
+		          } else if (t == "target") {
+			          s.target = std::max(s.target, get_int(d, "serial", 0));
+		          }
+	          });
+	if (!ok) return false;
+	// A stale project no round took up failed; so did one that went in and
+	// never came out (a tool lost its record): status must not pass it.
+	for (auto &[n, p] : left)
+		if (!err.count(n) && !done.count(n)) err[n] = p;
+	for (auto &[n, p] : in)
+		if (!err.count(n) && !done.count(n) && !dropped.count(n) && !left.count(n)) {
+			err[n] = p;
+			s.lost++;
+			s.lost_names += " " + n;
+		}
+	out.clear();
+	for (auto &[n, p] : err) {
+		if (done.count(n)) continue; // failed in one round, synced in a later one
+		long long first = p.serial;
+		auto o = prev.find(n);
+		if (o != prev.end()) {
+			long long pf = o->second.first > 0 ? o->second.first : o->second.serial;
+			if (pf > 0 && (first == 0 || pf < first)) first = pf;
+		}
+		out[n] = Pending{p.serial, first};
+		if (s.min_first < 0 || first < s.min_first) s.min_first = first;
+	}
+	s.failed = static_cast<long long>(out.size());
+	deferred.assign(defer.begin(), defer.end());
+	return true;
+}
+
+long long next_status(long long old_status, long long target, long long min_first, long long unnamed)
+{
+	long long n = target;
+	if (min_first >= 0 && min_first - 1 < n) n = min_first - 1;
+	if (unnamed > 0) n = old_status;
+	return n < old_status ? old_status : n;
+}
+
+NameMap merge_sync_failed(const NameMap &prev, const NameMap &named, const NameMap &now_failed)
+{
+	NameMap m;
+	for (auto &[n, p] : prev)
+		if (!named.count(n)) m[n] = p;
+	for (auto &[n, p] : now_failed) m[n] = p;
+	return m;
+}
+
+std::string failed_list_text(const NameMap &m)
+{
+	std::string s;
+	for (auto &[n, p] : m)
+		s += "{\"name\":\"" + n + "\",\"serial\":" + std::to_string(p.serial) + ",\"first\":" +
+		     std::to_string(p.first) + "}\n";
+	return s;
+}
+
+std::string deferred_list_text(const std::vector<std::string> &names)
+{
+	std::string s;
+	for (auto &n : names) s += "{\"name\":\"" + n + "\"}\n";
+	return s;
+}
+
+std::string failed_summary(const NameMap &m)
+{
+	if (m.empty()) return "none";
+	std::string s = std::to_string(m.size()) + ":";
+	const char *sep = " ";
+	for (auto &[n, p] : m) {
+		s += sep + n + " (serial " + std::to_string(p.serial) + ")";
+		sep = ", ";
+	}
+	return s;
+}
+
+std::string Summary::to_json() const
+{
+	auto f = [](const char *k, long long v) { return std::string(",\"") + k + "\":" + std::to_string(v); };
+	std::string j = "{\"type\":\"summary\",\"command\":\"" + command + "\"";
+	j += f("previous_serial", previous_serial) + f("serial", serial);
+	if (target >= 0) j += f("target", target);
+	j += f("projects", projects) + f("files_fetched", files_fetched) + f("bytes_fetched", bytes_fetched) +
+	     f("deleted", deleted) + f("stale", stale) + f("purged", purged) + f("failed", failed) +
+	     f("unnamed", unnamed) + f("lost", lost);
+	if (min_first >= 0) j += f("min_first", min_first);
+	j += f("started", started) + f("seconds", seconds) + f("exit", exit_code) + "}";
+	return j;
+}
+
+std::string Summary::human() const
+{
+	return "projects=" + std::to_string(projects) + " files=" + std::to_string(files_fetched) +
+	       " bytes=" + std::to_string(bytes_fetched) + " deleted=" + std::to_string(deleted) +
+	       " stale=" + std::to_string(stale) + " purged=" + std::to_string(purged) +
+	       " failed=" + std::to_string(failed) + " serial=" + std::to_string(previous_serial) + "->" +
+	       std::to_string(serial) + " seconds=" + std::to_string(seconds);
+}
+
+std::string metrics_text(const Summary &s, long long last_success, long long now)
+{
+	std::string t;
+	auto m = [&](const char *name, long long v, const char *help) {
+		t += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " " +
+		     std::to_string(v) + "\n";
+	};
+	if (last_success >= 0)
+		m("pypi_mirror_last_success_timestamp_seconds", last_success,
+		  "When a mirror run last completed (exit status 0 or 1), in seconds since the epoch.");
+	m("pypi_mirror_last_run_timestamp_seconds", now, "When the last mirror run ended, in seconds since the epoch.");
+	m("pypi_mirror_last_exit_code", s.exit_code, "Exit status of the last mirror run (see pypi-mirror(1)).");
+	m("pypi_mirror_serial", s.serial, "The mirror's serial (DIR/status): every change up to it is on disk.");
+	if (s.target >= 0) {
+		m("pypi_mirror_upstream_serial", s.target, "Upstream's serial when the last run listed changes.");
+		m("pypi_mirror_lag", s.target > s.serial ? s.target - s.serial : 0,
+		  "Upstream serial minus the mirror's serial (changelog entries not yet on disk).");
+	}
+	m("pypi_mirror_run_projects", s.projects, "Projects synced (or removed) by the last run.");
+	m("pypi_mirror_run_files", s.files_fetched, "Files downloaded by the last run.");
+	m("pypi_mirror_run_bytes", s.bytes_fetched, "Bytes downloaded by the last run.");
+	m("pypi_mirror_run_deleted_files", s.deleted, "Files deleted by the last run.");
+	m("pypi_mirror_run_failed_projects", s.failed, "Projects that failed in the last run and will be retried.");
+	m("pypi_mirror_run_stale_projects", s.stale, "Projects upstream's CDN answered stale for in the last run.");
+	m("pypi_mirror_run_purged_projects", s.purged, "Projects whose stale CDN copies were purged in the last run.");
+	m("pypi_mirror_run_duration_seconds", s.seconds, "How long the last run took.");
+	return t;
+}
+
+long long metrics_last_success(const std::string &text)
+{
+	static const std::string key = "\npypi_mirror_last_success_timestamp_seconds ";
+	std::string t = "\n" + text;
+	size_t at = t.find(key);
+	if (at == std::string::npos) return -1;
+	long long v = -1;
+	if (sscanf(t.c_str() + at + key.size(), "%lld", &v) != 1) return -1;
+	return v;
+}
+
+std::string shell_quote(const std::string &s)
+{
+	std::string q = "'";
+	for (char c : s) {
+		if (c == '\'')
+			q += "'\\''";
+		else
+			q += c;
+	}
+	return q + "'";
+}
+
+} // namespace pm

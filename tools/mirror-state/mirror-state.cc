@@ -1,0 +1,526 @@
+// mirror-state: the state a pypi-mirror run keeps between runs, and the rules
+// that move it. pypi-mirror(1) runs it between the phases of a run: begin
+// (where to start listing), plan (what to take up), collect (what the records
+// say the run achieved: the next failed and deferred lists, DIR/status, the
+// summary, last-run file and metrics). The rules live in run_state.h.
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fsutil.h"
+#include "log.h"
+#include "names.h"
+#include "ndjson.h"
+#include "run_state.h"
+
+using namespace pm;
+
+static const char kProg[] = "mirror-state";
+
+static const char usage[] =
+    "usage: mirror-state -d DIR [-v|-q] COMMAND [options] [ARG...]\n"
+    "\n"
+    "The run state of the pypi-mirror in DIR. Commands:\n"
+    "  begin [--filters FP] [--held FILE]\n"
+    "        print status=N since=N full=0|1 why=... held=N: where a mirror run\n"
+    "        starts listing changes (a full pass also writes the held projects to FILE)\n"
+    "  plan [--held FILE]\n"
+    "        changes on stdin -> the run's input on stdout (failed, held and deferred\n"
+    "        projects merged in, target last); exit 1: nothing to sync\n"
+    "  held  the projects the mirror holds, {\"name\":N,\"serial\":S} per line\n"
+    "  sync-input NAME...\n"
+    "        the input records for syncing the named projects\n"
+    "  collect [--sync] --input F --results F [--dropped F] [--stale-seen F]...\n"
+    "        [--stale-left F] [--purged F]... [--purge] [--filters FP]\n"
+    "        [--start T] [--metrics FILE] [--fsync] [--shell]\n"
+    "        record what the run achieved: the failed and deferred lists, status,\n"
+    "        the processed serial, last-run file, metrics; print the summary record\n"
+    "        (--shell: as NAME=VALUE lines)\n"
+    "  finish --exit N [--command mirror|sync] [--start T] [--input F] [--metrics FILE]\n"
+    "        the last-run file and metrics of a run that recorded nothing\n"
+    "  tally FILE...\n"
+    "        print records=N errors=N cache_bust=N for record files\n"
+    "  status [--json] [--upstream N] [--master URL]\n"
+    "        the mirror's state for people (or one JSON object)\n"
+    "  progress [--phase NAME] [--input FILE]\n"
+    "        pass records through, with a progress line on a terminal\n"
+    "\n"
+    "  -d, --dir DIR      the mirror directory\n"
+    "  -v, --verbose      more log output; -q, --quiet less\n"
+    "  -h, --help         this help;  -V, --version  the version\n"
+    "Exit status: 0 done, 1 nothing to sync (plan) or some projects failed\n"
+    "(collect), 2 usage, 3 a state file cannot be read or written.\n"
+    "See mirror-state(1).\n";
+
+namespace {
+
+struct Opts {
+	std::string dir, filters, held, metrics, command = "mirror", master, phase = "sync";
+	bool sync = false, purge = false, fsync = false, shell = false, json = false;
+	long long start = -1, exit_code = -1, upstream = -1;
+	RunFiles files;
+	std::vector<std::string> args;
+};
+
+[[noreturn]] void usage_error(const std::string &msg)
+{
+	fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", kProg, msg.c_str(), kProg);
+	exit(kExitUsage);
+}
+
+std::string local_time(long long t)
+{
+	time_t tt = static_cast<time_t>(t);
+	struct tm tm;
+	localtime_r(&tt, &tm);
+	char b[32];
+	strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S", &tm);
+	return b;
+}
+
+int fail(const std::string &what)
+{
+	LOG_ERROR("%s: %s", kProg, what.c_str());
+	return kExitFatal;
+}
+
+// The last-run file (a line for people, then the summary record) and, for a
+// mirror run, the metrics. Neither is state a later run depends on: a
+// failure is a warning.
+void report(const Opts &o, Summary &s)
+{
+	long long now = time(nullptr);
+	if (s.started > 0) s.seconds = now - s.started;
+	LOG_INFO("Run summary: %s", s.human().c_str());
+	StatePaths p(o.dir);
+	std::string text = local_time(now) + " " + s.command + " " + s.human() + " exit=" + std::to_string(s.exit_code) +
+	                   "\n" + s.to_json() + "\n", err;
+	if (!write_file_atomic(p.last_run, text, o.fsync, &err)) LOG_ERROR("cannot write %s", err.c_str());
+	if (o.metrics.empty() || s.command != "mirror") return;
+	long long last_success = -1;
+	if (s.exit_code <= 1) {
+		last_success = now;
+	} else {
+		std::string old;
+		if (read_file(o.metrics, old, 1 << 20)) last_success = metrics_last_success(old);
+	}
+	if (!write_file_atomic(o.metrics, metrics_text(s, last_success, now), o.fsync, &err))
+		LOG_WARN("cannot write metrics to %s: %s", o.metrics.c_str(), err.c_str());
+}
+
+int cmd_begin(const Opts &o)
+{
+	Begin b;
+	std::string err;
+	if (!begin_run(StatePaths(o.dir), o.filters, b, err)) return fail(err);
+	long long nheld = 0;
+	if (!b.full_reason.empty() && !o.held.empty()) {
+		NameMap held;
+		if (!held_projects(o.dir, held, err)) return fail("cannot list the projects the mirror holds: " + err);
+		std::string text;
+		for (auto &[n, p] : held)
+			text += "{\"name\":\"" + n + "\",\"serial\":" + std::to_string(p.serial) + "}\n";
+		if (!write_file_atomic(o.held, text, false, &err)) return fail(err);
+		nheld = static_cast<long long>(held.size());
+	}
+	printf("status=%lld since=%lld full=%d held=%lld why=%s\n", b.status, b.since, b.full_reason.empty() ? 0 : 1,
+	       nheld, shell_quote(b.full_reason).c_str());
+	return kExitOk;
+}
+
+int cmd_plan(const Opts &o)
+{
+	StatePaths p(o.dir);
+	NameMap failed, held, deferred;
+	std::string err;
+	if (!read_name_list(p.failed, failed, err) || !read_name_list(p.deferred, deferred, err) ||
+	    (!o.held.empty() && !read_name_list(o.held, held, err)))
+		return fail(err);
+	PlanCounts c;
+	if (!plan_input(stdin, stdout, failed, held, deferred, c, err)) return fail(err);
+	if (!c.have_target) return fail("the changes carry no target serial; nothing done");
+	if (c.retried) LOG_INFO("Retrying %lld projects that failed before", c.retried);
+	if (c.deferred) LOG_INFO("Looking again at %lld projects with releases held back by [min_age]", c.deferred);
+	if (!c.work()) {
+		LOG_INFO("Nothing to sync");
+		return kExitSomeFailed;
+	}
+	return kExitOk;
+}
+
+int cmd_held(const Opts &o)
+{
+	NameMap held;
+	std::string err;
+	if (!held_projects(o.dir, held, err)) return fail(err);
+	for (auto &[n, p] : held) printf("{\"name\":\"%s\",\"serial\":%lld}\n", n.c_str(), p.serial);
+	return fflush(stdout) == 0 ? kExitOk : fail(std::string("cannot write: ") + strerror(errno));
+}
+
+int cmd_sync_input(const Opts &o)
+{
+	if (o.args.empty()) usage_error("sync-input needs at least one project name");
+	NameMap failed;
+	std::string err;
+	if (!read_name_list(StatePaths(o.dir).failed, failed, err)) return fail(err);
+	std::string out;
+	for (auto &a : o.args) {
+		if (!valid_project_name(a)) {
+			LOG_ERROR("not a project name: '%s'", a.c_str());
+			return kExitUsage;
+		}
+		// A project waiting in the failed list keeps its serial, so that a
+		// stale CDN answer cannot take it off the list; the others expect
+		// nothing in particular (serial 0).
+		std::string n = normalize_name(a);
+		auto it = failed.find(n);
+		out += "{\"type\":\"project\",\"name\":\"" + n + "\",\"serial\":" +
+		       std::to_string(it == failed.end() ? 0 : it->second.serial) + "}\n";
+	}
+	fputs(out.c_str(), stdout);
+	return fflush(stdout) == 0 ? kExitOk : fail(std::string("cannot write: ") + strerror(errno));
+}
+
+void print_summary(const Opts &o, const Summary &s)
+{
+	if (!o.shell) {
+		printf("%s\n", s.to_json().c_str());
+		return;
+	}
+	printf("serial=%lld previous_serial=%lld projects=%lld failed=%lld unnamed=%lld exit=%d\n", s.serial,
+	       s.previous_serial, s.projects, s.failed, s.unnamed, s.exit_code);
+}
+
+// The state files of a mirror run, in the order that is safe to die between:
+// the failed list first (it covers every change up to the processed serial),
+// then the processed serial, then status.
+bool record_mirror(const Opts &o, const StatePaths &p, const Begin &b, Summary &s, const NameMap &failed,
+                   const std::vector<std::string> &deferred, std::string &err)
+{
+	std::string old;
+	if (!failed.empty()) {
+		if (!write_file_atomic(p.failed, failed_list_text(failed), o.fsync, &err)) return false;
+	} else {
+		remove_file(p.failed);
+	}
+	// Releases the cooldown held back: their projects' records will not
+	// change when they come of age, so they are looked at again next run.
+	if (!o.filters.empty() && !deferred.empty()) {
+		if (!write_file_atomic(p.deferred, deferred_list_text(deferred), o.fsync, &err)) return false;
+	} else {
+		remove_file(p.deferred);
+	}
+	if (s.target < b.since)
+		LOG_WARN("upstream's serial (%lld) is below the one this mirror already processed (%lld)", s.target, b.since);
+	s.serial = next_status(s.previous_serial, s.target, s.min_first, s.unnamed);
+	if (s.unnamed == 0) {
+		long long processed = std::max(s.target, b.since);
+		std::string line = std::to_string(processed) + " " + std::to_string(s.serial) + "\n";
+		if (!write_file_atomic(p.synced, line, o.fsync, &err)) return false;
+		// The mirror is now pruned to these rules: every project of the full
+		// pass landed, or waits in the failed list, which later runs retry
+		// under the same rules.
+		if (!o.filters.empty()) {
+			if (!write_file_atomic(p.filters, o.filters + "\n", o.fsync, &err)) return false;
+			if (!b.full_reason.empty()) LOG_INFO("Filter rules %s recorded in %s", o.filters.c_str(), p.filters.c_str());
+		} else if (!b.stored_filters.empty()) {
+			remove_file(p.filters);
+		}
+	}
+	if (s.serial != s.previous_serial) {
+		if (!write_status(o.dir, s.serial, &err)) return false;
+		LOG_INFO("Mirror serial %lld -> %lld", s.previous_serial, s.serial);
+	}
+	char stamp[32];
+	time_t t = static_cast<time_t>(s.started > 0 ? s.started : time(nullptr));
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H:%M:%S\n", &tm);
+	if (!write_file_atomic(p.last_modified, stamp, o.fsync, &err)) LOG_ERROR("cannot write %s", err.c_str());
+	if (s.failed > 0) {
+		std::string names = failed_summary(failed);
+		LOG_WARN("%lld projects failed and will be retried next run: %s", s.failed,
+		         names.substr(names.find(':') + 2).c_str());
+	}
+	return true;
+}
+
+int cmd_collect(const Opts &o)
+{
+	if (o.files.input.empty()) usage_error("collect needs --input");
+	StatePaths p(o.dir);
+	Begin b;
+	NameMap prev, failed;
+	std::vector<std::string> deferred;
+	std::string err;
+	if (!begin_run(p, o.filters, b, err) || !read_name_list(p.failed, prev, err)) return fail(err);
+	Summary s;
+	s.command = o.sync ? "sync" : "mirror";
+	s.previous_serial = s.serial = b.status;
+	s.started = o.start;
+	if (!collect_run(o.files, prev, o.purge, s, failed, deferred, err)) return fail(err);
+	if (s.lost) LOG_ERROR("records that never reached the end of the pipeline (retried next run):%s", s.lost_names.c_str());
+	if (s.unnamed) LOG_ERROR("%lld error records name no project; status is not advanced", s.unnamed);
+	bool ok;
+	if (o.sync) {
+		// Only the named projects change in the failed list: dropped when
+		// they landed, updated when they failed again.
+		NameMap named;
+		if (!read_name_list(o.files.input[0], named, err)) return fail(err);
+		NameMap merged = merge_sync_failed(prev, named, failed);
+		ok = merged.empty() ? (remove_file(p.failed), true)
+		                    : write_file_atomic(p.failed, failed_list_text(merged), o.fsync, &err);
+	} else {
+		if (s.target < 0) return fail("the run's input carries no target serial; nothing recorded");
+		ok = record_mirror(o, p, b, s, failed, deferred, err);
+	}
+	if (!ok) {
+		LOG_WARN("%s: %s", kProg, err.c_str());
+		return kExitFatal;
+	}
+	s.exit_code = s.failed > 0 || s.unnamed > 0 ? kExitSomeFailed : kExitOk;
+	report(o, s);
+	print_summary(o, s);
+	return s.exit_code;
+}
+
+int cmd_finish(const Opts &o)
+{
+	if (o.exit_code < 0) usage_error("finish needs --exit");
+	Summary s;
+	s.command = o.command;
+	s.exit_code = static_cast<int>(o.exit_code);
+	s.started = o.start;
+	std::string err;
+	if (!read_status(o.dir, s.serial, &err)) LOG_WARN("%s", err.c_str());
+	s.previous_serial = s.serial;
+	for (auto &f : o.files.input) { // the target, when the run got that far
+		RunFiles only;
+		only.input = {f};
+		Summary t;
+		NameMap none, out;
+		std::vector<std::string> d;
+		if (collect_run(only, none, false, t, out, d, err)) s.target = t.target;
+	}
+	report(o, s);
+	return kExitOk;
+}
+
+int cmd_tally(const Opts &o)
+{
+	long long records = 0, errors = 0, bust = 0;
+	for (auto &path : o.args) {
+		FILE *f = fopen(path.c_str(), "r");
+		if (!f) {
+			if (errno == ENOENT) continue;
+			return fail("cannot read " + path + ": " + strerror(errno));
+		}
+		NdjsonReader in(f);
+		rapidjson::Document d;
+		std::string err;
+		while (in.next(d, err)) {
+			if (!err.empty()) continue;
+			records++;
+			if (get_string(d, "type") == "error") errors++;
+			if (get_bool(d, "cache_bust")) bust++;
+		}
+		fclose(f);
+	}
+	printf("records=%lld errors=%lld cache_bust=%lld\n", records, errors, bust);
+	return kExitOk;
+}
+
+// A line on the terminal for the whole pass (phase, projects done of total,
+// files, bytes, rate) over the records index-write writes, which pass
+// through unchanged. Silent when standard error is not a terminal.
+int cmd_progress(const Opts &o)
+{
+	bool tty = isatty(2);
+	long long total = 0, done = 0, files = 0, bytes = 0;
+	for (auto &path : o.files.input) {
+		FILE *f = fopen(path.c_str(), "r");
+		if (!f) continue;
+		NdjsonReader in(f);
+		rapidjson::Document d;
+		std::string err;
+		while (in.next(d, err))
+			if (err.empty() && get_string(d, "type", "project") != "target") total++;
+		fclose(f);
+	}
+	auto t0 = std::chrono::steady_clock::now(), last = t0 - std::chrono::seconds(1);
+	auto draw = [&](bool force) {
+		auto now = std::chrono::steady_clock::now();
+		if (!tty || (!force && now - last < std::chrono::milliseconds(250))) return;
+		last = now;
+		double secs = std::chrono::duration<double>(now - t0).count();
+		fprintf(stderr, "\r\033[K%s: %lld/%lld projects, %lld files, %.1f MiB, %.1f MiB/s", o.phase.c_str(), done,
+		        total, files, static_cast<double>(bytes) / 1048576.0,
+		        secs > 0 ? static_cast<double>(bytes) / 1048576.0 / secs : 0.0);
+		fflush(stderr);
+	};
+	draw(true);
+	NdjsonReader in(stdin);
+	NdjsonWriter out(stdout);
+	rapidjson::Document d;
+	std::string err;
+	while (in.next(d, err)) {
+		if (!out.write_raw(in.line())) {
+			if (tty) fputs("\r\033[K", stderr);
+			return fail(std::string("cannot write: ") + strerror(errno));
+		}
+		if (!err.empty()) continue;
+		std::string t = get_string(d, "type", "project");
+		if (t == "synced" || (t == "error" && !get_string(d, "name").empty())) done++;
+		files += get_int(d, "files_fetched", 0);
+		bytes += get_int(d, "bytes_fetched", 0);
+		draw(false);
+	}
+	draw(true);
+	if (tty) fputs("\n", stderr); // the last figures stay on screen
+	return kExitOk;
+}
+
+int cmd_status(const Opts &o)
+{
+	StatePaths p(o.dir);
+	long long serial = 0;
+	std::string err, text;
+	bool have_serial = read_status(o.dir, serial, &err);
+	long long processed = -1;
+	if (read_file(p.synced, text, 256)) sscanf(text.c_str(), "%lld", &processed);
+	std::string last_human, last_json;
+	if (read_file(p.last_run, text, 1 << 16)) {
+		size_t nl = text.find('\n');
+		last_human = text.substr(0, nl);
+		if (nl != std::string::npos) {
+			last_json = text.substr(nl + 1);
+			while (!last_json.empty() && last_json.back() == '\n') last_json.pop_back();
+			rapidjson::Document d;
+			std::string perr;
+			if (!parse_json_object(last_json, d, perr)) last_json.clear();
+		}
+	}
+	NameMap failed;
+	bool failed_ok = read_name_list(p.failed, failed, err);
+	if (o.json) {
+		std::string j = "{\"serial\":" + (have_serial ? std::to_string(serial) : std::string("null"));
+		j += ",\"upstream_serial\":" + (o.upstream >= 0 ? std::to_string(o.upstream) : std::string("null"));
+		j += ",\"lag\":" +
+		     (o.upstream >= 0 && have_serial ? std::to_string(o.upstream - serial) : std::string("null"));
+		j += ",\"processed_serial\":" + (processed >= 0 ? std::to_string(processed) : std::string("null"));
+		j += ",\"last_run\":" + (last_json.empty() ? std::string("null") : last_json);
+		j += ",\"failed\":[";
+		const char *sep = "";
+		for (auto &[n, f] : failed) {
+			j += std::string(sep) + "{\"name\":\"" + n + "\",\"serial\":" + std::to_string(f.serial) +
+			     ",\"first\":" + std::to_string(f.first) + "}";
+			sep = ",";
+		}
+		j += "]}";
+		printf("%s\n", j.c_str());
+	} else {
+		printf("mirror serial: %s\n", have_serial ? std::to_string(serial).c_str() : "unreadable");
+		if (o.upstream >= 0) {
+			printf("upstream serial: %lld\n", o.upstream);
+			if (have_serial)
+				printf("lag: %lld\n", o.upstream - serial);
+			else
+				printf("lag: unknown\n");
+		} else {
+			printf("upstream serial: unknown (%s unreachable)\nlag: unknown\n",
+			       o.master.empty() ? "upstream" : o.master.c_str());
+		}
+		if (processed >= 0 && (!have_serial || processed != serial))
+			printf("processed serial: %lld (changes up to it were handled; status waits for the failed "
+			       "projects)\n",
+			       processed);
+		printf("last run: %s\n", last_human.empty() ? "never" : last_human.c_str());
+		printf("failed projects: %s\n", failed_ok ? failed_summary(failed).c_str() : "unreadable");
+	}
+	if (!have_serial) LOG_ERROR("%s", err.c_str());
+	if (!failed_ok) LOG_ERROR("%s", err.c_str());
+	return fflush(stdout) == 0 ? kExitOk : kExitFatal;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	enum {
+		kFilters = 1000, kHeld, kSync, kInput, kResults, kDropped, kStaleSeen, kStaleLeft, kPurged, kPurge,
+		kStart, kMetrics, kFsync, kShell, kExit, kCommand, kJson, kUpstream, kMaster, kPhase
+	};
+	static const option longopts[] = {{"dir", required_argument, nullptr, 'd'},
+	                                  {"filters", required_argument, nullptr, kFilters},
+	                                  {"held", required_argument, nullptr, kHeld},
+	                                  {"sync", no_argument, nullptr, kSync},
+	                                  {"input", required_argument, nullptr, kInput},
+	                                  {"results", required_argument, nullptr, kResults},
+	                                  {"dropped", required_argument, nullptr, kDropped},
+	                                  {"stale-seen", required_argument, nullptr, kStaleSeen},
+	                                  {"stale-left", required_argument, nullptr, kStaleLeft},
+	                                  {"purged", required_argument, nullptr, kPurged},
+	                                  {"purge", no_argument, nullptr, kPurge},
+	                                  {"start", required_argument, nullptr, kStart},
+	                                  {"metrics", required_argument, nullptr, kMetrics},
+	                                  {"fsync", no_argument, nullptr, kFsync},
+	                                  {"shell", no_argument, nullptr, kShell},
+	                                  {"exit", required_argument, nullptr, kExit},
+	                                  {"command", required_argument, nullptr, kCommand},
+	                                  {"json", no_argument, nullptr, kJson},
+	                                  {"upstream", required_argument, nullptr, kUpstream},
+	                                  {"master", required_argument, nullptr, kMaster},
+	                                  {"phase", required_argument, nullptr, kPhase},
+	                                  PM_COMMON_LONGOPTS,
+	                                  {nullptr, 0, nullptr, 0}};
+	Opts o;
+	int c;
+	// Options may come before or after the command (getopt permutes).
+	while ((c = getopt_long(argc, argv, PM_COMMON_SHORTOPTS "d:", longopts, nullptr)) != -1) {
+		if (common_option(c, kProg, usage)) continue;
+		switch (c) {
+		case 'd': o.dir = optarg; break;
+		case kFilters: o.filters = optarg; break;
+		case kHeld: o.held = optarg; break;
+		case kSync: o.sync = true; break;
+		case kInput: o.files.input.push_back(optarg); break;
+		case kResults: o.files.results.push_back(optarg); break;
+		case kDropped: o.files.dropped.push_back(optarg); break;
+		case kStaleSeen: o.files.stale_seen.push_back(optarg); break;
+		case kStaleLeft: o.files.stale_left.push_back(optarg); break;
+		case kPurged: o.files.purged.push_back(optarg); break;
+		case kPurge: o.purge = true; break;
+		case kStart: o.start = parse_count(kProg, "--start", optarg); break;
+		case kMetrics: o.metrics = optarg; break;
+		case kFsync: o.fsync = true; break;
+		case kShell: o.shell = true; break;
+		case kExit: o.exit_code = parse_count(kProg, "--exit", optarg, 0, 255); break;
+		case kCommand: o.command = optarg; break;
+		case kJson: o.json = true; break;
+		case kUpstream: o.upstream = parse_count(kProg, "--upstream", optarg); break;
+		case kMaster: o.master = optarg; break;
+		case kPhase: o.phase = optarg; break;
+		}
+	}
+	if (optind >= argc) usage_error("no command given");
+	std::string cmd = argv[optind++];
+	for (int i = optind; i < argc; i++) o.args.push_back(argv[i]);
+	if (o.dir.empty()) usage_error("-d DIR is required");
+	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
+	if (o.command != "mirror" && o.command != "sync") usage_error("--command is mirror or sync");
+	if (cmd != "sync-input" && cmd != "tally" && !o.args.empty())
+		usage_error("unexpected argument '" + o.args[0] + "'");
+	if (cmd == "begin") return cmd_begin(o);
+	if (cmd == "plan") return cmd_plan(o);
+	if (cmd == "held") return cmd_held(o);
+	if (cmd == "sync-input") return cmd_sync_input(o);
+	if (cmd == "collect") return cmd_collect(o);
+	if (cmd == "finish") return cmd_finish(o);
+	if (cmd == "tally") return cmd_tally(o);
+	if (cmd == "status") return cmd_status(o);
+	if (cmd == "progress") return cmd_progress(o);
+	usage_error("unknown command '" + cmd + "'");
+}
