@@ -4,33 +4,26 @@
 # added), follows it across rotation and truncation, and filters the change
 # list; and the [demand] section of mirror-config.
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
+load lib/common
 load lib/nginx
-
-bats_require_minimum_version 1.5.0
 
 NAME_RE='^[a-z0-9]([a-z0-9-]*[a-z0-9])?$'
 
+# The upstream of 1708, the one test that runs the whole pipeline.
 setup_file() {
-	PYTHON="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)"
-	export PYTHON
-}
-
-teardown_file() {
-	emu_stop_all
+	emu_file_start --projects 3 --seed 7
 }
 
 setup() {
-	MIRROR="$BATS_TEST_TMPDIR/mirror"
-	WEB="$MIRROR/web"
+	mirror_setup
+	WEB="$M/web"
 	mkdir -p "$WEB/simple"
-	STATE="$MIRROR/pypi-mirror.demand"
+	STATE="$M/pypi-mirror.demand"
 }
 
 teardown() {
 	nginx_stop
+	common_teardown
 }
 
 # A project page the mirror holds (what nginx answers 200 for).
@@ -43,7 +36,8 @@ hold() {
 }
 
 # nginx with the shipped configuration, plus a combined-format access log
-# (ACCESS_LOG) in the server block, loaded by a reload.
+# (ACCESS_LOG) in the server block, loaded by a reload. N0: the lines the
+# log has once it is written (its probes), for log_lines.
 demand_nginx() {
 	nginx_start "$WEB"
 	ACCESS_LOG="$NGINX_DIR/access.combined.log"
@@ -52,13 +46,14 @@ demand_nginx() {
 	sed -i "s|^\([[:space:]]*\)root $root;|&\n\1access_log $ACCESS_LOG combined;|" "$NGINX_DIR/pypi-mirror.conf"
 	grep -qF "access_log $ACCESS_LOG combined;" "$NGINX_DIR/pypi-mirror.conf"
 	"$NGINX_BIN" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" -s reload
-	for i in $(seq 1 200); do
-		curl -s -o /dev/null "$NGINX_URL/demand-probe"
-		grep -qs demand-probe "$ACCESS_LOG" && return 0
-		sleep 0.05
-	done
-	echo "nginx did not start writing $ACCESS_LOG" >&2
-	return 1
+	wait_until 10 "nginx writing $ACCESS_LOG" probe_logged
+	N0=$(wc -l <"$ACCESS_LOG")
+}
+
+# One request nginx logs in ACCESS_LOG once its reload is done.
+probe_logged() {
+	curl -s -o /dev/null "$NGINX_URL/demand-probe"
+	grep -qs demand-probe "$ACCESS_LOG"
 }
 
 # Requests through nginx: each argument a path, fetched once.
@@ -67,24 +62,17 @@ get() {
 	for p in "$@"; do curl -s --path-as-is -o /dev/null "$NGINX_URL$p"; done
 }
 
-# Waits until the access log has N lines (nginx writes after answering).
-log_lines() {
-	local want=$1 i
-	for i in $(seq 1 200); do
-		[ "$(cat "$ACCESS_LOG"* 2>/dev/null | wc -l)" -ge "$want" ] && return 0
-		sleep 0.02
-	done
-	return 1
-}
+# Waits until the access log (and its rotated files) has N lines (nginx
+# writes after answering).
+log_lines() { wait_until 10 "$1 lines in $ACCESS_LOG*" log_has "$1"; }
+log_has() { [ "$(cat "$ACCESS_LOG"* 2>/dev/null | wc -l)" -ge "$1" ]; }
+# Waits until the access log has N requests for PATTERN.
+log_requests() { wait_until 10 "$2 requests for $1 in $ACCESS_LOG" requests_in_log "$1" "$2"; }
+requests_in_log() { [ "$(grep -c -e "$1" "$ACCESS_LOG")" -ge "$2" ]; }
 
 reopen() {
 	"$NGINX_BIN" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" -s reopen
-	local i
-	for i in $(seq 1 200); do
-		[ -e "$ACCESS_LOG" ] && return 0
-		sleep 0.02
-	done
-	return 1
+	wait_until 10 "nginx reopening $ACCESS_LOG" test -e "$ACCESS_LOG"
 }
 
 # The demand state of NAME: its field F (count, state, ...).
@@ -98,12 +86,10 @@ changes() {
 @test "1701 requests through nginx, in any spelling, become demand; changes of projects nobody asked for are dropped" {
 	hold held-one held-two
 	demand_nginx
-	local before
-	before=$(wc -l <"$ACCESS_LOG")
 	get /simple/held-one/ /simple/Foo_Bar/ /simple/FOO.bar/ /simple/%66oo-bar/ /simple/foo--BAR \
 		/pypi/Json.Only/json /packages/ab/cd/0123456789/Wheel_Pkg-1.0-py3-none-any.whl /simple/ /favicon.ico
-	log_lines $((before + 9))
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" < <(changes held-one 120 held-two 121 nobody 122 foo-bar 130)
+	log_lines $((N0 + 9))
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" < <(changes held-one 120 held-two 121 nobody 122 foo-bar 130)
 	assert_success
 	# Held projects pass, whether asked for or not; nobody is dropped; the
 	# demanded foo-bar passes its change (no second record); the others come in
@@ -123,27 +109,25 @@ changes() {
 
 @test "1702 each run reads only the new lines: nothing counted twice, a threshold is reached across runs" {
 	demand_nginx
-	local n0
-	n0=$(wc -l <"$ACCESS_LOG")
 	get /simple/slow-pkg/
-	log_lines $((n0 + 1))
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 3 --window 1h </dev/null
+	log_lines $((N0 + 1))
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 3 --window 1h </dev/null
 	assert_success
 	assert_output ''
 	assert_equal "$(st slow-pkg count)" 1
 	assert_equal "$(st slow-pkg state)" pending
 	# Nothing new: nothing counted, still waiting.
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 3 --window 1h </dev/null
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 3 --window 1h </dev/null
 	assert_output ''
 	assert_equal "$(st slow-pkg count)" 1
 	get /simple/slow-pkg/
-	log_lines $((n0 + 2))
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 3 --window 1h </dev/null
+	log_lines $((N0 + 2))
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 3 --window 1h </dev/null
 	assert_output ''
 	assert_equal "$(st slow-pkg count)" 2
 	get /simple/Slow.Pkg/
-	log_lines $((n0 + 3))
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 3 --window 1h </dev/null
+	log_lines $((N0 + 3))
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 3 --window 1h </dev/null
 	assert_output '{"type":"project","name":"slow-pkg","serial":0}'
 	assert_equal "$(st slow-pkg count)" 3
 	assert_equal "$(st slow-pkg state)" wanted
@@ -166,54 +150,51 @@ changes() {
 
 @test "1703 rotation between runs (rename, requests into the old file, reopen) loses no request and counts none twice" {
 	demand_nginx
-	local n0
-	n0=$(wc -l <"$ACCESS_LOG")
 	get /simple/rot/ /simple/rot/
-	log_lines $((n0 + 2))
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 100 </dev/null
+	log_lines $((N0 + 2))
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 100 </dev/null
 	assert_success
 	assert_equal "$(st rot count)" 2
 	# logrotate's order: rename, (nginx still writes the old file), reopen.
 	mv "$ACCESS_LOG" "$ACCESS_LOG.1"
 	get /simple/rot/ /simple/rot/ /simple/rot/
-	log_lines $((n0 + 5))
+	log_lines $((N0 + 5))
 	reopen
 	get /simple/rot/ /simple/rot/ /simple/rot/ /simple/rot/
-	log_lines $((n0 + 9))
+	log_lines $((N0 + 9))
 	[ "$(grep -c /simple/rot/ "$ACCESS_LOG")" -eq 4 ]
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 100 </dev/null
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 100 </dev/null
 	assert_success
 	[[ "$stderr" == *"was rotated since the last run: reading the rest of $ACCESS_LOG.1 from byte"* ]]
 	assert_equal "$(st rot count)" 9
 	# And again: nothing new, nothing counted.
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 100 </dev/null
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 100 </dev/null
 	assert_equal "$(st rot count)" 9
 	[ "$(jq -r 'select(.type == "log") | .inode' "$STATE")" = "$(stat -c %i "$ACCESS_LOG")" ]
 }
 
 @test "1704 two rotations between runs, the older one gzipped: read from where the run stopped, then the rest whole" {
 	demand_nginx
-	local n0
-	n0=$(wc -l <"$ACCESS_LOG")
 	get /simple/gz-pkg/
-	log_lines $((n0 + 1))
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 100 </dev/null
+	log_lines $((N0 + 1))
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 100 </dev/null
 	assert_success
 	get /simple/gz-pkg/ /simple/gz-pkg/
-	log_lines $((n0 + 3))
+	log_lines $((N0 + 3))
 	mv "$ACCESS_LOG" "$ACCESS_LOG.1"
 	reopen
 	get /simple/gz-pkg/ /simple/gz-pkg/ /simple/gz-pkg/ /simple/gz-pkg/
 	# Second rotation, logrotate's compress: .1 -> .2.gz (a new inode).
-	for i in $(seq 1 100); do [ "$(grep -c gz-pkg "$ACCESS_LOG")" -ge 4 ] && break; sleep 0.02; done
+	log_requests gz-pkg 4
 	mv "$ACCESS_LOG.1" "$ACCESS_LOG.2"
 	gzip "$ACCESS_LOG.2"
 	mv "$ACCESS_LOG" "$ACCESS_LOG.1"
 	reopen
 	get /simple/gz-pkg/ /simple/gz-pkg/ /simple/gz-pkg/ /simple/gz-pkg/ /simple/gz-pkg/ /simple/gz-pkg/ /simple/gz-pkg/ /simple/gz-pkg/
-	for i in $(seq 1 100); do [ "$(grep -c gz-pkg "$ACCESS_LOG")" -ge 8 ] && break; sleep 0.02; done
-	[ -f "$ACCESS_LOG.2.gz" ] && [ ! -e "$ACCESS_LOG.2" ]
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 100 </dev/null
+	log_requests gz-pkg 8
+	[ -f "$ACCESS_LOG.2.gz" ]
+	[ ! -e "$ACCESS_LOG.2" ]
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 100 </dev/null
 	assert_success
 	[[ "$stderr" == *"reading the rest of $ACCESS_LOG.2.gz from byte"* ]]
 	[[ "$stderr" == *"reading $ACCESS_LOG.1"* ]]
@@ -222,30 +203,28 @@ changes() {
 
 @test "1705 a log truncated under us starts over; its lost tail is reported, nothing counted twice" {
 	demand_nginx
-	local n0
-	n0=$(wc -l <"$ACCESS_LOG")
 	get /simple/trunc/ /simple/trunc/ /simple/trunc/
-	log_lines $((n0 + 3))
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 100 </dev/null
+	log_lines $((N0 + 3))
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 100 </dev/null
 	assert_equal "$(st trunc count)" 3
 	# copytruncate without the copy: nginx (O_APPEND) goes on at the new end.
 	: >"$ACCESS_LOG"
 	get /simple/trunc/
-	for i in $(seq 1 100); do [ -s "$ACCESS_LOG" ] && break; sleep 0.02; done
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 100 </dev/null
+	wait_until 10 "a line in the truncated $ACCESS_LOG" test -s "$ACCESS_LOG"
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 100 </dev/null
 	assert_success
 	[[ "$stderr" == *"$ACCESS_LOG was truncated since the last run"*"are not counted"* ]]
 	assert_equal "$(st trunc count)" 4
 	# copytruncate with the copy: the rest is read from LOG.1.
 	get '/simple/trunc/?n=5' '/simple/trunc/?n=6'
-	for i in $(seq 1 100); do [ "$(grep -c trunc "$ACCESS_LOG")" -ge 3 ] && break; sleep 0.02; done
+	log_requests trunc 3
 	cp "$ACCESS_LOG" "$ACCESS_LOG.1"
 	: >"$ACCESS_LOG"
 	# (A line byte for byte the same as the old first one would look like
 	# the old file going on: real lines differ in time, address or path.)
 	get '/simple/trunc/?n=7'
-	for i in $(seq 1 100); do [ -s "$ACCESS_LOG" ] && break; sleep 0.02; done
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" --min-requests 100 </dev/null
+	wait_until 10 "a line in the truncated $ACCESS_LOG" test -s "$ACCESS_LOG"
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" --min-requests 100 </dev/null
 	assert_success
 	[[ "$stderr" == *"was truncated (and written again) since the last run: reading the rest of $ACCESS_LOG.1"* ]] || { echo "$stderr"; cat "$ACCESS_LOG"; false; }
 	assert_equal "$(st trunc count)" 7
@@ -253,13 +232,11 @@ changes() {
 
 @test "1706 hostile requests and lines: counted and reported, never a crash, never a record with a garbage name" {
 	demand_nginx
-	local n0
-	n0=$(wc -l <"$ACCESS_LOG")
 	# Through nginx: traversal, escapes, odd bytes, an overlong name, quotes.
 	get '/simple/../../etc/passwd' '/simple/%2e%2e/x/' '/simple/a%00b/' '/simple/caf%C3%A9/' \
 		"/simple/$(printf 'a%.0s' $(seq 1 300))/" '/simple/%22quoted%22/' '/simple/x%0aINJECT/' \
 		'/packages/ab/cd/ef/..%2f..%2fetc-1.0.tar.gz' '/simple/good-one/'
-	log_lines $((n0 + 9))
+	log_lines $((N0 + 9))
 	# Straight into the log: lines that are not nginx's, binary, overlong.
 	{
 		printf 'not a log line\n'
@@ -268,7 +245,7 @@ changes() {
 		printf '1.2.3.4 - - [23/Nov/2026:01:00:00 +0000] "GET /simple/%s/ HTTP/1.1" 200 1 "-" "-"\n' "$(head -c 200000 /dev/zero | tr '\0' a)"
 		printf '1.2.3.4 - - [23/Nov/2026:01:00:00 +0000] "GET /simple/unclosed/ HTTP/1.1 200 1\n'
 	} >>"$ACCESS_LOG"
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" </dev/null
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" </dev/null
 	assert_success
 	assert_output '{"type":"project","name":"good-one","serial":0}'
 	# Only clean names in the state either.
@@ -279,7 +256,7 @@ changes() {
 	[[ "$stderr" == *"line longer than 65536 bytes, skipped"* ]]
 	[[ "$stderr" == *"a . or .. segment in the path"* ]]
 	# Our log shows hostile bytes escaped, never raw.
-	! grep -q $'\x1b' <<<"$stderr"
+	run ! grep -q $'\x1b' <<<"$stderr"
 }
 
 @test "1707 a flood of names upstream does not know: --max-new per run, then remembered as absent for --absent-ttl (--learn)" {
@@ -289,7 +266,7 @@ changes() {
 		printf '10.0.0.%d - - [23/Nov/2026:01:%02d:00 +0000] "GET /simple/made-up-%d/ HTTP/1.1" 404 153 "-" "bot"\n' $((i % 250)) $((i % 60)) "$i"
 	done >"$l"
 	printf '10.0.0.1 - - [23/Nov/2026:01:59:00 +0000] "GET /simple/made-up-7/ HTTP/1.1" 404 153 "-" "bot"\n' >>"$l"
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$l" --max-new 10 --now "$now" </dev/null
+	run --separate-stderr pkg-demand -d "$M" --log "$l" --max-new 10 --now "$now" </dev/null
 	assert_success
 	assert_equal "$(grep -c '"type":"project"' <<<"$output")" 10
 	# The most asked for are taken first.
@@ -298,17 +275,17 @@ changes() {
 	# The pipeline answers: upstream does not know them (pkg-resolve's 404
 	# removal, which index-write turns into synced/removed).
 	jq -c '{type: "synced", name: .name, serial: 0, files: 0, deleted: 0, removed: true}' <<<"$output" >"$BATS_TEST_TMPDIR/results"
-	run --separate-stderr pkg-demand -d "$MIRROR" --learn --absent-ttl 1d --now "$now" <"$BATS_TEST_TMPDIR/results"
+	run --separate-stderr pkg-demand -d "$M" --learn --absent-ttl 1d --now "$now" <"$BATS_TEST_TMPDIR/results"
 	assert_success
 	assert_equal "$(st made-up-7 state)" absent
 	# Asked for again: not looked up again while absent; 10 others come in.
 	printf '10.0.0.1 - - [23/Nov/2026:02:10:00 +0000] "GET /simple/made-up-7/ HTTP/1.1" 404 153 "-" "bot"\n' >>"$l"
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$l" --max-new 10 --now $((now + 3600)) </dev/null
+	run --separate-stderr pkg-demand -d "$M" --log "$l" --max-new 10 --now $((now + 3600)) </dev/null
 	assert_equal "$(grep -c '"type":"project"' <<<"$output")" 10
 	refute_line --partial '"made-up-7"'
 	assert_equal "$(st made-up-7 count)" 3
 	# A day later it is looked up again (asked for within the window).
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$l" --max-new 0 --now $((now + 86400 + 60)) </dev/null
+	run --separate-stderr pkg-demand -d "$M" --log "$l" --max-new 0 --now $((now + 86400 + 60)) </dev/null
 	assert_line '{"type":"project","name":"made-up-7","serial":0}'
 	# Memory stays bounded: --max-tracked forgets the names asked for longest ago.
 	run --separate-stderr pkg-demand -d "$BATS_TEST_TMPDIR/m2" --log "$l" --max-new 0 --max-tracked 50 --min-requests 2 --now "$now" </dev/null
@@ -318,30 +295,25 @@ changes() {
 }
 
 @test "1708 the real pipeline: a miss is mirrored by the next run, a name upstream lacks is learnt absent, the next request is a hit" {
-	export EMU_STATE="$BATS_TEST_TMPDIR/emu"
-	EMU_GENERATE_ARGS="--projects 3 --seed 7" emu_start
 	local real
-	real=$(curl -fsS -H 'Accept: application/vnd.pypi.simple.v1+json' "$EMU_URL/simple/" |
-		jq -r '.projects[0].name' | tr 'A-Z_.' 'a-z--')
+	real=$(norm "$(simple_root | jq -r '.projects[0].name')")
 	demand_nginx
-	local n0
-	n0=$(wc -l <"$ACCESS_LOG")
 	get "/simple/$real/" /simple/no-such-project/
-	log_lines $((n0 + 2))
+	log_lines $((N0 + 2))
 	run curl -s -o /dev/null -w '%{http_code}' "$NGINX_URL/simple/$real/"
 	assert_output 404
-	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1 PYPI_MIRROR_ALLOW_NON_HTTPS=1
+	export PYPI_MIRROR_ALLOW_NON_HTTPS=1
 	# What the wrapper runs: the change list (here only the target) through
 	# pkg-demand, then the usual stages; the results go back to --learn.
 	printf '{"type":"target","serial":50,"since":50,"projects":0}\n' |
-		pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" |
+		pkg-demand -d "$M" --log "$ACCESS_LOG" |
 		pkg-resolve -u "$EMU_URL" --allow-non-https |
-		artifact-get -d "$MIRROR" -u "$EMU_URL" --allow-non-https --no-progress |
-		index-write -d "$MIRROR" >"$BATS_TEST_TMPDIR/results"
+		artifact-get -d "$M" -u "$EMU_URL" --allow-non-https --no-progress |
+		index-write -d "$M" >"$BATS_TEST_TMPDIR/results"
 	run jq -c 'select(.type == "synced") | [.name, .removed]' "$BATS_TEST_TMPDIR/results"
 	assert_line "[\"$real\",false]"
 	assert_line '["no-such-project",true]'
-	run --separate-stderr pkg-demand -d "$MIRROR" --learn <"$BATS_TEST_TMPDIR/results"
+	run --separate-stderr pkg-demand -d "$M" --learn <"$BATS_TEST_TMPDIR/results"
 	assert_success
 	assert_equal "$(st no-such-project state)" absent
 	assert_equal "$(st "$real" state)" wanted
@@ -354,8 +326,8 @@ changes() {
 	# The next run: the absent name is not asked for again, the mirrored one
 	# follows upstream's changes like any held project.
 	get /simple/no-such-project/
-	log_lines $((n0 + 4))
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$ACCESS_LOG" < <(changes "$real" 60 other 61)
+	log_lines $((N0 + 4))
+	run --separate-stderr pkg-demand -d "$M" --log "$ACCESS_LOG" < <(changes "$real" 60 other 61)
 	assert_success
 	assert_output "$(printf '{"type":"project","name":"%s","serial":60}\n{"type":"target","serial":900,"since":100,"projects":2}' "$real")"
 }
@@ -366,11 +338,11 @@ changes() {
 	t0=$(date -d '2026-11-01 00:00Z' +%s)
 	printf '10.0.0.1 - - [01/Nov/2026:00:00:00 +0000] "GET /simple/fresh-pkg/ HTTP/1.1" 200 1 "-" "pip"\n' >"$l"
 	# First run: held projects never asked for get the whole --expire from now.
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$l" --keep Kept_Pkg --expire 30d --now "$t0" </dev/null
+	run --separate-stderr pkg-demand -d "$M" --log "$l" --keep Kept_Pkg --expire 30d --now "$t0" </dev/null
 	assert_success
 	assert_output ''
 	printf '10.0.0.1 - - [25/Nov/2026:00:00:00 +0000] "GET /simple/fresh-pkg/ HTTP/1.1" 200 1 "-" "pip"\n' >>"$l"
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$l" --keep kept-pkg --expire 30d --now $((t0 + 31 * 86400)) < <(changes stale-pkg 700 fresh-pkg 701)
+	run --separate-stderr pkg-demand -d "$M" --log "$l" --keep kept-pkg --expire 30d --now $((t0 + 31 * 86400)) < <(changes stale-pkg 700 fresh-pkg 701)
 	assert_success
 	# The change of the expired project is dropped: its removal wins.
 	assert_output "$(printf '%s\n' '{"type":"project","name":"fresh-pkg","serial":701}' \
@@ -378,15 +350,15 @@ changes() {
 		'{"type":"target","serial":900,"since":100,"projects":2}')"
 	assert_equal "$(st stale-pkg state)" expired
 	# Not applied (say the deletion cap stopped it): asked again next run.
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$l" --keep kept-pkg --expire 30d --now $((t0 + 32 * 86400)) </dev/null
+	run --separate-stderr pkg-demand -d "$M" --log "$l" --keep kept-pkg --expire 30d --now $((t0 + 32 * 86400)) </dev/null
 	assert_line --partial '"type":"removal","name":"stale-pkg"'
-	grep '"type":"removal"' <<<"$output" | index-write -d "$MIRROR" --no-release-files --root-uri https://files.example >"$BATS_TEST_TMPDIR/results"
+	grep '"type":"removal"' <<<"$output" | index-write -d "$M" --no-release-files --root-uri https://files.example >"$BATS_TEST_TMPDIR/results"
 	[ ! -e "$WEB/simple/stale-pkg" ]
-	run --separate-stderr pkg-demand -d "$MIRROR" --learn <"$BATS_TEST_TMPDIR/results"
+	run --separate-stderr pkg-demand -d "$M" --learn <"$BATS_TEST_TMPDIR/results"
 	assert_success
 	# Our own removal landed: forgotten, not taken for a name upstream lacks.
 	assert_equal "$(st stale-pkg state)" ''
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$l" --keep kept-pkg --expire 30d --now $((t0 + 400 * 86400)) </dev/null
+	run --separate-stderr pkg-demand -d "$M" --log "$l" --keep kept-pkg --expire 30d --now $((t0 + 400 * 86400)) </dev/null
 	assert_line --partial '"type":"removal","name":"fresh-pkg"'
 	refute_line --partial kept-pkg
 }
@@ -394,7 +366,7 @@ changes() {
 @test "1710 an unreadable log, an unreadable state, malformed change records: reported, exit status tells" {
 	local good="$BATS_TEST_TMPDIR/good.log"
 	printf '10.0.0.1 - - [23/Nov/2026:01:00:00 +0000] "GET /simple/fine/ HTTP/1.1" 200 1 "-" "pip"\n' >"$good"
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$BATS_TEST_TMPDIR/missing.log" --log "$BATS_TEST_TMPDIR" --log "$good" \
+	run --separate-stderr pkg-demand -d "$M" --log "$BATS_TEST_TMPDIR/missing.log" --log "$BATS_TEST_TMPDIR" --log "$good" \
 		--now "$(date -d '2026-11-23 02:00Z' +%s)" < <(printf '{"type":"project","name":"fine","serial":3}\nnot json\n{"type":"target","serial":4}\n')
 	assert_failure 1
 	assert_output "$(printf '%s\n' '{"type":"project","name":"fine","serial":3}' '{"type":"target","serial":4}')"
@@ -404,22 +376,22 @@ changes() {
 	assert_equal "$(st fine count)" 1
 	# A state that cannot be read: nothing written, nothing passed.
 	rm -f "$STATE" && mkdir "$STATE"
-	run --separate-stderr pkg-demand -d "$MIRROR" --log "$good" < <(changes fine 5)
+	run --separate-stderr pkg-demand -d "$M" --log "$good" < <(changes fine 5)
 	assert_failure 3
 	assert_output ''
 	[[ "$stderr" == *"cannot read the demand state"* ]]
 	# A damaged state line is skipped, the rest kept.
 	rmdir "$STATE"
 	printf '{"type":"demand","name":"../etc","state":"wanted"}\ngarbage\n{"type":"demand","name":"ok-pkg","state":"wanted","first":1,"last":1,"count":2}\n' >"$STATE"
-	run --separate-stderr pkg-demand -d "$MIRROR" --expire 0 </dev/null
+	run --separate-stderr pkg-demand -d "$M" --expire 0 </dev/null
 	assert_success
 	assert_output '{"type":"project","name":"ok-pkg","serial":0}'
 	[[ "$stderr" == *"2 lines of $STATE ignored"* ]]
-	run --separate-stderr pkg-demand -d "$MIRROR" --window 0
+	run --separate-stderr pkg-demand -d "$M" --window 0
 	assert_failure 2
-	run --separate-stderr pkg-demand -d "$MIRROR" --expire 3x
+	run --separate-stderr pkg-demand -d "$M" --expire 3x
 	assert_failure 2
-	run --separate-stderr pkg-demand -d "$MIRROR" --keep '../x'
+	run --separate-stderr pkg-demand -d "$M" --keep '../x'
 	assert_failure 2
 }
 
@@ -427,7 +399,7 @@ changes() {
 	local c="$BATS_TEST_TMPDIR/c.conf"
 	cat >"$c" <<-EOF
 	[mirror]
-	directory = $MIRROR
+	directory = $M
 	[demand]
 	logs =
 	    /var/log/nginx/a.log
@@ -452,14 +424,14 @@ changes() {
 	assert_equal "$PM_DEMAND_ABSENT_TTL" 5400
 	assert_equal "$PM_DEMAND_MAX_NEW" 5
 	# Without the section: off, with the defaults.
-	printf '[mirror]\ndirectory = %s\n' "$MIRROR" >"$c"
+	printf '[mirror]\ndirectory = %s\n' "$M" >"$c"
 	run mirror-config -c "$c"
 	assert_success
 	eval "$output"
 	assert_equal "$PM_DEMAND" 0
 	assert_equal "$PM_DEMAND_EXPIRE" 2592000
 	# Bad values: named, and nothing printed.
-	printf '[mirror]\ndirectory = %s\n[demand]\nwindow = 0\nexpire = soon\nkeep = ok ../bad\nmin-requests = 0\ntypo = 1\n' "$MIRROR" >"$c"
+	printf '[mirror]\ndirectory = %s\n[demand]\nwindow = 0\nexpire = soon\nkeep = ok ../bad\nmin-requests = 0\ntypo = 1\n' "$M" >"$c"
 	run --separate-stderr mirror-config -c "$c"
 	assert_failure 2
 	assert_output ''
@@ -470,7 +442,7 @@ changes() {
 	[[ "$stderr" == *"[demand] min-requests: out of range"* ]]
 	[[ "$stderr" == *"[demand] typo: unknown key, ignored"* ]]
 	# enabled = false: the section stays, demand is off, logs not required.
-	printf '[mirror]\ndirectory = %s\n[demand]\nenabled = false\n' "$MIRROR" >"$c"
+	printf '[mirror]\ndirectory = %s\n[demand]\nenabled = false\n' "$M" >"$c"
 	run mirror-config -c "$c"
 	assert_success
 	eval "$output"
@@ -495,6 +467,6 @@ changes() {
 	assert_output --regexp '^pkg-demand \(pypi-mirror\) [0-9]'
 	run pkg-demand </dev/null
 	assert_failure 2
-	run pkg-demand -d "$MIRROR" extra
+	run pkg-demand -d "$M" extra
 	assert_failure 2
 }

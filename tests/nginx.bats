@@ -6,9 +6,7 @@
 # static (pypi-mirror.conf, nginx alone) and njs (pypi-mirror-njs.conf with
 # Debian's ngx_http_js_module).
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
+load lib/common
 load lib/nginx
 
 # What clients send (pip's and uv's from their sources: pip
@@ -23,29 +21,15 @@ V1HTML=application/vnd.pypi.simple.v1+html
 # One emulator and one partial mirror (Demo_Pkg only) for the whole file;
 # each test starts its own nginx over that mirror.
 setup_file() {
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	emu_generate "$EMU_STATE" --projects 10 --seed 7 >/dev/null 2>&1
-	emu_start
+	emu_file_start --projects 10 --seed 7
 	export M="$BATS_FILE_TMPDIR/mirror"
-	cat >"$BATS_FILE_TMPDIR/pypi-mirror.conf" <<EOF
-[mirror]
-directory = $M
-master = $EMU_URL
-allow-non-https = true
-json = true
-[pypi-mirror]
-log-dir = $BATS_FILE_TMPDIR/log
-[plugins]
-enabled = allowlist_project
-[allowlist]
-packages = Demo_Pkg
-EOF
-	pypi-mirror -q -c "$BATS_FILE_TMPDIR/pypi-mirror.conf" mirror
-	[ -f "$M/web/simple/demo-pkg/index.v1_json" ] && [ ! -e "$M/web/simple/zope-interface" ]
-}
-
-teardown_file() {
-	emu_stop_all
+	CONF="$BATS_FILE_TMPDIR/pypi-mirror.conf"
+	write_config "$CONF" "$M" "$BATS_FILE_TMPDIR/log" "json = true" "" \
+		"$(plugins_section allowlist_project; allowlist_section Demo_Pkg)"
+	tool_env
+	pm -q mirror
+	[ -f "$M/web/simple/demo-pkg/index.v1_json" ]
+	[ ! -e "$M/web/simple/zope-interface" ]
 }
 
 setup() {
@@ -54,6 +38,7 @@ setup() {
 
 teardown() {
 	nginx_stop
+	common_teardown
 }
 
 # get PATH [ACCEPT]: status, Content-Type and body of one request (no
@@ -100,14 +85,16 @@ upstream_gets() { emu_stats | jq --arg k "GET $1" '.requests[$k] // 0'; }
 	expect "$p?format=$JSON" text/html "$JSON"
 	expect "$p?format=text/html" "$PIP_ACCEPT" text/html
 	get $p
-	[ "$STATUS" = 200 ] && [ "$CTYPE" = text/html ]
+	[ "$STATUS" = 200 ]
+	[ "$CTYPE" = text/html ]
 	# what the static variant cannot do (its comments say so): compare q
 	# values, and lowercase a name
 	expect $p "text/html, $JSON;q=0.5" "$JSON"
 	get /simple/Demo_Pkg/ "$PIP_ACCEPT"
 	[ "$STATUS" = 404 ]
 	get /simple/demo-pkg "$PIP_ACCEPT"
-	[ "$STATUS" = 301 ] && [ "$LOCATION" = "$NGINX_URL/simple/demo-pkg/" ]
+	[ "$STATUS" = 301 ]
+	[ "$LOCATION" = "$NGINX_URL/simple/demo-pkg/" ]
 }
 
 @test "1602 nginx njs: the highest q wins, ties go to text/html then v1 HTML, wildcards, q=0, never 406" {
@@ -139,7 +126,8 @@ upstream_gets() { emu_stats | jq --arg k "GET $1" '.requests[$k] // 0'; }
 	expect $p ',,;;, garbage' text/html
 	expect $p '' text/html
 	get $p
-	[ "$STATUS" = 200 ] && [ "$CTYPE" = text/html ]
+	[ "$STATUS" = 200 ]
+	[ "$CTYPE" = text/html ]
 	# "latest" is v1; a parameter other than q makes a range match nothing
 	expect $p 'application/vnd.pypi.simple.latest+json' "$JSON"
 	expect $p "$JSON;charset=utf-8, $V1HTML;q=0.1" "$V1HTML"
@@ -170,22 +158,26 @@ upstream_gets() { emu_stats | jq --arg k "GET $1" '.requests[$k] // 0'; }
 		[ "$LOCATION" = "$NGINX_URL/simple/demo-pkg/" ] || fail "$from: Location $LOCATION"
 	done
 	get "/simple/Demo_Pkg/?format=$JSON"
-	[ "$STATUS" = 301 ] && [ "$LOCATION" = "$NGINX_URL/simple/demo-pkg/?format=$JSON" ]
+	[ "$STATUS" = 301 ]
+	[ "$LOCATION" = "$NGINX_URL/simple/demo-pkg/?format=$JSON" ]
 	get /pypi/Demo.Pkg/json
-	[ "$STATUS" = 301 ] && [ "$LOCATION" = "$NGINX_URL/pypi/demo-pkg/json" ]
+	[ "$STATUS" = 301 ]
+	[ "$LOCATION" = "$NGINX_URL/pypi/demo-pkg/json" ]
 	get /pypi/demo-pkg/json
-	[ "$STATUS" = 200 ] && [ "$CTYPE" = application/json ]
+	[ "$STATUS" = 200 ]
+	[ "$CTYPE" = application/json ]
 	[ "$(jq -r .info.name <<<"$BODY")" = Demo_Pkg ]
 	# the normalised one is served; a name that is no project name is a 404
 	expect /simple/demo-pkg/ "$PIP_ACCEPT" "$JSON"
 	get '/simple/demo%20pkg/'
 	[ "$STATUS" = 404 ]
 	get '/simple/Nope/'
-	[ "$STATUS" = 301 ] && [ "$LOCATION" = "$NGINX_URL/simple/nope/" ]
+	[ "$STATUS" = 301 ]
+	[ "$LOCATION" = "$NGINX_URL/simple/nope/" ]
 	get '/simple/nope/'
 	[ "$STATUS" = 404 ]
 	# pip follows it
-	run python3 -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
+	run "$PY" -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
 		--index-url "$NGINX_URL/simple/" -d "$BATS_TEST_TMPDIR/dl" Demo.PKG==1.0
 	assert_success
 	ls "$BATS_TEST_TMPDIR"/dl/demo_pkg-1.0*
@@ -213,22 +205,27 @@ miss_off() {
 
 miss_redirect() {
 	NGINX_MISS=redirect NGINX_UPSTREAM="$EMU_URL" nginx_start "$M/web"
-	emu_admin reset-stats >/dev/null
+	admin reset-stats
 	# a hit: from disk
 	expect /simple/demo-pkg/ "$PIP_ACCEPT" "$JSON"
 	# a miss: 302 to the upstream's page, query and all
 	get /simple/zope-interface/ "$PIP_ACCEPT"
-	[ "$STATUS" = 302 ] && [ "$LOCATION" = "$EMU_URL/simple/zope-interface/" ]
+	[ "$STATUS" = 302 ]
+	[ "$LOCATION" = "$EMU_URL/simple/zope-interface/" ]
 	get "/simple/zope-interface/?format=$JSON"
-	[ "$STATUS" = 302 ] && [ "$LOCATION" = "$EMU_URL/simple/zope-interface/?format=$JSON" ]
+	[ "$STATUS" = 302 ]
+	[ "$LOCATION" = "$EMU_URL/simple/zope-interface/?format=$JSON" ]
 	get /pypi/zope-interface/json
-	[ "$STATUS" = 302 ] && [ "$LOCATION" = "$EMU_URL/pypi/zope-interface/json" ]
+	[ "$STATUS" = 302 ]
+	[ "$LOCATION" = "$EMU_URL/pypi/zope-interface/json" ]
 	local f=/packages/00/00/0000000000000000000000000000000000000000000000000000000000000000/x-1.0.tar.gz
 	get $f
-	[ "$STATUS" = 302 ] && [ "$LOCATION" = "$EMU_URL$f" ]
-	[ "$(upstream_gets /simple/demo-pkg/)" = 0 ] && [ "$(upstream_gets /simple/zope-interface/)" = 0 ]
+	[ "$STATUS" = 302 ]
+	[ "$LOCATION" = "$EMU_URL$f" ]
+	[ "$(upstream_gets /simple/demo-pkg/)" = 0 ]
+	[ "$(upstream_gets /simple/zope-interface/)" = 0 ]
 	# pip follows it: the client fetches page and file from the upstream
-	run python3 -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
+	run "$PY" -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
 		--index-url "$NGINX_URL/simple/" -d "$BATS_TEST_TMPDIR/dl" zope.interface==0.2
 	assert_success
 	assert_output --partial "Downloading $EMU_URL/packages/"
@@ -248,23 +245,26 @@ miss_redirect() {
 
 miss_proxy() {
 	NGINX_MISS=proxy NGINX_UPSTREAM="$EMU_URL" nginx_start "$M/web"
-	emu_admin reset-stats >/dev/null
+	admin reset-stats
 	expect /simple/demo-pkg/ "$PIP_ACCEPT" "$JSON"
 	# a miss: the upstream's page, answered by nginx, links pointing here
 	get /simple/zope-interface/ "$PIP_ACCEPT"
-	[ "$STATUS" = 200 ] && [ "$CTYPE" = "$JSON" ]
+	[ "$STATUS" = 200 ]
+	[ "$CTYPE" = "$JSON" ]
 	[ "$(jq -r .name <<<"$BODY")" = zope-interface ]
 	[ "$(jq '.files | length' <<<"$BODY")" -gt 0 ]
 	[ "$(jq '[.files[].url | select(startswith("/packages/") | not)] | length' <<<"$BODY")" = 0 ]
 	get /simple/zope-interface/ "$FIREFOX_ACCEPT"
-	[ "$STATUS" = 200 ] && [ "$CTYPE" = text/html ]
+	[ "$STATUS" = 200 ]
+	[ "$CTYPE" = text/html ]
 	grep -q 'href="/packages/' <<<"$BODY"
 	[[ $BODY != *"$EMU_URL"* ]]
 	# an upstream redirect (non-normalised name) stays on this server
 	get /simple/Zope.Interface/ "$PIP_ACCEPT"
-	[ "$STATUS" = 301 ] && [[ $LOCATION == /simple/zope-interface/ || $LOCATION == "$NGINX_URL/simple/zope-interface/" ]]
+	[ "$STATUS" = 301 ]
+	[[ $LOCATION == /simple/zope-interface/ || $LOCATION == "$NGINX_URL/simple/zope-interface/" ]]
 	# pip gets page and files from nginx only; the files come through the cache
-	run python3 -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
+	run "$PY" -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
 		--index-url "$NGINX_URL/simple/" -d "$BATS_TEST_TMPDIR/dl" zope.interface==0.2
 	assert_success
 	assert_output --partial "Downloading $NGINX_URL/packages/"
@@ -278,7 +278,7 @@ miss_proxy() {
 	# asked again: from nginx's cache, the upstream not asked
 	local pages
 	pages=$(upstream_gets /simple/zope-interface/)
-	run python3 -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
+	run "$PY" -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
 		--index-url "$NGINX_URL/simple/" -d "$BATS_TEST_TMPDIR/dl2" zope.interface==0.2
 	assert_success
 	cmp "$whl" "$BATS_TEST_TMPDIR/dl2/${whl##*/}"

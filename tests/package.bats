@@ -10,9 +10,7 @@
 # test failed. "make deb" rebuilds only when a source changed, so the second
 # (sanitized) pass of make check reuses the package the first one built.
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
+load lib/common
 
 TOP="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
 DEB="$TOP/build-deb/pypi-mirror.deb"
@@ -33,14 +31,12 @@ setup_file() {
 		tail -40 "$BATS_FILE_TMPDIR/make-deb.log" >&2
 		return 1
 	}
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	emu_generate "$EMU_STATE" --projects 6 --seed 3 >/dev/null 2>&1
-	emu_start
+	emu_file_start --projects 6 --seed 3
 }
 
 teardown_file() {
+	common_teardown_file
 	[ "$(id -u)" = 0 ] || return 0
-	emu_stop_all
 	if dpkg-query -W -f='${Status}' pypi-mirror 2>/dev/null | grep -q 'installed\|config-files'; then
 		dpkg -P pypi-mirror >/dev/null 2>&1
 	fi
@@ -110,22 +106,13 @@ installed() { dpkg-query -W -f='${Status}' pypi-mirror 2>/dev/null; }
 	echo "$RUNDIR" >"$BATS_FILE_TMPDIR/rundir"
 	chmod 755 "$RUNDIR"
 	install -d -o pypi-mirror -g pypi-mirror "$RUNDIR/mirror" "$RUNDIR/log"
-	cat >"$RUNDIR/pypi-mirror.conf" <<EOF
-[mirror]
-directory = $RUNDIR/mirror
-master = $EMU_URL
-allow-non-https = true
-[pypi-mirror]
-log-dir = $RUNDIR/log
-EOF
+	write_config "$RUNDIR/pypi-mirror.conf" "$RUNDIR/mirror" "$RUNDIR/log"
 	# Only /usr/bin: not the build tree's tools (tests/run puts them first).
 	run runuser -u pypi-mirror -- env -i PATH=/usr/bin:/bin HOME=/nonexistent \
 		/usr/bin/pypi-mirror -c "$RUNDIR/pypi-mirror.conf" mirror
 	assert_success
 	assert_output --partial 'Run summary: projects=6 '
-	local serial
-	serial=$(curl -fsS -H 'Accept: application/vnd.pypi.simple.v1+json' "$EMU_URL/simple/" | jq '.meta."_last-serial"')
-	[ "$(cat "$RUNDIR/mirror/status")" = "$serial" ]
+	[ "$(cat "$RUNDIR/mirror/status")" = "$(upstream_serial)" ]
 	[ "$(find "$RUNDIR/mirror/web/simple" -name index.v1_json | wc -l)" -eq 7 ]
 	[ -n "$(find "$RUNDIR/mirror/web/packages" -type f -name '*.whl' -user pypi-mirror)" ]
 	grep -q 'INFO: Run summary: projects=6 ' "$RUNDIR/log/pypi-mirror.log"
@@ -155,13 +142,15 @@ EOF
 	run dpkg -r pypi-mirror
 	assert_success
 	[ "$(installed)" = "deinstall ok config-files" ]
-	[ ! -e /usr/bin/pypi-mirror ] && [ ! -e /usr/bin/index-write ]
+	[ ! -e /usr/bin/pypi-mirror ]
+	[ ! -e /usr/bin/index-write ]
 	[ -f /etc/pypi-mirror.conf ]
 	run dpkg -P pypi-mirror
 	assert_success
 	run dpkg-query -W pypi-mirror
 	assert_failure
-	[ ! -e /etc/pypi-mirror.conf ] && [ ! -e /var/log/pypi-mirror ]
+	[ ! -e /etc/pypi-mirror.conf ]
+	[ ! -e /var/log/pypi-mirror ]
 	# nothing of the package's is left but directories other packages share
 	local f left=""
 	while read -r f; do

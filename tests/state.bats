@@ -4,48 +4,27 @@
 # real HTTP (the summary's counts, metrics that promtool accepts, status
 # --json, the progress line on a terminal).
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
-bats_require_minimum_version 1.5.0
+load lib/common
 
 setup_file() {
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	emu_generate "$EMU_STATE" --projects 4 --seed 13 >/dev/null 2>&1
-	emu_start
-}
-
-teardown_file() {
-	emu_stop_all
+	emu_file_start --projects 4 --seed 13
 }
 
 setup() {
-	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1
-	unset PYPI_MIRROR_CONFIG PYPI_MIRROR_UPSTREAM PYPI_MIRROR_ALLOW_NON_HTTPS
-	M="$BATS_TEST_TMPDIR/mirror"
-	CONF="$BATS_TEST_TMPDIR/pypi-mirror.conf"
+	mirror_setup
 	PROM="$BATS_TEST_TMPDIR/metrics/pypi-mirror.prom"
 	mkdir -p "$M"
 }
 
 teardown() {
-	emu_admin clear-faults >/dev/null
-	return 0
+	common_teardown
+	admin clear-faults
 }
 
+# config [UPSTREAM]: the configuration of mirror $M, of the emulator unless
+# UPSTREAM is given, with its metrics in $PROM.
 config() {
-	cat >"$CONF" <<EOF
-[mirror]
-directory = $M
-master = ${1:-$EMU_URL}
-allow-non-https = true
-workers = 2
-
-[pypi-mirror]
-log-dir = $BATS_TEST_TMPDIR/log
-stale-backoff = 0
-metrics-file = $PROM
-EOF
+	EMU_URL=${1:-$EMU_URL} write_config "$CONF" "$M" "$LOGDIR" "" "metrics-file = $PROM"
 }
 
 ms() { mirror-state -d "$M" "$@"; }
@@ -139,7 +118,8 @@ EOF
 	run --separate-stderr ms collect --input "$w/input" --results "$w/results"
 	assert_success
 	[ "$(jq -c '[.serial, .failed, .projects]' <<<"$output")" = '[110,0,2]' ]
-	[ "$(cat "$M/status")" = 110 ] && [ ! -e "$M/pypi-mirror.failed" ]
+	[ "$(cat "$M/status")" = 110 ]
+	[ ! -e "$M/pypi-mirror.failed" ]
 }
 
 @test "1304 mirror-state collect --sync changes only the named projects; an unnamed error holds status" {
@@ -167,7 +147,7 @@ EOF
 	assert_success
 	assert_output ''
 	config
-	pypi-mirror -q -c "$CONF" mirror
+	pm -q mirror
 	local want
 	want=$(jq -c '[.projects[] | {name: (.name | ascii_downcase | gsub("[-_.]+"; "-")), serial: .["_last-serial"]}] | sort_by(.name) | .[]' "$M/web/simple/index.v1_json")
 	run ms held
@@ -183,7 +163,7 @@ EOF
 
 @test "1306 pypi-mirror: the summary counts what artifact-get fetched, from the records" {
 	config
-	run pypi-mirror -c "$CONF" mirror
+	run pm mirror
 	assert_success
 	local files bytes
 	files=$(find "$M/web/packages" -type f | wc -l)
@@ -191,14 +171,14 @@ EOF
 	assert_output --partial "Run summary: projects=4 files=$files bytes=$bytes "
 	[ "$(sed -n 2p "$M/pypi-mirror.last-run" | jq .bytes_fetched)" -eq "$bytes" ]
 	grep -q "^pypi_mirror_run_bytes $bytes$" "$PROM"
-	run pypi-mirror -c "$CONF" mirror
+	run pm mirror
 	assert_output --partial "Run summary: projects=0 files=0 bytes=0 "
 }
 
 @test "1307 pypi-mirror: the metrics pass promtool check metrics, with HELP and TYPE for each, after success and failure" {
 	command -v promtool >/dev/null || fail "promtool is not installed (scripts/install-deps installs prometheus)"
 	config
-	pypi-mirror -q -c "$CONF" mirror
+	pm -q mirror
 	run promtool check metrics <"$PROM"
 	assert_success
 	assert_output ''
@@ -213,7 +193,7 @@ EOF
 	ok_at=$(awk '$1 == "pypi_mirror_last_success_timestamp_seconds" { print $2 }' "$PROM")
 	# An unreachable upstream: exit 3 in the metrics, the last success kept.
 	config http://127.0.0.1:9
-	run pypi-mirror -q -c "$CONF" mirror
+	run pm -q mirror
 	assert_failure 3
 	run promtool check metrics <"$PROM"
 	assert_success
@@ -223,27 +203,27 @@ EOF
 
 @test "1308 pypi-mirror status --json: serials, lag, the last run and the failed projects" {
 	config
-	emu_admin fault path=/pypi/demo-pkg/json kind=500 >/dev/null
-	emu_admin fault path=/pypi/Demo_Pkg/json kind=500 >/dev/null
-	run pypi-mirror -q -c "$CONF" mirror
+	admin fault path=/pypi/demo-pkg/json kind=500
+	admin fault path=/pypi/Demo_Pkg/json kind=500
+	run pm -q mirror
 	assert_failure 1
-	run --separate-stderr pypi-mirror -c "$CONF" status --json
+	run --separate-stderr pm status --json
 	assert_success
 	local up
-	up=$(curl -fsS "$EMU_URL/simple/" -H 'Accept: application/vnd.pypi.simple.v1+json' | jq '.meta."_last-serial"')
+	up=$(upstream_serial)
 	[ "$(jq '.serial' <<<"$output")" = "$(cat "$M/status")" ]
 	[ "$(jq '.upstream_serial' <<<"$output")" = "$up" ]
 	[ "$(jq '.lag' <<<"$output")" = $((up - $(cat "$M/status"))) ]
 	[ "$(jq -c '[.failed[].name]' <<<"$output")" = '["demo-pkg"]' ]
 	[ "$(jq -c '[.last_run.type, .last_run.exit, .last_run.failed]' <<<"$output")" = '["summary",1,1]' ]
 	# the human form says the same
-	run pypi-mirror -c "$CONF" status
+	run pm status
 	assert_output --regexp 'failed projects: 1: demo-pkg \(serial [0-9]+\)'
-	run pypi-mirror -c "$CONF" mirror --json
+	run pm mirror --json
 	assert_failure 2
 	# upstream unreachable: nulls, exit 3
 	config http://127.0.0.1:9
-	run --separate-stderr pypi-mirror -c "$CONF" status --json
+	run --separate-stderr pm status --json
 	assert_failure 3
 	[ "$(jq -c '[.upstream_serial, .lag, (.serial | type)]' <<<"$output")" = '[null,null,"number"]' ]
 }
@@ -258,10 +238,10 @@ EOF
 	grep -Eq 'sync: 4/4 projects, [1-9][0-9]* files' "$tty" || fail "the last figures are not shown"
 	# no terminal (cron): no progress line in the output or the log
 	rm -rf "$M"
-	run pypi-mirror -c "$CONF" mirror
+	run pm mirror
 	assert_success
 	[[ $output != *"projects, "*"MiB/s"* ]] || fail "a progress line without a terminal"
-	! grep -q 'MiB/s' "$BATS_TEST_TMPDIR/log/pypi-mirror.log" || fail "a progress line in the log"
+	refute_grep 'MiB/s' "$LOGDIR/pypi-mirror.log"
 	# -q on a terminal: quiet, no progress line either
 	rm -rf "$M"
 	TERM=dumb script -qfec "pypi-mirror -q -c '$CONF' mirror" "$tty" >/dev/null
@@ -271,18 +251,18 @@ EOF
 
 @test "1310 pypi-mirror: a damaged state file stops the run (exit 5) and changes nothing" {
 	config
-	pypi-mirror -q -c "$CONF" mirror
+	pm -q mirror
 	local s
 	s=$(cat "$M/status")
 	printf 'this is not a record\n' >"$M/pypi-mirror.failed"
-	run pypi-mirror -c "$CONF" mirror
+	run pm mirror
 	assert_failure 5
 	assert_output --partial "mirror-state: $M/pypi-mirror.failed: line 1"
 	[ "$(cat "$M/status")" = "$s" ]
 	assert_equal "$(cat "$M/pypi-mirror.failed")" 'this is not a record'
 	printf 'x1\n' >"$M/status"
 	rm "$M/pypi-mirror.failed"
-	run pypi-mirror -c "$CONF" mirror
+	run pm mirror
 	assert_failure 5
 	assert_output --partial "$M/status does not hold a serial"
 }

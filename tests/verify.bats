@@ -5,50 +5,25 @@
 # must restore a tree identical to the clean sync, --gc must remove exactly
 # the strays, and a verify killed with SIGKILL must resume from its checkpoint.
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
-
-bats_require_minimum_version 1.5.0
+load lib/common
 
 setup_file() {
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	emu_generate "$EMU_STATE" --projects 6 --seed 3 >/dev/null 2>&1
-	emu_start
+	emu_file_start --projects 6 --seed 3
 	# One clean sync (json = true, so the JSON API copies are there too);
 	# every test damages a copy of it.
 	export CLEAN="$BATS_FILE_TMPDIR/clean"
-	cat >"$BATS_FILE_TMPDIR/conf" <<EOF
-[mirror]
-directory = $CLEAN
-master = $EMU_URL
-allow-non-https = true
-workers = 2
-json = true
-
-[pypi-mirror]
-log-dir = $BATS_FILE_TMPDIR/log
-stale-backoff = 0
-EOF
-	pypi-mirror -c "$BATS_FILE_TMPDIR/conf" mirror 2>"$BATS_FILE_TMPDIR/sync.log"
+	CONF="$BATS_FILE_TMPDIR/conf"
+	write_config "$CONF" "$CLEAN" "$BATS_FILE_TMPDIR/log" "json = true"
+	tool_env
+	pm mirror 2>"$BATS_FILE_TMPDIR/sync.log"
 	[ -s "$CLEAN/web/simple/index.v1_json" ]
 }
 
-teardown_file() {
-	emu_stop_all
-}
-
 setup() {
-	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1
-	M="$BATS_TEST_TMPDIR/mirror"
+	mirror_setup
 	cp -a "$CLEAN" "$M"
 	rm -rf "$M/pypi-mirror.last-run" # the wrapper's, not part of the tree
 	W="$M/web"
-}
-
-teardown() {
-	[ -n "${BG_PID:-}" ] && kill -9 "$BG_PID" 2>/dev/null
-	return 0
 }
 
 # Package files (not .metadata), sorted; nth N prints the Nth (0-based).
@@ -63,6 +38,9 @@ has_problem() {
 		<<<"$output" >/dev/null
 }
 verify() { mirror-verify -d "$M" "$@" 2>"$BATS_TEST_TMPDIR/verify.log"; }
+# Parts of the walk a checkpoint ($ck) holds the findings of.
+parts_done() { ls "$ck" | grep -c '^findings\.[0-9a-f][0-9a-f]$'; }
+checkpointed() { [ -e "$ck/links.index" ] && [ "$(parts_done 2>/dev/null)" -gt 0 ]; }
 
 @test "1801 a clean sync verifies: no problem, exit 0, the summary counts the pages, files and companions" {
 	run verify --hash --json
@@ -189,7 +167,7 @@ verify() { mirror-verify -d "$M" "$@" 2>"$BATS_TEST_TMPDIR/verify.log"; }
 	run verify --gc --max-deletions 3 --gc-list "$BATS_TEST_TMPDIR/gc.list"
 	[ "$status" -eq 6 ] # the rest is left: damage remains
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/gc.list")" -eq 3 ]
-	while read -r p; do [ ! -e "$W/$p" ] && [ ! -L "$W/$p" ]; done <"$BATS_TEST_TMPDIR/gc.list"
+	while read -r p; do [ ! -e "$W/$p" ]; [ ! -L "$W/$p" ]; done <"$BATS_TEST_TMPDIR/gc.list"
 	[ "$(jq -s 'map(select(.removed == true)) | length' <<<"$output")" -eq 3 ]
 
 	run verify --gc --max-deletions 0 --gc-list "$BATS_TEST_TMPDIR/gc.list"
@@ -240,7 +218,8 @@ verify() { mirror-verify -d "$M" "$@" 2>"$BATS_TEST_TMPDIR/verify.log"; }
 	has_problem unsafe "simple/linked-project"
 	has_problem unsafe "packages/$prefix"
 	# A page was refused, so --gc removed nothing; the symlinks are as they were.
-	[ -L "$W/simple/linked-project" ] && [ -L "$W/packages/$prefix" ]
+	[ -L "$W/simple/linked-project" ]
+	[ -L "$W/packages/$prefix" ]
 	[ "$(find "$BATS_TEST_TMPDIR/prefix" -type f | wc -l)" -gt 0 ]
 }
 
@@ -256,7 +235,7 @@ verify() { mirror-verify -d "$M" "$@" 2>"$BATS_TEST_TMPDIR/verify.log"; }
 @test "1808 a verify killed with SIGKILL resumes from its checkpoint and reports the same findings" {
 	# Enough strays in every prefix that the report outgrows a pipe buffer:
 	# verify blocks writing it, mid-walk, and is killed there.
-	python3 - "$W/packages" <<'PY'
+	"$PY" - "$W/packages" <<'PY'
 import hashlib, os, sys
 for i in range(600):
     h = hashlib.sha256(str(i).encode()).hexdigest()
@@ -266,20 +245,16 @@ for i in range(600):
 PY
 	mkfifo "$BATS_TEST_TMPDIR/out"
 	exec 4<>"$BATS_TEST_TMPDIR/out" # a reader that never reads
-	mirror-verify -d "$M" -j 1 >"$BATS_TEST_TMPDIR/out" 2>/dev/null &
+	# setsid: a process group of its own, for bg_kill (SIGKILL).
+	setsid mirror-verify -d "$M" -j 1 >"$BATS_TEST_TMPDIR/out" 2>/dev/null 3>&- &
 	BG_PID=$!
 	ck="$M/.pypi-mirror.verify-checkpoint"
-	for _ in $(seq 100); do
-		[ -e "$ck/links.index" ] && [ "$(ls "$ck" | grep -c '^findings\.[0-9a-f][0-9a-f]$')" -gt 0 ] && break
-		sleep 0.1
-	done
-	sleep 0.3
-	kill -9 "$BG_PID"
-	wait "$BG_PID" 2>/dev/null || true
-	BG_PID=
+	wait_until 10 "a checkpoint with a finished part" checkpointed
+	bg_kill
 	exec 4<&-
-	done_parts=$(ls "$ck" | grep -c '^findings\.[0-9a-f][0-9a-f]$')
-	[ "$done_parts" -gt 0 ] && [ "$done_parts" -lt 256 ]
+	done_parts=$(parts_done)
+	[ "$done_parts" -gt 0 ]
+	[ "$done_parts" -lt 256 ]
 
 	run verify -v
 	[ "$status" -eq 6 ]

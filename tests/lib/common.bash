@@ -10,6 +10,9 @@
 #   tool_env [RETRIES [BACKOFF]]     (setup) retries and backoff for the
 #                      tools (default 1 and 0.1), and nothing inherited that
 #                      would point a tool elsewhere (config, upstream, clock)
+#   mirror_setup [RETRIES [BACKOFF]]  (setup) tool_env, and the names of
+#                      the test's mirror (not created): M, its configuration
+#                      CONF and log directory LOGDIR, under $BATS_TEST_TMPDIR
 #   admin OP [KEY=VALUE...]          an emulator admin operation, quietly
 #                      (emu_admin prints the answer); fails unless it is ok
 #   write_config FILE DIR LOGDIR [MIRROR_LINES] [OURS_LINES] [MORE]
@@ -74,6 +77,13 @@ emu_file_start() {
 tool_env() {
 	unset PYPI_MIRROR_CONFIG PYPI_MIRROR_UPSTREAM PYPI_MIRROR_ALLOW_NON_HTTPS PYPI_MIRROR_NOW PYPI_MIRROR_LOG_LEVEL
 	export PYPI_MIRROR_RETRIES="${1:-1}" PYPI_MIRROR_BACKOFF="${2:-0.1}"
+}
+
+mirror_setup() {
+	tool_env "$@"
+	M="$BATS_TEST_TMPDIR/mirror"
+	CONF="$BATS_TEST_TMPDIR/pypi-mirror.conf"
+	LOGDIR="$BATS_TEST_TMPDIR/log"
 }
 
 admin() { emu_admin "$@" >/dev/null; }
