@@ -321,7 +321,7 @@ changes() {
 	run curl -s -o /dev/null -w '%{http_code}' "$NGINX_URL/simple/$real/"
 	assert_output 200
 	local f
-	f=$(jq -r "select(.type == \"synced\" and .name == \"$real\") | .files" "$BATS_TEST_TMPDIR/results")
+	f=$(jq -r "select(.type == \"synced\" and .name == \"$real\") | .files_listed" "$BATS_TEST_TMPDIR/results")
 	[ "$f" -gt 0 ]
 	# The next run: the absent name is not asked for again, the mirrored one
 	# follows upstream's changes like any held project.
