@@ -42,7 +42,7 @@ static const char usage[] =
     "  finish --exit N [--command mirror|sync] [--start T] [--input F] [--metrics FILE]\n"
     "        the last-run file and metrics of a run that recorded nothing\n"
     "  tally FILE...\n"
-    "        print records=N errors=N cache_bust=N for record files\n"
+    "        print records=N errors=N cache_bust=N projects=N\n"
     "  status [--json] [--upstream N] [--master URL]\n"
     "        the mirror's state for people (or one JSON object)\n"
     "  progress [--phase NAME] [--input FILE]\n"
