@@ -491,3 +491,89 @@ EOF
 	assert_output --partial 'upstream serial: unknown'
 	assert_output --partial 'failed projects: none'
 }
+
+@test "0618 pypi-mirror [demand]: a project requested through nginx is mirrored by the next run; the others are not" {
+	load lib/nginx
+	mkdir -p "$M/web"
+	nginx_start "$M/web"
+	NGINX_PID_STARTED=1
+	write_config "$CONF" "$M" "$LOGDIR" "" "" "[demand]
+logs = $NGINX_ACCESS_LOG
+window = 1d"
+	# Nobody asked yet: the change list is read, nothing lands, status moves.
+	run pm mirror
+	assert_success
+	[ "$(status)" = "$(upstream_serial)" ]
+	[ "$(find "$M/web/simple" -mindepth 1 -type d | wc -l)" -eq 0 ]
+	# A client asks for Demo_Pkg (a miss: 404) and for a name upstream does
+	# not know; upstream changes a project nobody asked for.
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$NGINX_URL/simple/Demo_Pkg/")" = 404 ]
+	curl -s -o /dev/null "$NGINX_URL/simple/no-such-project-0618/"
+	wait_until 10 "nginx logs the requests" grep -q 'no-such-project-0618' "$NGINX_ACCESS_LOG"
+	admin new-release name=zope.interface version=18.0
+	run pm mirror
+	assert_success
+	[ "$(status)" = "$(upstream_serial)" ]
+	# demo-pkg landed whole: pages, every file with its upstream sha256.
+	[ -f "$M/web/simple/demo-pkg/index.html" ] && [ -f "$M/web/simple/demo-pkg/index.v1_json" ]
+	upstream_files Demo_Pkg | sed 's/ /  /' >"$BATS_TEST_TMPDIR/want"
+	[ -s "$BATS_TEST_TMPDIR/want" ]
+	run bash -c "cd '$M/web' && sha256sum -c --quiet '$BATS_TEST_TMPDIR/want'"
+	assert_success
+	grep -q 'demo-pkg' "$M/web/simple/index.html"
+	# Nothing else: not the changed zope.interface, not the unknown name.
+	[ "$(find "$M/web/simple" -mindepth 1 -type d | wc -l)" -eq 1 ]
+	[ "$(find "$M/web/packages" -type f ! -name '*.metadata' | wc -l)" -eq "$(wc -l <"$BATS_TEST_TMPDIR/want")" ]
+	# pkg-demand --learn read the results: the unknown name is absent, not
+	# looked up again next run; demo-pkg is held.
+	jq -e -s 'any(.[]; .type == "demand" and .name == "no-such-project-0618" and .state == "absent")' "$M/pypi-mirror.demand"
+	jq -e -s 'any(.[]; .type == "demand" and .name == "demo-pkg" and .state == "wanted")' "$M/pypi-mirror.demand"
+	# The next request is a hit.
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$NGINX_URL/simple/demo-pkg/")" = 200 ]
+}
+
+@test "0619 pypi-mirror verify: names a missing, a corrupt and a stray file (exit 6); --repair restores them; --gc removes the stray" {
+	config
+	run pm mirror
+	assert_success
+	local -a files
+	mapfile -t files < <(cd "$M/web" && find packages -type f ! -name '*.metadata' ! -name '.*' | sort)
+	[ ${#files[@]} -ge 2 ]
+	local gone=${files[0]} bad=${files[1]} stray=packages/0f/19/stray-0619.tar.gz before
+	before=$(status)
+	rm "$M/web/$gone"
+	# Corrupt: same size, same mtime (a stat compare would take it as current).
+	cp -p "$M/web/$bad" "$BATS_TEST_TMPDIR/orig"
+	head -c "$(stat -c %s "$M/web/$bad")" /dev/zero >"$M/web/$bad"
+	touch -r "$BATS_TEST_TMPDIR/orig" "$M/web/$bad"
+	! cmp -s "$M/web/$bad" "$BATS_TEST_TMPDIR/orig" || fail "corrupting $bad changed nothing"
+	mkdir -p "$M/web/${stray%/*}"
+	printf 'nobody links me\n' >"$M/web/$stray"
+
+	run pm verify
+	assert_failure 6
+	assert_output --partial "${gone##*/}"
+	assert_output --partial "${bad##*/}"
+	assert_output --partial "${stray##*/}"
+	# verify changes nothing
+	[ ! -e "$M/web/$gone" ] && [ -e "$M/web/$stray" ]
+
+	run pm verify --repair
+	# The stray is no page's to repair: it is left, and still damage.
+	assert_failure 6
+	assert_output --regexp 'Repairing [12] damaged projects'
+	assert_output --partial "${stray##*/}"
+	cmp "$M/web/$bad" "$BATS_TEST_TMPDIR/orig"
+	[ -f "$M/web/$gone" ]
+	[ "$(status)" = "$before" ]
+
+	run pm verify --gc
+	assert_success
+	[ ! -e "$M/web/$stray" ]
+	grep -qx "$stray" "$LOGDIR"/verify-gc.*.list
+	run pm verify --repair
+	assert_success
+	refute_output --partial 'Repairing'
+	[ "$(status)" = "$before" ]
+	assert_mirror_complete
+}

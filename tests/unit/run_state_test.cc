@@ -186,6 +186,64 @@ TEST_F(RunStateTest, CollectCountsUnnamedErrorsAndCacheBusts)
 	EXPECT_EQ(next_status(2, 4, -1, s.unnamed), 2);
 }
 
+TEST_F(RunStateTest, PlanLetsARemovalWinOverTheFailedHeldAndDeferredLists)
+{
+	// pkg-demand (or upstream) removes a, b and c; each also sits in a list
+	// the plan merges. One record per name: the removal, never a project
+	// record that would sync the project back.
+	std::string changes =
+	    "{\"type\":\"removal\",\"name\":\"a\",\"serial\":10,\"reason\":\"not requested for 30d\"}\n"
+	    "{\"type\":\"removal\",\"name\":\"B\",\"serial\":10}\n"
+	    "{\"type\":\"removal\",\"name\":\"c\",\"serial\":10}\n"
+	    "{\"type\":\"target\",\"serial\":10}\n";
+	PlanCounts c;
+	std::string out = plan(changes, names({{"a", 7}, {"x", 4}}), names({{"b", 2}}), names({{"c", 0}}), c);
+	EXPECT_EQ(out, "{\"type\":\"removal\",\"name\":\"a\",\"serial\":10,\"reason\":\"not requested for 30d\"}\n"
+	               "{\"type\":\"removal\",\"name\":\"B\",\"serial\":10}\n"
+	               "{\"type\":\"removal\",\"name\":\"c\",\"serial\":10}\n"
+	               "{\"type\":\"project\",\"name\":\"x\",\"serial\":4}\n"
+	               "{\"type\":\"target\",\"serial\":10}\n");
+	EXPECT_EQ(c.retried, 1);
+	EXPECT_EQ(c.held, 0);
+	EXPECT_EQ(c.deferred, 0);
+}
+
+TEST_F(RunStateTest, CollectLetsAFailureWithoutASerialNotHoldStatus)
+{
+	// d: newly demanded (serial 0), fails, and failed before at 0 too; it
+	// is retried but must not freeze status. g: its error record has no
+	// serial, but the plan gave it 12: it still bounds status.
+	RunFiles f;
+	f.input = {put("input", "{\"type\":\"project\",\"name\":\"d\",\"serial\":0}\n"
+	                        "{\"type\":\"project\",\"name\":\"g\",\"serial\":12}\n"
+	                        "{\"type\":\"target\",\"serial\":20}\n")};
+	f.results = {put("results", "{\"type\":\"error\",\"name\":\"d\",\"serial\":0,\"tool\":\"artifact-get\",\"reason\":\"x\"}\n"
+	                            "{\"type\":\"error\",\"name\":\"g\",\"tool\":\"pkg-resolve\",\"reason\":\"x\"}\n"
+	                            "{\"type\":\"target\",\"serial\":20}\n")};
+	NameMap prev;
+	prev["d"] = Pending{0, 0};
+	Summary s;
+	NameMap out;
+	std::vector<std::string> deferred;
+	std::string err;
+	ASSERT_TRUE(collect_run(f, prev, false, s, out, deferred, err)) << err;
+	ASSERT_EQ(out.size(), 2u);
+	EXPECT_EQ(out["d"].serial, 0);
+	EXPECT_EQ(out["d"].first, 0);
+	EXPECT_EQ(out["g"].first, 12);
+	EXPECT_EQ(s.min_first, 12);
+	EXPECT_EQ(next_status(5, s.target, s.min_first, s.unnamed), 11);
+
+	// d alone: status reaches the target.
+	f.input = {put("input2", "{\"type\":\"project\",\"name\":\"d\",\"serial\":0}\n{\"type\":\"target\",\"serial\":20}\n")};
+	f.results = {put("results2", "{\"type\":\"error\",\"name\":\"d\",\"serial\":0,\"tool\":\"x\",\"reason\":\"x\"}\n")};
+	Summary t;
+	ASSERT_TRUE(collect_run(f, prev, false, t, out, deferred, err)) << err;
+	EXPECT_EQ(t.failed, 1);
+	EXPECT_EQ(t.min_first, -1);
+	EXPECT_EQ(next_status(5, t.target, t.min_first, t.unnamed), 20);
+}
+
 TEST_F(RunStateTest, StatusNeverMovesBackNorPastTheTarget)
 {
 	EXPECT_EQ(next_status(5, 10, -1, 0), 10);

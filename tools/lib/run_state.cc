@@ -186,6 +186,10 @@ bool plan_input(FILE *changes, FILE *out, const NameMap &failed, const NameMap &
 		}
 		std::string n = name_of(doc);
 		if (t != "project" || n.empty()) {
+			// A removal (upstream's, pkg-filter's, pkg-demand's) wins over
+			// the same name in the failed, held and deferred lists: a
+			// project record for it too would sync the project back.
+			if (t == "removal" && !n.empty()) seen.insert(n);
 			if (!put_line(out, in.line(), error)) return false;
 			continue;
 		}
@@ -304,14 +308,21 @@ bool collect_run(const RunFiles &f, const NameMap &prev, bool purging, Summary &
 	out.clear();
 	for (auto &[n, p] : err) {
 		if (done.count(n)) continue; // failed in one round, synced in a later one
+		// An error record without a serial still misses the change the plan
+		// gave its project.
 		long long first = p.serial;
+		auto i = in.find(n);
+		if (first == 0 && i != in.end()) first = i->second.serial;
 		auto o = prev.find(n);
 		if (o != prev.end()) {
 			long long pf = o->second.first > 0 ? o->second.first : o->second.serial;
 			if (pf > 0 && (first == 0 || pf < first)) first = pf;
 		}
 		out[n] = Pending{p.serial, first};
-		if (s.min_first < 0 || first < s.min_first) s.min_first = first;
+		// Serial 0: synced by request or newly demanded, for no change of
+		// upstream's; it is retried, but holds status at no serial (else
+		// status would stay where it is for as long as it fails).
+		if (first > 0 && (s.min_first < 0 || first < s.min_first)) s.min_first = first;
 	}
 	s.failed = static_cast<long long>(out.size());
 	deferred.assign(defer.begin(), defer.end());

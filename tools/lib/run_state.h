@@ -25,7 +25,8 @@ struct StatePaths {
 };
 
 // name -> serial (the serial the mirror must reach for it) and, for the
-// failed list, first (the earliest serial it still misses; bounds status).
+// failed list, first (the earliest serial it still misses; bounds status;
+// 0 for a project taken up for no change of upstream's, which bounds nothing).
 struct Pending {
 	long long serial = 0;
 	long long first = 0;

@@ -42,7 +42,7 @@ static const char usage[] =
     "  finish --exit N [--command mirror|sync] [--start T] [--input F] [--metrics FILE]\n"
     "        the last-run file and metrics of a run that recorded nothing\n"
     "  tally FILE...\n"
-    "        print records=N errors=N cache_bust=N for record files\n"
+    "        print records=N errors=N cache_bust=N projects=N\n"
     "  status [--json] [--upstream N] [--master URL]\n"
     "        the mirror's state for people (or one JSON object)\n"
     "  progress [--phase NAME] [--input FILE]\n"
@@ -311,7 +311,7 @@ int cmd_finish(const Opts &o)
 
 int cmd_tally(const Opts &o)
 {
-	long long records = 0, errors = 0, bust = 0;
+	long long records = 0, errors = 0, bust = 0, projects = 0;
 	for (auto &path : o.args) {
 		FILE *f = fopen(path.c_str(), "r");
 		if (!f) {
@@ -324,12 +324,14 @@ int cmd_tally(const Opts &o)
 		while (in.next(d, err)) {
 			if (!err.empty()) continue;
 			records++;
-			if (get_string(d, "type") == "error") errors++;
+			std::string t = get_string(d, "type", "project");
+			if (t == "error") errors++;
+			if (t == "project") projects++;
 			if (get_bool(d, "cache_bust")) bust++;
 		}
 		fclose(f);
 	}
-	printf("records=%lld errors=%lld cache_bust=%lld\n", records, errors, bust);
+	printf("records=%lld errors=%lld cache_bust=%lld projects=%lld\n", records, errors, bust, projects);
 	return kExitOk;
 }
 
