@@ -20,6 +20,7 @@
 #include "ndjson.h"
 #include "project_json.h"
 #include "record.h"
+#include "record_loop.h"
 
 namespace {
 
@@ -124,13 +125,12 @@ struct Job {
 
 class ArtifactGet {
 public:
-	explicit ArtifactGet(Options o) : opt_(std::move(o)), in_(stdin), out_(stdout) {}
+	explicit ArtifactGet(Options o) : opt_(std::move(o)), loop_(kProg, {"project"}) {}
 	int run();
 
 private:
 	bool feed();
-	bool read_record(); // false at end of input
-	void take_project(const rapidjson::Document &doc, const std::string &line);
+	void take_project(pm::ProjectRecord &r);
 	bool vet_urls(Project &p);
 	bool next_item(Project &p); // true if a transfer was added
 	bool journal_paths(Project &p, const std::string &url);
@@ -141,6 +141,7 @@ private:
 	void fail_item(Project &p, const pm::FileEntry &f, bool meta, const std::string &url, const std::string &why);
 	void item_finished(const std::shared_ptr<Project> &p);
 	void maybe_finish(const std::shared_ptr<Project> &p);
+	void check_output(bool written);
 	void emit(const std::string &line);
 	void progress(bool force = false);
 	void progress_clear();
@@ -148,26 +149,25 @@ private:
 
 	Options opt_;
 	pm::Http http_;
-	pm::NdjsonReader in_;
-	pm::NdjsonWriter out_;
+	pm::RecordLoop loop_;
 	std::shared_ptr<Project> cur_;
-	std::vector<std::string> targets_; // held, written last
 	Stats st_;
-	bool bad_input_ = false;
 	bool eof_ = false;
 	bool progress_shown_ = false;
 	bool tty_ = false;
 	std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now(), last_progress_{};
 };
 
-void ArtifactGet::emit(const std::string &line)
+// A closed output ends the run at once: nobody hears of what lands after.
+void ArtifactGet::check_output(bool written)
 {
-	if (!out_.write_raw(line)) {
-		progress_clear();
-		LOG_ERROR("artifact-get: cannot write to standard output: %s", strerror(errno));
-		exit(pm::kExitFatal);
-	}
+	if (written) return;
+	progress_clear();
+	LOG_TOOL_ERROR("cannot write to standard output: %s", strerror(errno));
+	exit(pm::kExitFatal);
 }
+
+void ArtifactGet::emit(const std::string &line) { check_output(loop_.emit_raw(line)); }
 
 void ArtifactGet::progress_clear()
 {
@@ -222,61 +222,23 @@ bool ArtifactGet::vet_urls(Project &p)
 	return true;
 }
 
-void ArtifactGet::take_project(const rapidjson::Document &doc, const std::string &line)
+void ArtifactGet::take_project(pm::ProjectRecord &r)
 {
-	pm::ProjectRecord r;
-	std::string err;
-	size_t n = in_.line_number();
-	if (!pm::parse_record(doc, r, err)) {
-		progress_clear();
-		LOG_ERROR("line %zu: %s", n, err.c_str());
-		bad_input_ = true;
-		// Tell the end of the pipeline, when the line names a project at all.
-		std::string name = pm::get_string(doc, "name");
-		if (pm::valid_project_name(name))
-			emit(pm::error_record(kProg, pm::normalize_name(name), std::max(0LL, pm::get_int(doc, "serial", 0)),
-			                      "line " + std::to_string(n) + ": " + err));
-		return;
-	}
-	if (r.type != "project") {
-		if (r.type == "target")
-			targets_.push_back(line);
-		else
-			emit(line);
-		return;
-	}
 	if (!r.resolved) {
 		progress_clear();
-		LOG_ERROR("line %zu: project %s: record is not resolved (no \"files\")", n, r.name.c_str());
-		bad_input_ = true;
-		emit(pm::error_record(kProg, r.name, r.serial, "line " + std::to_string(n) + ": record is not resolved"));
+		std::string why = "line " + std::to_string(loop_.line_number()) + ": record is not resolved";
+		LOG_ERROR("line %zu: project %s: record is not resolved (no \"files\")", loop_.line_number(), r.name.c_str());
+		check_output(loop_.emit_error(r.name, r.serial, why));
 		return;
 	}
 	auto p = std::make_shared<Project>();
-	p->line = line;
+	p->line = loop_.line();
 	p->name = r.name;
 	p->serial = r.serial;
 	p->files = std::move(r.files);
 	st_.projects++;
 	if (!vet_urls(*p)) p->files.clear(); // nothing of it is fetched
 	cur_ = p;
-}
-
-bool ArtifactGet::read_record()
-{
-	// A fresh document per line: rapidjson's pool allocator only grows while
-	// a document lives, so reusing one would keep every line ever read.
-	rapidjson::Document doc;
-	std::string err;
-	if (!in_.next(doc, err)) return false;
-	if (!err.empty()) {
-		progress_clear();
-		LOG_ERROR("%s", err.c_str());
-		bad_input_ = true;
-		return true;
-	}
-	take_project(doc, in_.line());
-	return true;
 }
 
 void ArtifactGet::fail_item(Project &p, const pm::FileEntry &f, bool meta, const std::string &url,
@@ -516,7 +478,7 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 	if (p->failed) {
 		st_.failed_projects++;
 		// The record names the first failure; the log has every one.
-		emit(pm::error_record(kProg, p->name, p->serial, p->err_reason, p->err_file, p->err_url));
+		check_output(loop_.emit_error(p->name, p->serial, p->err_reason, p->err_file, p->err_url));
 		LOG_DEBUG("Project %s: %d of its files failed", p->name.c_str(), p->failures);
 	} else if (p->needs_download) {
 		LOG_DEBUG("Project %s: files missing (dry run); record held back", p->name.c_str());
@@ -534,10 +496,12 @@ bool ArtifactGet::feed()
 	for (;;) {
 		if (!cur_) {
 			if (eof_) return false;
-			if (!read_record()) {
+			progress_clear(); // the loop may log a refused record
+			if (!loop_.next()) {
 				eof_ = true;
 				return false;
 			}
+			take_project(loop_.record());
 			continue;
 		}
 		if (cur_->next_item < 2 * cur_->files.size()) {
@@ -556,20 +520,22 @@ int ArtifactGet::run()
 {
 	tty_ = isatty(2);
 	http_.run(opt_.concurrency, [this] { return feed(); });
-	for (auto &t : targets_) emit(t);
+	progress_clear();
+	int status = loop_.finish();
+	if (status == pm::kExitFatal) return status;
 	if (opt_.progress) { // the final count stays on screen
 		progress(true);
 		if (tty_) fputc('\n', stderr);
 		progress_shown_ = false;
 	}
 	if (opt_.dry_run)
-		LOG_INFO("artifact-get: %lld files would be downloaded (%lld bytes), %lld current, %lld failed in %lld "
+		LOG_TOOL_INFO("%lld files would be downloaded (%lld bytes), %lld current, %lld failed in %lld "
 		         "projects",
 		         st_.would, st_.would_bytes, st_.current, st_.failed, st_.failed_projects);
 	else
-		LOG_INFO("artifact-get: %lld files downloaded (%lld bytes), %lld current, %lld failed in %lld projects",
+		LOG_TOOL_INFO("%lld files downloaded (%lld bytes), %lld current, %lld failed in %lld projects",
 		         st_.downloaded, st_.bytes, st_.current, st_.failed, st_.failed_projects);
-	return (bad_input_ || st_.failed_projects > 0) ? pm::kExitSomeFailed : pm::kExitOk;
+	return status;
 }
 
 } // namespace
@@ -605,6 +571,7 @@ int main(int argc, char **argv)
 	    PM_COMMON_LONGOPTS,
 	    {nullptr, 0, nullptr, 0},
 	};
+	pm::log_set_prog(kProg);
 	Options o;
 	int progress = -1;
 	const char *upstream = nullptr;
@@ -677,7 +644,7 @@ int main(int argc, char **argv)
 	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
 	o.web = o.dir + "/web";
 	if (!o.dry_run && !pm::mkdir_p(o.web)) {
-		LOG_ERROR("artifact-get: cannot create %s: %s", o.web.c_str(), strerror(errno));
+		LOG_TOOL_ERROR("cannot create %s: %s", o.web.c_str(), strerror(errno));
 		return pm::kExitFatal;
 	}
 	ArtifactGet a(std::move(o));

@@ -27,6 +27,7 @@
 #include "names.h"
 #include "ndjson.h"
 #include "record.h"
+#include "record_loop.h"
 #include "simple_page.h"
 
 namespace {
@@ -80,7 +81,7 @@ struct Options {
 
 struct Run {
 	Options o;
-	pm::NdjsonWriter out{stdout};
+	pm::RecordLoop loop{kProg, {"project", "removal"}};
 	pm::RootList changes; // this run's synced projects, for the root index
 	std::unordered_set<std::string> changed_names; // their normalized names
 	// Projects that may have a pending-deletions journal: those found at
@@ -94,16 +95,7 @@ struct Run {
 	// written is looked up from them (see pm::DirHandle).
 	pm::DirHandle web_dir, simple_dir;
 	long long deleted_total = 0;
-	bool failed = false;
 };
-
-void emit(Run &run, const std::string &line)
-{
-	if (!run.out.write_raw(line)) {
-		LOG_ERROR("cannot write to standard output: %s", strerror(errno));
-		run.failed = true;
-	}
-}
 
 void emit_error(Run &run, const pm::ProjectRecord &r, const std::string &reason, const std::string &file = "")
 {
@@ -111,8 +103,7 @@ void emit_error(Run &run, const pm::ProjectRecord &r, const std::string &reason,
 		LOG_ERROR("%s: %s", r.name.c_str(), reason.c_str());
 	else
 		LOG_ERROR("%s: %s: %s", r.name.c_str(), file.c_str(), reason.c_str());
-	emit(run, pm::error_record(kProg, r.name, r.serial, reason, file));
-	run.failed = true;
+	run.loop.emit_error(r.name, r.serial, reason, file);
 }
 
 void emit_synced(Run &run, const pm::ProjectRecord &r, long long files, long long deleted, bool removed)
@@ -124,7 +115,7 @@ void emit_synced(Run &run, const pm::ProjectRecord &r, long long files, long lon
 	pm::set_int(d, d, "files", files);
 	pm::set_int(d, d, "deleted", deleted);
 	pm::set_bool(d, d, "removed", removed);
-	emit(run, pm::to_json(d));
+	run.loop.emit(d);
 }
 
 std::string page_dir(const Run &run, const std::string &name) { return run.o.web + "/simple/" + name; }
@@ -266,7 +257,7 @@ std::vector<pm::ListedFile> read_journal(Run &run, const std::string &name, cons
 		if (errno != ENOENT) {
 			if (found) *found = true; // there, but unreadable: try to remove it too
 			LOG_ERROR("cannot read journal %s: %s", path.c_str(), strerror(errno));
-			run.failed = true;
+			run.loop.mark_failed();
 		}
 		return out;
 	}
@@ -341,7 +332,7 @@ void complete_journals(Run &run)
 			// Kept: the next run of the project (or of index-write) takes it up.
 			LOG_ERROR("%s: deletion cap of %lld files reached; %zu pending deletions stay in %s", name.c_str(),
 			          run.o.max_deletions, doomed.size(), journal_path(run, name).c_str());
-			run.failed = true;
+			run.loop.mark_failed();
 			continue;
 		}
 		if (!doomed.empty())
@@ -635,6 +626,7 @@ bool update_root(Run &run)
 
 int main(int argc, char **argv)
 {
+	pm::log_set_prog(kProg);
 	Run run;
 	Options &o = run.o;
 	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kFsync, kSerial, kNoRoot, kRebuild, kNoReleaseFiles };
@@ -720,45 +712,12 @@ int main(int argc, char **argv)
 
 	complete_journals(run);
 
-	// Records are a few KiB each: read them in bigger gulps than stdio's 4 KiB.
-	static char inbuf[1 << 16];
-	setvbuf(stdin, inbuf, _IOFBF, sizeof inbuf);
-	pm::NdjsonReader in(stdin);
-	rapidjson::Document doc;
-	std::string error;
-	std::vector<std::string> targets;
-	while (in.next(doc, error)) {
-		if (!error.empty()) {
-			LOG_ERROR("%s", error.c_str());
-			run.failed = true;
-			continue;
-		}
-		pm::ProjectRecord r;
-		if (!pm::parse_record(doc, r, error)) {
-			LOG_ERROR("line %zu: %s", in.line_number(), error.c_str());
-			run.failed = true;
-			// A project (or removal) refused for its content: tell the wrapper
-			// which project failed, when the name is usable.
-			std::string name = pm::get_string(doc, "name"), type = pm::get_string(doc, "type", "project");
-			if ((type == "project" || type == "removal") && pm::valid_project_name(name))
-				emit(run, pm::error_record(kProg, pm::normalize_name(name), pm::get_int(doc, "serial", 0),
-				                           "refused record: " + error));
-			continue;
-		}
+	run.loop.run([&](pm::ProjectRecord &r, rapidjson::Document &) {
 		if (r.type == "project")
 			process_project(run, r);
-		else if (r.type == "removal")
-			process_removal(run, r);
-		else if (r.type == "target")
-			targets.push_back(in.line());
 		else
-			emit(run, in.line()); // error, synced, stale: not ours to act on
-	}
-	if (ferror(stdin)) {
-		LOG_ERROR("cannot read standard input: %s", strerror(errno));
-		run.failed = true;
-	}
-	if (!o.no_root && !update_root(run)) run.failed = true;
-	for (auto &t : targets) emit(run, t);
-	return run.failed ? pm::kExitSomeFailed : pm::kExitOk;
+			process_removal(run, r);
+	});
+	if (!o.no_root && !update_root(run)) run.loop.mark_failed();
+	return run.loop.finish();
 }
