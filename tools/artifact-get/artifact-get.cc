@@ -542,7 +542,6 @@ int ArtifactGet::run()
 
 int main(int argc, char **argv)
 {
-	signal(SIGPIPE, SIG_IGN); // a closed stdout is an error we report, not a silent death
 	enum {
 		kCompare = 1000,
 		kMirror,

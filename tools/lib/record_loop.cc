@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "cli.h"
@@ -16,6 +17,9 @@ RecordLoop::RecordLoop(const char *prog, std::initializer_list<const char *> act
 	// Records are a few KiB each: read them in bigger gulps than stdio's 4 KiB.
 	static char inbuf[1 << 16];
 	if (in == stdin) setvbuf(in, inbuf, _IOFBF, sizeof inbuf);
+	// A reader that has gone away is an error to report (exit 3, see
+	// finish()), not a silent death by SIGPIPE halfway through a record.
+	signal(SIGPIPE, SIG_IGN);
 }
 
 bool RecordLoop::acts_on(const std::string &type) const
