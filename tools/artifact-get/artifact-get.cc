@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "http.h"
+#include "layout.h"
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
@@ -70,7 +71,8 @@ constexpr int kContentRetries = 2;
 constexpr long long kMaxMetadataBytes = 64LL << 20;
 
 struct Options {
-	std::string dir, web;
+	std::string dir;
+	pm::Layout mirror{""};
 	int concurrency = 8;
 	pm::CompareMethod compare = pm::CompareMethod::Hash;
 	std::string download_mirror;
@@ -258,7 +260,7 @@ void ArtifactGet::fail_item(Project &p, const pm::FileEntry &f, bool meta, const
 }
 
 // Before the first download of a project, its paths go to the project's
-// unlisted journal (see pm::unlisted_journal): if the project then fails, or
+// unlisted journal (see pm::add_to_unlisted): if the project then fails, or
 // the run is killed, the next page written for it knows which files it may
 // have to delete. A file that cannot be tracked is not fetched.
 bool ArtifactGet::journal_paths(Project &p, const std::string &url)
@@ -266,7 +268,7 @@ bool ArtifactGet::journal_paths(Project &p, const std::string &url)
 	std::vector<std::string> paths;
 	for (auto &f : p.files) paths.push_back(f.path);
 	std::string err;
-	if (!pm::add_to_unlisted(opt_.dir, p.name, paths, opt_.fsync, &err)) {
+	if (!pm::add_to_unlisted(opt_.mirror, p.name, paths, opt_.fsync, &err)) {
 		fail_item(p, p.files[(p.next_item - 1) / 2], (p.next_item - 1) % 2 == 1, url,
 		          "cannot record the files it downloads: " + err);
 		p.next_item = 2 * p.files.size(); // the project fails once, not once per file
@@ -286,10 +288,10 @@ bool ArtifactGet::next_item(Project &p)
 	if (meta && (!opt_.metadata || f.core_metadata.empty())) return false;
 	st_.seen++;
 	std::string rel = meta ? f.path + ".metadata" : f.path;
-	std::string target = opt_.web + "/" + rel;
+	std::string target = opt_.mirror.file(rel);
 	std::string upstream_url = meta ? f.url + ".metadata" : f.url;
 	std::string why;
-	if (!pm::path_stays_inside(opt_.web, rel, &why)) {
+	if (!pm::path_stays_inside(opt_.mirror.web(), rel, &why)) {
 		fail_item(p, f, meta, upstream_url, why);
 		return false;
 	}
@@ -640,10 +642,9 @@ int main(int argc, char **argv)
 		return pm::kExitUsage;
 	}
 	o.progress = progress < 0 ? isatty(2) : progress == 1;
-	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
-	o.web = o.dir + "/web";
-	if (!o.dry_run && !pm::mkdir_p(o.web)) {
-		LOG_TOOL_ERROR("cannot create %s: %s", o.web.c_str(), strerror(errno));
+	o.mirror = pm::Layout(o.dir);
+	if (!o.dry_run && !pm::mkdir_p(o.mirror.web())) {
+		LOG_TOOL_ERROR("cannot create %s: %s", o.mirror.web().c_str(), strerror(errno));
 		return pm::kExitFatal;
 	}
 	ArtifactGet a(std::move(o));

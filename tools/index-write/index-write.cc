@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "fsutil.h"
 #include "index_root.h"
+#include "layout.h"
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
@@ -73,7 +74,8 @@ Exit status: 0 success, 1 some projects failed (error records written),
 )";
 
 struct Options {
-	std::string dir, web, root_uri;
+	std::string dir, root_uri;
+	pm::Layout m{""}; // where things are in dir
 	bool json = false, html_pages = true, json_pages = true, sync = false, no_root = false, rebuild_root = false;
 	bool release_files = true; // false: index-only mirror (bandersnatch's release-files = false)
 	long long max_deletions = 10000, serial = -1;
@@ -118,7 +120,7 @@ void emit_synced(Run &run, const pm::ProjectRecord &r, long long files, long lon
 	run.loop.emit(d);
 }
 
-std::string page_dir(const Run &run, const std::string &name) { return run.o.web + "/simple/" + name; }
+std::string page_dir(const Run &run, const std::string &name) { return run.o.m.project_dir(name); }
 
 // What the project's page directory held when the project was taken up.
 struct OldPages {
@@ -195,10 +197,10 @@ long long delete_files(Run &run, const pm::ProjectRecord &r, const std::vector<s
 {
 	if (!run.o.release_files) return 0; // an index-only mirror holds no files
 	long long n = 0;
-	const std::string stop = run.o.web + "/packages";
+	const std::string stop = run.o.m.packages();
 	for (auto &p : paths) {
 		if (!pm::valid_package_path(p)) continue; // never anything but packages/xx/yy/<hash>/<file>
-		std::string full = run.o.web + "/" + p;
+		std::string full = run.o.m.file(p);
 		LOG_INFO("Deleting file: %s (project %s)", p.c_str(), r.name.c_str());
 		if (!pm::remove_file(full) && errno != ENOENT)
 			LOG_WARN("cannot delete %s: %s", full.c_str(), strerror(errno));
@@ -217,8 +219,8 @@ long long delete_files(Run &run, const pm::ProjectRecord &r, const std::vector<s
 // list of paths to delete goes to DIR/.pending-deletions/NAME (outside web/,
 // never served); it is removed once the files are gone, and a journal found
 // at start-up is completed then.
-std::string journal_dir(const Run &run) { return run.o.dir + "/.pending-deletions"; }
-std::string journal_path(const Run &run, const std::string &name) { return journal_dir(run) + "/" + name; }
+std::string journal_dir(const Run &run) { return run.o.m.pending_deletions_dir(); }
+std::string journal_path(const Run &run, const std::string &name) { return run.o.m.pending_deletions(name); }
 
 bool write_journal(Run &run, const std::string &name, const std::vector<std::string> &paths, std::string &why)
 {
@@ -353,7 +355,7 @@ OldPages old_files(Run &run, const std::string &name, bool make_dir = false)
 	auto old = old_pages(run, name, make_dir);
 	if (may_have_journal(run, name))
 		for (auto &f : read_journal(run, name, journal_path(run, name))) old.files.push_back(f);
-	std::string unlisted = pm::unlisted_journal(run.o.dir, name);
+	std::string unlisted = run.o.m.unlisted_journal(name);
 	auto more = read_journal(run, name, unlisted, &old.unlisted);
 	old.files.insert(old.files.end(), more.begin(), more.end());
 	return old;
@@ -364,7 +366,7 @@ void remove_journals(Run &run, const std::string &name, const OldPages &old)
 {
 	remove_journal(run, name);
 	if (!old.unlisted) return;
-	std::string path = pm::unlisted_journal(run.o.dir, name);
+	std::string path = run.o.m.unlisted_journal(name);
 	if (!pm::remove_file(path) && errno != ENOENT) LOG_WARN("cannot delete %s: %s", path.c_str(), strerror(errno));
 }
 
@@ -426,7 +428,7 @@ bool inside_mirror(const Run &run, const std::string &path)
 
 bool publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text, std::string &why)
 {
-	std::string dest = run.o.web + "/json/" + r.name, old;
+	std::string dest = run.o.m.json_copy(r.name), old;
 	// The spooled document is consumed (moved into place, or deleted when
 	// unchanged) only when it lies inside the mirror, as pkg-resolve's spool
 	// does for the wrapper. A record naming a file elsewhere must not make us
@@ -435,8 +437,8 @@ bool publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text,
 	if (pm::read_file(dest, old, text.size() + 1) && old == text) {
 		if (consume) pm::remove_file(r.json_file); // unchanged: keep the published copy as it is
 	} else {
-		if (!pm::mkdir_p(run.o.web + "/json")) {
-			why = "cannot create " + run.o.web + "/json: " + strerror(errno);
+		if (!pm::mkdir_p(pm::dirname_of(dest))) {
+			why = "cannot create " + pm::dirname_of(dest) + ": " + strerror(errno);
 			return false;
 		}
 		if (!consume || rename(r.json_file.c_str(), dest.c_str()) != 0) {
@@ -446,7 +448,7 @@ bool publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text,
 			if (consume) pm::remove_file(r.json_file);
 		}
 	}
-	return pm::write_file_atomic(run.o.web + "/pypi/" + r.name + "/json", text, run.o.sync, &why);
+	return pm::write_file_atomic(run.o.m.json_api(r.name), text, run.o.sync, &why);
 }
 
 void process_project(Run &run, const pm::ProjectRecord &r)
@@ -459,7 +461,7 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 	for (auto &f : r.files) {
 		if (!run.o.release_files) break; // index-only: the files live upstream
 		long long size, mtime;
-		std::string full = run.o.web + "/" + f.path;
+		std::string full = run.o.m.file(f.path);
 		if (!pm::stat_file(full, size, mtime, &run.web_dir)) {
 			emit_error(run, r, "file missing on disk", f.filename);
 			return;
@@ -557,9 +559,9 @@ void process_removal(Run &run, const pm::ProjectRecord &r)
 	for (const char *page : {"/index.html", "/index.v1_html", "/index.v1_json"}) remove_if_present(dir + page);
 	if (rmdir(dir.c_str()) != 0 && errno != ENOENT)
 		LOG_WARN("cannot remove %s: %s", dir.c_str(), strerror(errno));
-	remove_if_present(run.o.web + "/json/" + r.name);
-	remove_if_present(run.o.web + "/pypi/" + r.name + "/json");
-	rmdir((run.o.web + "/pypi/" + r.name).c_str());
+	remove_if_present(run.o.m.json_copy(r.name));
+	remove_if_present(run.o.m.json_api(r.name));
+	rmdir(pm::dirname_of(run.o.m.json_api(r.name)).c_str());
 	long long deleted = delete_files(run, r, doomed);
 	remove_journals(run, r.name, old);
 	LOG_INFO("Removed %s (serial %lld, %lld files deleted)", r.name.c_str(), r.serial, deleted);
@@ -570,20 +572,20 @@ void process_removal(Run &run, const pm::ProjectRecord &r)
 
 bool root_files_missing(const Options &o)
 {
-	std::string s = o.web + "/simple/";
-	if (!pm::file_exists(s + "index.v1_json")) return true;
-	return o.html_pages && (!pm::file_exists(s + "index.html") || !pm::file_exists(s + "index.v1_html"));
+	if (!pm::file_exists(o.m.root_index("index.v1_json"))) return true;
+	return o.html_pages && (!pm::file_exists(o.m.root_index("index.html")) || !pm::file_exists(o.m.root_index("index.v1_html")));
 }
 
 // Merges this run's changes into the root index (see index_root.h).
 bool update_root(Run &run)
 {
 	const Options &o = run.o;
-	std::string simple = o.web + "/simple", why;
+	const std::string &simple = o.m.simple();
+	std::string why;
 	pm::RootList base;
 	long long meta_serial = -1;
 	bool scanned = false;
-	auto res = o.rebuild_root ? pm::RootLoad::Missing : pm::load_root_json(simple + "/index.v1_json", base, meta_serial, why);
+	auto res = o.rebuild_root ? pm::RootLoad::Missing : pm::load_root_json(o.m.root_index(), base, meta_serial, why);
 	if (res == pm::RootLoad::Ok && !why.empty()) LOG_WARN("%s", why.c_str());
 	if (res != pm::RootLoad::Ok) {
 		if (res == pm::RootLoad::Unusable) LOG_WARN("%s; rebuilding the root index from %s", why.c_str(), simple.c_str());
@@ -615,8 +617,8 @@ bool update_root(Run &run)
 		return false;
 	}
 	if (!o.html_pages) {
-		remove_if_present(simple + "/index.html");
-		remove_if_present(simple + "/index.v1_html");
+		remove_if_present(o.m.root_index("index.html"));
+		remove_if_present(o.m.root_index("index.v1_html"));
 	}
 	if (changed) LOG_INFO("Updated the root index (serial %lld)", top);
 	return true;
@@ -701,14 +703,14 @@ int main(int argc, char **argv)
 		LOG_ERROR("mirror directory %s: not a directory", o.dir.c_str());
 		return pm::kExitFatal;
 	}
-	o.web = o.dir + "/web";
-	if (!pm::mkdir_p(o.web + "/simple")) {
-		LOG_ERROR("cannot create %s/simple: %s", o.web.c_str(), strerror(errno));
+	o.m = pm::Layout(o.dir);
+	if (!pm::mkdir_p(o.m.simple())) {
+		LOG_ERROR("cannot create %s: %s", o.m.simple().c_str(), strerror(errno));
 		return pm::kExitFatal;
 	}
 	// Should either fail to open, paths are looked up the usual way.
-	run.web_dir.open(o.web);
-	run.simple_dir.open(o.web + "/simple");
+	run.web_dir.open(o.m.web());
+	run.simple_dir.open(o.m.simple());
 
 	complete_journals(run);
 

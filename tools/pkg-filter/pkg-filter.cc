@@ -5,11 +5,11 @@
 #include <cstring>
 #include <ctime>
 #include <set>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "filter_config.h"
 #include "hash.h"
+#include "layout.h"
 #include "log.h"
 #include "ndjson.h"
 #include "record.h"
@@ -107,10 +107,8 @@ int main(int argc, char **argv)
 		if (deferred) set_bool(d, d, "deferred", true);
 		drop_out.write(d);
 	};
-	auto held_by_mirror = [&](const std::string &name) {
-		struct stat st;
-		return !dir.empty() && stat((dir + "/web/simple/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-	};
+	const Layout mirror(dir);
+	auto held_by_mirror = [&](const std::string &name) { return !dir.empty() && mirror.holds(name); };
 	auto drop_project = [&](const ProjectRecord &r, const std::string &why) {
 		dropped_projects++;
 		note_drop(r.name, "", why);
