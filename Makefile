@@ -45,7 +45,9 @@ $(BUILD)/lib/%.o: tools/lib/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
 
+# Made afresh: "ar r" would keep the members of sources since deleted or renamed.
 $(LIB): $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/tools/%.o: tools/%.cc

@@ -1,6 +1,7 @@
 // Unit tests for tools/lib/names.{h,cc}: PEP 503 names and the checks that
 // keep every file the mirror writes inside packages/.
 #include "names.h"
+#include "url_policy.h"
 
 #include <gtest/gtest.h>
 

@@ -22,6 +22,7 @@
 #include "project_json.h"
 #include "record.h"
 #include "record_loop.h"
+#include "url_policy.h"
 
 namespace {
 
@@ -621,22 +622,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: -d/--directory DIR is required\nTry '%s --help' for more information.\n", kProg, kProg);
 		return pm::kExitUsage;
 	}
-	const char *ah = getenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
-	if (ah && (!strcmp(ah, "1") || !strcasecmp(ah, "true") || !strcasecmp(ah, "yes"))) o.allow_http = true;
+	if (pm::allow_non_https_env()) o.allow_http = true;
 	o.policy = pm::project_json_policy(pm::upstream_or_exit(kProg, upstream, o.allow_http), extra_hosts, o.allow_http);
 	if (!o.download_mirror.empty()) {
 		// The operator names it, but the same rule holds: http(s), https unless allowed.
-		pm::UrlParts u;
-		if (!pm::parse_url(o.download_mirror, u) || (u.scheme != "https" && u.scheme != "http") || u.host.empty()) {
-			fprintf(stderr, "%s: --download-mirror '%s' is not an http(s) URL\n", kProg, o.download_mirror.c_str());
-			return pm::kExitUsage;
-		}
-		if (u.scheme == "http" && !o.allow_http) {
-			fprintf(stderr, "%s: --download-mirror '%s' is not https (use --allow-non-https to permit it)\n", kProg,
-			        o.download_mirror.c_str());
-			return pm::kExitUsage;
-		}
-		while (!o.download_mirror.empty() && o.download_mirror.back() == '/') o.download_mirror.pop_back();
+		o.download_mirror = pm::base_url_or_exit(kProg, "--download-mirror", o.download_mirror, o.allow_http);
 	} else if (!o.mirror_fallback) {
 		fprintf(stderr, "%s: --download-mirror-no-fallback needs --download-mirror\n", kProg);
 		return pm::kExitUsage;

@@ -17,6 +17,8 @@
 #include "ndjson.h"
 #include "record.h"
 #include "record_loop.h"
+#include "url.h"
+#include "url_policy.h"
 
 using namespace pm;
 

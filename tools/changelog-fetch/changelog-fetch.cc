@@ -32,6 +32,7 @@
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
+#include "url_policy.h"
 #include "xmlrpc.h"
 
 namespace {

@@ -21,12 +21,6 @@ bool safe_filename(const std::string &name, std::string *why = nullptr);
 // "packages/xx/yy/<60 hex>/<filename>" (xx, yy hex). Sets why on failure.
 bool valid_package_path(const std::string &path, std::string *why = nullptr);
 
-// Derives the mirror-relative path ("packages/...") from a file URL whose
-// (percent-decoded) path ends in /packages/xx/yy/<hash>/<filename>, and
-// checks that the last segment equals the expected filename.
-bool package_path_from_url(const std::string &url, const std::string &filename, std::string &path,
-                           std::string *why = nullptr);
-
 // HTML and JSON-in-HTML escaping, as MarkupSafe does (& < > " ').
 std::string html_escape(const std::string &s);
 

@@ -10,6 +10,7 @@
 #include "http.h"
 #include "names.h"
 #include "ndjson.h"
+#include "url_policy.h"
 
 namespace pm {
 
@@ -235,7 +236,7 @@ bool check_file_url(const std::string &url, const std::string &filename, const P
 	UrlParts u;
 	std::string err;
 	if (!parse_url(url, u, &err)) return fail(err);
-	if (u.scheme != "https" && !(u.scheme == "http" && policy.allow_http))
+	if (check_scheme(u, policy.allow_http) != SchemeCheck::Ok)
 		return fail("URL scheme " + printable(u.scheme) + " is not " + (policy.allow_http ? "http(s)" : "https"));
 	if (!host_allowed(u, policy)) return fail("URL host " + printable(u.host) + " is not upstream's or allowed");
 	// libcurl folds "/../" away before anyone sees it and leaves "%2e%2e"

@@ -8,9 +8,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "http.h"
 #include "names.h"
 #include "ndjson.h"
+#include "url.h"
 
 namespace pm {
 

@@ -20,6 +20,8 @@
 #include "project_json.h"
 #include "record.h"
 #include "record_loop.h"
+#include "url.h"
+#include "url_policy.h"
 
 using namespace pm;
 
@@ -124,9 +126,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pkg-resolve: unexpected argument '%s'\n%s", argv[optind], usage);
 		return kExitUsage;
 	}
-	// upstream_or_exit also honours PYPI_MIRROR_ALLOW_NON_HTTPS; file URLs follow the same rule.
-	const char *ah = getenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
-	if (ah && (!strcmp(ah, "1") || !strcasecmp(ah, "true") || !strcasecmp(ah, "yes"))) allow_http = true;
+	// File URLs follow the same rule as the upstream.
+	if (allow_non_https_env()) allow_http = true;
 	const std::string upstream = upstream_or_exit("pkg-resolve", upstream_arg, allow_http);
 	const ProjectJsonPolicy policy = project_json_policy(upstream, extra_hosts, allow_http);
 
