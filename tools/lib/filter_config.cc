@@ -10,6 +10,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "names.h"
+#include "text.h"
 
 namespace pm {
 
@@ -30,7 +31,7 @@ int ini_handler(void *user, const char *section, const char *name, const char *v
 	std::string v = value ? value : "";
 	// configparser folds option names to lower case: "Packages" is "packages".
 	std::string key = name;
-	for (auto &c : key) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+	lower_in_place(key);
 	auto &list = st->s[section][key];
 	size_t a = v.find_first_not_of(" \t"), b = v.find_last_not_of(" \t");
 	if (a != std::string::npos) list.push_back(v.substr(a, b - a + 1));

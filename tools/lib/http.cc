@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "text.h"
 #include "url_policy.h"
 
 namespace pm {
@@ -145,7 +146,7 @@ size_t Http::Impl::on_header(char *p, size_t sz, size_t n, void *ud)
 	auto colon = line.find(':');
 	if (colon == std::string::npos) return len;
 	std::string name = line.substr(0, colon);
-	for (auto &c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+	lower_in_place(name);
 	size_t v = colon + 1;
 	while (v < line.size() && (line[v] == ' ' || line[v] == '\t')) v++;
 	t->resp.headers[name] = line.substr(v);

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "http.h"
 #include "names.h"
+#include "text.h"
 
 namespace pm {
 
@@ -37,8 +38,8 @@ bool parse_url(const std::string &url, UrlParts &out, std::string *error)
 	out.raw_path = get(CURLUPART_PATH, 0);
 	out.path = get(CURLUPART_PATH, CURLU_URLDECODE);
 	out.query = get(CURLUPART_QUERY, 0);
-	for (auto &c : out.scheme) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-	for (auto &c : out.host) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+	lower_in_place(out.scheme);
+	lower_in_place(out.host);
 	curl_url_cleanup(u);
 	return true;
 }

@@ -18,6 +18,10 @@
 
 #include "cli.h"
 #include "log.h"
+#include "text.h"
+
+using pm::lower;
+using pm::trim_copy;
 
 namespace {
 
@@ -71,21 +75,6 @@ std::string norm_key(const char *k)
 		if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
 		s += c;
 	}
-	return s;
-}
-
-std::string trim(const std::string &s)
-{
-	size_t b = s.find_first_not_of(" \t\r\n");
-	if (b == std::string::npos) return "";
-	size_t e = s.find_last_not_of(" \t\r\n");
-	return s.substr(b, e - b + 1);
-}
-
-std::string lower(std::string s)
-{
-	for (auto &c : s)
-		if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
 	return s;
 }
 
@@ -146,7 +135,7 @@ public:
 		t = lower(t);
 		if (t == "1" || t == "yes" || t == "true" || t == "on") return true;
 		if (t == "0" || t == "no" || t == "false" || t == "off") return false;
-		fail(c_, name_, v, key, "not a boolean: '" + trim(v->text) + "' (use true/false, yes/no, on/off, 1/0)");
+		fail(c_, name_, v, key, "not a boolean: '" + trim_copy(v->text) + "' (use true/false, yes/no, on/off, 1/0)");
 		return dflt;
 	}
 
@@ -226,7 +215,7 @@ public:
 			list += list.empty() ? "" : ", ";
 			list += a;
 		}
-		fail(c_, name_, v, key, "'" + trim(v->text) + "' is not one of: " + list);
+		fail(c_, name_, v, key, "'" + trim_copy(v->text) + "' is not one of: " + list);
 		return dflt;
 	}
 
@@ -269,7 +258,7 @@ private:
 	{
 		Value *v = find(key);
 		if (!v) return false;
-		t = trim(v->text);
+		t = trim_copy(v->text);
 		if (t.find('\n') == std::string::npos) return true;
 		if (!v->reported)
 			fail(c_, name_, v, key, "takes one value (the key is repeated or continued on another line)");
@@ -307,7 +296,7 @@ bool expand_refs(Config &c, std::string &s, std::string &why)
 		if (b == std::string::npos) break;
 		size_t e = s.find("}}", b);
 		if (e == std::string::npos) break;
-		std::string ref = trim(s.substr(b + 2, e - b - 2));
+		std::string ref = trim_copy(s.substr(b + 2, e - b - 2));
 		size_t us = ref.find('_');
 		if (us == std::string::npos || us == 0 || us + 1 == ref.size()) {
 			why = "cannot parse the reference {{ " + ref + " }} (want {{ section_option }})";
@@ -319,7 +308,7 @@ bool expand_refs(Config &c, std::string &s, std::string &why)
 			why = "the reference {{ " + ref + " }} names no option '" + ref.substr(us + 1) + "' in [" + sec + "]";
 			return false;
 		}
-		out += s.substr(pos, b - pos) + trim(si->second[opt].text);
+		out += s.substr(pos, b - pos) + trim_copy(si->second[opt].text);
 		pos = e + 2;
 	}
 	s = out + s.substr(pos);
@@ -467,7 +456,7 @@ int main(int argc, char **argv)
 	for (const auto &ig : ignored) {
 		Value *v = m.find(ig.key);
 		if (!v) continue;
-		std::string t = lower(trim(v->text));
+		std::string t = lower(trim_copy(v->text));
 		if (t != ig.dflt && !t.empty())
 			LOG_INFO("%s: [mirror] %s = %s is ignored: %s", file.c_str(), v->key.c_str(), t.c_str(), ig.why);
 		else LOG_DEBUG("%s: [mirror] %s is accepted and ignored: %s", file.c_str(), v->key.c_str(), ig.why);
@@ -501,7 +490,7 @@ int main(int argc, char **argv)
 		if (s == "mirror" || s == "pypi-mirror") continue;
 		if (s == "plugins") {
 			auto it = cfg.sections[s].find("enabled");
-			if (it != cfg.sections[s].end() && !trim(it->second.text).empty()) filters = true;
+			if (it != cfg.sections[s].end() && !trim_copy(it->second.text).empty()) filters = true;
 			continue;
 		}
 		if (!foreign_section(s)) LOG_WARN("%s: [%s]: unknown section, ignored", file.c_str(), s.c_str());
