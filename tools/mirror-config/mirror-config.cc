@@ -14,9 +14,9 @@
 #include <unistd.h>
 #include <vector>
 
-#include <ini.h>
 
 #include "cli.h"
+#include "ini_file.h"
 #include "log.h"
 #include "text.h"
 
@@ -78,23 +78,21 @@ std::string norm_key(const char *k)
 	return s;
 }
 
-int on_value(void *user, const char *section, const char *name, const char *value)
+void on_value(Config &cfg, const char *section, const char *name, const char *value)
 {
-	auto *cfg = static_cast<Config *>(user);
 	if (!*section) {
-		if (!cfg->orphan) cfg->orphan_key = name;
-		cfg->orphan = true;
-		return 1;
+		if (!cfg.orphan) cfg.orphan_key = name;
+		cfg.orphan = true;
+		return;
 	}
-	if (!cfg->sections.count(section)) cfg->section_order.push_back(section);
-	Value &v = cfg->sections[section][norm_key(name)];
+	if (!cfg.sections.count(section)) cfg.section_order.push_back(section);
+	Value &v = cfg.sections[section][norm_key(name)];
 	// inih calls us once per line of a multi-line value with the same name;
 	// a key given twice looks the same. Both are joined here and refused
 	// later for keys that take one value (configparser refuses duplicates).
 	if (v.count++) v.text += '\n';
 	else v.key = name;
-	v.text += value ? value : "";
-	return 1;
+	v.text += value;
 }
 
 int g_errors = 0;
@@ -367,23 +365,15 @@ int main(int argc, char **argv)
 		return pm::kExitUsage;
 	}
 
-	// Python's configparser: no inline comments, "#" and ";" at line start,
-	// indented continuation lines, and no practical line-length limit.
-	ini_allow_inline_comments = false;
-	ini_allow_multiline = true;
-	ini_use_stack = false;
-	ini_allow_realloc = true;
-	ini_max_line = 1 << 20;
-
 	Config cfg;
 	cfg.file = file;
-	FILE *f = fopen(file.c_str(), "r");
-	if (!f) {
+	int rc = pm::read_ini(file, [&](const char *section, const char *name, const char *value) {
+		on_value(cfg, section, name, value);
+	});
+	if (rc < 0) {
 		LOG_ERROR("cannot read configuration file %s: %s", file.c_str(), strerror(errno));
 		return pm::kExitUsage;
 	}
-	int rc = ini_parse_file(f, on_value, &cfg);
-	fclose(f);
 	if (rc != 0) {
 		LOG_ERROR("%s:%d: syntax error (want [section] headers and key = value lines)", file.c_str(), rc);
 		return pm::kExitUsage;
