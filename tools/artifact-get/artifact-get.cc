@@ -590,8 +590,7 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "hash"))
 				o.compare = pm::CompareMethod::Hash;
 			else {
-				fprintf(stderr, "%s: --compare-method wants stat or hash, not '%s'\n", kProg, optarg);
-				return pm::kExitUsage;
+				pm::usage_error(kProg, "--compare-method wants stat or hash, not '%s'", optarg);
 			}
 			break;
 		case kMirror: o.download_mirror = optarg; break;
@@ -599,8 +598,7 @@ int main(int argc, char **argv)
 		case 'u': upstream = optarg; break;
 		case kAllowHost:
 			if (!*optarg || strpbrk(optarg, "/@?# ")) {
-				fprintf(stderr, "%s: --allow-host wants a host name (or HOST:PORT), not '%s'\n", kProg, optarg);
-				return pm::kExitUsage;
+				pm::usage_error(kProg, "--allow-host wants a host name (or HOST:PORT), not '%s'", optarg);
 			}
 			extra_hosts.push_back(optarg);
 			break;
@@ -613,14 +611,9 @@ int main(int argc, char **argv)
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", kProg); return pm::kExitUsage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg, argv[optind],
-		        kProg);
-		return pm::kExitUsage;
-	}
+	pm::no_operands(kProg, argc, argv);
 	if (o.dir.empty()) {
-		fprintf(stderr, "%s: -d/--directory DIR is required\nTry '%s --help' for more information.\n", kProg, kProg);
-		return pm::kExitUsage;
+		pm::usage_error(kProg, "-d/--directory DIR is required");
 	}
 	if (pm::allow_non_https_env()) o.allow_http = true;
 	o.policy = pm::project_json_policy(pm::upstream_or_exit(kProg, upstream, o.allow_http), extra_hosts, o.allow_http);
@@ -628,8 +621,7 @@ int main(int argc, char **argv)
 		// The operator names it, but the same rule holds: http(s), https unless allowed.
 		o.download_mirror = pm::base_url_or_exit(kProg, "--download-mirror", o.download_mirror, o.allow_http);
 	} else if (!o.mirror_fallback) {
-		fprintf(stderr, "%s: --download-mirror-no-fallback needs --download-mirror\n", kProg);
-		return pm::kExitUsage;
+		pm::usage_error(kProg, "--download-mirror-no-fallback needs --download-mirror");
 	}
 	o.progress = progress < 0 ? isatty(2) : progress == 1;
 	o.mirror = pm::Layout(o.dir);

@@ -82,10 +82,7 @@ int main(int argc, char **argv)
 		case kNoPurge: no_purge = true; break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "cdn-purge: unexpected argument '%s'\n%s", argv[optind], usage);
-		return kExitUsage;
-	}
+	no_operands("cdn-purge", argc, argv);
 	const std::string upstream = upstream_or_exit("cdn-purge", upstream_arg, allow_http);
 	const std::string origin = url_origin(upstream);
 

@@ -758,16 +758,14 @@ int main(int argc, char **argv)
 		case 'd':
 			dir = optarg;
 			if (dir.empty()) {
-				fprintf(stderr, "%s: --directory wants a directory\n", kProg);
-				return pm::kExitUsage;
+				pm::usage_error(kProg, "--directory wants a directory");
 			}
 			while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
 			break;
 		case kOptSource:
 			source = optarg;
 			if (source != "simple" && source != "xmlrpc") {
-				fprintf(stderr, "%s: --source wants 'simple' or 'xmlrpc', not '%s'\n", kProg, optarg);
-				return pm::kExitUsage;
+				pm::usage_error(kProg, "--source wants 'simple' or 'xmlrpc', not '%s'", optarg);
 			}
 			break;
 		case kOptLastSerial: last_serial = true; break;
@@ -776,11 +774,7 @@ int main(int argc, char **argv)
 			return pm::kExitUsage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg,
-		        argv[optind], kProg);
-		return pm::kExitUsage;
-	}
+	pm::no_operands(kProg, argc, argv);
 	std::string upstream = pm::upstream_or_exit(kProg, upstream_arg, allow_http);
 	std::string endpoint = upstream + "/pypi";
 	pm::Http http;

@@ -664,8 +664,7 @@ int main(int argc, char **argv)
 				o.html_pages = false;
 				o.json_pages = true;
 			} else {
-				fprintf(stderr, "%s: --simple-format wants html, json or all, not '%s'\n", kProg, optarg);
-				return pm::kExitUsage;
+				pm::usage_error(kProg, "--simple-format wants html, json or all, not '%s'", optarg);
 			}
 			break;
 		case kMaxDel: o.max_deletions = pm::parse_count(kProg, "--max-deletions", optarg); break;
@@ -676,22 +675,15 @@ int main(int argc, char **argv)
 		default: return pm::kExitUsage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg, argv[optind],
-		        kProg);
-		return pm::kExitUsage;
-	}
+	pm::no_operands(kProg, argc, argv);
 	if (o.dir.empty()) {
-		fprintf(stderr, "%s: -d/--directory is required\nTry '%s --help' for more information.\n", kProg, kProg);
-		return pm::kExitUsage;
+		pm::usage_error(kProg, "-d/--directory is required");
 	}
 	if (!o.root_uri.empty() && o.root_uri.find_first_of("\"<>'` \t\r\n") != std::string::npos) {
-		fprintf(stderr, "%s: --root-uri '%s' contains characters a URL cannot\n", kProg, o.root_uri.c_str());
-		return pm::kExitUsage;
+		pm::usage_error(kProg, "--root-uri '%s' contains characters a URL cannot", o.root_uri.c_str());
 	}
 	if (!o.release_files && o.root_uri.empty()) {
-		fprintf(stderr, "%s: --no-release-files needs --root-uri (where the files are)\n", kProg);
-		return pm::kExitUsage;
+		pm::usage_error(kProg, "--no-release-files needs --root-uri (where the files are)");
 	}
 	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
 	struct stat st;

@@ -70,12 +70,10 @@ std::string base_url_or_exit(const char *prog, const char *what, std::string url
 	SchemeCheck c = parse_url(url, p) && !p.host.empty() ? check_scheme(p, allow_http || allow_non_https_env())
 	                                                     : SchemeCheck::NotHttp;
 	if (c == SchemeCheck::NotHttp) {
-		fprintf(stderr, "%s: %s '%s' is not an http(s) URL\n", prog, what, url.c_str());
-		exit(kExitUsage);
+		usage_error(prog, "%s '%s' is not an http(s) URL", what, url.c_str());
 	}
 	if (c == SchemeCheck::NotHttps) {
-		fprintf(stderr, "%s: %s '%s' is not https (use --allow-non-https to permit it)\n", prog, what, url.c_str());
-		exit(kExitUsage);
+		usage_error(prog, "%s '%s' is not https (use --allow-non-https to permit it)", what, url.c_str());
 	}
 	while (!url.empty() && url.back() == '/') url.pop_back();
 	return url;

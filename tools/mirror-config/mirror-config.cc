@@ -359,11 +359,7 @@ int main(int argc, char **argv)
 		if (pm::common_option(c, kProg, kUsage)) continue;
 		if (c == 'c') file = optarg;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg,
-		        argv[optind], kProg);
-		return pm::kExitUsage;
-	}
+	pm::no_operands(kProg, argc, argv);
 
 	Config cfg;
 	cfg.file = file;

@@ -63,9 +63,9 @@ int main(int argc, char **argv)
 		case 'F': print_fingerprint = true; break;
 		}
 	}
+	no_operands("pkg-filter", argc, argv);
 	if (config.empty()) {
-		fprintf(stderr, "pkg-filter: -c CONFIG is required\n%s", usage);
-		return kExitUsage;
+		usage_error("pkg-filter", "-c CONFIG is required");
 	}
 	FilterConfig cfg;
 	std::string err;

@@ -115,17 +115,13 @@ int main(int argc, char **argv)
 		case kSaveJson: save_dir = optarg; break;
 		case kAllowHost:
 			if (!*optarg || strpbrk(optarg, "/@?# ")) {
-				fprintf(stderr, "pkg-resolve: --allow-host wants a host name (or HOST:PORT), not '%s'\n", optarg);
-				return kExitUsage;
+				usage_error("pkg-resolve", "--allow-host wants a host name (or HOST:PORT), not '%s'", optarg);
 			}
 			extra_hosts.push_back(optarg);
 			break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "pkg-resolve: unexpected argument '%s'\n%s", argv[optind], usage);
-		return kExitUsage;
-	}
+	no_operands("pkg-resolve", argc, argv);
 	// File URLs follow the same rule as the upstream.
 	if (allow_non_https_env()) allow_http = true;
 	const std::string upstream = upstream_or_exit("pkg-resolve", upstream_arg, allow_http);

@@ -50,13 +50,9 @@ int main(int argc, char **argv)
 		case kMaxRounds: max_rounds = parse_count("serial-check", "--max-rounds", optarg, 0, 1000); break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "serial-check: unexpected argument '%s'\n%s", argv[optind], usage);
-		return kExitUsage;
-	}
+	no_operands("serial-check", argc, argv);
 	if (!stale_path.empty() && stale_fd >= 0) {
-		fprintf(stderr, "serial-check: --stale-file and --stale-fd exclude each other\n");
-		return kExitUsage;
+		usage_error("serial-check", "--stale-file and --stale-fd exclude each other");
 	}
 	FILE *stale = nullptr;
 	if (!stale_path.empty()) {
@@ -68,8 +64,7 @@ int main(int argc, char **argv)
 	} else if (stale_fd >= 0) {
 		if (stale_fd <= 2 || fcntl(static_cast<int>(stale_fd), F_GETFD) < 0 ||
 		    !(stale = fdopen(static_cast<int>(stale_fd), "a"))) {
-			fprintf(stderr, "serial-check: --stale-fd %lld is not an open file descriptor above 2\n", stale_fd);
-			return kExitUsage;
+			usage_error("serial-check", "--stale-fd %lld is not an open file descriptor above 2", stale_fd);
 		}
 	}
 
