@@ -103,6 +103,15 @@ void fail(const Config &c, const char *section, const Value *v, const std::strin
 	g_errors++;
 }
 
+// A non-negative finite number of seconds, as bandersnatch reads one (a float).
+bool seconds_text(const std::string &t, double &d)
+{
+	char *end = nullptr;
+	errno = 0;
+	d = strtod(t.c_str(), &end);
+	return !t.empty() && !errno && !*end && std::isfinite(d) && d >= 0;
+}
+
 class Reader {
 public:
 	Reader(Config &c, const char *section) : c_(c), name_(section), sec_(&c.sections[section]) {}
@@ -167,11 +176,9 @@ public:
 	{
 		Value *v = find(key);
 		std::string t;
+		double d;
 		if (!one(key, t)) return dflt;
-		char *end = nullptr;
-		errno = 0;
-		double d = strtod(t.c_str(), &end);
-		if (t.empty() || errno || *end || !std::isfinite(d) || d < 0) {
+		if (!seconds_text(t, d)) {
 			fail(c_, name_, v, key, "not a number of seconds: '" + t + "'");
 			return dflt;
 		}
@@ -188,12 +195,9 @@ public:
 	{
 		Value *v = find(key);
 		std::string t;
+		double d;
 		if (!one(key, t)) return dflt;
-		char *end = nullptr;
-		errno = 0;
-		double d = strtod(t.c_str(), &end);
-		if (t.empty() || errno || *end || !std::isfinite(d) || d < 0 || d > 86400 ||
-		    t.find_first_not_of("0123456789.") != std::string::npos) {
+		if (!seconds_text(t, d) || d > 86400 || t.find_first_not_of("0123456789.") != std::string::npos) {
 			fail(c_, name_, v, key, "not a number of seconds: '" + t + "'");
 			return dflt;
 		}
