@@ -208,8 +208,5 @@ int main(int argc, char **argv)
 	};
 
 	http.run(concurrency, feed);
-	int status = loop.finish();
-	if (status == kExitFatal) return status;
-	LOG_TOOL_INFO("%lld purged, %lld refused, %lld failed", n_purged, n_refused, n_failed);
-	return status;
+	return loop.finish("%lld purged, %lld refused, %lld failed", n_purged, n_refused, n_failed);
 }

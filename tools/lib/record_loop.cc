@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdarg>
 #include <csignal>
 #include <cstring>
 
@@ -84,6 +85,19 @@ int RecordLoop::finish()
 		return kExitFatal;
 	}
 	return failed_ ? kExitSomeFailed : kExitOk;
+}
+
+int RecordLoop::finish(const char *summary_fmt, ...)
+{
+	int status = finish();
+	if (status == kExitFatal) return status;
+	char line[1024];
+	va_list ap;
+	va_start(ap, summary_fmt);
+	vsnprintf(line, sizeof line, summary_fmt, ap);
+	va_end(ap);
+	LOG_TOOL_INFO("%s", line);
+	return status;
 }
 
 bool RecordLoop::emit(const rapidjson::Value &v) { return emit_raw(to_json(v)); }

@@ -44,6 +44,9 @@ public:
 	// when the output broke, kExitSomeFailed after any bad input or failure,
 	// else kExitOk.
 	int finish();
+	// The same, logging the tool's summary line (printf format) unless the
+	// output broke.
+	int finish(const char *summary_fmt, ...) __attribute__((format(printf, 2, 3)));
 
 	rapidjson::Document &doc() { return doc_; }
 	ProjectRecord &record() { return rec_; }

@@ -165,9 +165,8 @@ int main(int argc, char **argv)
 		LOG_DEBUG("Filtered %s: kept %zu of %zu files", r.name.c_str(), r.files.size(), before);
 		loop.emit(doc);
 	});
-	int status = loop.finish();
-	LOG_TOOL_INFO("%lld projects read, %lld dropped (%lld removed from the mirror), %lld files dropped", projects,
-	         dropped_projects, removals, dropped_files);
+	int status = loop.finish("%lld projects read, %lld dropped (%lld removed from the mirror), %lld files dropped",
+	                         projects, dropped_projects, removals, dropped_files);
 	if (dropped) fclose(dropped);
 	return status;
 }

@@ -293,8 +293,5 @@ int main(int argc, char **argv)
 	};
 
 	http.run(concurrency, feed);
-	int status = loop.finish();
-	if (status == kExitFatal) return status;
-	LOG_TOOL_INFO("%lld resolved, %lld removed, %lld failed", resolved, removed, failed);
-	return status;
+	return loop.finish("%lld resolved, %lld removed, %lld failed", resolved, removed, failed);
 }
