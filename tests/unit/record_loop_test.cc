@@ -132,3 +132,29 @@ TEST(RecordLoop, AClosedOutputStopsTheLoopAndIsFatal)
 }
 
 } // namespace
+
+namespace {
+
+TEST(RecordLoop, AnOutputFailureCanBeOnlyAFailure)
+{
+	std::string text = "{\"name\":\"a\",\"serial\":1}\n{\"name\":\"b\",\"serial\":2}\n";
+	FILE *in = fmemopen(text.data(), text.size(), "r");
+	FILE *out = fopen("/dev/full", "w");
+	ASSERT_TRUE(in && out);
+	{
+		pm::RecordLoop loop("t-tool", {"project"}, in, out);
+		loop.on_output_failure(pm::RecordLoop::OutputFailure::Continue);
+		int n = 0;
+		loop.run([&](pm::ProjectRecord &, rapidjson::Document &) {
+			n++;
+			EXPECT_FALSE(loop.emit_raw(loop.line()));
+		});
+		EXPECT_EQ(n, 2); // went on
+		EXPECT_FALSE(loop.broken());
+		EXPECT_EQ(loop.finish(), pm::kExitSomeFailed);
+	}
+	fclose(in);
+	fclose(out);
+}
+
+} // namespace

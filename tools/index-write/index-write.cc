@@ -701,6 +701,9 @@ int main(int argc, char **argv)
 		return pm::kExitFatal;
 	}
 	// Should either fail to open, paths are looked up the usual way.
+	// The pages are what counts: a full disk under the wrapper's copy of
+	// this output must not stop them (see RecordLoop::OutputFailure).
+	run.loop.on_output_failure(pm::RecordLoop::OutputFailure::Continue);
 	run.web_dir.open(o.m.web());
 	run.simple_dir.open(o.m.simple());
 

@@ -105,11 +105,15 @@ bool RecordLoop::emit(const rapidjson::Value &v) { return emit_raw(to_json(v)); 
 bool RecordLoop::emit_raw(const std::string &line)
 {
 	if (broken_) return false;
-	if (!out_.write_raw(line)) {
-		broken_ = true;
-		broken_errno_ = errno;
+	if (out_.write_raw(line)) return true;
+	if (output_failure_ == OutputFailure::Continue) {
+		LOG_TOOL_ERROR("cannot write to standard output: %s", strerror(errno));
+		failed_ = true;
+		return false;
 	}
-	return !broken_;
+	broken_ = true;
+	broken_errno_ = errno;
+	return false;
 }
 
 bool RecordLoop::emit_error(const std::string &name, long long serial, const std::string &reason,

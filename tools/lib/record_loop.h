@@ -30,6 +30,13 @@ public:
 	// prog names the tool in error records and log lines; acts_on lists the
 	// record types the tool handles (every other type passes through).
 	RecordLoop(const char *prog, std::initializer_list<const char *> acts_on, FILE *in = stdin, FILE *out = stdout);
+	// What a failed write of the output means. Stop (the default): the
+	// reader is gone or the output unusable, so the loop ends and the exit
+	// status is 3. Continue: the work is worth finishing without its report
+	// (index-write's pages land even when the disk holding the wrapper's
+	// copy of its output is full); each failure is logged and exits 1.
+	enum class OutputFailure { Stop, Continue };
+	void on_output_failure(OutputFailure f) { output_failure_ = f; }
 	RecordLoop(const RecordLoop &) = delete;
 	RecordLoop &operator=(const RecordLoop &) = delete;
 
@@ -78,6 +85,7 @@ private:
 	std::vector<std::string> targets_;
 	bool failed_ = false, broken_ = false, eof_ = false;
 	int broken_errno_ = 0;
+	OutputFailure output_failure_ = OutputFailure::Stop;
 };
 
 } // namespace pm
