@@ -512,8 +512,10 @@ PY
 	} >"$BATS_TEST_TMPDIR/in"
 	run --separate-stderr index-write -d "$MIRROR" <"$BATS_TEST_TMPDIR/in"
 	assert_failure 1
+	# (The record of unknown type names project z: an error record says so.)
+	assert_equal "$(jq -r 'select(.type == "error" and .name == "z") | .tool' <<<"$output")" index-write
 	run jq -r .type <<<"$output"
-	assert_output $'error\nsynced\nstale\ntarget'
+	assert_output $'error\nsynced\nstale\nerror\ntarget'
 	[[ "$stderr" == *"line 3"* ]]
 	[[ "$stderr" == *"unknown record type"* ]]
 	# An unresolved project record is an error, not a page.

@@ -4,6 +4,8 @@
 #include <string>
 
 #include "names.h"
+#include "text.h"
+#include "url_policy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

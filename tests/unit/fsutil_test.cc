@@ -1,6 +1,7 @@
 // Unit tests for tools/lib/fsutil.{h,cc}: atomic writes, the status file,
 // temporaries and directory clean-up.
 #include "fsutil.h"
+#include "layout.h"
 
 #include <gtest/gtest.h>
 
@@ -327,43 +328,43 @@ TEST_F(FsTest, ReadStatus)
 {
 	long long serial = -1;
 	std::string err;
-	EXPECT_TRUE(pm::read_status(dir, serial, &err)) << err; // missing: 0
+	EXPECT_TRUE(pm::read_status(pm::Layout(dir), serial, &err)) << err; // missing: 0
 	EXPECT_EQ(serial, 0);
 
 	put(dir + "/status", "123");
-	EXPECT_TRUE(pm::read_status(dir, serial, &err)) << err;
+	EXPECT_TRUE(pm::read_status(pm::Layout(dir), serial, &err)) << err;
 	EXPECT_EQ(serial, 123);
 
 	put(dir + "/status", "123\n");
-	EXPECT_TRUE(pm::read_status(dir, serial, &err)) << err;
+	EXPECT_TRUE(pm::read_status(pm::Layout(dir), serial, &err)) << err;
 	EXPECT_EQ(serial, 123);
 
 	put(dir + "/status", "27182818\r\n");
-	EXPECT_TRUE(pm::read_status(dir, serial, &err)) << err;
+	EXPECT_TRUE(pm::read_status(pm::Layout(dir), serial, &err)) << err;
 	EXPECT_EQ(serial, 27182818);
 
 	for (const char *bad : {"", "\n", "abc", "12a", "-5", "1 2", "1.5", "0x10", "9999999999999999999999"}) {
 		put(dir + "/status", bad);
 		err.clear();
-		EXPECT_FALSE(pm::read_status(dir, serial, &err)) << bad;
+		EXPECT_FALSE(pm::read_status(pm::Layout(dir), serial, &err)) << bad;
 		EXPECT_FALSE(err.empty()) << bad;
 	}
 	put(dir + "/status", std::string(100, '1')); // too big to be a serial
-	EXPECT_FALSE(pm::read_status(dir, serial, &err));
+	EXPECT_FALSE(pm::read_status(pm::Layout(dir), serial, &err));
 
 	// A status that is a directory cannot be read.
 	ASSERT_EQ(unlink((dir + "/status").c_str()), 0);
 	ASSERT_EQ(mkdir((dir + "/status").c_str(), 0755), 0);
-	EXPECT_FALSE(pm::read_status(dir, serial, &err));
+	EXPECT_FALSE(pm::read_status(pm::Layout(dir), serial, &err));
 }
 
 TEST_F(FsTest, WriteStatusNoNewline)
 {
 	std::string err;
-	ASSERT_TRUE(pm::write_status(dir + "/mirror", 1154164, &err)) << err;
+	ASSERT_TRUE(pm::write_status(pm::Layout(dir + "/mirror"), 1154164, &err)) << err;
 	EXPECT_EQ(slurp(dir + "/mirror/status"), "1154164");
 	long long serial = 0;
-	ASSERT_TRUE(pm::read_status(dir + "/mirror", serial, &err));
+	ASSERT_TRUE(pm::read_status(pm::Layout(dir + "/mirror"), serial, &err));
 	EXPECT_EQ(serial, 1154164);
 	EXPECT_EQ(list(dir + "/mirror"), std::set<std::string>{"status"});
 }

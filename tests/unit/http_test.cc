@@ -2,6 +2,8 @@
 // inside the test (a thread per connection, canned answers, keep-alive), so
 // retries, redirects, truncation and connection reuse can be checked exactly.
 #include "http.h"
+#include "url.h"
+#include "url_policy.h"
 
 #include "body_stream.h"
 

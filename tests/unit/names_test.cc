@@ -1,6 +1,8 @@
 // Unit tests for tools/lib/names.{h,cc}: PEP 503 names and the checks that
 // keep every file the mirror writes inside packages/.
 #include "names.h"
+#include "text.h"
+#include "url_policy.h"
 
 #include <gtest/gtest.h>
 
@@ -198,6 +200,35 @@ TEST(Names, HtmlEscape)
 	EXPECT_EQ(pm::html_escape("&amp;"), "&amp;amp;"); // not idempotent, by design
 	EXPECT_EQ(pm::html_escape("caf\xc3\xa9"), "caf\xc3\xa9");
 	EXPECT_EQ(pm::html_escape(">=3.8"), "&gt;=3.8");
+}
+
+} // namespace
+
+namespace {
+
+TEST(Text, TrimLowerHexval)
+{
+	EXPECT_EQ(pm::trim(" \t\r\n\f\va b\v "), "a b");
+	EXPECT_EQ(pm::trim("   "), "");
+	EXPECT_EQ(pm::trim_copy(" x "), "x");
+	EXPECT_EQ(pm::lower("MiXeD-ÄSCII_1"), "mixed-Äscii_1");
+	EXPECT_EQ(pm::hexval('0'), 0);
+	EXPECT_EQ(pm::hexval('f'), 15);
+	EXPECT_EQ(pm::hexval('F'), 15);
+	EXPECT_EQ(pm::hexval('g'), -1);
+	std::string out = "x";
+	pm::append_html_escaped(out, "a<b");
+	EXPECT_EQ(out, "xa&lt;b");
+}
+
+TEST(Names, NormalizeIntoAReusedBuffer)
+{
+	std::string buf = "left over";
+	pm::normalize_name_into("Foo.._Bar-", buf);
+	EXPECT_EQ(buf, "foo-bar-");
+	EXPECT_EQ(pm::normalize_name("Foo.._Bar-"), "foo-bar-");
+	pm::normalize_name_into("", buf);
+	EXPECT_EQ(buf, "");
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // Unit tests for tools/lib/simple_page.{h,cc} (project and root pages) and
 // tools/lib/index_root.{h,cc} (the root list index-write keeps).
 #include "simple_page.h"
+#include "text.h"
 
 #include <gtest/gtest.h>
 

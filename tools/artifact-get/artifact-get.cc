@@ -15,11 +15,14 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "http.h"
+#include "layout.h"
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
 #include "project_json.h"
 #include "record.h"
+#include "record_loop.h"
+#include "url_policy.h"
 
 namespace {
 
@@ -69,7 +72,8 @@ constexpr int kContentRetries = 2;
 constexpr long long kMaxMetadataBytes = 64LL << 20;
 
 struct Options {
-	std::string dir, web;
+	std::string dir;
+	pm::Layout mirror{""};
 	int concurrency = 8;
 	pm::CompareMethod compare = pm::CompareMethod::Hash;
 	std::string download_mirror;
@@ -125,13 +129,12 @@ struct Job {
 
 class ArtifactGet {
 public:
-	explicit ArtifactGet(Options o) : opt_(std::move(o)), in_(stdin), out_(stdout) {}
+	explicit ArtifactGet(Options o) : opt_(std::move(o)), loop_(kProg, {"project"}) {}
 	int run();
 
 private:
 	bool feed();
-	bool read_record(); // false at end of input
-	void take_project(const rapidjson::Document &doc, const std::string &line);
+	void take_project(pm::ProjectRecord &r);
 	bool vet_urls(Project &p);
 	bool next_item(Project &p); // true if a transfer was added
 	bool journal_paths(Project &p, const std::string &url);
@@ -142,6 +145,7 @@ private:
 	void fail_item(Project &p, const pm::FileEntry &f, bool meta, const std::string &url, const std::string &why);
 	void item_finished(const std::shared_ptr<Project> &p);
 	void maybe_finish(const std::shared_ptr<Project> &p);
+	void check_output(bool written);
 	void emit(const std::string &line);
 	void progress(bool force = false);
 	void progress_clear();
@@ -149,26 +153,25 @@ private:
 
 	Options opt_;
 	pm::Http http_;
-	pm::NdjsonReader in_;
-	pm::NdjsonWriter out_;
+	pm::RecordLoop loop_;
 	std::shared_ptr<Project> cur_;
-	std::vector<std::string> targets_; // held, written last
 	Stats st_;
-	bool bad_input_ = false;
 	bool eof_ = false;
 	bool progress_shown_ = false;
 	bool tty_ = false;
 	std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now(), last_progress_{};
 };
 
-void ArtifactGet::emit(const std::string &line)
+// A closed output ends the run at once: nobody hears of what lands after.
+void ArtifactGet::check_output(bool written)
 {
-	if (!out_.write_raw(line)) {
-		progress_clear();
-		LOG_ERROR("artifact-get: cannot write to standard output: %s", strerror(errno));
-		exit(pm::kExitFatal);
-	}
+	if (written) return;
+	progress_clear();
+	LOG_TOOL_ERROR("cannot write to standard output: %s", strerror(errno));
+	exit(pm::kExitFatal);
 }
+
+void ArtifactGet::emit(const std::string &line) { check_output(loop_.emit_raw(line)); }
 
 void ArtifactGet::progress_clear()
 {
@@ -223,39 +226,19 @@ bool ArtifactGet::vet_urls(Project &p)
 	return true;
 }
 
-void ArtifactGet::take_project(const rapidjson::Document &doc, const std::string &line)
+void ArtifactGet::take_project(pm::ProjectRecord &r)
 {
-	pm::ProjectRecord r;
-	std::string err;
-	size_t n = in_.line_number();
-	if (!pm::parse_record(doc, r, err)) {
-		progress_clear();
-		LOG_ERROR("line %zu: %s", n, err.c_str());
-		bad_input_ = true;
-		// Tell the end of the pipeline, when the line names a project at all.
-		std::string name = pm::get_string(doc, "name");
-		if (pm::valid_project_name(name))
-			emit(pm::error_record(kProg, pm::normalize_name(name), std::max(0LL, pm::get_int(doc, "serial", 0)),
-			                      "line " + std::to_string(n) + ": " + err));
-		return;
-	}
-	if (r.type != "project") {
-		if (r.type == "target")
-			targets_.push_back(line);
-		else
-			emit(line);
-		return;
-	}
 	if (!r.resolved) {
 		progress_clear();
-		LOG_ERROR("line %zu: project %s: record is not resolved (no \"files\")", n, r.name.c_str());
-		bad_input_ = true;
-		emit(pm::error_record(kProg, r.name, r.serial, "line " + std::to_string(n) + ": record is not resolved"));
+		std::string why = "line " + std::to_string(loop_.line_number()) + ": record is not resolved";
+		LOG_ERROR("line %zu: project %s: record is not resolved (no \"files\")", loop_.line_number(), r.name.c_str());
+		check_output(loop_.emit_error(r.name, r.serial, why));
 		return;
 	}
 	auto p = std::make_shared<Project>();
-	p->line = line;
+	p->line = loop_.line();
 	// The counts this tool adds are its own: an earlier pass's do not carry over.
+	const rapidjson::Document &doc = loop_.doc();
 	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched")) {
 		rapidjson::Document copy;
 		copy.CopyFrom(doc, copy.GetAllocator());
@@ -269,23 +252,6 @@ void ArtifactGet::take_project(const rapidjson::Document &doc, const std::string
 	st_.projects++;
 	if (!vet_urls(*p)) p->files.clear(); // nothing of it is fetched
 	cur_ = p;
-}
-
-bool ArtifactGet::read_record()
-{
-	// A fresh document per line: rapidjson's pool allocator only grows while
-	// a document lives, so reusing one would keep every line ever read.
-	rapidjson::Document doc;
-	std::string err;
-	if (!in_.next(doc, err)) return false;
-	if (!err.empty()) {
-		progress_clear();
-		LOG_ERROR("%s", err.c_str());
-		bad_input_ = true;
-		return true;
-	}
-	take_project(doc, in_.line());
-	return true;
 }
 
 void ArtifactGet::fail_item(Project &p, const pm::FileEntry &f, bool meta, const std::string &url,
@@ -305,7 +271,7 @@ void ArtifactGet::fail_item(Project &p, const pm::FileEntry &f, bool meta, const
 }
 
 // Before the first download of a project, its paths go to the project's
-// unlisted journal (see pm::unlisted_journal): if the project then fails, or
+// unlisted journal (see pm::add_to_unlisted): if the project then fails, or
 // the run is killed, the next page written for it knows which files it may
 // have to delete. A file that cannot be tracked is not fetched.
 bool ArtifactGet::journal_paths(Project &p, const std::string &url)
@@ -313,7 +279,7 @@ bool ArtifactGet::journal_paths(Project &p, const std::string &url)
 	std::vector<std::string> paths;
 	for (auto &f : p.files) paths.push_back(f.path);
 	std::string err;
-	if (!pm::add_to_unlisted(opt_.dir, p.name, paths, opt_.fsync, &err)) {
+	if (!pm::add_to_unlisted(opt_.mirror, p.name, paths, opt_.fsync, &err)) {
 		fail_item(p, p.files[(p.next_item - 1) / 2], (p.next_item - 1) % 2 == 1, url,
 		          "cannot record the files it downloads: " + err);
 		p.next_item = 2 * p.files.size(); // the project fails once, not once per file
@@ -333,10 +299,10 @@ bool ArtifactGet::next_item(Project &p)
 	if (meta && (!opt_.metadata || f.core_metadata.empty())) return false;
 	st_.seen++;
 	std::string rel = meta ? f.path + ".metadata" : f.path;
-	std::string target = opt_.web + "/" + rel;
+	std::string target = opt_.mirror.file(rel);
 	std::string upstream_url = meta ? f.url + ".metadata" : f.url;
 	std::string why;
-	if (!pm::path_stays_inside(opt_.web, rel, &why)) {
+	if (!pm::path_stays_inside(opt_.mirror.web(), rel, &why)) {
 		fail_item(p, f, meta, upstream_url, why);
 		return false;
 	}
@@ -527,7 +493,7 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 	if (p->failed) {
 		st_.failed_projects++;
 		// The record names the first failure; the log has every one.
-		emit(pm::error_record(kProg, p->name, p->serial, p->err_reason, p->err_file, p->err_url));
+		check_output(loop_.emit_error(p->name, p->serial, p->err_reason, p->err_file, p->err_url));
 		LOG_DEBUG("Project %s: %d of its files failed", p->name.c_str(), p->failures);
 	} else if (p->needs_download) {
 		LOG_DEBUG("Project %s: files missing (dry run); record held back", p->name.c_str());
@@ -552,10 +518,12 @@ bool ArtifactGet::feed()
 	for (;;) {
 		if (!cur_) {
 			if (eof_) return false;
-			if (!read_record()) {
+			progress_clear(); // the loop may log a refused record
+			if (!loop_.next()) {
 				eof_ = true;
 				return false;
 			}
+			take_project(loop_.record());
 			continue;
 		}
 		if (cur_->next_item < 2 * cur_->files.size()) {
@@ -574,27 +542,28 @@ int ArtifactGet::run()
 {
 	tty_ = isatty(2);
 	http_.run(opt_.concurrency, [this] { return feed(); });
-	for (auto &t : targets_) emit(t);
+	progress_clear();
+	int status = loop_.finish();
+	if (status == pm::kExitFatal) return status;
 	if (opt_.progress) { // the final count stays on screen
 		progress(true);
 		if (tty_) fputc('\n', stderr);
 		progress_shown_ = false;
 	}
 	if (opt_.dry_run)
-		LOG_INFO("artifact-get: %lld files would be downloaded (%lld bytes), %lld current, %lld failed in %lld "
+		LOG_TOOL_INFO("%lld files would be downloaded (%lld bytes), %lld current, %lld failed in %lld "
 		         "projects",
 		         st_.would, st_.would_bytes, st_.current, st_.failed, st_.failed_projects);
 	else
-		LOG_INFO("artifact-get: %lld files downloaded (%lld bytes), %lld current, %lld failed in %lld projects",
+		LOG_TOOL_INFO("%lld files downloaded (%lld bytes), %lld current, %lld failed in %lld projects",
 		         st_.downloaded, st_.bytes, st_.current, st_.failed, st_.failed_projects);
-	return (bad_input_ || st_.failed_projects > 0) ? pm::kExitSomeFailed : pm::kExitOk;
+	return status;
 }
 
 } // namespace
 
 int main(int argc, char **argv)
 {
-	signal(SIGPIPE, SIG_IGN); // a closed stdout is an error we report, not a silent death
 	enum {
 		kCompare = 1000,
 		kMirror,
@@ -623,6 +592,7 @@ int main(int argc, char **argv)
 	    PM_COMMON_LONGOPTS,
 	    {nullptr, 0, nullptr, 0},
 	};
+	pm::log_set_prog(kProg);
 	Options o;
 	int progress = -1;
 	const char *upstream = nullptr;
@@ -639,8 +609,7 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "hash"))
 				o.compare = pm::CompareMethod::Hash;
 			else {
-				fprintf(stderr, "%s: --compare-method wants stat or hash, not '%s'\n", kProg, optarg);
-				return pm::kExitUsage;
+				pm::usage_error(kProg, "--compare-method wants stat or hash, not '%s'", optarg);
 			}
 			break;
 		case kMirror: o.download_mirror = optarg; break;
@@ -648,8 +617,7 @@ int main(int argc, char **argv)
 		case 'u': upstream = optarg; break;
 		case kAllowHost:
 			if (!*optarg || strpbrk(optarg, "/@?# ")) {
-				fprintf(stderr, "%s: --allow-host wants a host name (or HOST:PORT), not '%s'\n", kProg, optarg);
-				return pm::kExitUsage;
+				pm::usage_error(kProg, "--allow-host wants a host name (or HOST:PORT), not '%s'", optarg);
 			}
 			extra_hosts.push_back(optarg);
 			break;
@@ -662,40 +630,22 @@ int main(int argc, char **argv)
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", kProg); return pm::kExitUsage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg, argv[optind],
-		        kProg);
-		return pm::kExitUsage;
-	}
+	pm::no_operands(kProg, argc, argv);
 	if (o.dir.empty()) {
-		fprintf(stderr, "%s: -d/--directory DIR is required\nTry '%s --help' for more information.\n", kProg, kProg);
-		return pm::kExitUsage;
+		pm::usage_error(kProg, "-d/--directory DIR is required");
 	}
-	const char *ah = getenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
-	if (ah && (!strcmp(ah, "1") || !strcasecmp(ah, "true") || !strcasecmp(ah, "yes"))) o.allow_http = true;
+	if (pm::allow_non_https_env()) o.allow_http = true;
 	o.policy = pm::project_json_policy(pm::upstream_or_exit(kProg, upstream, o.allow_http), extra_hosts, o.allow_http);
 	if (!o.download_mirror.empty()) {
 		// The operator names it, but the same rule holds: http(s), https unless allowed.
-		pm::UrlParts u;
-		if (!pm::parse_url(o.download_mirror, u) || (u.scheme != "https" && u.scheme != "http") || u.host.empty()) {
-			fprintf(stderr, "%s: --download-mirror '%s' is not an http(s) URL\n", kProg, o.download_mirror.c_str());
-			return pm::kExitUsage;
-		}
-		if (u.scheme == "http" && !o.allow_http) {
-			fprintf(stderr, "%s: --download-mirror '%s' is not https (use --allow-non-https to permit it)\n", kProg,
-			        o.download_mirror.c_str());
-			return pm::kExitUsage;
-		}
-		while (!o.download_mirror.empty() && o.download_mirror.back() == '/') o.download_mirror.pop_back();
+		o.download_mirror = pm::base_url_or_exit(kProg, "--download-mirror", o.download_mirror, o.allow_http);
 	} else if (!o.mirror_fallback) {
-		fprintf(stderr, "%s: --download-mirror-no-fallback needs --download-mirror\n", kProg);
-		return pm::kExitUsage;
+		pm::usage_error(kProg, "--download-mirror-no-fallback needs --download-mirror");
 	}
 	o.progress = progress < 0 ? isatty(2) : progress == 1;
-	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
-	o.web = o.dir + "/web";
-	if (!o.dry_run && !pm::mkdir_p(o.web)) {
-		LOG_ERROR("artifact-get: cannot create %s: %s", o.web.c_str(), strerror(errno));
+	o.mirror = pm::Layout(o.dir);
+	if (!o.dry_run && !pm::mkdir_p(o.mirror.web())) {
+		LOG_TOOL_ERROR("cannot create %s: %s", o.mirror.web().c_str(), strerror(errno));
 		return pm::kExitFatal;
 	}
 	ArtifactGet a(std::move(o));

@@ -16,6 +16,9 @@
 #include "names.h"
 #include "ndjson.h"
 #include "record.h"
+#include "record_loop.h"
+#include "url.h"
+#include "url_policy.h"
 
 using namespace pm;
 
@@ -67,6 +70,7 @@ int main(int argc, char **argv)
 	bool allow_http = false, no_purge = false;
 	int concurrency = 4;
 	long long rate = 10;
+	log_set_prog("cdn-purge");
 	int c;
 	while ((c = getopt_long(argc, argv, "u:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "cdn-purge", usage)) continue;
@@ -78,18 +82,12 @@ int main(int argc, char **argv)
 		case kNoPurge: no_purge = true; break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "cdn-purge: unexpected argument '%s'\n%s", argv[optind], usage);
-		return kExitUsage;
-	}
+	no_operands("cdn-purge", argc, argv);
 	const std::string upstream = upstream_or_exit("cdn-purge", upstream_arg, allow_http);
 	const std::string origin = url_origin(upstream);
 
 	Http http;
-	NdjsonReader in(stdin);
-	NdjsonWriter out(stdout);
-	std::vector<std::string> targets;
-	bool bad = false, broken = false;
+	RecordLoop loop("cdn-purge", {"stale"});
 	bool unavailable = false; // upstream refused PURGE: send no more this run
 	long long n_purged = 0, n_refused = 0, n_failed = 0;
 	std::shared_ptr<Item> cur; // the record whose URLs are being sent
@@ -99,10 +97,6 @@ int main(int argc, char **argv)
 	                                     std::chrono::duration<double>(1.0 / static_cast<double>(rate)))
 	                               : clock::duration::zero();
 	auto next_slot = clock::now();
-
-	auto emit_raw = [&](const std::string &s) {
-		if (!out.write_raw(s)) broken = true;
-	};
 
 	auto finish = [&](const std::shared_ptr<Item> &it) {
 		if (it->next < it->urls.size() || it->outstanding > 0) return;
@@ -128,11 +122,11 @@ int main(int argc, char **argv)
 		r.RemoveMember("last_serial");
 		r.RemoveMember("json_url");
 		LOG_DEBUG("%s: %s, round %lld next", it->name.c_str(), all ? "purged" : "to be cache-busted", round + 1);
-		if (!out.write(r)) broken = true;
+		loop.emit(r);
 	};
 
 	auto feed = [&]() -> bool {
-		if (broken) return false;
+		if (loop.broken()) return false;
 		if (cur) {
 			auto it = cur;
 			if (unavailable) {
@@ -179,30 +173,10 @@ int main(int argc, char **argv)
 			return true;
 		}
 
-		rapidjson::Document doc;
-		std::string err;
-		if (!in.next(doc, err)) return false;
-		if (!err.empty()) {
-			LOG_ERROR("cdn-purge: input %s", err.c_str());
-			bad = true;
-			return true;
-		}
-		ProjectRecord r;
-		if (!parse_record(doc, r, err)) {
-			LOG_ERROR("cdn-purge: input line %zu: %s", in.line_number(), err.c_str());
-			bad = true;
-			return true;
-		}
-		if (r.type == "target") {
-			targets.push_back(in.line());
-			return true;
-		}
-		if (r.type != "stale") {
-			emit_raw(in.line());
-			return true;
-		}
+		if (!loop.next()) return false;
+		const ProjectRecord &r = loop.record();
 		auto it = std::make_shared<Item>();
-		it->rec.Swap(doc);
+		it->rec.Swap(loop.doc());
 		it->name = r.name;
 		it->display = r.display_name;
 		if (!no_purge) {
@@ -211,7 +185,7 @@ int main(int argc, char **argv)
 			std::string own = upstream + "/pypi/" + url_escape(r.name) + "/json";
 			if (json_url.empty() || url_origin(json_url) != origin) {
 				if (!json_url.empty())
-					LOG_WARN("cdn-purge: input line %zu: json_url %s is not on %s; purging %s", in.line_number(),
+					LOG_TOOL_WARN("input line %zu: json_url %s is not on %s; purging %s", loop.line_number(),
 					         json_url.c_str(), upstream.c_str(), own.c_str());
 				json_url = own;
 			}
@@ -234,11 +208,5 @@ int main(int argc, char **argv)
 	};
 
 	http.run(concurrency, feed);
-	for (auto &t : targets) emit_raw(t);
-	if (broken) {
-		LOG_ERROR("cdn-purge: cannot write output: %s", strerror(errno));
-		return kExitFatal;
-	}
-	LOG_INFO("cdn-purge: %lld purged, %lld refused, %lld failed", n_purged, n_refused, n_failed);
-	return bad ? kExitSomeFailed : kExitOk;
+	return loop.finish("%lld purged, %lld refused, %lld failed", n_purged, n_refused, n_failed);
 }

@@ -27,9 +27,12 @@
 #include "cli.h"
 #include "fsutil.h"
 #include "http.h"
+#include "index_root.h"
+#include "layout.h"
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
+#include "url_policy.h"
 #include "xmlrpc.h"
 
 namespace {
@@ -648,8 +651,6 @@ void mirror_removals(const std::string &dir, Run &run, long long serial)
 	std::sort(run.upstream.begin(), run.upstream.end());
 	run.upstream.erase(std::unique(run.upstream.begin(), run.upstream.end()), run.upstream.end());
 	run.changed.settle();
-	// What is found goes here first: a root that turns out unreadable half
-	// way is not used at all.
 	std::vector<std::pair<std::string, std::string>> gone; // name, display
 	std::set<std::string, std::less<>> gone_names;
 	auto consider = [&](const std::string &display) {
@@ -669,53 +670,16 @@ void mirror_removals(const std::string &dir, Run &run, long long serial)
 		run.changed.settle();
 	};
 
-	std::string root = dir + "/web/simple/index.v1_json";
-	pm::FileStream in;
-	if (in.open(root)) {
-		// The mirror's own root, read as a stream like upstream's.
-		in.set_limits(kMaxRoot, kMaxGap);
-		RootHandler h;
-		h.entry = [&](const std::string *name, long long, size_t) {
-			if (name) consider(*name);
-		};
-		std::string error;
-		if (parse_root(in, h, error)) {
-			commit();
-			LOG_DEBUG("Mirror root %s lists %zu projects, %zu gone upstream", root.c_str(), h.entries, gone.size());
-			return;
-		}
-		LOG_WARN("Cannot parse %s (%s); looking at the project directories instead", root.c_str(),
-		         error.c_str());
-		gone.clear();
-		gone_names.clear();
-	} else if (errno != ENOENT) {
-		LOG_WARN("Cannot read %s (%s); looking at the project directories instead", root.c_str(),
-		         strerror(errno));
-	}
-
-	// No root JSON (an older or bandersnatch mirror): every directory under
-	// web/simple/ with a project page in it is a mirrored project. The page
-	// check keeps bandersnatch's hash-index letter directories out.
-	std::string simple = dir + "/web/simple";
-	DIR *d = opendir(simple.c_str());
-	if (!d) {
-		if (errno != ENOENT) LOG_WARN("Cannot list %s: %s", simple.c_str(), strerror(errno));
+	const pm::Layout mirror(dir);
+	pm::RootList held;
+	std::string why;
+	if (!mirror.held_projects(held, why)) {
+		LOG_WARN("Cannot tell which projects %s holds (%s); asking for no removals", dir.c_str(), why.c_str());
 		return;
 	}
-	std::vector<std::string> names;
-	while (struct dirent *e = readdir(d)) {
-		std::string n = e->d_name;
-		if (n.empty() || n[0] == '.' || pm::normalize_name(n) != n) continue;
-		struct stat st;
-		if (stat((simple + "/" + n + "/index.html").c_str(), &st) != 0 &&
-		    stat((simple + "/" + n + "/index.v1_json").c_str(), &st) != 0)
-			continue;
-		names.push_back(n);
-	}
-	closedir(d);
-	for (auto &n : names) consider(n);
+	for (size_t i = 0; i < held.size(); i++) consider(std::string(held.display(i)));
 	commit();
-	LOG_DEBUG("%s holds %zu project directories, %zu gone upstream", simple.c_str(), names.size(), gone.size());
+	LOG_DEBUG("The mirror holds %zu projects, %zu gone upstream", held.size(), gone.size());
 }
 
 // ------------------------------------------------------------------ output
@@ -794,16 +758,14 @@ int main(int argc, char **argv)
 		case 'd':
 			dir = optarg;
 			if (dir.empty()) {
-				fprintf(stderr, "%s: --directory wants a directory\n", kProg);
-				return pm::kExitUsage;
+				pm::usage_error(kProg, "--directory wants a directory");
 			}
 			while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
 			break;
 		case kOptSource:
 			source = optarg;
 			if (source != "simple" && source != "xmlrpc") {
-				fprintf(stderr, "%s: --source wants 'simple' or 'xmlrpc', not '%s'\n", kProg, optarg);
-				return pm::kExitUsage;
+				pm::usage_error(kProg, "--source wants 'simple' or 'xmlrpc', not '%s'", optarg);
 			}
 			break;
 		case kOptLastSerial: last_serial = true; break;
@@ -812,11 +774,7 @@ int main(int argc, char **argv)
 			return pm::kExitUsage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg,
-		        argv[optind], kProg);
-		return pm::kExitUsage;
-	}
+	pm::no_operands(kProg, argc, argv);
 	std::string upstream = pm::upstream_or_exit(kProg, upstream_arg, allow_http);
 	std::string endpoint = upstream + "/pypi";
 	pm::Http http;
@@ -834,7 +792,7 @@ int main(int argc, char **argv)
 	}
 	if (!have_since) {
 		std::string error;
-		if (!pm::read_status(dir, since, &error)) {
+		if (!pm::read_status(pm::Layout(dir), since, &error)) {
 			LOG_ERROR("%s", error.c_str());
 			return pm::kExitFatal;
 		}

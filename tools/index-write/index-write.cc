@@ -23,10 +23,12 @@
 #include "cli.h"
 #include "fsutil.h"
 #include "index_root.h"
+#include "layout.h"
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
 #include "record.h"
+#include "record_loop.h"
 #include "simple_page.h"
 
 namespace {
@@ -72,7 +74,8 @@ Exit status: 0 success, 1 some projects failed (error records written),
 )";
 
 struct Options {
-	std::string dir, web, root_uri;
+	std::string dir, root_uri;
+	pm::Layout m{""}; // where things are in dir
 	bool json = false, html_pages = true, json_pages = true, sync = false, no_root = false, rebuild_root = false;
 	bool release_files = true; // false: index-only mirror (bandersnatch's release-files = false)
 	long long max_deletions = 10000, serial = -1;
@@ -80,7 +83,7 @@ struct Options {
 
 struct Run {
 	Options o;
-	pm::NdjsonWriter out{stdout};
+	pm::RecordLoop loop{kProg, {"project", "removal"}};
 	pm::RootList changes; // this run's synced projects, for the root index
 	// What artifact-get downloaded for the record being written (its
 	// files_fetched, bytes_fetched), passed on in the synced record.
@@ -97,16 +100,7 @@ struct Run {
 	// written is looked up from them (see pm::DirHandle).
 	pm::DirHandle web_dir, simple_dir;
 	long long deleted_total = 0;
-	bool failed = false;
 };
-
-void emit(Run &run, const std::string &line)
-{
-	if (!run.out.write_raw(line)) {
-		LOG_ERROR("cannot write to standard output: %s", strerror(errno));
-		run.failed = true;
-	}
-}
 
 void emit_error(Run &run, const pm::ProjectRecord &r, const std::string &reason, const std::string &file = "")
 {
@@ -114,8 +108,7 @@ void emit_error(Run &run, const pm::ProjectRecord &r, const std::string &reason,
 		LOG_ERROR("%s: %s", r.name.c_str(), reason.c_str());
 	else
 		LOG_ERROR("%s: %s: %s", r.name.c_str(), file.c_str(), reason.c_str());
-	emit(run, pm::error_record(kProg, r.name, r.serial, reason, file));
-	run.failed = true;
+	run.loop.emit_error(r.name, r.serial, reason, file);
 }
 
 void emit_synced(Run &run, const pm::ProjectRecord &r, long long files, long long deleted, bool removed)
@@ -129,10 +122,10 @@ void emit_synced(Run &run, const pm::ProjectRecord &r, long long files, long lon
 	pm::set_int(d, d, "bytes_fetched", run.bytes_fetched);
 	pm::set_int(d, d, "deleted", deleted);
 	pm::set_bool(d, d, "removed", removed);
-	emit(run, pm::to_json(d));
+	run.loop.emit(d);
 }
 
-std::string page_dir(const Run &run, const std::string &name) { return run.o.web + "/simple/" + name; }
+std::string page_dir(const Run &run, const std::string &name) { return run.o.m.project_dir(name); }
 
 // What the project's page directory held when the project was taken up.
 struct OldPages {
@@ -209,10 +202,10 @@ long long delete_files(Run &run, const pm::ProjectRecord &r, const std::vector<s
 {
 	if (!run.o.release_files) return 0; // an index-only mirror holds no files
 	long long n = 0;
-	const std::string stop = run.o.web + "/packages";
+	const std::string stop = run.o.m.packages();
 	for (auto &p : paths) {
 		if (!pm::valid_package_path(p)) continue; // never anything but packages/xx/yy/<hash>/<file>
-		std::string full = run.o.web + "/" + p;
+		std::string full = run.o.m.file(p);
 		LOG_INFO("Deleting file: %s (project %s)", p.c_str(), r.name.c_str());
 		if (!pm::remove_file(full) && errno != ENOENT)
 			LOG_WARN("cannot delete %s: %s", full.c_str(), strerror(errno));
@@ -231,8 +224,8 @@ long long delete_files(Run &run, const pm::ProjectRecord &r, const std::vector<s
 // list of paths to delete goes to DIR/.pending-deletions/NAME (outside web/,
 // never served); it is removed once the files are gone, and a journal found
 // at start-up is completed then.
-std::string journal_dir(const Run &run) { return run.o.dir + "/.pending-deletions"; }
-std::string journal_path(const Run &run, const std::string &name) { return journal_dir(run) + "/" + name; }
+std::string journal_dir(const Run &run) { return run.o.m.pending_deletions_dir(); }
+std::string journal_path(const Run &run, const std::string &name) { return run.o.m.pending_deletions(name); }
 
 bool write_journal(Run &run, const std::string &name, const std::vector<std::string> &paths, std::string &why)
 {
@@ -271,7 +264,7 @@ std::vector<pm::ListedFile> read_journal(Run &run, const std::string &name, cons
 		if (errno != ENOENT) {
 			if (found) *found = true; // there, but unreadable: try to remove it too
 			LOG_ERROR("cannot read journal %s: %s", path.c_str(), strerror(errno));
-			run.failed = true;
+			run.loop.mark_failed();
 		}
 		return out;
 	}
@@ -346,7 +339,7 @@ void complete_journals(Run &run)
 			// Kept: the next run of the project (or of index-write) takes it up.
 			LOG_ERROR("%s: deletion cap of %lld files reached; %zu pending deletions stay in %s", name.c_str(),
 			          run.o.max_deletions, doomed.size(), journal_path(run, name).c_str());
-			run.failed = true;
+			run.loop.mark_failed();
 			continue;
 		}
 		if (!doomed.empty())
@@ -367,7 +360,7 @@ OldPages old_files(Run &run, const std::string &name, bool make_dir = false)
 	auto old = old_pages(run, name, make_dir);
 	if (may_have_journal(run, name))
 		for (auto &f : read_journal(run, name, journal_path(run, name))) old.files.push_back(f);
-	std::string unlisted = pm::unlisted_journal(run.o.dir, name);
+	std::string unlisted = run.o.m.unlisted_journal(name);
 	auto more = read_journal(run, name, unlisted, &old.unlisted);
 	old.files.insert(old.files.end(), more.begin(), more.end());
 	return old;
@@ -378,7 +371,7 @@ void remove_journals(Run &run, const std::string &name, const OldPages &old)
 {
 	remove_journal(run, name);
 	if (!old.unlisted) return;
-	std::string path = pm::unlisted_journal(run.o.dir, name);
+	std::string path = run.o.m.unlisted_journal(name);
 	if (!pm::remove_file(path) && errno != ENOENT) LOG_WARN("cannot delete %s: %s", path.c_str(), strerror(errno));
 }
 
@@ -440,7 +433,7 @@ bool inside_mirror(const Run &run, const std::string &path)
 
 bool publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text, std::string &why)
 {
-	std::string dest = run.o.web + "/json/" + r.name, old;
+	std::string dest = run.o.m.json_copy(r.name), old;
 	// The spooled document is consumed (moved into place, or deleted when
 	// unchanged) only when it lies inside the mirror, as pkg-resolve's spool
 	// does for the wrapper. A record naming a file elsewhere must not make us
@@ -449,8 +442,8 @@ bool publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text,
 	if (pm::read_file(dest, old, text.size() + 1) && old == text) {
 		if (consume) pm::remove_file(r.json_file); // unchanged: keep the published copy as it is
 	} else {
-		if (!pm::mkdir_p(run.o.web + "/json")) {
-			why = "cannot create " + run.o.web + "/json: " + strerror(errno);
+		if (!pm::mkdir_p(pm::dirname_of(dest))) {
+			why = "cannot create " + pm::dirname_of(dest) + ": " + strerror(errno);
 			return false;
 		}
 		if (!consume || rename(r.json_file.c_str(), dest.c_str()) != 0) {
@@ -460,7 +453,7 @@ bool publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text,
 			if (consume) pm::remove_file(r.json_file);
 		}
 	}
-	return pm::write_file_atomic(run.o.web + "/pypi/" + r.name + "/json", text, run.o.sync, &why);
+	return pm::write_file_atomic(run.o.m.json_api(r.name), text, run.o.sync, &why);
 }
 
 void process_project(Run &run, const pm::ProjectRecord &r)
@@ -473,7 +466,7 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 	for (auto &f : r.files) {
 		if (!run.o.release_files) break; // index-only: the files live upstream
 		long long size, mtime;
-		std::string full = run.o.web + "/" + f.path;
+		std::string full = run.o.m.file(f.path);
 		if (!pm::stat_file(full, size, mtime, &run.web_dir)) {
 			emit_error(run, r, "file missing on disk", f.filename);
 			return;
@@ -571,9 +564,9 @@ void process_removal(Run &run, const pm::ProjectRecord &r)
 	for (const char *page : {"/index.html", "/index.v1_html", "/index.v1_json"}) remove_if_present(dir + page);
 	if (rmdir(dir.c_str()) != 0 && errno != ENOENT)
 		LOG_WARN("cannot remove %s: %s", dir.c_str(), strerror(errno));
-	remove_if_present(run.o.web + "/json/" + r.name);
-	remove_if_present(run.o.web + "/pypi/" + r.name + "/json");
-	rmdir((run.o.web + "/pypi/" + r.name).c_str());
+	remove_if_present(run.o.m.json_copy(r.name));
+	remove_if_present(run.o.m.json_api(r.name));
+	rmdir(pm::dirname_of(run.o.m.json_api(r.name)).c_str());
 	long long deleted = delete_files(run, r, doomed);
 	remove_journals(run, r.name, old);
 	LOG_INFO("Removed %s (serial %lld, %lld files deleted)", r.name.c_str(), r.serial, deleted);
@@ -584,20 +577,20 @@ void process_removal(Run &run, const pm::ProjectRecord &r)
 
 bool root_files_missing(const Options &o)
 {
-	std::string s = o.web + "/simple/";
-	if (!pm::file_exists(s + "index.v1_json")) return true;
-	return o.html_pages && (!pm::file_exists(s + "index.html") || !pm::file_exists(s + "index.v1_html"));
+	if (!pm::file_exists(o.m.root_index("index.v1_json"))) return true;
+	return o.html_pages && (!pm::file_exists(o.m.root_index("index.html")) || !pm::file_exists(o.m.root_index("index.v1_html")));
 }
 
 // Merges this run's changes into the root index (see index_root.h).
 bool update_root(Run &run)
 {
 	const Options &o = run.o;
-	std::string simple = o.web + "/simple", why;
+	const std::string &simple = o.m.simple();
+	std::string why;
 	pm::RootList base;
 	long long meta_serial = -1;
 	bool scanned = false;
-	auto res = o.rebuild_root ? pm::RootLoad::Missing : pm::load_root_json(simple + "/index.v1_json", base, meta_serial, why);
+	auto res = o.rebuild_root ? pm::RootLoad::Missing : pm::load_root_json(o.m.root_index(), base, meta_serial, why);
 	if (res == pm::RootLoad::Ok && !why.empty()) LOG_WARN("%s", why.c_str());
 	if (res != pm::RootLoad::Ok) {
 		if (res == pm::RootLoad::Unusable) LOG_WARN("%s; rebuilding the root index from %s", why.c_str(), simple.c_str());
@@ -629,8 +622,8 @@ bool update_root(Run &run)
 		return false;
 	}
 	if (!o.html_pages) {
-		remove_if_present(simple + "/index.html");
-		remove_if_present(simple + "/index.v1_html");
+		remove_if_present(o.m.root_index("index.html"));
+		remove_if_present(o.m.root_index("index.v1_html"));
 	}
 	if (changed) LOG_INFO("Updated the root index (serial %lld)", top);
 	return true;
@@ -640,6 +633,7 @@ bool update_root(Run &run)
 
 int main(int argc, char **argv)
 {
+	pm::log_set_prog(kProg);
 	Run run;
 	Options &o = run.o;
 	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kFsync, kSerial, kNoRoot, kRebuild, kNoReleaseFiles };
@@ -675,8 +669,7 @@ int main(int argc, char **argv)
 				o.html_pages = false;
 				o.json_pages = true;
 			} else {
-				fprintf(stderr, "%s: --simple-format wants html, json or all, not '%s'\n", kProg, optarg);
-				return pm::kExitUsage;
+				pm::usage_error(kProg, "--simple-format wants html, json or all, not '%s'", optarg);
 			}
 			break;
 		case kMaxDel: o.max_deletions = pm::parse_count(kProg, "--max-deletions", optarg); break;
@@ -687,22 +680,15 @@ int main(int argc, char **argv)
 		default: return pm::kExitUsage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg, argv[optind],
-		        kProg);
-		return pm::kExitUsage;
-	}
+	pm::no_operands(kProg, argc, argv);
 	if (o.dir.empty()) {
-		fprintf(stderr, "%s: -d/--directory is required\nTry '%s --help' for more information.\n", kProg, kProg);
-		return pm::kExitUsage;
+		pm::usage_error(kProg, "-d/--directory is required");
 	}
 	if (!o.root_uri.empty() && o.root_uri.find_first_of("\"<>'` \t\r\n") != std::string::npos) {
-		fprintf(stderr, "%s: --root-uri '%s' contains characters a URL cannot\n", kProg, o.root_uri.c_str());
-		return pm::kExitUsage;
+		pm::usage_error(kProg, "--root-uri '%s' contains characters a URL cannot", o.root_uri.c_str());
 	}
 	if (!o.release_files && o.root_uri.empty()) {
-		fprintf(stderr, "%s: --no-release-files needs --root-uri (where the files are)\n", kProg);
-		return pm::kExitUsage;
+		pm::usage_error(kProg, "--no-release-files needs --root-uri (where the files are)");
 	}
 	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
 	struct stat st;
@@ -714,58 +700,28 @@ int main(int argc, char **argv)
 		LOG_ERROR("mirror directory %s: not a directory", o.dir.c_str());
 		return pm::kExitFatal;
 	}
-	o.web = o.dir + "/web";
-	if (!pm::mkdir_p(o.web + "/simple")) {
-		LOG_ERROR("cannot create %s/simple: %s", o.web.c_str(), strerror(errno));
+	o.m = pm::Layout(o.dir);
+	if (!pm::mkdir_p(o.m.simple())) {
+		LOG_ERROR("cannot create %s: %s", o.m.simple().c_str(), strerror(errno));
 		return pm::kExitFatal;
 	}
 	// Should either fail to open, paths are looked up the usual way.
-	run.web_dir.open(o.web);
-	run.simple_dir.open(o.web + "/simple");
+	// The pages are what counts: a full disk under the wrapper's copy of
+	// this output must not stop them (see RecordLoop::OutputFailure).
+	run.loop.on_output_failure(pm::RecordLoop::OutputFailure::Continue);
+	run.web_dir.open(o.m.web());
+	run.simple_dir.open(o.m.simple());
 
 	complete_journals(run);
 
-	// Records are a few KiB each: read them in bigger gulps than stdio's 4 KiB.
-	static char inbuf[1 << 16];
-	setvbuf(stdin, inbuf, _IOFBF, sizeof inbuf);
-	pm::NdjsonReader in(stdin);
-	rapidjson::Document doc;
-	std::string error;
-	std::vector<std::string> targets;
-	while (in.next(doc, error)) {
-		if (!error.empty()) {
-			LOG_ERROR("%s", error.c_str());
-			run.failed = true;
-			continue;
-		}
-		pm::ProjectRecord r;
-		if (!pm::parse_record(doc, r, error)) {
-			LOG_ERROR("line %zu: %s", in.line_number(), error.c_str());
-			run.failed = true;
-			// A project (or removal) refused for its content: tell the wrapper
-			// which project failed, when the name is usable.
-			std::string name = pm::get_string(doc, "name"), type = pm::get_string(doc, "type", "project");
-			if ((type == "project" || type == "removal") && pm::valid_project_name(name))
-				emit(run, pm::error_record(kProg, pm::normalize_name(name), pm::get_int(doc, "serial", 0),
-				                           "refused record: " + error));
-			continue;
-		}
+	run.loop.run([&](pm::ProjectRecord &r, rapidjson::Document &doc) {
 		run.files_fetched = std::max(0LL, pm::get_int(doc, "files_fetched", 0));
 		run.bytes_fetched = std::max(0LL, pm::get_int(doc, "bytes_fetched", 0));
 		if (r.type == "project")
 			process_project(run, r);
-		else if (r.type == "removal")
-			process_removal(run, r);
-		else if (r.type == "target")
-			targets.push_back(in.line());
 		else
-			emit(run, in.line()); // error, synced, stale: not ours to act on
-	}
-	if (ferror(stdin)) {
-		LOG_ERROR("cannot read standard input: %s", strerror(errno));
-		run.failed = true;
-	}
-	if (!o.no_root && !update_root(run)) run.failed = true;
-	for (auto &t : targets) emit(run, t);
-	return run.failed ? pm::kExitSomeFailed : pm::kExitOk;
+			process_removal(run, r);
+	});
+	if (!o.no_root && !update_root(run)) run.loop.mark_failed();
+	return run.loop.finish();
 }

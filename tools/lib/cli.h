@@ -49,11 +49,14 @@ inline bool common_option(int c, const char *prog, const char *usage)
 	}
 #define PM_COMMON_SHORTOPTS "hVvq"
 
+// A usage error, in the one style of every tool: "PROG: MESSAGE" and a
+// pointer to --help on standard error, then exit status 2.
+[[noreturn]] void usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Every tool takes options only (records come on standard input): an
+// operand is a usage error.
+void no_operands(const char *prog, int argc, char **argv);
+
 // Parses a non-negative integer option or exits with a usage error naming it.
 long long parse_count(const char *prog, const char *opt, const char *arg, long long min = 0, long long max = 1LL << 60);
-
-// Upstream base URL from -u or PYPI_MIRROR_UPSTREAM, default https://pypi.org;
-// refuses http:// unless allow_http (PYPI_MIRROR_ALLOW_NON_HTTPS=1 or --allow-non-https).
-std::string upstream_or_exit(const char *prog, const char *arg, bool allow_http);
 
 } // namespace pm

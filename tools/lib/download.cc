@@ -8,6 +8,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "http.h"
+#include "url.h"
 
 namespace pm {
 

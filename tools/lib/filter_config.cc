@@ -4,12 +4,13 @@
 #include <cstring>
 #include <fstream>
 #include <glob.h>
-#include <ini.h>
 #include <sstream>
 
 #include "fsutil.h"
+#include "ini_file.h"
 #include "log.h"
 #include "names.h"
+#include "text.h"
 
 namespace pm {
 
@@ -17,24 +18,16 @@ namespace {
 
 using Sections = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
 
-struct IniState {
-	Sections s;
-};
-
-// inih calls the handler once per line of a multi-line value, with the same
-// section and name; every non-empty line (and each word, for platform lists)
+// Every non-empty line of a value (and each word, for platform lists)
 // becomes one entry.
-int ini_handler(void *user, const char *section, const char *name, const char *value)
+void add_value(Sections &s, const char *section, const char *name, const std::string &v)
 {
-	auto *st = static_cast<IniState *>(user);
-	std::string v = value ? value : "";
 	// configparser folds option names to lower case: "Packages" is "packages".
 	std::string key = name;
-	for (auto &c : key) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-	auto &list = st->s[section][key];
+	lower_in_place(key);
+	auto &list = s[section][key];
 	size_t a = v.find_first_not_of(" \t"), b = v.find_last_not_of(" \t");
 	if (a != std::string::npos) list.push_back(v.substr(a, b - a + 1));
-	return 1;
 }
 
 // Old plugin names (bandersnatch < 6) still found in configurations.
@@ -194,25 +187,10 @@ long long parse_size(const std::string &s)
 
 bool load_filter_config(const std::string &path, FilterConfig &cfg, std::string &error)
 {
-	IniState st;
-	// Read the file as Python's configparser does, and as mirror-config(1)
-	// reads the same file: ";" later in a line is part of the value, and
-	// lines (long regular expressions, requirement lists) have no length
-	// limit. These are libinih's global switches: set for this parse only.
-	const bool inline_comments = ini_allow_inline_comments, multiline = ini_allow_multiline,
-	           use_stack = ini_use_stack, allow_realloc = ini_allow_realloc;
-	const int max_line = ini_max_line;
-	ini_allow_inline_comments = false;
-	ini_allow_multiline = true;
-	ini_use_stack = false;
-	ini_allow_realloc = true;
-	ini_max_line = 1 << 20;
-	int rc = ini_parse(path.c_str(), ini_handler, &st);
-	ini_allow_inline_comments = inline_comments;
-	ini_allow_multiline = multiline;
-	ini_use_stack = use_stack;
-	ini_allow_realloc = allow_realloc;
-	ini_max_line = max_line;
+	Sections sections;
+	int rc = read_ini(path, [&](const char *section, const char *name, const char *value) {
+		add_value(sections, section, name, value);
+	});
 	if (rc < 0) {
 		error = "cannot read " + path;
 		return false;
@@ -221,7 +199,7 @@ bool load_filter_config(const std::string &path, FilterConfig &cfg, std::string 
 		error = path + ":" + std::to_string(rc) + ": cannot parse this line";
 		return false;
 	}
-	const Sections &s = st.s;
+	const Sections &s = sections;
 	for (auto &p : lines(s, "plugins", nullptr, "enabled")) {
 		// One per line, but tolerate several on a line.
 		size_t i = 0;

@@ -312,58 +312,6 @@ void remove_stale_temps(const std::string &target)
 	closedir(d);
 }
 
-std::string unlisted_journal(const std::string &mirror_dir, const std::string &name)
-{
-	return mirror_dir + "/.unlisted/" + name;
-}
-
-bool add_to_unlisted(const std::string &mirror_dir, const std::string &name, const std::vector<std::string> &paths,
-                     bool sync, std::string *error)
-{
-	std::string path = unlisted_journal(mirror_dir, name), text;
-	if (!read_file(path, text, 64u << 20) && errno != ENOENT) {
-		if (error) *error = "cannot read " + path + ": " + strerror(errno);
-		return false;
-	}
-	std::set<std::string> have;
-	for (size_t pos = 0; pos < text.size();) {
-		size_t nl = text.find('\n', pos);
-		if (nl == std::string::npos) nl = text.size();
-		have.insert(text.substr(pos, nl - pos));
-		pos = nl + 1;
-	}
-	if (!text.empty() && text.back() != '\n') text += '\n'; // a torn line stays a line of its own
-	size_t before = text.size();
-	for (auto &p : paths)
-		if (have.insert(p).second) text += p + "\n";
-	if (text.size() == before) return true;
-	return write_file_atomic(path, text, sync, error);
-}
-
-bool read_status(const std::string &mirror_dir, long long &serial, std::string *error)
-{
-	serial = 0;
-	std::string s;
-	if (!read_file(mirror_dir + "/status", s, 64)) {
-		if (errno == ENOENT) return true;
-		if (error) *error = "cannot read " + mirror_dir + "/status: " + strerror(errno);
-		return false;
-	}
-	while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-	if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) {
-		if (error) *error = mirror_dir + "/status does not hold a serial";
-		return false;
-	}
-	serial = atoll(s.c_str());
-	return true;
-}
-
-bool write_status(const std::string &mirror_dir, long long serial, std::string *error)
-{
-	// bandersnatch writes the bare number without a newline; so do we.
-	return write_file_atomic(mirror_dir + "/status", std::to_string(serial), true, error);
-}
-
 long long parse_iso8601(const std::string &s)
 {
 	struct tm tm {};

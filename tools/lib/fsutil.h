@@ -1,4 +1,5 @@
-// Files in the mirror: atomic replacement, directories, the status file.
+// Files: atomic replacement, directories, reading and removing. Where they
+// lie in the mirror is layout.h's business.
 // Nothing is ever written under its real name: a temporary file in the same
 // directory is written, checked, and renamed over the target, so a crash
 // leaves either the old file or the new one, never a mix.
@@ -84,22 +85,6 @@ bool remove_file(const std::string &path);
 void prune_empty_dirs(std::string dir, const std::string &stop);
 // Removes leftover temporaries of target from an earlier crash.
 void remove_stale_temps(const std::string &target);
-
-// The mirror's serial (DIR/status, ASCII digits). 0 when absent.
-// Returns false on an unreadable or malformed file (error set).
-bool read_status(const std::string &mirror_dir, long long &serial, std::string *error = nullptr);
-bool write_status(const std::string &mirror_dir, long long serial, std::string *error = nullptr);
-
-// DIR/.unlisted/NAME: package paths stored for project NAME that no page of
-// NAME may list yet. artifact-get adds a project's paths before it downloads
-// any of them; index-write, when it writes NAME's page, takes them as
-// candidates for deletion (like the old page's files) and then removes the
-// journal. Without it a file fetched for a project that then fails would be
-// linked by no page, and deleted by no run once upstream drops it.
-std::string unlisted_journal(const std::string &mirror_dir, const std::string &name);
-// Adds paths to NAME's journal (keeping what it lists), atomically.
-bool add_to_unlisted(const std::string &mirror_dir, const std::string &name, const std::vector<std::string> &paths,
-                     bool sync, std::string *error = nullptr);
 
 std::string dirname_of(const std::string &path);
 std::string basename_of(const std::string &path);

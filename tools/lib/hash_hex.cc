@@ -1,5 +1,5 @@
 // is_sha256_hex() (hash.h) apart from hash.cc, which needs libcrypto: record
-// parsing checks digests' shape without computing any (see url_text.cc).
+// parsing checks digests' shape without computing any (as url.cc is apart from url_policy.cc).
 #include <cctype>
 
 #include "hash.h"

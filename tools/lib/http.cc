@@ -12,8 +12,24 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "text.h"
+#include "url_policy.h"
 
 namespace pm {
+
+namespace {
+
+struct GlobalInit {
+	GlobalInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+	~GlobalInit() { curl_global_cleanup(); }
+};
+
+} // namespace
+
+void http_global_init()
+{
+	static GlobalInit once;
+}
 
 namespace {
 
@@ -21,16 +37,6 @@ double now_s()
 {
 	using namespace std::chrono;
 	return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-struct GlobalInit {
-	GlobalInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-	~GlobalInit() { curl_global_cleanup(); }
-};
-
-void global_init()
-{
-	static GlobalInit once;
 }
 
 long env_long(const char *name, long dflt)
@@ -140,7 +146,7 @@ size_t Http::Impl::on_header(char *p, size_t sz, size_t n, void *ud)
 	auto colon = line.find(':');
 	if (colon == std::string::npos) return len;
 	std::string name = line.substr(0, colon);
-	for (auto &c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+	lower_in_place(name);
 	size_t v = colon + 1;
 	while (v < line.size() && (line[v] == ' ' || line[v] == '\t')) v++;
 	t->resp.headers[name] = line.substr(v);
@@ -211,7 +217,7 @@ size_t Http::Impl::on_write(char *p, size_t sz, size_t n, void *ud)
 
 Http::Http(HttpOptions o) : opt_(std::move(o)), impl_(std::make_unique<Impl>())
 {
-	global_init();
+	http_global_init();
 	impl_->opt = opt_;
 	impl_->multi = curl_multi_init();
 	curl_multi_setopt(impl_->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
@@ -454,42 +460,6 @@ Response Http::fetch(Request req)
 	add(std::move(req), [&out](Request &, Response &r) { out = std::move(r); });
 	run(1);
 	return out;
-}
-
-bool parse_url(const std::string &url, UrlParts &out, std::string *error)
-{
-	global_init();
-	CURLU *u = curl_url();
-	CURLUcode rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
-	if (rc != CURLUE_OK) {
-		if (error) *error = std::string("bad URL: ") + curl_url_strerror(rc);
-		curl_url_cleanup(u);
-		return false;
-	}
-	auto get = [&](CURLUPart part, unsigned flags) {
-		char *s = nullptr;
-		std::string v;
-		if (curl_url_get(u, part, &s, flags) == CURLUE_OK && s) v = s;
-		curl_free(s);
-		return v;
-	};
-	out.scheme = get(CURLUPART_SCHEME, 0);
-	out.host = get(CURLUPART_HOST, 0);
-	out.port = get(CURLUPART_PORT, CURLU_DEFAULT_PORT);
-	out.raw_path = get(CURLUPART_PATH, 0);
-	out.path = get(CURLUPART_PATH, CURLU_URLDECODE);
-	out.query = get(CURLUPART_QUERY, 0);
-	for (auto &c : out.scheme) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-	for (auto &c : out.host) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-	curl_url_cleanup(u);
-	return true;
-}
-
-std::string url_origin(const std::string &url)
-{
-	UrlParts p;
-	if (!parse_url(url, p)) return "";
-	return p.scheme + "://" + p.host + ":" + p.port;
 }
 
 } // namespace pm

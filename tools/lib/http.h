@@ -15,6 +15,9 @@
 
 namespace pm {
 
+// libcurl's global set-up, once per process: whatever calls libcurl first.
+void http_global_init();
+
 struct HttpOptions {
 	long connect_timeout = 10;   // seconds to connect; also the stall limit
 	long total_timeout = 1800;   // seconds for one whole attempt
@@ -88,18 +91,5 @@ private:
 	HttpOptions opt_;
 	std::unique_ptr<Impl> impl_;
 };
-
-// URL helpers (libcurl's URL parser).
-struct UrlParts {
-	std::string scheme, host, port, path, query; // path percent-decoded
-	std::string raw_path;                        // path as sent
-};
-bool parse_url(const std::string &url, UrlParts &out, std::string *error = nullptr);
-// scheme://host[:port], lower-cased, for same-origin checks.
-std::string url_origin(const std::string &url);
-// Joins a base URL ("https://pypi.org/") and a path ("/pypi/x/json").
-std::string url_join(const std::string &base, const std::string &path);
-// Percent-encodes a path segment (project names, filenames).
-std::string url_escape(const std::string &s);
 
 } // namespace pm

@@ -20,24 +20,6 @@
 
 namespace pm {
 
-// normalize_name() into a reused buffer: the merge normalizes every one of
-// hundreds of thousands of names, and allocation would dominate.
-static void normalize_into(std::string_view name, std::string &out)
-{
-	out.clear();
-	bool sep = false;
-	for (unsigned char c : name) {
-		if (c == '-' || c == '_' || c == '.') {
-			sep = true;
-			continue;
-		}
-		if (sep) out.push_back('-');
-		sep = false;
-		out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-	}
-	if (sep) out.push_back('-');
-}
-
 void RootList::reserve(size_t entries, size_t bytes)
 {
 	v_.reserve(entries);
@@ -70,13 +52,13 @@ void RootList::sort_unique()
 	bool ordered = true;
 	std::string prev, cur;
 	for (size_t i = 0; i < v_.size() && ordered; i++) {
-		normalize_into(display(i), cur);
+		normalize_name_into(display(i), cur);
 		if (i > 0 && cur <= prev) ordered = false;
 		prev.swap(cur);
 	}
 	if (ordered) return;
 	std::vector<std::string> keys(v_.size());
-	for (size_t i = 0; i < v_.size(); i++) normalize_into(display(i), keys[i]);
+	for (size_t i = 0; i < v_.size(); i++) normalize_name_into(display(i), keys[i]);
 	std::vector<size_t> idx(v_.size());
 	std::iota(idx.begin(), idx.end(), 0);
 	std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
@@ -420,11 +402,11 @@ bool write_root(const std::string &simple_dir, const RootList &base, const RootL
 	bool have_kb = false, have_kc = false;
 	while (i < nb || j < nc) {
 		if (i < nb && !have_kb) {
-			normalize_into(base.display(i), kb);
+			normalize_name_into(base.display(i), kb);
 			have_kb = true;
 		}
 		if (j < nc && !have_kc) {
-			normalize_into(changes.display(j), kc);
+			normalize_name_into(changes.display(j), kc);
 			have_kc = true;
 		}
 		if (j >= nc || (i < nb && kb < kc)) {

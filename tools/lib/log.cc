@@ -32,7 +32,11 @@ void log_adjust(int delta)
 
 static const char *names[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
 
-void vlogf(Level l, const char *fmt, va_list ap)
+static const char *prog_name = nullptr;
+void log_set_prog(const char *prog) { prog_name = prog; }
+const char *log_prog() { return prog_name; }
+
+static void vlog_prefixed(Level l, bool with_prog, const char *fmt, va_list ap)
 {
 	if (l < threshold) return;
 	struct timeval tv;
@@ -42,13 +46,25 @@ void vlogf(Level l, const char *fmt, va_list ap)
 	char stamp[32];
 	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
 	char msg[4096];
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	size_t at = 0;
+	if (with_prog && prog_name) at = static_cast<size_t>(snprintf(msg, sizeof msg, "%s: ", prog_name));
+	if (at < sizeof msg) vsnprintf(msg + at, sizeof msg - at, fmt, ap);
 	// Control characters from upstream data must not forge log lines.
 	for (char *p = msg; *p; p++)
 		if (static_cast<unsigned char>(*p) < 0x20 && *p != '\t') *p = '?';
 	// One fprintf call so concurrent tools sharing stderr do not interleave mid-line.
 	fprintf(stderr, "%s,%03d %s: %s\n", stamp, static_cast<int>(tv.tv_usec / 1000),
 	        names[static_cast<int>(l)], msg);
+}
+
+void vlogf(Level l, const char *fmt, va_list ap) { vlog_prefixed(l, false, fmt, ap); }
+
+void tool_logf(Level l, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog_prefixed(l, true, fmt, ap);
+	va_end(ap);
 }
 
 void logf(Level l, const char *fmt, ...)

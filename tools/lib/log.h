@@ -13,6 +13,12 @@ Level log_level();
 // Adjust by a count of -v (negative) / -q (positive) flags.
 void log_adjust(int delta);
 
+// The tool's name, set once in main: LOG_TOOL_* lines start with it
+// ("pkg-filter: 3 projects read"), the lines about a project do not, as in
+// bandersnatch's log ("Syncing package: foo").
+void log_set_prog(const char *prog);
+const char *log_prog();
+
 void logf(Level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vlogf(Level l, const char *fmt, va_list ap);
 
@@ -20,5 +26,11 @@ void vlogf(Level l, const char *fmt, va_list ap);
 #define LOG_INFO(...) ::pm::logf(::pm::Level::Info, __VA_ARGS__)
 #define LOG_WARN(...) ::pm::logf(::pm::Level::Warning, __VA_ARGS__)
 #define LOG_ERROR(...) ::pm::logf(::pm::Level::Error, __VA_ARGS__)
+// The same, prefixed with the tool's name.
+void tool_logf(Level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define LOG_TOOL_DEBUG(...) ::pm::tool_logf(::pm::Level::Debug, __VA_ARGS__)
+#define LOG_TOOL_INFO(...) ::pm::tool_logf(::pm::Level::Info, __VA_ARGS__)
+#define LOG_TOOL_WARN(...) ::pm::tool_logf(::pm::Level::Warning, __VA_ARGS__)
+#define LOG_TOOL_ERROR(...) ::pm::tool_logf(::pm::Level::Error, __VA_ARGS__)
 
 } // namespace pm

@@ -2,24 +2,31 @@
 
 #include <cctype>
 
+#include "text.h"
+
 namespace pm {
 
-std::string normalize_name(const std::string &name)
+void normalize_name_into(std::string_view name, std::string &out)
 {
-	std::string out;
-	out.reserve(name.size());
+	out.clear();
 	bool sep = false;
-	for (unsigned char c : name) {
+	for (char c : name) {
 		if (c == '-' || c == '_' || c == '.') {
 			sep = true;
 			continue;
 		}
-		if (sep && !out.empty()) out.push_back('-');
-		if (sep && out.empty()) out.push_back('-');
+		if (sep) out.push_back('-');
 		sep = false;
-		out.push_back(static_cast<char>(tolower(c)));
+		out.push_back(ascii_lower(c));
 	}
 	if (sep) out.push_back('-');
+}
+
+std::string normalize_name(std::string_view name)
+{
+	std::string out;
+	out.reserve(name.size());
+	normalize_name_into(name, out);
 	return out;
 }
 
@@ -82,23 +89,6 @@ bool valid_package_path(const std::string &path, std::string *why)
 	std::string w;
 	if (!safe_filename(seg[4], &w)) return fail(w);
 	return true;
-}
-
-std::string html_escape(const std::string &s)
-{
-	std::string out;
-	out.reserve(s.size());
-	for (char c : s) {
-		switch (c) {
-		case '&': out += "&amp;"; break;
-		case '<': out += "&lt;"; break;
-		case '>': out += "&gt;"; break;
-		case '"': out += "&#34;"; break;
-		case '\'': out += "&#39;"; break;
-		default: out.push_back(c);
-		}
-	}
-	return out;
 }
 
 } // namespace pm

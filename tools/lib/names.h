@@ -2,11 +2,15 @@
 // normalization, and validation that keeps every write inside the mirror.
 #pragma once
 #include <string>
+#include <string_view>
 
 namespace pm {
 
 // PEP 503: runs of "-", "_" and "." become one "-", lower-cased.
-std::string normalize_name(const std::string &name);
+std::string normalize_name(std::string_view name);
+// The same into a reused buffer: a merge of hundreds of thousands of names
+// would otherwise spend its time allocating.
+void normalize_name_into(std::string_view name, std::string &out);
 
 // A project name as PyPI accepts it (PEP 508 core name): ASCII letters and
 // digits, with ".-_" inside, at most 200 characters here (our limit).
@@ -20,14 +24,5 @@ bool safe_filename(const std::string &name, std::string *why = nullptr);
 // Validates a mirror-relative file path of the upstream shape
 // "packages/xx/yy/<60 hex>/<filename>" (xx, yy hex). Sets why on failure.
 bool valid_package_path(const std::string &path, std::string *why = nullptr);
-
-// Derives the mirror-relative path ("packages/...") from a file URL whose
-// (percent-decoded) path ends in /packages/xx/yy/<hash>/<filename>, and
-// checks that the last segment equals the expected filename.
-bool package_path_from_url(const std::string &url, const std::string &filename, std::string &path,
-                           std::string *why = nullptr);
-
-// HTML and JSON-in-HTML escaping, as MarkupSafe does (& < > " ').
-std::string html_escape(const std::string &s);
 
 } // namespace pm

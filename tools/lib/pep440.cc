@@ -5,6 +5,8 @@
 #include <array>
 #include <utility>
 
+#include "text.h"
+
 namespace pm::pep440 {
 namespace {
 
@@ -17,25 +19,6 @@ bool is_alnum(char c) {
   return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
 }
 bool is_sep(char c) { return c == '-' || c == '_' || c == '.'; }
-// Python's ASCII \s set, which is what the reference regex trims.
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-         c == '\v';
-}
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = to_lower(c);
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 void set_error(std::string* error, std::string msg) {
   if (error) *error = std::move(msg);
 }
@@ -522,7 +505,7 @@ std::string normalize_name(std::string_view name) {
     if (is_sep(c)) {
       if (out.empty() || out.back() != '-') out += '-';
     } else {
-      out += to_lower(c);
+      out += ascii_lower(c);
     }
   }
   return out;

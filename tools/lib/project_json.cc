@@ -10,6 +10,8 @@
 #include "http.h"
 #include "names.h"
 #include "ndjson.h"
+#include "text.h"
+#include "url_policy.h"
 
 namespace pm {
 
@@ -41,14 +43,6 @@ bool has_control(const std::string &s)
 	for (unsigned char c : s)
 		if (c < 0x20 || c == 0x7f) return true;
 	return false;
-}
-
-int hexval(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
 }
 
 // The path of a URL as written (before libcurl folds "/../"), with every
@@ -100,7 +94,7 @@ bool sha256_value(const rapidjson::Value *v, std::string &out)
 {
 	if (!v || !v->IsString() || v->GetStringLength() != 64) return false;
 	out.assign(v->GetString(), 64);
-	for (auto &c : out) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+	lower_in_place(out);
 	return is_sha256_hex(out);
 }
 
@@ -218,7 +212,7 @@ ProjectJsonPolicy project_json_policy(const std::string &upstream, const std::ve
 		if (u.scheme == "https" && u.host == "pypi.org") p.allowed_hosts.push_back("files.pythonhosted.org");
 	}
 	for (auto h : extra_hosts) {
-		for (auto &c : h) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+		lower_in_place(h);
 		if (!h.empty()) p.allowed_hosts.push_back(h);
 	}
 	return p;
@@ -235,7 +229,7 @@ bool check_file_url(const std::string &url, const std::string &filename, const P
 	UrlParts u;
 	std::string err;
 	if (!parse_url(url, u, &err)) return fail(err);
-	if (u.scheme != "https" && !(u.scheme == "http" && policy.allow_http))
+	if (check_scheme(u, policy.allow_http) != SchemeCheck::Ok)
 		return fail("URL scheme " + printable(u.scheme) + " is not " + (policy.allow_http ? "http(s)" : "https"));
 	if (!host_allowed(u, policy)) return fail("URL host " + printable(u.host) + " is not upstream's or allowed");
 	// libcurl folds "/../" away before anyone sees it and leaves "%2e%2e"

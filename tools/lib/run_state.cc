@@ -7,15 +7,16 @@
 
 #include "fsutil.h"
 #include "index_root.h"
+#include "layout.h"
 #include "names.h"
 #include "ndjson.h"
 
 namespace pm {
 
 StatePaths::StatePaths(const std::string &d)
-    : dir(d), status(d + "/status"), failed(d + "/pypi-mirror.failed"), deferred(d + "/pypi-mirror.deferred"),
-      synced(d + "/pypi-mirror.synced-serial"), filters(d + "/pypi-mirror.filters"),
-      last_run(d + "/pypi-mirror.last-run"), last_modified(d + "/web/last-modified")
+    : m(d), dir(m.dir()), status(m.status()), failed(m.state_file("failed")), deferred(m.state_file("deferred")),
+      synced(m.state_file("synced-serial")), filters(m.state_file("filters")), last_run(m.state_file("last-run")),
+      last_modified(m.last_modified())
 {
 }
 
@@ -115,14 +116,9 @@ bool read_name_list(const std::string &path, NameMap &out, std::string &error)
 
 bool held_projects(const std::string &mirror_dir, NameMap &out, std::string &error)
 {
-	// The root index carries every project with its serial; a bandersnatch
-	// mirror's (no serials) or a damaged one is rebuilt from the pages.
-	std::string simple = mirror_dir + "/web/simple", why;
+	// The one answer to which projects the mirror holds is the layout's.
 	RootList list;
-	long long meta = 0;
-	if (load_root_json(simple + "/index.v1_json", list, meta, why) != RootLoad::Ok &&
-	    !scan_simple_dir(simple, list, error))
-		return false;
+	if (!Layout(mirror_dir).held_projects(list, error)) return false;
 	for (size_t i = 0; i < list.size(); i++) {
 		if (list.removed(i)) continue;
 		std::string n(list.display(i));
@@ -134,7 +130,7 @@ bool held_projects(const std::string &mirror_dir, NameMap &out, std::string &err
 
 bool begin_run(const StatePaths &p, const std::string &filters, Begin &b, std::string &error)
 {
-	if (!read_status(p.dir, b.status, &error)) return false;
+	if (!read_status(p.m, b.status, &error)) return false;
 	b.since = b.status;
 	std::string text;
 	if (read_file(p.synced, text, 256)) {

@@ -17,10 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "layout.h"
+
 namespace pm {
 
+// The state files, as the layout names them.
 struct StatePaths {
 	explicit StatePaths(const std::string &dir);
+	Layout m;
 	std::string dir, status, failed, deferred, synced, filters, last_run, last_modified;
 };
 

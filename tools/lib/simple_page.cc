@@ -8,9 +8,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "http.h"
 #include "names.h"
 #include "ndjson.h"
+#include "text.h"
+#include "url.h"
 
 namespace pm {
 
@@ -36,27 +37,6 @@ static std::vector<const FileEntry *> page_files(const ProjectRecord &r)
 	return v;
 }
 
-// html_escape(s) appended to out, a run of plain characters at a time: what
-// a page holds (URLs, hashes, file names) seldom needs escaping at all.
-static void append_escaped(std::string &out, std::string_view s)
-{
-	static constexpr std::string_view special = "&<>\"'";
-	size_t pos = 0;
-	for (;;) {
-		size_t hit = s.find_first_of(special, pos);
-		out.append(s.substr(pos, hit == std::string_view::npos ? std::string_view::npos : hit - pos));
-		if (hit == std::string_view::npos) return;
-		switch (s[hit]) {
-		case '&': out += "&amp;"; break;
-		case '<': out += "&lt;"; break;
-		case '>': out += "&gt;"; break;
-		case '"': out += "&#34;"; break;
-		default: out += "&#39;"; break;
-		}
-		pos = hit + 1;
-	}
-}
-
 static const std::string &display_of(const ProjectRecord &r)
 {
 	return r.display_name.empty() ? r.name : r.display_name;
@@ -65,7 +45,7 @@ static const std::string &display_of(const ProjectRecord &r)
 std::string render_project_html(const ProjectRecord &r, long long serial, const std::string &root_uri)
 {
 	std::string title;
-	append_escaped(title, display_of(r));
+	append_html_escaped(title, display_of(r));
 	std::string out;
 	out.reserve(400 + r.files.size() * 300);
 	out += "<!DOCTYPE html>\n<html lang=\"en\">\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"";
@@ -77,31 +57,31 @@ std::string render_project_html(const ProjectRecord &r, long long serial, const 
 	out += "</h1>\n";
 	for (const FileEntry *f : page_files(r)) {
 		out += "<a href=\"";
-		append_escaped(out, file_url(*f, root_uri));
+		append_html_escaped(out, file_url(*f, root_uri));
 		out += "#sha256=";
-		append_escaped(out, f->sha256);
+		append_html_escaped(out, f->sha256);
 		out += '"';
 		if (f->has_requires_python && !f->requires_python.empty()) {
 			out += " data-requires-python=\"";
-			append_escaped(out, f->requires_python);
+			append_html_escaped(out, f->requires_python);
 			out += '"';
 		}
 		if (f->yanked) {
 			// PEP 592: the attribute is there, empty, when no reason was given.
 			out += " data-yanked=\"";
-			append_escaped(out, f->yanked_reason);
+			append_html_escaped(out, f->yanked_reason);
 			out += '"';
 		}
 		if (!f->core_metadata.empty()) {
 			// PEP 714: the old attribute name too, for pip < 23.2.
 			out += " data-dist-info-metadata=\"sha256=";
-			append_escaped(out, f->core_metadata);
+			append_html_escaped(out, f->core_metadata);
 			out += "\" data-core-metadata=\"sha256=";
-			append_escaped(out, f->core_metadata);
+			append_html_escaped(out, f->core_metadata);
 			out += '"';
 		}
 		out += '>';
-		append_escaped(out, f->filename);
+		append_html_escaped(out, f->filename);
 		out += "</a><br />\n";
 	}
 	out += "  </body>\n</html>\n<!--SERIAL ";
@@ -186,14 +166,6 @@ std::string render_project_json(const ProjectRecord &r, long long serial, const 
 	w.EndArray();
 	w.EndObject();
 	return std::string(sb.GetString(), sb.GetSize());
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
 }
 
 static bool percent_decode(std::string_view s, std::string &out)
@@ -392,9 +364,9 @@ std::string root_html_head()
 void root_html_entry(std::string &out, std::string_view display, std::string_view normalized)
 {
 	out += "<a href=\"";
-	append_escaped(out, normalized);
+	append_html_escaped(out, normalized);
 	out += "/\">";
-	append_escaped(out, display);
+	append_html_escaped(out, display);
 	out += "</a>\n";
 }
 

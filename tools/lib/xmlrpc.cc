@@ -8,6 +8,8 @@
 
 #include <expat.h>
 
+#include "text.h"
+
 namespace pm::xmlrpc {
 
 const char *type_name(Type t)
@@ -94,14 +96,6 @@ bool is_scalar(El e) { return e >= El::Int; }
 bool all_space(const std::string &s)
 {
 	return s.find_first_not_of(" \t\r\n") == std::string::npos;
-}
-
-std::string trim(const std::string &s)
-{
-	size_t b = s.find_first_not_of(" \t\r\n");
-	if (b == std::string::npos) return "";
-	size_t e = s.find_last_not_of(" \t\r\n");
-	return s.substr(b, e - b + 1);
 }
 
 } // namespace
@@ -331,7 +325,7 @@ struct ResponseParser::Impl {
 
 	bool parse_int(const std::string &raw, long long &v)
 	{
-		std::string t = trim(raw);
+		std::string t = trim_copy(raw);
 		if (t.empty()) return false;
 		errno = 0;
 		char *end;
@@ -353,13 +347,13 @@ struct ResponseParser::Impl {
 		case El::Int: {
 			Frame &f = vals.back();
 			if (!parse_int(text, f.v.i)) {
-				fail("not an integer: '" + trim(text).substr(0, 40) + "'");
+				fail("not an integer: '" + trim_copy(text).substr(0, 40) + "'");
 				return;
 			}
 			break;
 		}
 		case El::Bool: {
-			std::string t = trim(text);
+			std::string t = trim_copy(text);
 			if (t != "0" && t != "1") {
 				fail("not a boolean (0 or 1): '" + t.substr(0, 40) + "'");
 				return;
@@ -368,7 +362,7 @@ struct ResponseParser::Impl {
 			break;
 		}
 		case El::Double: {
-			std::string t = trim(text);
+			std::string t = trim_copy(text);
 			char *end;
 			errno = 0;
 			double d = strtod(t.c_str(), &end);

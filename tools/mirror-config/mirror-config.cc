@@ -14,12 +14,15 @@
 #include <unistd.h>
 #include <vector>
 
-#include <ini.h>
-
 #include "access_log.h"
 #include "cli.h"
+#include "ini_file.h"
 #include "log.h"
 #include "names.h"
+#include "text.h"
+
+using pm::lower;
+using pm::trim_copy;
 
 namespace {
 
@@ -76,38 +79,21 @@ std::string norm_key(const char *k)
 	return s;
 }
 
-std::string trim(const std::string &s)
+void on_value(Config &cfg, const char *section, const char *name, const char *value)
 {
-	size_t b = s.find_first_not_of(" \t\r\n");
-	if (b == std::string::npos) return "";
-	size_t e = s.find_last_not_of(" \t\r\n");
-	return s.substr(b, e - b + 1);
-}
-
-std::string lower(std::string s)
-{
-	for (auto &c : s)
-		if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-	return s;
-}
-
-int on_value(void *user, const char *section, const char *name, const char *value)
-{
-	auto *cfg = static_cast<Config *>(user);
 	if (!*section) {
-		if (!cfg->orphan) cfg->orphan_key = name;
-		cfg->orphan = true;
-		return 1;
+		if (!cfg.orphan) cfg.orphan_key = name;
+		cfg.orphan = true;
+		return;
 	}
-	if (!cfg->sections.count(section)) cfg->section_order.push_back(section);
-	Value &v = cfg->sections[section][norm_key(name)];
+	if (!cfg.sections.count(section)) cfg.section_order.push_back(section);
+	Value &v = cfg.sections[section][norm_key(name)];
 	// inih calls us once per line of a multi-line value with the same name;
 	// a key given twice looks the same. Both are joined here and refused
 	// later for keys that take one value (configparser refuses duplicates).
 	if (v.count++) v.text += '\n';
 	else v.key = name;
-	v.text += value ? value : "";
-	return 1;
+	v.text += value;
 }
 
 int g_errors = 0;
@@ -116,6 +102,15 @@ void fail(const Config &c, const char *section, const Value *v, const std::strin
 {
 	LOG_ERROR("%s: [%s] %s: %s", c.file.c_str(), section, v ? v->key.c_str() : key.c_str(), why.c_str());
 	g_errors++;
+}
+
+// A non-negative finite number of seconds, as bandersnatch reads one (a float).
+bool seconds_text(const std::string &t, double &d)
+{
+	char *end = nullptr;
+	errno = 0;
+	d = strtod(t.c_str(), &end);
+	return !t.empty() && !errno && !*end && std::isfinite(d) && d >= 0;
 }
 
 class Reader {
@@ -148,7 +143,7 @@ public:
 		t = lower(t);
 		if (t == "1" || t == "yes" || t == "true" || t == "on") return true;
 		if (t == "0" || t == "no" || t == "false" || t == "off") return false;
-		fail(c_, name_, v, key, "not a boolean: '" + trim(v->text) + "' (use true/false, yes/no, on/off, 1/0)");
+		fail(c_, name_, v, key, "not a boolean: '" + trim_copy(v->text) + "' (use true/false, yes/no, on/off, 1/0)");
 		return dflt;
 	}
 
@@ -182,11 +177,9 @@ public:
 	{
 		Value *v = find(key);
 		std::string t;
+		double d;
 		if (!one(key, t)) return dflt;
-		char *end = nullptr;
-		errno = 0;
-		double d = strtod(t.c_str(), &end);
-		if (t.empty() || errno || *end || !std::isfinite(d) || d < 0) {
+		if (!seconds_text(t, d)) {
 			fail(c_, name_, v, key, "not a number of seconds: '" + t + "'");
 			return dflt;
 		}
@@ -226,7 +219,7 @@ public:
 		while (pos <= v->text.size()) {
 			size_t nl = v->text.find('\n', pos);
 			if (nl == std::string::npos) nl = v->text.size();
-			std::string l = trim(v->text.substr(pos, nl - pos));
+			std::string l = trim_copy(v->text.substr(pos, nl - pos));
 			if (!l.empty()) out.push_back(l);
 			pos = nl + 1;
 		}
@@ -238,12 +231,9 @@ public:
 	{
 		Value *v = find(key);
 		std::string t;
+		double d;
 		if (!one(key, t)) return dflt;
-		char *end = nullptr;
-		errno = 0;
-		double d = strtod(t.c_str(), &end);
-		if (t.empty() || errno || *end || !std::isfinite(d) || d < 0 || d > 86400 ||
-		    t.find_first_not_of("0123456789.") != std::string::npos) {
+		if (!seconds_text(t, d) || d > 86400 || t.find_first_not_of("0123456789.") != std::string::npos) {
 			fail(c_, name_, v, key, "not a number of seconds: '" + t + "'");
 			return dflt;
 		}
@@ -263,7 +253,7 @@ public:
 			list += list.empty() ? "" : ", ";
 			list += a;
 		}
-		fail(c_, name_, v, key, "'" + trim(v->text) + "' is not one of: " + list);
+		fail(c_, name_, v, key, "'" + trim_copy(v->text) + "' is not one of: " + list);
 		return dflt;
 	}
 
@@ -306,7 +296,7 @@ private:
 	{
 		Value *v = find(key);
 		if (!v) return false;
-		t = trim(v->text);
+		t = trim_copy(v->text);
 		if (t.find('\n') == std::string::npos) return true;
 		if (!v->reported)
 			fail(c_, name_, v, key, "takes one value (the key is repeated or continued on another line)");
@@ -344,7 +334,7 @@ bool expand_refs(Config &c, std::string &s, std::string &why)
 		if (b == std::string::npos) break;
 		size_t e = s.find("}}", b);
 		if (e == std::string::npos) break;
-		std::string ref = trim(s.substr(b + 2, e - b - 2));
+		std::string ref = trim_copy(s.substr(b + 2, e - b - 2));
 		size_t us = ref.find('_');
 		if (us == std::string::npos || us == 0 || us + 1 == ref.size()) {
 			why = "cannot parse the reference {{ " + ref + " }} (want {{ section_option }})";
@@ -356,7 +346,7 @@ bool expand_refs(Config &c, std::string &s, std::string &why)
 			why = "the reference {{ " + ref + " }} names no option '" + ref.substr(us + 1) + "' in [" + sec + "]";
 			return false;
 		}
-		out += s.substr(pos, b - pos) + trim(si->second[opt].text);
+		out += s.substr(pos, b - pos) + trim_copy(si->second[opt].text);
 		pos = e + 2;
 	}
 	s = out + s.substr(pos);
@@ -409,29 +399,17 @@ int main(int argc, char **argv)
 		if (pm::common_option(c, kProg, kUsage)) continue;
 		if (c == 'c') file = optarg;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg,
-		        argv[optind], kProg);
-		return pm::kExitUsage;
-	}
-
-	// Python's configparser: no inline comments, "#" and ";" at line start,
-	// indented continuation lines, and no practical line-length limit.
-	ini_allow_inline_comments = false;
-	ini_allow_multiline = true;
-	ini_use_stack = false;
-	ini_allow_realloc = true;
-	ini_max_line = 1 << 20;
+	pm::no_operands(kProg, argc, argv);
 
 	Config cfg;
 	cfg.file = file;
-	FILE *f = fopen(file.c_str(), "r");
-	if (!f) {
+	int rc = pm::read_ini(file, [&](const char *section, const char *name, const char *value) {
+		on_value(cfg, section, name, value);
+	});
+	if (rc < 0) {
 		LOG_ERROR("cannot read configuration file %s: %s", file.c_str(), strerror(errno));
 		return pm::kExitUsage;
 	}
-	int rc = ini_parse_file(f, on_value, &cfg);
-	fclose(f);
 	if (rc != 0) {
 		LOG_ERROR("%s:%d: syntax error (want [section] headers and key = value lines)", file.c_str(), rc);
 		return pm::kExitUsage;
@@ -504,7 +482,7 @@ int main(int argc, char **argv)
 	for (const auto &ig : ignored) {
 		Value *v = m.find(ig.key);
 		if (!v) continue;
-		std::string t = lower(trim(v->text));
+		std::string t = lower(trim_copy(v->text));
 		if (t != ig.dflt && !t.empty())
 			LOG_INFO("%s: [mirror] %s = %s is ignored: %s", file.c_str(), v->key.c_str(), t.c_str(), ig.why);
 		else LOG_DEBUG("%s: [mirror] %s is accepted and ignored: %s", file.c_str(), v->key.c_str(), ig.why);
@@ -570,7 +548,7 @@ int main(int argc, char **argv)
 		if (s == "mirror" || s == "pypi-mirror" || s == "demand") continue;
 		if (s == "plugins") {
 			auto it = cfg.sections[s].find("enabled");
-			if (it != cfg.sections[s].end() && !trim(it->second.text).empty()) filters = true;
+			if (it != cfg.sections[s].end() && !trim_copy(it->second.text).empty()) filters = true;
 			continue;
 		}
 		if (!foreign_section(s)) LOG_WARN("%s: [%s]: unknown section, ignored", file.c_str(), s.c_str());

@@ -231,7 +231,7 @@ bool record_mirror(const Opts &o, const StatePaths &p, const Begin &b, Summary &
 		}
 	}
 	if (s.serial != s.previous_serial) {
-		if (!write_status(o.dir, s.serial, &err)) return false;
+		if (!write_status(pm::Layout(o.dir), s.serial, &err)) return false;
 		LOG_INFO("Mirror serial %lld -> %lld", s.previous_serial, s.serial);
 	}
 	char stamp[32];
@@ -295,7 +295,7 @@ int cmd_finish(const Opts &o)
 	s.exit_code = static_cast<int>(o.exit_code);
 	s.started = o.start;
 	std::string err;
-	if (!read_status(o.dir, s.serial, &err)) LOG_WARN("%s", err.c_str());
+	if (!read_status(pm::Layout(o.dir), s.serial, &err)) LOG_WARN("%s", err.c_str());
 	s.previous_serial = s.serial;
 	for (auto &f : o.files.input) { // the target, when the run got that far
 		RunFiles only;
@@ -390,7 +390,7 @@ int cmd_status(const Opts &o)
 	StatePaths p(o.dir);
 	long long serial = 0;
 	std::string err, text;
-	bool have_serial = read_status(o.dir, serial, &err);
+	bool have_serial = read_status(pm::Layout(o.dir), serial, &err);
 	long long processed = -1;
 	if (read_file(p.synced, text, 256)) sscanf(text.c_str(), "%lld", &processed);
 	std::string last_human, last_json;

@@ -34,6 +34,7 @@
 #include "cli.h"
 #include "extsort.h"
 #include "fsutil.h"
+#include "layout.h"
 #include "hash.h"
 #include "log.h"
 #include "names.h"
@@ -795,7 +796,7 @@ bool Verify::pages_pass()
 	// not pass the serial the pages (and the root index) were written at.
 	long long status = 0;
 	std::string serr;
-	if (!pm::read_status(dir, status, &serr)) {
+	if (!pm::read_status(pm::Layout(dir), status, &serr)) {
 		problem({"status", "", dir + "/status", "", serr});
 	} else {
 		long long top = std::max(meta_serial, max_page_serial);

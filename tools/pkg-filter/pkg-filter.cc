@@ -5,14 +5,15 @@
 #include <cstring>
 #include <ctime>
 #include <set>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "filter_config.h"
 #include "hash.h"
+#include "layout.h"
 #include "log.h"
 #include "ndjson.h"
 #include "record.h"
+#include "record_loop.h"
 
 using namespace pm;
 
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
 	// Pins the clock for the min_age cooldown (reproducible runs, tests);
 	// the wrapper passes its environment on.
 	if (const char *e = getenv("PYPI_MIRROR_NOW"); e && *e) now = parse_count("pkg-filter", "PYPI_MIRROR_NOW", e);
+	log_set_prog("pkg-filter");
 	bool print_rules = false, print_fingerprint = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
@@ -61,14 +63,14 @@ int main(int argc, char **argv)
 		case 'F': print_fingerprint = true; break;
 		}
 	}
+	no_operands("pkg-filter", argc, argv);
 	if (config.empty()) {
-		fprintf(stderr, "pkg-filter: -c CONFIG is required\n%s", usage);
-		return kExitUsage;
+		usage_error("pkg-filter", "-c CONFIG is required");
 	}
 	FilterConfig cfg;
 	std::string err;
 	if (!load_filter_config(config, cfg, err)) {
-		LOG_ERROR("pkg-filter: %s", err.c_str());
+		LOG_TOOL_ERROR("%s", err.c_str());
 		return kExitUsage;
 	}
 	if (print_rules || print_fingerprint) {
@@ -81,20 +83,16 @@ int main(int argc, char **argv)
 		}
 		return fflush(stdout) == 0 ? kExitOk : kExitFatal;
 	}
-	if (!cfg.any()) LOG_WARN("pkg-filter: %s enables no filter plugins: every project passes", config.c_str());
+	if (!cfg.any()) LOG_TOOL_WARN("%s enables no filter plugins: every project passes", config.c_str());
 
 	FILE *dropped = nullptr;
 	if (!dropped_path.empty() && !(dropped = fopen(dropped_path.c_str(), "a"))) {
-		LOG_ERROR("pkg-filter: cannot open %s: %s", dropped_path.c_str(), strerror(errno));
+		LOG_TOOL_ERROR("cannot open %s: %s", dropped_path.c_str(), strerror(errno));
 		return kExitUsage;
 	}
-	NdjsonReader in(stdin);
-	NdjsonWriter out(stdout);
+	RecordLoop loop("pkg-filter", {"project"});
 	NdjsonWriter drop_out(dropped ? dropped : stdout);
-	std::vector<std::string> targets;
-	bool bad = false;
 	long long projects = 0, dropped_projects = 0, dropped_files = 0, removals = 0;
-	rapidjson::Document doc;
 
 	auto note_drop = [&](const std::string &name, const std::string &file, const std::string &why,
 	                     bool deferred = false) {
@@ -109,10 +107,8 @@ int main(int argc, char **argv)
 		if (deferred) set_bool(d, d, "deferred", true);
 		drop_out.write(d);
 	};
-	auto held_by_mirror = [&](const std::string &name) {
-		struct stat st;
-		return !dir.empty() && stat((dir + "/web/simple/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-	};
+	const Layout mirror(dir);
+	auto held_by_mirror = [&](const std::string &name) { return !dir.empty() && mirror.holds(name); };
 	auto drop_project = [&](const ProjectRecord &r, const std::string &why) {
 		dropped_projects++;
 		note_drop(r.name, "", why);
@@ -123,7 +119,7 @@ int main(int argc, char **argv)
 			set_string(d, d, "name", r.name);
 			set_int(d, d, "serial", r.serial);
 			set_string(d, d, "reason", "filtered out: " + why);
-			out.write(d);
+			loop.emit(d);
 			removals++;
 			LOG_INFO("Filtered out %s (%s): removing it from the mirror", r.name.c_str(), why.c_str());
 		} else {
@@ -131,45 +127,25 @@ int main(int argc, char **argv)
 		}
 	};
 
-	for (;;) {
-		if (!in.next(doc, err)) break;
-		if (!err.empty()) {
-			LOG_ERROR("pkg-filter: input %s", err.c_str());
-			bad = true;
-			continue;
-		}
-		ProjectRecord r;
-		if (!parse_record(doc, r, err)) {
-			LOG_ERROR("pkg-filter: input line %zu: %s", in.line_number(), err.c_str());
-			bad = true;
-			continue;
-		}
-		if (r.type == "target") {
-			targets.push_back(in.line());
-			continue;
-		}
-		if (r.type != "project") {
-			out.write_raw(in.line());
-			continue;
-		}
+	loop.run([&](ProjectRecord &r, rapidjson::Document &doc) {
 		projects++;
 		if (!r.resolved) {
 			FilterResult fr = filter_project_name(cfg, r.name);
 			if (fr.drop_project)
 				drop_project(r, fr.reason);
 			else
-				out.write_raw(in.line());
-			continue;
+				loop.emit_raw(loop.line());
+			return;
 		}
 		size_t before = r.files.size();
 		FilterResult fr = filter_project(cfg, r, now);
 		if (fr.drop_project) {
 			drop_project(r, fr.reason);
-			continue;
+			return;
 		}
 		if (fr.dropped_files.empty()) {
-			out.write_raw(in.line());
-			continue;
+			loop.emit_raw(loop.line());
+			return;
 		}
 		// Trim the file array in place, so unknown fields survive.
 		std::set<std::string> gone;
@@ -187,11 +163,10 @@ int main(int argc, char **argv)
 		}
 		dropped_files += static_cast<long long>(gone.size());
 		LOG_DEBUG("Filtered %s: kept %zu of %zu files", r.name.c_str(), r.files.size(), before);
-		out.write(doc);
-	}
-	for (auto &t : targets) out.write_raw(t);
-	LOG_INFO("pkg-filter: %lld projects read, %lld dropped (%lld removed from the mirror), %lld files dropped", projects,
-	         dropped_projects, removals, dropped_files);
+		loop.emit(doc);
+	});
+	int status = loop.finish("%lld projects read, %lld dropped (%lld removed from the mirror), %lld files dropped",
+	                         projects, dropped_projects, removals, dropped_files);
 	if (dropped) fclose(dropped);
-	return bad ? kExitSomeFailed : kExitOk;
+	return status;
 }

@@ -19,6 +19,9 @@
 #include "ndjson.h"
 #include "project_json.h"
 #include "record.h"
+#include "record_loop.h"
+#include "url.h"
+#include "url_policy.h"
 
 using namespace pm;
 
@@ -100,6 +103,7 @@ int main(int argc, char **argv)
 	int concurrency = 10;
 	std::string save_dir;
 	std::vector<std::string> extra_hosts;
+	log_set_prog("pkg-resolve");
 	int c;
 	while ((c = getopt_long(argc, argv, "u:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "pkg-resolve", usage)) continue;
@@ -111,26 +115,21 @@ int main(int argc, char **argv)
 		case kSaveJson: save_dir = optarg; break;
 		case kAllowHost:
 			if (!*optarg || strpbrk(optarg, "/@?# ")) {
-				fprintf(stderr, "pkg-resolve: --allow-host wants a host name (or HOST:PORT), not '%s'\n", optarg);
-				return kExitUsage;
+				usage_error("pkg-resolve", "--allow-host wants a host name (or HOST:PORT), not '%s'", optarg);
 			}
 			extra_hosts.push_back(optarg);
 			break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "pkg-resolve: unexpected argument '%s'\n%s", argv[optind], usage);
-		return kExitUsage;
-	}
-	// upstream_or_exit also honours PYPI_MIRROR_ALLOW_NON_HTTPS; file URLs follow the same rule.
-	const char *ah = getenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
-	if (ah && (!strcmp(ah, "1") || !strcasecmp(ah, "true") || !strcasecmp(ah, "yes"))) allow_http = true;
+	no_operands("pkg-resolve", argc, argv);
+	// File URLs follow the same rule as the upstream.
+	if (allow_non_https_env()) allow_http = true;
 	const std::string upstream = upstream_or_exit("pkg-resolve", upstream_arg, allow_http);
 	const ProjectJsonPolicy policy = project_json_policy(upstream, extra_hosts, allow_http);
 
 	if (!save_dir.empty()) {
 		if (!mkdir_p(save_dir)) {
-			LOG_ERROR("pkg-resolve: cannot create %s: %s", save_dir.c_str(), strerror(errno));
+			LOG_TOOL_ERROR("cannot create %s: %s", save_dir.c_str(), strerror(errno));
 			return kExitFatal;
 		}
 		// The record names the file for a later tool that may run elsewhere: absolute.
@@ -140,24 +139,14 @@ int main(int argc, char **argv)
 
 	Http http;
 	const int max_refetches = http.options().retries;
-	NdjsonReader in(stdin);
-	NdjsonWriter out(stdout);
-	std::vector<std::string> targets;
+	RecordLoop loop("pkg-resolve", {"project"});
 	std::mt19937_64 rng{std::random_device{}()};
-	bool bad = false, broken_pipe = false;
 	long long resolved = 0, removed = 0, failed = 0;
 
-	auto emit = [&](const rapidjson::Value &v) {
-		if (!out.write(v)) broken_pipe = true;
-	};
-	auto emit_raw = [&](const std::string &s) {
-		if (!out.write_raw(s)) broken_pipe = true;
-	};
 	auto fail = [&](const Job &j, const std::string &reason, const std::string &file = "",
 	                const std::string &url = "") {
 		failed++;
-		bad = true;
-		emit_raw(error_record("pkg-resolve", j.name, j.serial, reason, file, url));
+		loop.emit_error(j.name, j.serial, reason, file, url);
 	};
 
 	std::function<void(std::shared_ptr<Job>)> start;
@@ -171,7 +160,7 @@ int main(int argc, char **argv)
 			set_string(r, r, "reason", "404 from upstream");
 			for (const char *m : {"files", "json_file", "last_serial", "status"}) remove_member(r, m);
 			removed++;
-			emit(r);
+			loop.emit(r);
 			return;
 		}
 		if (!resp.ok()) {
@@ -193,7 +182,7 @@ int main(int argc, char **argv)
 				spool_path = spool_target(hdr_serial);
 				spool = std::make_unique<AtomicFile>();
 				if (!spool->open(spool_path, &err) || !spool->write(resp.body)) {
-					LOG_ERROR("pkg-resolve: %s: cannot spool JSON: %s", j->name.c_str(),
+					LOG_TOOL_ERROR("%s: cannot spool JSON: %s", j->name.c_str(),
 					          err.empty() ? strerror(errno) : err.c_str());
 					fail(*j, "cannot spool JSON to " + spool_path + ": " + (err.empty() ? strerror(errno) : err));
 					return;
@@ -233,7 +222,7 @@ int main(int argc, char **argv)
 				saved = write_file_atomic(spool_path, spool_copy, false, &err);
 			}
 			if (!saved) {
-				LOG_ERROR("pkg-resolve: %s: cannot spool JSON: %s", j->name.c_str(), err.c_str());
+				LOG_TOOL_ERROR("%s: cannot spool JSON: %s", j->name.c_str(), err.c_str());
 				fail(*j, "cannot spool JSON to " + spool_path + ": " + err);
 				return;
 			}
@@ -272,7 +261,7 @@ int main(int argc, char **argv)
 		r.AddMember("files", files, a);
 		LOG_DEBUG("Resolved %s: %zu files, last serial %lld", j->name.c_str(), pj.files.size(), last_serial);
 		resolved++;
-		emit(r);
+		loop.emit(r);
 	};
 
 	start = [&](std::shared_ptr<Job> j) {
@@ -285,29 +274,10 @@ int main(int argc, char **argv)
 	};
 
 	auto feed = [&]() -> bool {
-		if (broken_pipe) return false;
+		if (!loop.next()) return false;
+		const ProjectRecord &r = loop.record();
 		auto j = std::make_shared<Job>();
-		std::string err;
-		if (!in.next(j->rec, err)) return false;
-		if (!err.empty()) {
-			LOG_ERROR("pkg-resolve: input %s", err.c_str());
-			bad = true;
-			return true;
-		}
-		ProjectRecord r;
-		if (!parse_record(j->rec, r, err)) {
-			LOG_ERROR("pkg-resolve: input line %zu: %s", in.line_number(), err.c_str());
-			bad = true;
-			return true;
-		}
-		if (r.type == "target") {
-			targets.push_back(in.line());
-			return true;
-		}
-		if (r.type != "project") {
-			emit_raw(in.line());
-			return true;
-		}
+		j->rec.Swap(loop.doc());
 		j->name = r.name;
 		j->display = r.display_name;
 		j->serial = r.serial;
@@ -323,11 +293,5 @@ int main(int argc, char **argv)
 	};
 
 	http.run(concurrency, feed);
-	for (auto &t : targets) emit_raw(t);
-	if (broken_pipe) {
-		LOG_ERROR("pkg-resolve: cannot write output: %s", strerror(errno));
-		return kExitFatal;
-	}
-	LOG_INFO("pkg-resolve: %lld resolved, %lld removed, %lld failed", resolved, removed, failed);
-	return bad ? kExitSomeFailed : kExitOk;
+	return loop.finish("%lld resolved, %lld removed, %lld failed", resolved, removed, failed);
 }

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "ndjson.h"
 #include "record.h"
+#include "record_loop.h"
 
 using namespace pm;
 
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
 	                                  {nullptr, 0, nullptr, 0}};
 	std::string stale_path;
 	long long stale_fd = -1, max_rounds = 3;
+	log_set_prog("serial-check");
 	int c;
 	while ((c = getopt_long(argc, argv, PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "serial-check", usage)) continue;
@@ -48,74 +50,42 @@ int main(int argc, char **argv)
 		case kMaxRounds: max_rounds = parse_count("serial-check", "--max-rounds", optarg, 0, 1000); break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "serial-check: unexpected argument '%s'\n%s", argv[optind], usage);
-		return kExitUsage;
-	}
+	no_operands("serial-check", argc, argv);
 	if (!stale_path.empty() && stale_fd >= 0) {
-		fprintf(stderr, "serial-check: --stale-file and --stale-fd exclude each other\n");
-		return kExitUsage;
+		usage_error("serial-check", "--stale-file and --stale-fd exclude each other");
 	}
 	FILE *stale = nullptr;
 	if (!stale_path.empty()) {
 		stale = fopen(stale_path.c_str(), "a");
 		if (!stale) {
-			LOG_ERROR("serial-check: cannot open %s: %s", stale_path.c_str(), strerror(errno));
+			LOG_TOOL_ERROR("cannot open %s: %s", stale_path.c_str(), strerror(errno));
 			return kExitUsage;
 		}
 	} else if (stale_fd >= 0) {
 		if (stale_fd <= 2 || fcntl(static_cast<int>(stale_fd), F_GETFD) < 0 ||
 		    !(stale = fdopen(static_cast<int>(stale_fd), "a"))) {
-			fprintf(stderr, "serial-check: --stale-fd %lld is not an open file descriptor above 2\n", stale_fd);
-			return kExitUsage;
+			usage_error("serial-check", "--stale-fd %lld is not an open file descriptor above 2", stale_fd);
 		}
 	}
 
-	NdjsonReader in(stdin);
-	NdjsonWriter out(stdout);
+	RecordLoop loop("serial-check", {"project"});
 	NdjsonWriter stale_out(stale ? stale : stdout);
-	std::vector<std::string> targets;
-	bool bad = false, broken = false;
 	long long fresh = 0, stale_n = 0, dropped = 0, gave_up = 0;
-	rapidjson::Document doc;
-	std::string err;
 
-	for (;;) {
-		if (!in.next(doc, err)) break;
-		if (!err.empty()) {
-			LOG_ERROR("serial-check: input %s", err.c_str());
-			bad = true;
-			continue;
-		}
-		ProjectRecord r;
-		if (!parse_record(doc, r, err)) {
-			LOG_ERROR("serial-check: input line %zu: %s", in.line_number(), err.c_str());
-			bad = true;
-			continue;
-		}
-		if (r.type == "target") {
-			targets.push_back(in.line());
-			continue;
-		}
-		if (r.type != "project" || r.last_serial >= r.serial) {
-			if (r.type == "project") fresh++;
-			if (!out.write_raw(in.line())) {
-				broken = true;
-				break;
-			}
-			continue;
+	loop.run([&](ProjectRecord &r, rapidjson::Document &doc) {
+		if (r.last_serial >= r.serial) {
+			fresh++;
+			loop.emit_raw(loop.line());
+			return;
 		}
 		if (r.last_serial < 0) {
 			// Not resolved: nothing to compare. Let the next tool decide.
-			LOG_WARN("serial-check: input line %zu: project %s has no last_serial (not resolved?); passed on",
-			         in.line_number(), r.name.c_str());
-			if (!out.write_raw(in.line())) {
-				broken = true;
-				break;
-			}
-			continue;
+			LOG_TOOL_WARN("input line %zu: project %s has no last_serial (not resolved?); passed on",
+			              loop.line_number(), r.name.c_str());
+			loop.emit_raw(loop.line());
+			return;
 		}
-		bad = true;
+		loop.mark_failed();
 		std::string json_url = get_string(doc, "json_url");
 		long long round = get_int(doc, "round", 0);
 		if (round < 0) round = 0;
@@ -126,17 +96,14 @@ int main(int argc, char **argv)
 			gave_up++;
 			std::string reason = "stale serial: expected " + std::to_string(r.serial) + ", got " +
 			                     std::to_string(r.last_serial) + " after " + std::to_string(round) + " rounds";
-			if (!out.write_raw(error_record("serial-check", r.name, r.serial, reason, "", json_url))) {
-				broken = true;
-				break;
-			}
-			continue;
+			loop.emit_error(r.name, r.serial, reason, "", json_url);
+			return;
 		}
 		stale_n++;
 		if (!stale) {
 			dropped++;
-			LOG_INFO("serial-check: %s is stale and no --stale-file was given: dropped", r.name.c_str());
-			continue;
+			LOG_TOOL_INFO("%s is stale and no --stale-file was given: dropped", r.name.c_str());
+			return;
 		}
 		// The record keeps what it carried (unknown fields too) but not the
 		// stale answer's file list and spooled document.
@@ -149,21 +116,17 @@ int main(int argc, char **argv)
 		if (json_url.empty()) doc.RemoveMember("json_url");
 		set_int(doc, doc, "round", round);
 		if (!stale_out.write(doc)) {
-			LOG_ERROR("serial-check: cannot write stale record: %s", strerror(errno));
-			return kExitFatal;
+			LOG_TOOL_ERROR("cannot write stale record: %s", strerror(errno));
+			exit(kExitFatal);
 		}
-	}
-	for (auto &t : targets)
-		if (!out.write_raw(t)) broken = true;
-	if (broken) {
-		LOG_ERROR("serial-check: cannot write output: %s", strerror(errno));
-		return kExitFatal;
-	}
+	});
+	int status = loop.finish();
+	if (status == kExitFatal) return status;
 	if (stale && fclose(stale) != 0) {
-		LOG_ERROR("serial-check: cannot write stale records: %s", strerror(errno));
+		LOG_TOOL_ERROR("cannot write stale records: %s", strerror(errno));
 		return kExitFatal;
 	}
-	LOG_INFO("serial-check: %lld fresh, %lld stale%s, %lld given up", fresh, stale_n,
+	LOG_TOOL_INFO("%lld fresh, %lld stale%s, %lld given up", fresh, stale_n,
 	         dropped ? " (dropped: no stale output)" : "", gave_up);
-	return bad ? kExitSomeFailed : kExitOk;
+	return status;
 }

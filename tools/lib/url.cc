@@ -1,10 +1,6 @@
-// The URL helpers of http.h that are plain string work. They live apart
-// from http.cc so that a tool which never talks HTTP (index-write writes
-// pages with url_escape) does not link libcurl: loading it and the dozens of
-// libraries it pulls in costs tens of milliseconds at every start.
-#include <cctype>
+#include "url.h"
 
-#include "http.h"
+#include <cctype>
 
 namespace pm {
 

@@ -1,0 +1,51 @@
+// Unit tests for tools/lib/url_policy.{h,cc}: the one http(s)-only rule and
+// the one reading of PYPI_MIRROR_ALLOW_NON_HTTPS.
+#include "url_policy.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace {
+
+TEST(UrlPolicy, AllowNonHttpsFromTheEnvironment)
+{
+	for (const char *yes : {"1", "true", "TRUE", "yes", "Yes"}) {
+		setenv("PYPI_MIRROR_ALLOW_NON_HTTPS", yes, 1);
+		EXPECT_TRUE(pm::allow_non_https_env()) << yes;
+	}
+	for (const char *no : {"", "0", "no", "false", "2", "on"}) {
+		setenv("PYPI_MIRROR_ALLOW_NON_HTTPS", no, 1);
+		EXPECT_FALSE(pm::allow_non_https_env()) << no;
+	}
+	unsetenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
+	EXPECT_FALSE(pm::allow_non_https_env());
+}
+
+TEST(UrlPolicy, HttpsAlwaysHttpWhenAllowedNothingElse)
+{
+	pm::UrlParts u;
+	ASSERT_TRUE(pm::parse_url("https://pypi.org/simple/", u));
+	EXPECT_EQ(pm::check_scheme(u, false), pm::SchemeCheck::Ok);
+	ASSERT_TRUE(pm::parse_url("HTTP://127.0.0.1:8080/", u));
+	EXPECT_EQ(pm::check_scheme(u, false), pm::SchemeCheck::NotHttps);
+	EXPECT_EQ(pm::check_scheme(u, true), pm::SchemeCheck::Ok);
+	ASSERT_TRUE(pm::parse_url("ftp://example.org/x", u));
+	EXPECT_EQ(pm::check_scheme(u, true), pm::SchemeCheck::NotHttp);
+}
+
+TEST(UrlPolicy, BaseUrlOrExit)
+{
+	unsetenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
+	EXPECT_EQ(pm::base_url_or_exit("t", "upstream", "https://pypi.org//", false), "https://pypi.org");
+	EXPECT_EQ(pm::base_url_or_exit("t", "upstream", "http://127.0.0.1:1/", true), "http://127.0.0.1:1");
+	EXPECT_EXIT(pm::base_url_or_exit("t", "upstream", "http://127.0.0.1:1/", false), ::testing::ExitedWithCode(2),
+	            "t: upstream 'http://127.0.0.1:1/' is not https \\(use --allow-non-https");
+	EXPECT_EXIT(pm::base_url_or_exit("t", "--download-mirror", "file:///etc", true), ::testing::ExitedWithCode(2),
+	            "t: --download-mirror 'file:///etc' is not an http\\(s\\) URL");
+	setenv("PYPI_MIRROR_ALLOW_NON_HTTPS", "1", 1);
+	EXPECT_EQ(pm::base_url_or_exit("t", "upstream", "http://127.0.0.1:1", false), "http://127.0.0.1:1");
+	unsetenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
+}
+
+} // namespace

@@ -1,0 +1,91 @@
+// The record loop every record-reading tool runs: read a line, parse and
+// validate it (pm::parse_record), and route it. This is the one place that
+// applies the rules of pypi-mirror-records(7) to input, so the tools agree:
+//  - a malformed line is logged with its line number and the run goes on;
+//  - a refused record (bad field, hostile file entry, unknown type) that
+//    names a project becomes an error record on stdout naming it;
+//  - a record of a type the tool does not act on is passed through as read;
+//  - target records are held and written after everything else;
+//  - a closed output stops the loop; the exit status tells what happened.
+// The tool supplies only what it does to the records it acts on: either a
+// handler for run(), or, for a tool driving concurrent transfers, calls to
+// next() from its feed hook (one record per free slot: input is read only
+// as fast as the transfers drain, so memory stays flat).
+#pragma once
+#include <cstdio>
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "ndjson.h"
+#include "record.h"
+
+namespace pm {
+
+class RecordLoop {
+public:
+	// prog names the tool in error records and log lines; acts_on lists the
+	// record types the tool handles (every other type passes through).
+	RecordLoop(const char *prog, std::initializer_list<const char *> acts_on, FILE *in = stdin, FILE *out = stdout);
+	// What a failed write of the output means. Stop (the default): the
+	// reader is gone or the output unusable, so the loop ends and the exit
+	// status is 3. Continue: the work is worth finishing without its report
+	// (index-write's pages land even when the disk holding the wrapper's
+	// copy of its output is full); each failure is logged and exits 1.
+	enum class OutputFailure { Stop, Continue };
+	void on_output_failure(OutputFailure f) { output_failure_ = f; }
+	RecordLoop(const RecordLoop &) = delete;
+	RecordLoop &operator=(const RecordLoop &) = delete;
+
+	// Reads up to the next record the tool acts on, routing every other line
+	// as above. False at the end of input or once the output is closed.
+	// After true, doc()/record()/line() describe that record until the
+	// next call; the tool may take doc() (Swap) or edit it.
+	bool next();
+	// next() until false, calling handle for each record.
+	void run(const std::function<void(ProjectRecord &, rapidjson::Document &)> &handle);
+	// Writes the held target records and returns the exit status: kExitFatal
+	// when the output broke, kExitSomeFailed after any bad input or failure,
+	// else kExitOk.
+	int finish();
+	// The same, logging the tool's summary line (printf format) unless the
+	// output broke.
+	int finish(const char *summary_fmt, ...) __attribute__((format(printf, 2, 3)));
+
+	rapidjson::Document &doc() { return doc_; }
+	ProjectRecord &record() { return rec_; }
+	const std::string &line() const { return in_.line(); }
+	size_t line_number() const { return in_.line_number(); }
+
+	// Output. A failed write marks the output broken (see next()).
+	bool emit(const rapidjson::Value &v);
+	bool emit_raw(const std::string &line);
+	// An error record for a project (and a failed exit status).
+	bool emit_error(const std::string &name, long long serial, const std::string &reason, const std::string &file = "",
+	                const std::string &url = "");
+	// Something failed that already has its record or log line: exit 1.
+	void mark_failed() { failed_ = true; }
+	bool failed() const { return failed_; }
+	bool broken() const { return broken_; }
+
+private:
+	bool acts_on(const std::string &type) const;
+	void refuse(const std::string &why);
+
+	const char *prog_;
+	std::vector<std::string> acts_on_;
+	NdjsonReader in_;
+	NdjsonWriter out_;
+	FILE *in_file_;
+	rapidjson::Document doc_;
+	ProjectRecord rec_;
+	std::vector<std::string> targets_;
+	bool failed_ = false, broken_ = false, eof_ = false;
+	int broken_errno_ = 0;
+	OutputFailure output_failure_ = OutputFailure::Stop;
+};
+
+} // namespace pm

@@ -1,0 +1,137 @@
+#include "url_policy.h"
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "cli.h"
+#include "http.h"
+#include "names.h"
+#include "text.h"
+
+namespace pm {
+
+bool parse_url(const std::string &url, UrlParts &out, std::string *error)
+{
+	http_global_init();
+	CURLU *u = curl_url();
+	CURLUcode rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
+	if (rc != CURLUE_OK) {
+		if (error) *error = std::string("bad URL: ") + curl_url_strerror(rc);
+		curl_url_cleanup(u);
+		return false;
+	}
+	auto get = [&](CURLUPart part, unsigned flags) {
+		char *s = nullptr;
+		std::string v;
+		if (curl_url_get(u, part, &s, flags) == CURLUE_OK && s) v = s;
+		curl_free(s);
+		return v;
+	};
+	out.scheme = get(CURLUPART_SCHEME, 0);
+	out.host = get(CURLUPART_HOST, 0);
+	out.port = get(CURLUPART_PORT, CURLU_DEFAULT_PORT);
+	out.raw_path = get(CURLUPART_PATH, 0);
+	out.path = get(CURLUPART_PATH, CURLU_URLDECODE);
+	out.query = get(CURLUPART_QUERY, 0);
+	lower_in_place(out.scheme);
+	lower_in_place(out.host);
+	curl_url_cleanup(u);
+	return true;
+}
+
+std::string url_origin(const std::string &url)
+{
+	UrlParts p;
+	if (!parse_url(url, p)) return "";
+	return p.scheme + "://" + p.host + ":" + p.port;
+}
+
+bool allow_non_https_env()
+{
+	const char *e = getenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
+	return e && (!strcmp(e, "1") || !strcasecmp(e, "true") || !strcasecmp(e, "yes"));
+}
+
+SchemeCheck check_scheme(const UrlParts &u, bool allow_http)
+{
+	if (u.scheme == "https") return SchemeCheck::Ok;
+	if (u.scheme != "http") return SchemeCheck::NotHttp;
+	return allow_http ? SchemeCheck::Ok : SchemeCheck::NotHttps;
+}
+
+std::string base_url_or_exit(const char *prog, const char *what, std::string url, bool allow_http)
+{
+	UrlParts p;
+	SchemeCheck c = parse_url(url, p) && !p.host.empty() ? check_scheme(p, allow_http || allow_non_https_env())
+	                                                     : SchemeCheck::NotHttp;
+	if (c == SchemeCheck::NotHttp) {
+		usage_error(prog, "%s '%s' is not an http(s) URL", what, url.c_str());
+	}
+	if (c == SchemeCheck::NotHttps) {
+		usage_error(prog, "%s '%s' is not https (use --allow-non-https to permit it)", what, url.c_str());
+	}
+	while (!url.empty() && url.back() == '/') url.pop_back();
+	return url;
+}
+
+std::string upstream_or_exit(const char *prog, const char *arg, bool allow_http)
+{
+	std::string u = arg && *arg ? arg : "";
+	if (u.empty()) {
+		const char *e = getenv("PYPI_MIRROR_UPSTREAM");
+		u = e && *e ? e : "https://pypi.org";
+	}
+	return base_url_or_exit(prog, "upstream", u, allow_http);
+}
+
+bool package_path_from_url(const std::string &url, const std::string &filename, std::string &path,
+                           std::string *why)
+{
+	UrlParts u;
+	std::string err;
+	if (!parse_url(url, u, &err)) {
+		if (why) *why = err;
+		return false;
+	}
+	if (check_scheme(u, true) != SchemeCheck::Ok) {
+		if (why) *why = "URL scheme " + u.scheme + " is not http(s)";
+		return false;
+	}
+	// An encoded "/" would make decoded segments that upstream does not have
+	// (".../<hash>%2Ffile" is one segment there, two here): refuse it.
+	for (size_t i = 0; i + 2 < u.raw_path.size(); i++) {
+		if (u.raw_path[i] == '%' && u.raw_path[i + 1] == '2' && (u.raw_path[i + 2] == 'F' || u.raw_path[i + 2] == 'f')) {
+			if (why) *why = "URL path contains an encoded slash: " + u.raw_path;
+			return false;
+		}
+	}
+	// Only the decoded path counts: "%2e%2e" is ".." by then, and refused.
+	auto pos = u.path.rfind("/packages/");
+	// The packages part must be the last 5 segments; find it by counting.
+	size_t cut = std::string::npos;
+	int slashes = 0;
+	for (size_t i = u.path.size(); i-- > 0;) {
+		if (u.path[i] == '/' && ++slashes == 5) {
+			cut = i;
+			break;
+		}
+	}
+	if (cut == std::string::npos || pos == std::string::npos || cut != pos) {
+		if (why) *why = "URL path is not /packages/xx/yy/<hash>/<file>: " + u.path;
+		return false;
+	}
+	path = u.path.substr(cut + 1);
+	if (!valid_package_path(path, why)) return false;
+	if (path.substr(path.rfind('/') + 1) != filename) {
+		if (why) *why = "URL names a different file than " + filename;
+		return false;
+	}
+	return true;
+}
+
+} // namespace pm
