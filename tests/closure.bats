@@ -309,3 +309,59 @@ mirror_files() {
 	refute_output --partial graph_fresh-1.0.tar.gz
 	grep -q '"name":"graph-fresh"' synced.out
 }
+
+@test "1910 closure: --help and the man page list the same options; usage errors" {
+	run pkg-closure --help
+	assert_success
+	help_opts=$(grep -oE -- '--[a-z][a-z-]+' <<<"$output" | sort -u | grep -vxE -- '--(help|version|verbose|quiet)')
+	[[ -n "$help_opts" ]]
+	for o in $help_opts; do
+		grep -qE -- "^\.It Fl.*-${o#--}( |\$)" "$BATS_TEST_DIRNAME/../man/pkg-closure.1" || fail "man page lacks $o"
+	done
+	man_opts=$(grep -oE '^\.It Fl (-[a-z-]+|[a-zA-Z] Ar [a-z]+ , Fl -[a-z-]+)' "$BATS_TEST_DIRNAME/../man/pkg-closure.1" |
+		grep -oE -- '-[a-z-]+$' | sed 's/^/-/' | sort -u)
+	[[ -n "$man_opts" ]]
+	for o in $man_opts; do
+		[[ "$output" == *"$o"* ]] || fail "--help lacks $o"
+	done
+	run pkg-closure -e cp311-manylinux-x86_64
+	assert_failure 2
+	assert_output --partial "no requirement source"
+	printf 'x\n' >req.txt
+	run pkg-closure -r req.txt -e cp27-plan9-vax
+	assert_failure 2
+	assert_output --partial "target environment 'cp27-plan9-vax'"
+}
+
+@test "1911 closure: [closure] in the configuration becomes pkg-closure's options (mirror-config)" {
+	printf 'graph-cycle-a\n' >req.txt
+	cat >pm.conf <<-EOF
+		[mirror]
+		directory = $MIRROR
+		[closure]
+		requirements = $BATS_TEST_TMPDIR/req.txt
+		environments = cp311-manylinux-x86_64
+		    cp312-win-amd64
+		newest = 1
+		max-projects = 50
+	EOF
+	run --separate-stderr mirror-config -c pm.conf
+	assert_success
+	eval "$output"
+	[ "$PM_CLOSURE" = 1 ]
+	eval "args=($PM_CLOSURE_ARGS)"
+	assert_equal "${args[*]}" "-r $BATS_TEST_TMPDIR/req.txt -e cp311-manylinux-x86_64 -e cp312-win-amd64 --newest 1 --max-projects 50"
+	run --separate-stderr closure "${args[@]}"
+	assert_success
+	assert_equal "$(jq -r .name <<<"$output" | tr '\n' ' ')" "graph-cycle-a graph-cycle-b "
+	# A bad environment is refused, naming section and key.
+	printf '[mirror]\ndirectory = %s\n[closure]\nrequirements = r.txt\nenvironments = cp311-plan9-x86_64\n' "$MIRROR" >bad.conf
+	run --separate-stderr mirror-config -c bad.conf
+	assert_failure 2
+	[[ "$stderr" == *"[closure] environments: target environment 'cp311-plan9-x86_64'"* ]] || fail "$stderr"
+	# No [closure]: off.
+	printf '[mirror]\ndirectory = %s\n' "$MIRROR" >plain.conf
+	eval "$(mirror-config -c plain.conf 2>/dev/null)"
+	[ "$PM_CLOSURE" = 0 ]
+	[ -z "$PM_CLOSURE_ARGS" ]
+}
