@@ -252,7 +252,7 @@ int main(int argc, char **argv)
 		if (!out.write_raw(s)) broken_pipe = true;
 	};
 	std::map<std::string, Project> projects;
-	std::vector<std::string> passthrough;
+	std::vector<std::string> passthrough, targets;
 
 	// Resolved records on standard input stand for their projects.
 	if (!stdin_is_requirements && !isatty(0)) {
@@ -272,7 +272,8 @@ int main(int argc, char **argv)
 				continue;
 			}
 			if (r.type != "project") {
-				passthrough.push_back(in.line());
+				// Target records (the serial a run reaches) stay last, as pkg-resolve keeps them.
+				(r.type == "target" ? targets : passthrough).push_back(in.line());
 				continue;
 			}
 			if (!r.resolved) continue; // fetched below if the closure needs it
@@ -604,6 +605,7 @@ int main(int argc, char **argv)
 		LOG_DEBUG("Closure: %s, %zu of %zu files", name.c_str(), p.keep.size(), p.files.size());
 		if (!out.write(r)) broken_pipe = true;
 	}
+	for (auto &t : targets) emit_raw(t);
 	if (broken_pipe) {
 		LOG_ERROR("pkg-closure: cannot write output: %s", strerror(errno));
 		return kExitFatal;
