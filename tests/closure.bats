@@ -365,3 +365,25 @@ mirror_files() {
 	[ "$PM_CLOSURE" = 0 ]
 	[ -z "$PM_CLOSURE_ARGS" ]
 }
+
+@test "1912 closure: --cache reads each version's metadata once, ever; the closure is the same" {
+	printf 'graph-app\n' >req.txt
+	emu_admin reset-stats >/dev/null
+	run --separate-stderr closure -r req.txt -e cp311-manylinux-x86_64 --cache cache
+	assert_success
+	first=$output
+	[[ "$stderr" == *"metadata fetches, 0 metadata from the cache"* ]] || fail "$stderr"
+	fetched=$(emu_log | grep -c '\.metadata"')
+	[ "$fetched" -gt 5 ]
+	# Content-addressed: each entry is named by the sha256 of its .metadata.
+	for f in cache/*/*; do
+		n=${f##*/}
+		jq -e --arg n "$n" -s 'any(.[].files[]?; .core_metadata == $n)' <<<"$first" >/dev/null || fail "$f names no metadata"
+	done
+	emu_admin reset-stats >/dev/null
+	run --separate-stderr closure -r req.txt -e cp311-manylinux-x86_64 --cache cache
+	assert_success
+	assert_equal "$output" "$first"
+	[[ "$stderr" == *" 0 metadata fetches, $fetched metadata from the cache"* ]] || fail "$stderr"
+	assert_equal "$(emu_log | grep -c '\.metadata"')" 0
+}

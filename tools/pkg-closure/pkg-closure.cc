@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "filter_config.h"
+#include "fsutil.h"
 #include "hash.h"
 #include "http.h"
 #include "log.h"
@@ -58,6 +59,8 @@ static const char usage[] =
     "                           https://pypi.org)\n"
     "      --allow-non-https    accept an http:// upstream and http:// file URLs\n"
     "      --allow-host HOST    file URLs may also point at HOST (repeatable)\n"
+    "      --cache DIR          keep each version's dependencies in DIR, keyed by\n"
+    "                           the sha256 of its metadata: fetched once, ever\n"
     "  -j, --concurrency N      transfers at once (default 10)\n"
     "  -v, --verbose            more log output; -q, --quiet less\n"
     "  -h, --help               this help;  -V, --version  the version\n";
@@ -143,7 +146,7 @@ std::vector<std::string> requires_dist_lines(const std::string &meta)
 
 int main(int argc, char **argv)
 {
-	enum { kAllowHttp = 1000, kAllowHost, kPyproject, kExtra, kLock, kNewest, kMaxProjects };
+	enum { kAllowHttp = 1000, kAllowHost, kPyproject, kExtra, kLock, kNewest, kMaxProjects, kCache };
 	static const option longopts[] = {{"requirements", required_argument, nullptr, 'r'},
 	                                  {"constraints", required_argument, nullptr, 'c'},
 	                                  {"pyproject", required_argument, nullptr, kPyproject},
@@ -156,6 +159,7 @@ int main(int argc, char **argv)
 	                                  {"allow-non-https", no_argument, nullptr, kAllowHttp},
 	                                  {"allow-host", required_argument, nullptr, kAllowHost},
 	                                  {"concurrency", required_argument, nullptr, 'j'},
+	                                  {"cache", required_argument, nullptr, kCache},
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	const char *upstream_arg = nullptr;
@@ -163,6 +167,7 @@ int main(int argc, char **argv)
 	int concurrency = 10;
 	long long newest = 0, max_projects = 1000;
 	std::vector<std::string> extra_hosts;
+	std::string cache_dir;
 	std::vector<TargetEnv> envs;
 	std::set<std::string> extras_wanted;
 	std::vector<std::pair<char, std::string>> sources; // 'r' 'c' 'p' 'l'
@@ -199,6 +204,7 @@ int main(int argc, char **argv)
 			}
 			extra_hosts.push_back(optarg);
 			break;
+		case kCache: cache_dir = optarg; break;
 		case 'j': concurrency = static_cast<int>(parse_count("pkg-closure", "--concurrency", optarg, 1, 1000)); break;
 		}
 	}
@@ -220,6 +226,13 @@ int main(int argc, char **argv)
 	if (ah && (!strcmp(ah, "1") || !strcasecmp(ah, "true") || !strcasecmp(ah, "yes"))) allow_http = true;
 	const std::string upstream = upstream_or_exit("pkg-closure", upstream_arg, allow_http);
 	const ProjectJsonPolicy policy = project_json_policy(upstream, extra_hosts, allow_http);
+	if (!cache_dir.empty() && !mkdir_p(cache_dir)) {
+		LOG_ERROR("pkg-closure: cannot create %s: %s", cache_dir.c_str(), strerror(errno));
+		return kExitFatal;
+	}
+	// A metadata file is immutable and named by its sha256, so its
+	// Requires-Dist, once read, is kept under that name: no expiry needed.
+	auto cache_path = [&](const std::string &sha) { return cache_dir + "/" + sha.substr(0, 2) + "/" + sha; };
 
 	// Requirement sources: a file that does not parse is a usage error
 	// naming file and line; nothing is resolved from half a list.
@@ -289,7 +302,7 @@ int main(int argc, char **argv)
 	}
 
 	Http http;
-	long long fetched_json = 0, fetched_meta = 0, errors = 0;
+	long long fetched_json = 0, fetched_meta = 0, cached_meta = 0, errors = 0;
 	bool exploded = false;
 	std::set<std::string> error_keys;
 	auto error = [&](const std::string &name, long long serial, const std::string &reason,
@@ -519,6 +532,22 @@ int main(int argc, char **argv)
 			req.headers.push_back("Accept: application/json");
 		}
 		std::string url = req.url, file = src ? src->filename + ".metadata" : "";
+		if (!cache_dir.empty() && is_sha256_hex(expect)) {
+			std::string text;
+			if (read_file(cache_path(expect), text, kMaxMetadata)) {
+				cached_meta++;
+				std::vector<std::string> lines;
+				size_t i = 0;
+				while (i < text.size()) {
+					size_t e = text.find('\n', i);
+					if (e == std::string::npos) e = text.size();
+					if (e > i) lines.push_back(text.substr(i, e - i));
+					i = e + 1;
+				}
+				parse_deps(p, version, lines);
+				return;
+			}
+		}
 		LOG_DEBUG("Getting %s", url.c_str());
 		http.add(std::move(req), [&, name, version, expect, url, file](Request &, Response &resp) {
 			auto &pp = projects[name];
@@ -533,7 +562,15 @@ int main(int argc, char **argv)
 			if (!expect.empty()) {
 				std::string got = sha256_hex(resp.body);
 				if (got != expect) return failed("metadata sha256 " + got + " is not the index's " + expect);
-				parse_deps(pp, version, requires_dist_lines(resp.body));
+				auto lines = requires_dist_lines(resp.body);
+				if (!cache_dir.empty() && is_sha256_hex(expect)) {
+					std::string text, werr;
+					for (auto &l : lines) text += l + "\n";
+					std::string path = cache_path(expect);
+					if (!mkdir_p(path.substr(0, path.rfind('/'))) || !write_file_atomic(path, text, false, &werr))
+						LOG_WARN("pkg-closure: cannot cache %s: %s", path.c_str(), werr.empty() ? strerror(errno) : werr.c_str());
+				}
+				parse_deps(pp, version, lines);
 				return;
 			}
 			rapidjson::Document doc;
@@ -611,7 +648,8 @@ int main(int argc, char **argv)
 		return kExitFatal;
 	}
 	LOG_INFO("pkg-closure: %lld projects, %lld files in the closure for %zu environment%s; %lld JSON and %lld "
-	         "metadata fetches, %lld errors",
-	         kept_projects, kept_files, envs.size(), envs.size() == 1 ? "" : "s", fetched_json, fetched_meta, errors);
+	         "metadata fetches, %lld metadata from the cache, %lld errors",
+	         kept_projects, kept_files, envs.size(), envs.size() == 1 ? "" : "s", fetched_json, fetched_meta,
+	         cached_meta, errors);
 	return bad ? kExitSomeFailed : kExitOk;
 }
