@@ -18,6 +18,10 @@ CXXFLAGS   ?= -O2 -g
 CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -MMD -MP -pthread
 CPPFLAGS   += -Itools/lib -DPM_VERSION='"$(VERSION)"'
 LDLIBS     += -lcurl -lcrypto -lexpat -lre2 -linih -lz -pthread
+# toml++ (Debian libtomlplusplus-dev), compiled-library mode: pkg-config
+# gives -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1 and -ltomlplusplus.
+CPPFLAGS   += $(shell pkg-config --cflags tomlplusplus 2>/dev/null)
+LDLIBS     += $(or $(shell pkg-config --libs tomlplusplus 2>/dev/null),-ltomlplusplus)
 # Every tool is linked with every library; keep only those it uses (a tool
 # that loads libcurl for nothing spends tens of milliseconds starting).
 LDFLAGS    += -Wl,--as-needed

@@ -19,6 +19,7 @@
 #include "ini_file.h"
 #include "log.h"
 #include "names.h"
+#include "target_env.h"
 #include "text.h"
 
 using pm::lower;
@@ -537,15 +538,60 @@ int main(int argc, char **argv)
 	long long demand_absent = dm.duration("absent-ttl", 86400, 0);
 	long long demand_max_new = dm.integer("max-new", 100, 0, 1000000);
 
+	// [closure]: pkg-closure(1)'s requirement sources, target environments
+	// and version policy, handed to the wrapper as one argument list.
+	Reader cl(cfg, "closure");
+	std::string closure_args;
+	bool closure = false;
+	auto words = [](const std::string &t) {
+		std::vector<std::string> w;
+		size_t i = 0;
+		while ((i = t.find_first_not_of(" \t\n", i)) != std::string::npos) {
+			size_t e = t.find_first_of(" \t\n", i);
+			w.push_back(t.substr(i, e == std::string::npos ? e : e - i));
+			i = e;
+		}
+		return w;
+	};
+	// Lists: white space or one item a line (a continued value).
+	auto text = [&](const char *key) {
+		Value *v = cl.find(key);
+		return v ? v->text : std::string();
+	};
+	auto arg = [&](const char *opt, const std::string &v) {
+		closure_args += (closure_args.empty() ? "" : " ") + std::string(opt) + " " + shell_quote(v);
+	};
+	for (auto [key, opt] : {std::pair{"requirements", "-r"}, {"constraints", "-c"}, {"pyproject", "--pyproject"},
+	                        {"lock", "--lock"}})
+		for (auto &w : words(text(key))) {
+			if (strcmp(opt, "-c") != 0) closure = true;
+			arg(opt, absolute(w));
+		}
+	for (auto &w : words(text("extras"))) arg("--extra", w);
+	bool envs = false;
+	for (auto &w : words(text("environments"))) {
+		pm::TargetEnv e;
+		std::string why;
+		if (!pm::parse_target_env(w, e, why)) fail(cfg, "closure", cl.find("environments"), "environments", why);
+		arg("-e", w);
+		envs = true;
+	}
+	if (long long n = cl.integer("newest", 0, 0, 1000000)) arg("--newest", std::to_string(n));
+	if (cl.present("max-projects")) arg("--max-projects", std::to_string(cl.integer("max-projects", 1000, 1, 10000000)));
+	if (closure && !envs && (cl.present("requirements") || cl.present("pyproject")))
+		fail(cfg, "closure", nullptr, "environments", "is required with requirements or pyproject (e.g. cp312-manylinux-x86_64)");
+	if (!closure && !closure_args.empty())
+		fail(cfg, "closure", nullptr, "requirements", "[closure] names no requirements, pyproject or lock file");
+
 	// Anything left unread in our sections is a typo or a key from
 	// another version: say so, naming it, but keep going.
-	for (Reader *r : {&m, &p, &dm})
+	for (Reader *r : {&m, &p, &dm, &cl})
 		for (auto &[k, v] : r->section())
 			if (!v.used)
 				LOG_WARN("%s: [%s] %s: unknown key, ignored", file.c_str(), r->name(), v.key.c_str());
 	bool filters = false;
 	for (const auto &s : cfg.section_order) {
-		if (s == "mirror" || s == "pypi-mirror" || s == "demand") continue;
+		if (s == "mirror" || s == "pypi-mirror" || s == "demand" || s == "closure") continue;
 		if (s == "plugins") {
 			auto it = cfg.sections[s].find("enabled");
 			if (it != cfg.sections[s].end() && !trim_copy(it->second.text).empty()) filters = true;
@@ -594,6 +640,8 @@ int main(int argc, char **argv)
 	out.set("PM_DEMAND_KEEP", demand_keep);
 	out.set("PM_DEMAND_ABSENT_TTL", demand_absent);
 	out.set("PM_DEMAND_MAX_NEW", demand_max_new);
+	out.flag("PM_CLOSURE", closure);
+	out.set("PM_CLOSURE_ARGS", closure_args);
 	for (const auto &[k, v] : out.vars)
 		printf("%s=%s\n", k.c_str(), shell_quote(v).c_str());
 	return fflush(stdout) == 0 ? pm::kExitOk : pm::kExitFatal;
