@@ -30,6 +30,8 @@
 #include "record.h"
 #include "req_sources.h"
 #include "target_env.h"
+#include "url.h"
+#include "url_policy.h"
 
 using namespace pm;
 
@@ -222,8 +224,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pkg-closure: requirements need at least one target environment (-e)\n");
 		return kExitUsage;
 	}
-	const char *ah = getenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
-	if (ah && (!strcmp(ah, "1") || !strcasecmp(ah, "true") || !strcasecmp(ah, "yes"))) allow_http = true;
+	if (allow_non_https_env()) allow_http = true;
 	const std::string upstream = upstream_or_exit("pkg-closure", upstream_arg, allow_http);
 	const ProjectJsonPolicy policy = project_json_policy(upstream, extra_hosts, allow_http);
 	if (!cache_dir.empty() && !mkdir_p(cache_dir)) {
