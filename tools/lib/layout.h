@@ -14,6 +14,7 @@
 //   DIR/.unlisted/NAME            files stored for NAME that no page lists yet
 //   DIR/.pending-deletions/NAME   files to delete once NAME's new page is out
 //   DIR/.pypi-mirror.work/, DIR/.spool/   a run's scratch space
+//   DIR/.pypi-mirror.verify-checkpoint/   mirror-verify's, resumable
 #pragma once
 #include <string>
 #include <vector>
@@ -36,7 +37,8 @@ public:
 	std::string file(const std::string &rel) const { return web_ + "/" + rel; }
 	std::string packages() const { return web_ + "/packages"; }
 	std::string json_copy(const std::string &name) const { return web_ + "/json/" + name; }
-	std::string json_api(const std::string &name) const { return web_ + "/pypi/" + name + "/json"; }
+	std::string json_api_dir() const { return web_ + "/pypi"; }
+	std::string json_api(const std::string &name) const { return json_api_dir() + "/" + name + "/json"; }
 	std::string last_modified() const { return web_ + "/last-modified"; }
 
 	// State.
@@ -49,6 +51,8 @@ public:
 	std::string pending_deletions(const std::string &name) const { return pending_deletions_dir() + "/" + name; }
 	std::string work_dir() const { return dir_ + "/.pypi-mirror.work"; }
 	std::string spool_dir() const { return dir_ + "/.spool"; }
+	// mirror-verify's sort runs and checkpoint (a killed verify resumes).
+	std::string verify_checkpoint_dir() const { return dir_ + "/.pypi-mirror.verify-checkpoint"; }
 
 	// Which projects the mirror holds: a project is held when its directory
 	// under web/simple/ has one of its pages. NAME is normalized.

@@ -89,30 +89,30 @@ could not be read (and nothing was found wrong), 2 usage error, 3 fatal
 constexpr int kExitDamage = 6;
 
 // ===================================================================== LAYOUT
-// Everything this tool knows about where a mirror keeps things, in one place
-// so it can be swapped for tools/lib/layout (the one owner of these facts)
-// when that lands. Nothing below this section builds a path by itself.
+// Where a mirror keeps things is tools/lib/layout's to say; these are the
+// names this tool uses for them, and the file names inside a page
+// directory. Nothing below this section builds a path by itself.
 namespace layout {
-inline std::string web(const std::string &d) { return d + "/web"; }
-inline std::string simple(const std::string &d) { return d + "/web/simple"; }
-inline std::string page_dir(const std::string &d, const std::string &n) { return simple(d) + "/" + n; }
+inline std::string web(const std::string &d) { return pm::Layout(d).web(); }
+inline std::string simple(const std::string &d) { return pm::Layout(d).simple(); }
+inline std::string page_dir(const std::string &d, const std::string &n) { return pm::Layout(d).project_dir(n); }
 constexpr const char *kPageJson = "index.v1_json";                              // in page_dir
 constexpr const char *kPageFiles[] = {"index.html", "index.v1_html", "index.v1_json"}; // what a page dir holds
-inline std::string root_json(const std::string &d) { return simple(d) + "/index.v1_json"; }
-inline std::string root_html(const std::string &d) { return simple(d) + "/index.html"; }
+inline std::string root_json(const std::string &d) { return pm::Layout(d).root_index("index.v1_json"); }
+inline std::string root_html(const std::string &d) { return pm::Layout(d).root_index("index.html"); }
 constexpr const char *kRootFiles[] = {"index.html", "index.v1_html", "index.v1_json"}; // in simple/
 // Package files: web/packages/xx/yy/<60 hex>/<filename>; page links and
 // records name them relative to web/ ("packages/...").
 constexpr const char *kPackagesRel = "packages";
-inline std::string packages(const std::string &d) { return web(d) + "/packages"; }
+inline std::string packages(const std::string &d) { return pm::Layout(d).packages(); }
 constexpr const char *kMetadataSuffix = ".metadata"; // PEP 658 companion, next to its file
 // JSON API copies (json = true): web/pypi/NAME/json and web/json/NAME.
-inline std::string json_api_dir(const std::string &d) { return web(d) + "/pypi"; }
-inline std::string json_api(const std::string &d, const std::string &n) { return json_api_dir(d) + "/" + n + "/json"; }
-inline std::string json_short(const std::string &d, const std::string &n) { return web(d) + "/json/" + n; }
+inline std::string json_api_dir(const std::string &d) { return pm::Layout(d).json_api_dir(); }
+inline std::string json_api(const std::string &d, const std::string &n) { return pm::Layout(d).json_api(n); }
+inline std::string json_short(const std::string &d, const std::string &n) { return pm::Layout(d).json_copy(n); }
 // DIR/status: pm::read_status. Temporaries: pm::parse_temp_name (the shape
 // pm::AtomicFile gives them). The checkpoint lives outside web/.
-inline std::string default_work(const std::string &d) { return d + "/.pypi-mirror.verify-checkpoint"; }
+inline std::string default_work(const std::string &d) { return pm::Layout(d).verify_checkpoint_dir(); }
 } // namespace layout
 // ================================================================= END LAYOUT
 
