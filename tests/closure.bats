@@ -387,3 +387,22 @@ mirror_files() {
 	[[ "$stderr" == *" 0 metadata fetches, $fetched metadata from the cache"* ]] || fail "$stderr"
 	assert_equal "$(emu_log | grep -c '\.metadata"')" 0
 }
+
+@test "1913 closure: --input-roots makes every input project a root (a demanded project pulls its closure); a refused record names its project" {
+	run --separate-stderr pkg-closure -u "$EMU_URL" --allow-non-https --input-roots -e cp312-manylinux-x86_64 \
+		<<<'{"type":"project","name":"graph-app","serial":0}
+{"type":"project","name":"graph-core","serial":"x"}
+{"type":"target","serial":9}'
+	assert_failure 1
+	local out=$output
+	# graph-app and what it needs on that environment, nothing else.
+	has_record '.type == "project" and .name == "graph-app"' <<<"$out"
+	has_record '.type == "project" and .name == "graph-core"' <<<"$out"
+	has_record '.type == "project" and .name == "graph-cycle-a"' <<<"$out"
+	run ! has_record '.type == "project" and .name == "graph-win"' <<<"$out"
+	# The refused record (a serial that is not a number) comes out as an
+	# error record naming its project.
+	has_record '.type == "error" and .name == "graph-core" and .tool == "pkg-closure"' <<<"$out"
+	# The target stays last.
+	[ "$(tail -n 1 <<<"$out" | jq -r .type)" = target ]
+}

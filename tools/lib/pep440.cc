@@ -5,6 +5,7 @@
 #include <array>
 #include <utility>
 
+#include "names.h"
 #include "text.h"
 
 namespace pm::pep440 {
@@ -498,18 +499,8 @@ std::optional<SpecifierSet> parse_specifiers(std::string_view s,
 // ---------------------------------------------------------------------------
 // Requirements
 
-std::string normalize_name(std::string_view name) {
-  std::string out;
-  out.reserve(name.size());
-  for (char c : name) {
-    if (is_sep(c)) {
-      if (out.empty() || out.back() != '-') out += '-';
-    } else {
-      out += ascii_lower(c);
-    }
-  }
-  return out;
-}
+// PEP 503, as everywhere else: names.h owns the rule.
+std::string normalize_name(std::string_view name) { return pm::normalize_name(name); }
 
 std::optional<Requirement> parse_requirement(std::string_view line,
                                              std::string* error) {

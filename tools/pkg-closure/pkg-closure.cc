@@ -23,6 +23,7 @@
 #include "hash.h"
 #include "http.h"
 #include "log.h"
+#include "names.h"
 #include "ndjson.h"
 #include "pep440.h"
 #include "pep508.h"
@@ -63,6 +64,8 @@ static const char usage[] =
     "      --allow-host HOST    file URLs may also point at HOST (repeatable)\n"
     "      --cache DIR          keep each version's dependencies in DIR, keyed by\n"
     "                           the sha256 of its metadata: fetched once, ever\n"
+    "      --input-roots        every project record on standard input is a\n"
+    "                           requirement too (any version): its closure is kept\n"
     "  -j, --concurrency N      transfers at once (default 10)\n"
     "  -v, --verbose            more log output; -q, --quiet less\n"
     "  -h, --help               this help;  -V, --version  the version\n";
@@ -148,7 +151,7 @@ std::vector<std::string> requires_dist_lines(const std::string &meta)
 
 int main(int argc, char **argv)
 {
-	enum { kAllowHttp = 1000, kAllowHost, kPyproject, kExtra, kLock, kNewest, kMaxProjects, kCache };
+	enum { kAllowHttp = 1000, kAllowHost, kPyproject, kExtra, kLock, kNewest, kMaxProjects, kCache, kInputRoots };
 	static const option longopts[] = {{"requirements", required_argument, nullptr, 'r'},
 	                                  {"constraints", required_argument, nullptr, 'c'},
 	                                  {"pyproject", required_argument, nullptr, kPyproject},
@@ -162,10 +165,11 @@ int main(int argc, char **argv)
 	                                  {"allow-host", required_argument, nullptr, kAllowHost},
 	                                  {"concurrency", required_argument, nullptr, 'j'},
 	                                  {"cache", required_argument, nullptr, kCache},
+	                                  {"input-roots", no_argument, nullptr, kInputRoots},
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	const char *upstream_arg = nullptr;
-	bool allow_http = false, stdin_is_requirements = false;
+	bool allow_http = false, stdin_is_requirements = false, input_roots = false;
 	int concurrency = 10;
 	long long newest = 0, max_projects = 1000;
 	std::vector<std::string> extra_hosts;
@@ -207,6 +211,7 @@ int main(int argc, char **argv)
 			extra_hosts.push_back(optarg);
 			break;
 		case kCache: cache_dir = optarg; break;
+		case kInputRoots: input_roots = true; break;
 		case 'j': concurrency = static_cast<int>(parse_count("pkg-closure", "--concurrency", optarg, 1, 1000)); break;
 		}
 	}
@@ -214,12 +219,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pkg-closure: unexpected argument '%s'\n%s", argv[optind], usage);
 		return kExitUsage;
 	}
-	if (sources.empty()) {
+	if (input_roots && stdin_is_requirements) {
+		fprintf(stderr, "pkg-closure: --input-roots reads records on standard input: it cannot be a requirements file too\n");
+		return kExitUsage;
+	}
+	if (sources.empty() && !input_roots) {
 		fprintf(stderr, "pkg-closure: no requirement source (-r, --pyproject or --lock)\n%s", usage);
 		return kExitUsage;
 	}
 	bool has_reqs = false;
 	for (auto &s : sources) has_reqs = has_reqs || s.first != 'l';
+	has_reqs = has_reqs || input_roots;
 	if (has_reqs && envs.empty()) {
 		fprintf(stderr, "pkg-closure: requirements need at least one target environment (-e)\n");
 		return kExitUsage;
@@ -283,12 +293,26 @@ int main(int argc, char **argv)
 			if (!parse_record(doc, r, err)) {
 				LOG_ERROR("pkg-closure: input line %zu: %s", in.line_number(), err.c_str());
 				bad = true;
+				// A refused record that names a project comes out as an
+				// error record, so the run knows which project failed.
+				std::string name = get_string(doc, "name");
+				if (valid_project_name(name))
+					passthrough.push_back(error_record("pkg-closure", normalize_name(name), get_int(doc, "serial", 0),
+					                                   "line " + std::to_string(in.line_number()) + ": " + err));
 				continue;
 			}
 			if (r.type != "project") {
 				// Target records (the serial a run reaches) stay last, as pkg-resolve keeps them.
 				(r.type == "target" ? targets : passthrough).push_back(in.line());
 				continue;
+			}
+			if (input_roots) {
+				// The project itself is wanted: a requirement with no specifier.
+				SourcedRequirement sr;
+				sr.req.name = r.name;
+				sr.req.display_name = r.display_name.empty() ? r.name : r.display_name;
+				sr.origin = "input line " + std::to_string(in.line_number());
+				rs.requirements.push_back(std::move(sr));
 			}
 			if (!r.resolved) continue; // fetched below if the closure needs it
 			auto &p = projects[r.name];
