@@ -186,6 +186,29 @@ TEST_F(RunStateTest, CollectCountsUnnamedErrorsAndCacheBusts)
 	EXPECT_EQ(next_status(2, 4, -1, s.unnamed), 2);
 }
 
+TEST_F(RunStateTest, CollectSkipsAHalfWrittenLineAndCountsItsProjectLost)
+{
+	// The disk filled up under index-write: its last record is half a line.
+	// The run is still recorded; the project whose record was cut short
+	// stays in the failed list (lost), so status cannot pass it.
+	RunFiles f;
+	f.input = {put("input", "{\"type\":\"project\",\"name\":\"a\",\"serial\":5}\n"
+	                        "{\"type\":\"project\",\"name\":\"b\",\"serial\":6}\n"
+	                        "{\"type\":\"target\",\"serial\":6}\n")};
+	f.results = {put("results", "{\"type\":\"synced\",\"name\":\"a\",\"serial\":5,\"files_listed\":1}\n"
+	                            "{\"type\":\"synced\",\"name\":\"b\",\"ser")};
+	Summary s;
+	NameMap out;
+	std::vector<std::string> d;
+	std::string err;
+	ASSERT_TRUE(collect_run(f, {}, true, s, out, d, err)) << err;
+	EXPECT_EQ(s.projects, 1);
+	EXPECT_EQ(s.lost, 1);
+	ASSERT_EQ(out.size(), 1u);
+	EXPECT_EQ(out["b"].serial, 6);
+	EXPECT_EQ(next_status(0, s.target, s.min_first, s.unnamed), 5);
+}
+
 TEST_F(RunStateTest, PlanLetsARemovalWinOverTheFailedHeldAndDeferredLists)
 {
 	// pkg-demand (or upstream) removes a, b and c; each also sits in a list

@@ -8,6 +8,7 @@
 #include "fsutil.h"
 #include "index_root.h"
 #include "layout.h"
+#include "log.h"
 #include "names.h"
 #include "ndjson.h"
 
@@ -23,8 +24,11 @@ StatePaths::StatePaths(const std::string &d)
 namespace {
 
 // Calls fn for every record of the file; a missing file has none. A line
-// that is not a JSON object is an error naming the file and line.
-template <class Fn> bool each_record(const std::string &path, Fn fn, std::string &error)
+// that is not a JSON object is an error naming the file and line; with
+// skip_bad, only a warning: a run's own record files can end in half a line
+// when the disk filled up under a tool, and the records lost with it count
+// as lost (their projects stay in the failed list), which is the truth.
+template <class Fn> bool each_record(const std::string &path, Fn fn, std::string &error, bool skip_bad = false)
 {
 	FILE *f = fopen(path.c_str(), "r");
 	if (!f) {
@@ -38,6 +42,10 @@ template <class Fn> bool each_record(const std::string &path, Fn fn, std::string
 	bool ok = true;
 	while (in.next(doc, err)) {
 		if (!err.empty()) {
+			if (skip_bad) {
+				LOG_WARN("%s: %s; skipped", path.c_str(), err.c_str());
+				continue;
+			}
 			error = path + ": " + err;
 			ok = false;
 			break;
@@ -242,7 +250,7 @@ bool collect_run(const RunFiles &f, const NameMap &prev, bool purging, Summary &
 	std::set<std::string> dropped, stale, done, defer;
 	auto each = [&](const std::vector<std::string> &files, auto fn) {
 		for (auto &p : files)
-			if (!each_record(p, fn, error)) return false;
+			if (!each_record(p, fn, error, true)) return false;
 		return true;
 	};
 	bool ok = each(f.input,
