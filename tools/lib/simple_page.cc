@@ -168,23 +168,6 @@ std::string render_project_json(const ProjectRecord &r, long long serial, const 
 	return std::string(sb.GetString(), sb.GetSize());
 }
 
-static bool percent_decode(std::string_view s, std::string &out)
-{
-	out.clear();
-	for (size_t i = 0; i < s.size(); i++) {
-		if (s[i] != '%') {
-			out.push_back(s[i]);
-			continue;
-		}
-		if (i + 2 >= s.size()) return false;
-		int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-		if (h < 0 || l < 0) return false;
-		out.push_back(static_cast<char>(h * 16 + l));
-		i += 2;
-	}
-	return true;
-}
-
 bool path_from_link(const std::string &url, const std::string &filename, std::string &path)
 {
 	std::string_view u(url);

@@ -58,4 +58,21 @@ std::string html_escape(std::string_view s)
 	return out;
 }
 
+bool percent_decode(std::string_view s, std::string &out)
+{
+	out.clear();
+	for (size_t i = 0; i < s.size(); i++) {
+		if (s[i] != '%') {
+			out.push_back(s[i]);
+			continue;
+		}
+		if (i + 2 >= s.size()) return false;
+		int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+		if (h < 0 || l < 0) return false;
+		out.push_back(static_cast<char>(h * 16 + l));
+		i += 2;
+	}
+	return true;
+}
+
 } // namespace pm

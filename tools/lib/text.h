@@ -18,6 +18,8 @@ inline std::string trim_copy(std::string_view s) { return std::string(trim(s)); 
 
 // The value of a hex digit, -1 for anything else.
 int hexval(char c);
+// %XX escapes decoded into out; false on a malformed escape.
+bool percent_decode(std::string_view s, std::string &out);
 
 // HTML and JSON-in-HTML escaping, as MarkupSafe does (& < > " ').
 std::string html_escape(std::string_view s);

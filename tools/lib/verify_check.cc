@@ -6,33 +6,9 @@
 #include <vector>
 
 #include "names.h"
+#include "text.h"
 
 namespace pm {
-
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
-
-static bool decode(std::string_view s, std::string &out)
-{
-	out.clear();
-	for (size_t i = 0; i < s.size(); i++) {
-		if (s[i] != '%') {
-			out.push_back(s[i]);
-			continue;
-		}
-		if (i + 2 >= s.size()) return false;
-		int h = hexv(s[i + 1]), l = hexv(s[i + 2]);
-		if (h < 0 || l < 0) return false;
-		out.push_back(static_cast<char>(h * 16 + l));
-		i += 2;
-	}
-	return true;
-}
 
 bool page_link_path(const std::string &url, const std::string &filename, std::string &path, std::string *why)
 {
@@ -62,7 +38,7 @@ bool page_link_path(const std::string &url, const std::string &filename, std::st
 		size_t slash = u.find('/', start);
 		std::string_view raw = u.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
 		std::string seg;
-		if (!decode(raw, seg)) return fail("link has a bad %-escape");
+		if (!percent_decode(raw, seg)) return fail("link has a bad %-escape");
 		if (seg.find('/') != std::string::npos || seg.find('\0') != std::string::npos)
 			return fail("link has an escaped '/' or NUL");
 		if (seg == "..") {
@@ -97,7 +73,7 @@ bool parse_temp_name(std::string_view name, long &pid, std::string *target)
 	size_t dot = rest.rfind('.');
 	if (dot == std::string_view::npos || rest.size() - dot - 1 != 8) return false;
 	for (char c : rest.substr(dot + 1))
-		if (hexv(c) < 0) return false;
+		if (hexval(c) < 0) return false;
 	rest = rest.substr(0, dot);
 	dot = rest.rfind('.');
 	if (dot == std::string_view::npos || dot + 1 >= rest.size() || rest.size() - dot - 1 > 9) return false;
