@@ -274,6 +274,61 @@ TEST(Http, RequestHeadersAndPost)
 	EXPECT_EQ(r.body, "PURGE:");
 }
 
+// PUT bodies: a string, or streamed by on_read with on_restart rewinding it
+// for a retry; SigV4 signing puts the key id in Authorization, never the secret.
+TEST(Http, PutBodiesStreamedAndSigned)
+{
+	Server s([](const Req &r, int n) {
+		if (r.path == "/flaky" && n == 0) return reply(503, "");
+		return reply(200, r.method + ":" + r.body);
+	});
+	pm::Http h(fast());
+	pm::Request q = get(s.url("/s"));
+	q.method = "PUT";
+	q.body = "string body";
+	EXPECT_EQ(h.fetch(q).body, "PUT:string body");
+
+	std::string data(50000, 'x');
+	for (size_t i = 0; i < data.size(); i += 11) data[i] = static_cast<char>('a' + i % 26);
+	size_t off = 0;
+	int restarts = 0;
+	pm::Request u = get(s.url("/flaky"));
+	u.method = "PUT";
+	u.upload_size = static_cast<long long>(data.size());
+	u.on_read = [&](char *b, size_t n) -> long {
+		size_t k = std::min(n, data.size() - off);
+		memcpy(b, data.data() + off, k);
+		off += k;
+		return static_cast<long>(k);
+	};
+	u.on_restart = [&] {
+		off = 0;
+		restarts++;
+	};
+	u.headers = {"Expect:"}; // the test server sends no 100 Continue (curl would wait 1 s for it)
+	u.aws_sigv4 = "aws:amz:us-east-1:s3";
+	u.aws_key = "acct:user";
+	u.aws_secret = "s3cret-value";
+	pm::Response r = h.fetch(u);
+	EXPECT_EQ(r.status, 200);
+	EXPECT_EQ(r.body, "PUT:" + data);
+	EXPECT_EQ(restarts, 1);
+	Req last = s.last("/flaky");
+	EXPECT_NE(last.headers["authorization"].find("Credential=acct:user/"), std::string::npos)
+	    << last.headers["authorization"];
+	for (auto &kv : last.headers) EXPECT_EQ(kv.second.find("s3cret"), std::string::npos) << kv.first;
+
+	// A sender that gives up: the transfer fails, and is not retried.
+	pm::Request bad = get(s.url("/abort"));
+	bad.method = "PUT";
+	bad.upload_size = 100;
+	bad.headers = {"Expect:"};
+	bad.on_read = [](char *, size_t) -> long { return -1; };
+	r = h.fetch(bad);
+	EXPECT_FALSE(r.ok());
+	EXPECT_EQ(r.error, "upload aborted by the sender");
+}
+
 TEST(Http, StreamingSink)
 {
 	std::string big(200000, 'z');

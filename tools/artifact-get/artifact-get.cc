@@ -7,7 +7,9 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <memory>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -22,6 +24,7 @@
 #include "project_json.h"
 #include "record.h"
 #include "record_loop.h"
+#include "s3_store.h"
 #include "url_policy.h"
 
 namespace {
@@ -35,6 +38,9 @@ const char *kUsage =
     "in place. A project with a file that cannot be fetched becomes one error record.\n"
     "\n"
     "  -d, --directory DIR          mirror root (files go to DIR/web/<path>); required\n"
+    "                               (or s3://BUCKET/PREFIX: the mirror in an S3 store)\n"
+    "      --config FILE            the [s3] section of FILE (pypi-mirror.conf); without\n"
+    "                               -d, also its [mirror] directory = /BUCKET/PREFIX\n"
     "  -j, --concurrency N          transfers at once (default 8)\n"
     "      --compare-method stat|hash\n"
     "                               how an existing file is judged current (default hash):\n"
@@ -60,7 +66,8 @@ const char *kUsage =
     "\n"
     "Environment: PYPI_MIRROR_TIMEOUT, PYPI_MIRROR_GLOBAL_TIMEOUT, PYPI_MIRROR_RETRIES,\n"
     "PYPI_MIRROR_BACKOFF, PYPI_MIRROR_UPSTREAM, PYPI_MIRROR_ALLOW_NON_HTTPS,\n"
-    "PYPI_MIRROR_LOG_LEVEL.\n"
+    "PYPI_MIRROR_LOG_LEVEL; for s3://, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,\n"
+    "AWS_SECRET_ACCESS_KEY, TMPDIR (where files wait for their upload).\n"
     "Exit status: 0 all files in place, 1 some project failed or bad input, 2 usage,\n"
     "3 fatal (DIR cannot be created, output closed).\n"
     "See artifact-get(1) and pypi-mirror-records(7).\n";
@@ -84,6 +91,8 @@ struct Options {
 	bool dry_run = false;
 	bool allow_http = false;
 	pm::ProjectJsonPolicy policy; // where record file URLs may point (as pkg-resolve checks them)
+	std::unique_ptr<pm::S3Store> s3; // the mirror is in an S3 bucket
+	std::string scratch;             // s3: where a verified file waits for its upload
 };
 
 struct Stats {
@@ -125,6 +134,8 @@ struct Job {
 	long long got = 0;
 	std::string abort_reason; // set by the sink when it stops a transfer
 	bool write_failed = false;
+	std::string spooled; // s3: the verified file in the scratch directory
+	FILE *upload = nullptr;
 };
 
 class ArtifactGet {
@@ -141,6 +152,10 @@ private:
 	void start(const std::shared_ptr<Job> &j);
 	void attempt(const std::shared_ptr<Job> &j);
 	void done(const std::shared_ptr<Job> &j, pm::Response &r);
+	void s3_head(const std::shared_ptr<Job> &j);
+	void s3_upload(const std::shared_ptr<Job> &j);
+	void s3_uploaded(const std::shared_ptr<Job> &j, pm::Response &r);
+	void stored(const std::shared_ptr<Job> &j);
 	void content_mismatch(const std::shared_ptr<Job> &j, const std::string &why);
 	void fail_item(Project &p, const pm::FileEntry &f, bool meta, const std::string &url, const std::string &why);
 	void item_finished(const std::shared_ptr<Project> &p);
@@ -279,7 +294,9 @@ bool ArtifactGet::journal_paths(Project &p, const std::string &url)
 	std::vector<std::string> paths;
 	for (auto &f : p.files) paths.push_back(f.path);
 	std::string err;
-	if (!pm::add_to_unlisted(opt_.mirror, p.name, paths, opt_.fsync, &err)) {
+	bool ok = opt_.s3 ? opt_.s3->add_to_unlisted(p.name, paths, &err)
+	                  : pm::add_to_unlisted(opt_.mirror, p.name, paths, opt_.fsync, &err);
+	if (!ok) {
 		fail_item(p, p.files[(p.next_item - 1) / 2], (p.next_item - 1) % 2 == 1, url,
 		          "cannot record the files it downloads: " + err);
 		p.next_item = 2 * p.files.size(); // the project fails once, not once per file
@@ -302,12 +319,30 @@ bool ArtifactGet::next_item(Project &p)
 	std::string target = opt_.mirror.file(rel);
 	std::string upstream_url = meta ? f.url + ".metadata" : f.url;
 	std::string why;
-	if (!pm::path_stays_inside(opt_.mirror.web(), rel, &why)) {
+	if (!opt_.s3 && !pm::path_stays_inside(opt_.mirror.web(), rel, &why)) {
 		fail_item(p, f, meta, upstream_url, why);
 		return false;
 	}
 	long long mtime = upload_mtime(f);
 	const std::string &sha = meta ? f.core_metadata : f.sha256;
+	if (opt_.s3) {
+		// Whether the store holds it is asked of the store (a HEAD), and
+		// the download follows from there.
+		auto j = std::make_shared<Job>();
+		j->p = cur_;
+		j->fi = idx / 2;
+		j->meta = meta;
+		j->rel = rel;
+		j->target = opt_.scratch + "/" + rel;
+		if (!opt_.download_mirror.empty()) j->urls.push_back(pm::url_for_path(opt_.download_mirror, rel));
+		if (opt_.download_mirror.empty() || opt_.mirror_fallback) j->urls.push_back(upstream_url);
+		j->want_size = meta ? -1 : f.size;
+		j->want_sha = sha;
+		j->mtime = mtime;
+		j->p->outstanding++;
+		s3_head(j);
+		return true;
+	}
 	auto c = pm::check_local_file(target, meta ? -1 : f.size, sha, mtime, opt_.compare);
 	if (c.state == pm::LocalState::Current) {
 		st_.current++;
@@ -446,12 +481,109 @@ void ArtifactGet::done(const std::shared_ptr<Job> &j, pm::Response &r)
 		item_finished(j->p);
 		return;
 	}
+	if (opt_.s3) {
+		s3_upload(j);
+		return;
+	}
+	stored(j);
+}
+
+void ArtifactGet::stored(const std::shared_ptr<Job> &j)
+{
 	st_.downloaded++;
 	st_.bytes += j->got;
 	j->p->files_fetched++;
 	j->p->bytes_fetched += j->got;
 	LOG_DEBUG("Stored %s (%lld bytes)", j->rel.c_str(), j->got);
 	item_finished(j->p);
+}
+
+// s3: the object is current when the store has it with PyPI's sha256 in its
+// metadata (and the size, for a release file): no byte is read back.
+void ArtifactGet::s3_head(const std::shared_ptr<Job> &j)
+{
+	const pm::S3Store &s = *opt_.s3;
+	pm::Request req = pm::s3_head(s.config(), s.key(opt_.mirror.file(j->rel)));
+	http_.add(std::move(req), [this, j](pm::Request &, pm::Response &r) {
+		const pm::FileEntry &f = j->p->files[j->fi];
+		if (r.ok()) {
+			bool size_ok = j->want_size < 0 || r.header("content-length") == std::to_string(j->want_size);
+			if (size_ok && r.header("x-amz-meta-sha256") == j->want_sha) {
+				st_.current++;
+				LOG_DEBUG("Object is current: %s", j->rel.c_str());
+				item_finished(j->p);
+				return;
+			}
+			LOG_DEBUG("Object is not current: %s", j->rel.c_str());
+		} else if (r.status != 404) {
+			fail_item(*j->p, f, j->meta, opt_.s3->config().location(),
+			          "cannot look up " + j->rel + " in the store: " + pm::s3_describe(r));
+			item_finished(j->p);
+			return;
+		}
+		if (opt_.dry_run) {
+			progress_clear();
+			LOG_INFO("Would download: %s", j->urls.back().c_str());
+			st_.would++;
+			if (!j->meta) st_.would_bytes += j->want_size;
+			j->p->needs_download = true;
+			item_finished(j->p);
+			return;
+		}
+		if (!j->p->journaled && !journal_paths(*j->p, j->urls.back())) {
+			item_finished(j->p);
+			return;
+		}
+		pm::remove_stale_temps(j->target);
+		attempt(j);
+	});
+}
+
+// s3: the file, verified, goes to its final key; the store checks the body
+// against x-amz-content-sha256 (PyPI's sha256) once more, and a PUT that does
+// not complete leaves nothing under the key.
+void ArtifactGet::s3_upload(const std::shared_ptr<Job> &j)
+{
+	const pm::S3Store &s = *opt_.s3;
+	j->spooled = j->target;
+	j->upload = fopen(j->spooled.c_str(), "rb");
+	if (!j->upload) {
+		fail_item(*j->p, j->p->files[j->fi], j->meta, j->urls[j->cand], j->spooled + ": " + strerror(errno));
+		unlink(j->spooled.c_str());
+		item_finished(j->p);
+		return;
+	}
+	pm::S3Put put;
+	put.key = s.key(opt_.mirror.file(j->rel));
+	put.content_type = "application/octet-stream";
+	put.sha256 = j->want_sha;
+	put.meta.emplace_back("sha256", j->want_sha);
+	if (j->mtime >= 0) put.meta.emplace_back("uploaded-at", pm::S3Store::iso8601(j->mtime));
+	pm::Request req = pm::s3_put(s.config(), put);
+	Job *raw = j.get();
+	req.upload_size = j->got;
+	req.on_read = [raw](char *b, size_t n) -> long {
+		size_t k = fread(b, 1, n, raw->upload);
+		return ferror(raw->upload) ? -1 : static_cast<long>(k);
+	};
+	req.on_restart = [raw]() { rewind(raw->upload); };
+	progress_clear();
+	LOG_INFO("Uploading: %s", put.key.c_str());
+	http_.add(std::move(req), [this, j](pm::Request &, pm::Response &r) { s3_uploaded(j, r); });
+}
+
+void ArtifactGet::s3_uploaded(const std::shared_ptr<Job> &j, pm::Response &r)
+{
+	fclose(j->upload);
+	j->upload = nullptr;
+	unlink(j->spooled.c_str());
+	if (!r.ok()) {
+		fail_item(*j->p, j->p->files[j->fi], j->meta, opt_.s3->config().location(),
+		          "cannot store " + j->rel + ": " + pm::s3_describe(r));
+		item_finished(j->p);
+		return;
+	}
+	stored(j);
 }
 
 // The body arrived but is not the file the record names. Another candidate
@@ -574,9 +706,11 @@ int main(int argc, char **argv)
 		kProgress,
 		kNoProgress,
 		kAllowHttp,
+		kConfig,
 	};
 	static const option longopts[] = {
 	    {"directory", required_argument, nullptr, 'd'},
+	    {"config", required_argument, nullptr, kConfig},
 	    {"concurrency", required_argument, nullptr, 'j'},
 	    {"compare-method", required_argument, nullptr, kCompare},
 	    {"download-mirror", required_argument, nullptr, kMirror},
@@ -596,6 +730,7 @@ int main(int argc, char **argv)
 	Options o;
 	int progress = -1;
 	const char *upstream = nullptr;
+	std::string config;
 	std::vector<std::string> extra_hosts;
 	int c;
 	while ((c = getopt_long(argc, argv, "d:j:u:n" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
@@ -627,12 +762,24 @@ int main(int argc, char **argv)
 		case kNoProgress: progress = 0; break;
 		case 'n': o.dry_run = true; break;
 		case kAllowHttp: o.allow_http = true; break;
+		case kConfig: config = optarg; break;
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", kProg); return pm::kExitUsage;
 		}
 	}
 	pm::no_operands(kProg, argc, argv);
-	if (o.dir.empty()) {
+	if (o.dir.empty() && config.empty()) {
 		pm::usage_error(kProg, "-d/--directory DIR is required");
+	}
+	if (pm::is_s3_location(o.dir) || o.dir.empty()) {
+		pm::S3Config cfg;
+		std::vector<std::string> warnings;
+		std::string why;
+		if (!o.dir.empty() && !pm::parse_s3_location(o.dir, false, cfg.bucket, cfg.prefix, &why))
+			pm::usage_error(kProg, "-d: %s", why.c_str());
+		if (!pm::s3_configure(config, o.dir.empty(), cfg, warnings, why)) pm::usage_error(kProg, "%s", why.c_str());
+		for (auto &w : warnings) LOG_TOOL_WARN("%s", w.c_str());
+		o.s3 = std::make_unique<pm::S3Store>(std::move(cfg));
+		o.dir = o.s3->config().location();
 	}
 	if (pm::allow_non_https_env()) o.allow_http = true;
 	o.policy = pm::project_json_policy(pm::upstream_or_exit(kProg, upstream, o.allow_http), extra_hosts, o.allow_http);
@@ -644,6 +791,25 @@ int main(int argc, char **argv)
 	}
 	o.progress = progress < 0 ? isatty(2) : progress == 1;
 	o.mirror = pm::Layout(o.dir);
+	if (o.s3) {
+		std::string why;
+		if (!o.s3->check(why)) {
+			LOG_TOOL_ERROR("%s: %s", o.s3->config().location().c_str(), why.c_str());
+			return pm::kExitFatal;
+		}
+		const char *tmp = getenv("TMPDIR");
+		std::string t = std::string(tmp && *tmp ? tmp : "/tmp") + "/artifact-get.XXXXXX";
+		if (!mkdtemp(t.data())) {
+			LOG_TOOL_ERROR("cannot create a scratch directory %s: %s", t.c_str(), strerror(errno));
+			return pm::kExitFatal;
+		}
+		o.scratch = t;
+		ArtifactGet a(std::move(o));
+		int rc = a.run();
+		std::error_code ec;
+		std::filesystem::remove_all(t, ec);
+		return rc;
+	}
 	if (!o.dry_run && !pm::mkdir_p(o.mirror.web())) {
 		LOG_TOOL_ERROR("cannot create %s: %s", o.mirror.web().c_str(), strerror(errno));
 		return pm::kExitFatal;

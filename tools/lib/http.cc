@@ -110,6 +110,7 @@ struct Transfer {
 	std::string abort_reason;
 	double due = 0;
 	size_t max_error_body = 64 << 10; // HttpOptions::max_error_body of the client
+	size_t put_off = 0;               // how much of req.body a PUT has sent
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -125,6 +126,7 @@ struct Http::Impl {
 
 	static size_t on_header(char *p, size_t sz, size_t n, void *ud);
 	static size_t on_write(char *p, size_t sz, size_t n, void *ud);
+	static size_t on_read(char *p, size_t sz, size_t n, void *ud);
 	void start(Transfer *t);
 	void finish(Transfer *t, CURLcode rc);
 	double retry_delay(const Transfer *t);
@@ -215,6 +217,24 @@ size_t Http::Impl::on_write(char *p, size_t sz, size_t n, void *ud)
 	return len;
 }
 
+size_t Http::Impl::on_read(char *p, size_t sz, size_t n, void *ud)
+{
+	auto *t = static_cast<Transfer *>(ud);
+	if (!t->req.on_read) { // the body string
+		size_t k = std::min(sz * n, t->req.body.size() - t->put_off);
+		memcpy(p, t->req.body.data() + t->put_off, k);
+		t->put_off += k;
+		return k;
+	}
+	long got = t->req.on_read(p, sz * n);
+	if (got < 0) {
+		t->aborted = true;
+		if (t->abort_reason.empty()) t->abort_reason = "upload aborted by the sender";
+		return CURL_READFUNC_ABORT;
+	}
+	return static_cast<size_t>(got);
+}
+
 Http::Http(HttpOptions o) : opt_(std::move(o)), impl_(std::make_unique<Impl>())
 {
 	http_global_init();
@@ -296,8 +316,21 @@ void Http::Impl::start(Transfer *t)
 	} else if (t->req.method == "POST") {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->req.body.size()));
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body.c_str());
+	} else if (t->req.method == "PUT") {
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_READFUNCTION, &Impl::on_read);
+		curl_easy_setopt(e, CURLOPT_READDATA, t);
+		t->put_off = 0;
+		curl_off_t size = t->req.on_read ? t->req.upload_size : static_cast<curl_off_t>(t->req.body.size());
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, size);
 	} else if (t->req.method != "GET") {
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method.c_str());
+	}
+	if (!t->req.aws_sigv4.empty()) {
+		curl_easy_setopt(e, CURLOPT_AWS_SIGV4, t->req.aws_sigv4.c_str());
+		// Not CURLOPT_USERPWD: an S3 key may hold a colon (Swift's "account:user").
+		curl_easy_setopt(e, CURLOPT_USERNAME, t->req.aws_key.c_str());
+		curl_easy_setopt(e, CURLOPT_PASSWORD, t->req.aws_secret.c_str());
 	}
 	if (t->hdrs) {
 		curl_slist_free_all(t->hdrs);

@@ -52,7 +52,15 @@ struct Request {
 	std::string method = "GET";
 	std::string url;
 	std::vector<std::string> headers; // "Name: value"
-	std::string body;                 // request body, for POST
+	std::string body;                 // request body, for POST (and PUT without on_read)
+	// A PUT's body streamed from the caller: fill up to n bytes, return how
+	// many (0 at the end, -1 to abort). upload_size: the body's length.
+	// on_restart must rewind it for a retry.
+	std::function<long(char *, size_t)> on_read;
+	long long upload_size = -1;
+	// AWS Signature V4 by libcurl (CURLOPT_AWS_SIGV4, e.g. "aws:amz:REGION:s3")
+	// with these credentials. They stay in memory: never in a URL, argv or log.
+	std::string aws_sigv4, aws_key, aws_secret;
 	// Streaming sink for a 2xx body; return false to abort (not retried).
 	// Without a sink, the body is collected into Response::body up to max_body.
 	std::function<bool(const char *, size_t)> on_data;

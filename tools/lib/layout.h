@@ -27,6 +27,12 @@ class Layout {
 public:
 	explicit Layout(std::string dir); // trailing slashes are dropped
 	const std::string &dir() const { return dir_; }
+	// A path this layout made, relative to dir() ("web/packages/..."): the
+	// object key under an S3 mirror's prefix (see s3_store.h).
+	std::string relative(const std::string &path) const
+	{
+		return path.compare(0, dir_.size() + 1, dir_ + "/") == 0 ? path.substr(dir_.size() + 1) : path;
+	}
 
 	// Served.
 	const std::string &web() const { return web_; }

@@ -1,0 +1,140 @@
+#!/usr/bin/env bats
+# The mirror in an S3-compatible store: the tools against a real OpenStack
+# Swift with its S3 API (tests/swift/swift-start, one for the whole file),
+# files from the PyPI emulator. What landed is read back through Swift's own
+# API (tests/lib/swift.bash), not through the code under test.
+
+load lib/common
+load lib/swift
+
+setup_file() {
+	emu_file_start
+	swift_file_start
+	export PYPI_MIRROR_UPSTREAM="$EMU_URL" PYPI_MIRROR_ALLOW_NON_HTTPS=1
+	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1 PYPI_MIRROR_TIMEOUT=5
+	simple_root | jq -r '.projects[].name' | sed 's/.*/{"name":"&"}/' | pkg-resolve -q >"$BATS_FILE_TMPDIR/all.ndjson"
+}
+
+teardown_file() {
+	swift_file_stop
+	common_teardown_file
+}
+
+setup() {
+	admin clear-faults
+	admin reset-stats
+	T="$BATS_TEST_TMPDIR"
+	ALL="$BATS_FILE_TMPDIR/all.ndjson"
+	# Each test its own prefix in the one bucket.
+	P="t${BATS_TEST_NUMBER}"
+	S3="s3://$S3_BUCKET/$P"
+}
+
+# "KEY SHA256" of every file and companion the records in $1 name, under
+# prefix $2, sorted: what the bucket must hold.
+want_objects() {
+	jq -r --arg p "$2" 'select(.type == "project") | .files[] |
+		"\($p)/web/\(.path) \(.sha256)", (select(.core_metadata) | "\($p)/web/\(.path).metadata \(.core_metadata)")' "$1" |
+		LC_ALL=C sort
+}
+
+# The same of what the bucket holds under $1/web/, hashing the bytes.
+have_objects() { swift_sha256s "$S3_BUCKET" "$1/web/"; }
+
+# GETs of the emulator's paths under /$1 (default packages/) since reset-stats.
+package_gets() {
+	emu_stats | jq --arg p "/${1:-packages/}" \
+		'[.requests | to_entries[] | select(.key | startswith("GET " + $p)) | .value] | add // 0'
+}
+
+@test "2101 artifact-get -d s3://: an initial sync stores every file verified, with its sha256 and upload time; a second run fetches nothing" {
+	run --separate-stderr artifact-get -d "$S3" <"$ALL"
+	assert_success
+	diff <(sort "$ALL") <(jq -c 'select(.type == "project")' <<<"$output" |
+		sed -E 's/,"files_fetched":[0-9]+,"bytes_fetched":[0-9]+\}$/}/' | sort)
+	diff <(want_objects "$ALL" "$P") <(have_objects "$P")
+	# PyPI's sha256 and upload time in the user metadata; the type sent.
+	IFS=$'\t' read -r path sha up < <(jq -r 'select(.name == "demo-pkg") | .files[0] | [.path, .sha256, .upload_time] | @tsv' "$ALL")
+	h=$(swift_head "$S3_BUCKET" "$P/web/$path")
+	[[ "$h" == *"x-object-meta-sha256: $sha"* ]]
+	[[ "$h" == *"x-object-meta-uploaded-at: ${up:0:19}Z"* ]]
+	[[ "$h" == *"content-type: application/octet-stream"* ]]
+	# The journal of what was stored for each project is in the store too.
+	swift_cat "$S3_BUCKET" "$P/.unlisted/demo-pkg" | grep -qxF "$path"
+	# Nothing left in the scratch directory, no credential in the log.
+	[[ "$stderr" != *"$AWS_SECRET_ACCESS_KEY"* ]]
+	[[ "$stderr" == *" 0 failed in 0 projects"* ]]
+
+	admin reset-stats
+	run --separate-stderr artifact-get -d "$S3" <"$ALL"
+	assert_success
+	[[ "$stderr" == *"0 files downloaded (0 bytes)"* ]]
+	[[ "$(package_gets)" == 0 ]]
+}
+
+@test "2102 artifact-get -d s3://: a file corrupt upstream is never stored; its project errors, the others land" {
+	rec=$(jq -c 'select(any(.files[]; .packagetype == "sdist"))' "$ALL" | head -1)
+	name=$(jq -r .name <<<"$rec")
+	IFS=$'\t' read -r path fn < <(jq -r '[.files[] | select(.packagetype == "sdist")][0] | [.path, .filename] | @tsv' <<<"$rec")
+	admin fault path="/$path" kind=corrupt
+	run --separate-stderr artifact-get -d "$S3" <"$ALL"
+	assert_failure 1
+	err=$(jq -c 'select(.type == "error")' <<<"$output")
+	[[ $(wc -l <<<"$err") == 1 ]]
+	assert_equal "$(jq -r .name <<<"$err")" "$name"
+	assert_equal "$(jq -r .file <<<"$err")" "$fn"
+	[[ "$(jq -r .reason <<<"$err")" == "sha256 mismatch (got "*", want "*")" ]]
+	[[ "$(package_gets "$path")" == 3 ]]
+	run swift_keys "$S3_BUCKET" "$P/web/$path"
+	assert_output ""
+	# Everything else, that project's other files too, is stored.
+	diff <(want_objects "$ALL" "$P" | grep -vF "$P/web/$path ") <(have_objects "$P")
+}
+
+@test "2103 artifact-get -d s3://: a filename with + (a local version) is stored under its own key" {
+	admin new-project name=plus-pkg version=2.0+cpu sdist=0 wheels=py3-none-any
+	jq -cn '{name:"plus-pkg"}' | pkg-resolve -q >"$T/plus.ndjson"
+	jq -r '.files[0].filename' "$T/plus.ndjson" | grep -qF '+'
+	run --separate-stderr artifact-get -d "$S3" <"$T/plus.ndjson"
+	assert_success
+	diff <(want_objects "$T/plus.ndjson" "$P") <(have_objects "$P")
+	key=$(want_objects "$T/plus.ndjson" "$P" | head -1 | cut -d' ' -f1)
+	[[ "$key" == *"+cpu"* ]]
+}
+
+@test "2104 artifact-get: wrong credentials and an unreachable endpoint exit 3 naming the store and the reason, storing nothing" {
+	AWS_SECRET_ACCESS_KEY=not-the-secret run --separate-stderr artifact-get -d "$S3" <"$ALL"
+	assert_failure 3
+	[[ "$stderr" == *"$S3: $S3_ENDPOINT: cannot list bucket $S3_BUCKET: HTTP 403 (SignatureDoesNotMatch"* ]]
+	[[ "$stderr" != *"not-the-secret"* ]]
+	port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	AWS_ENDPOINT_URL="http://127.0.0.1:$port" run --separate-stderr artifact-get -d "$S3" <"$ALL"
+	assert_failure 3
+	[[ "$stderr" == *"$S3: http://127.0.0.1:$port: cannot list bucket $S3_BUCKET: Couldn't connect to server"* ]]
+	run swift_keys "$S3_BUCKET" "$P/"
+	assert_output ""
+	# No credentials at all: a usage error.
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY artifact-get -d "$S3" </dev/null 2>"$T/err" && fail "no credentials accepted"
+	grep -q "no S3 credentials" "$T/err"
+}
+
+@test "2105 artifact-get --config: bandersnatch's [mirror] storage-backend = s3 and [s3] section; config_param_* warned about" {
+	cat >"$T/conf" <<-EOF
+	[mirror]
+	directory = /$S3_BUCKET/$P
+	storage-backend = s3
+
+	[s3]
+	endpoint_url = $S3_ENDPOINT
+	region_name = $S3_REGION
+	aws_access_key_id = $AWS_ACCESS_KEY_ID
+	aws_secret_access_key = $AWS_SECRET_ACCESS_KEY
+	signature_version = s3v4
+	config_param_ServerSideEncryption = AES256
+	EOF
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_ENDPOINT_URL \
+		artifact-get --config "$T/conf" <"$T/one.ndjson" >"$T/out" 2>"$T/err"
+	grep -q "config_param_ServerSideEncryption is a boto setting; ignored" "$T/err"
+	diff <(want_objects "$T/one.ndjson" "$P") <(have_objects "$P")
+}
