@@ -96,7 +96,7 @@ package_gets() {
 @test "0401 artifact-get: --help lists every option of the man page, --version" {
 	run artifact-get --help
 	assert_success
-	assert_output --partial "Usage: artifact-get -d DIR"
+	assert_output --partial "usage: artifact-get -d DIR"
 	man_opts=$(grep -oE '^\.It Fl (-[a-z-]+|[a-zA-Z] , -[a-z-]+)' "$BATS_TEST_DIRNAME/../man/artifact-get.1" |
 		grep -oE -- '-[a-z-]+$' | sed 's/^/-/' | sort -u)
 	[[ -n "$man_opts" ]]

@@ -384,7 +384,7 @@ gone-pkg $t Gone.Pkg"
 @test "0118 changelog-fetch: --help, --version and usage errors" {
 	run changelog-fetch --help
 	assert_success
-	assert_output --partial "Usage: changelog-fetch"
+	assert_output --partial "usage: changelog-fetch"
 	for opt in --upstream --allow-non-https --since --directory --source --last-serial --verbose --quiet --help --version; do
 		assert_output --partial -- "$opt"
 		# Every option of --help is in the man page too.

@@ -2,31 +2,21 @@
 # 12NN: the rules of pypi-mirror-records(7) that hold for every tool reading
 # records (one record loop in tools/lib): a refused record that names a
 # project becomes an error record on stdout naming it, the run goes on with
-# the next record, and the exit status is 1.
+# the next record, and the exit status is 1 (mirror-state plan: 0, see 1210).
 
-bats_require_minimum_version 1.5.0
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
+load lib/common
 
 setup_file() {
-	mkdir -p "$BATS_FILE_TMPDIR/bin"
-	ln -sf "$(python3 -c 'import sys; print(sys.executable)')" "$BATS_FILE_TMPDIR/bin/python3"
-	export PATH="$BATS_FILE_TMPDIR/bin:$PATH"
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	emu_start
-	export PYPI_MIRROR_UPSTREAM="$EMU_URL" PYPI_MIRROR_ALLOW_NON_HTTPS=1
-	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1 PYPI_MIRROR_TIMEOUT=5
-}
-
-teardown_file() {
-	emu_stop_all
+	emu_file_start
 }
 
 setup() {
+	tool_env
+	export PYPI_MIRROR_UPSTREAM="$EMU_URL" PYPI_MIRROR_ALLOW_NON_HTTPS=1 PYPI_MIRROR_TIMEOUT=5
 	T=$BATS_TEST_TMPDIR
 	M=$T/mirror
-	mkdir -p "$M"
+	# The project pkg-demand's good record names is one the mirror holds.
+	mkdir -p "$M/web/simple/good-pkg"
 	printf '[plugins]\nenabled =\n    blocklist_project\n[blocklist]\npackages =\n    blocked-pkg\n' >"$T/filter.conf"
 }
 
@@ -39,6 +29,7 @@ tool_cmd() {
 	cdn-purge) echo "cdn-purge --no-purge" ;;
 	artifact-get) echo "artifact-get -d $M --no-progress" ;;
 	index-write) echo "index-write -d $M" ;;
+	pkg-demand) echo "pkg-demand -d $M" ;;
 	esac
 }
 
@@ -72,7 +63,7 @@ expect_error() {
 	[[ $(jq -r .reason <<<"$rec") == "line "[0-9]*": "*"$5"* ]] || fail "$1: error record for $3 does not say '$5': $rec"
 }
 
-TOOLS=(pkg-resolve serial-check pkg-filter cdn-purge artifact-get index-write)
+TOOLS=(pkg-resolve serial-check pkg-filter cdn-purge artifact-get index-write pkg-demand)
 
 # Runs tool $1 on: a target, a record with a bad field naming Bad_Field, a
 # record with a hostile file entry naming hostile-files, one with a type
@@ -164,4 +155,57 @@ check_tool() {
 		assert_output "rc=$want"
 		grep -q "ERROR: $tool: cannot write" "$T/err" || fail "$tool: $(cat "$T/err")"
 	done
+}
+
+@test "1209 pkg-demand: a refused record naming a project becomes an error record; the rest goes on" {
+	check_tool pkg-demand
+	# The held project's change passed; nothing else came in.
+	assert_equal "$(jq -sc '[.[] | select(.type == "project") | .name]' <<<"$output")" '["good-pkg"]'
+}
+
+# mirror-state plan turns the changes into the run's input: its exit status
+# says whether there is anything to run (0) or not (1), so a refused change
+# naming a project is an error record and a reason to run (collect keeps
+# the project failed); a line that names no project stops the run (3).
+@test "1210 mirror-state plan: a refused change naming a project becomes an error record in the run's input; an unnamed one stops the run" {
+	mkdir -p "$M"
+	{
+		echo '{"type":"project","name":"Bad_Field","serial":"not a number"}'
+		echo "{\"type\":\"project\",\"name\":\"hostile-files\",\"serial\":9,\"last_serial\":9,\"files\":[$HOSTILE_FILE]}"
+		echo '{"type":"frobnicate","name":"odd-type","serial":3}'
+		echo '{"type":"error","name":"e-pkg","serial":1,"tool":"x","reason":"y"}'
+		echo '{"type":"project","name":"good-pkg","serial":5}'
+		echo '{"type":"target","serial":77,"since":1,"projects":4}'
+	} >"$T/changes"
+	run --separate-stderr mirror-state -d "$M" plan <"$T/changes"
+	[ "$status" -eq 0 ] || fail "exit status $status, want 0; stderr: $stderr"
+	expect_error mirror-state "$output" bad-field 0 '"serial" is not a non-negative integer'
+	expect_error mirror-state "$output" hostile-files 9 'project hostile-files: file x-1.0.tar.gz: path is not'
+	expect_error mirror-state "$output" odd-type 3 'unknown record type'
+	# Records it does not act on pass through unchanged; the good change and the target too.
+	assert_line '{"type":"error","name":"e-pkg","serial":1,"tool":"x","reason":"y"}'
+	assert_line '{"type":"project","name":"good-pkg","serial":5}'
+	assert_equal "$(tail -n 1 <<<"$output")" '{"type":"target","serial":77,"since":1,"projects":4}'
+	# Only error records: still something to record.
+	run --separate-stderr mirror-state -d "$M" plan < <(sed -n '1p;6p' "$T/changes")
+	assert_success
+	assert_equal "$(jq -sc '[.[].type]' <<<"$output")" '["error","target"]'
+	# A line that is not a record, or names no project: nothing done.
+	for bad in 'this is not json' '{"type":"project","name":"not a/name","serial":4}'; do
+		run --separate-stderr mirror-state -d "$M" plan < <(echo "$bad"; sed -n '5,6p' "$T/changes")
+		[ "$status" -eq 3 ] || fail "'$bad': exit status $status, want 3; stderr: $stderr"
+		[[ $stderr == *"input line 1: "* && $stderr == *"nothing done"* ]] || fail "'$bad': $stderr"
+	done
+}
+
+@test "1211 mirror-state plan: a closed output ends it with exit status 3 and says so" {
+	local i
+	for ((i = 0; i < 3000; i++)); do
+		echo '{"type":"error","name":"e-pkg","serial":1,"tool":"x","reason":"padding padding padding padding padding padding padding padding padding padding padding padding"}'
+	done >"$T/many"
+	echo '{"type":"target","serial":77}' >>"$T/many"
+	mkdir -p "$M"
+	run bash -c 'mirror-state -d "$3" plan <"$1" 2>"$2" | head -c 1 >/dev/null; echo "rc=${PIPESTATUS[0]}"' _ "$T/many" "$T/err" "$M"
+	assert_output "rc=3"
+	grep -q "ERROR: mirror-state: cannot write" "$T/err" || fail "$(cat "$T/err")"
 }

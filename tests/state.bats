@@ -36,7 +36,7 @@ ms() { mirror-state -d "$M" "$@"; }
 	for opt in $(grep -o '^\.Op Fl -[a-z-]*\|^\.Fl -[a-z-]*' "$BATS_TEST_DIRNAME/../man/mirror-state.1" | sed 's/.* -/--/' | sort -u); do
 		[[ "$output" == *"$opt"* ]] || fail "--help does not mention $opt"
 	done
-	for opt in begin plan held sync-input collect finish tally status progress; do
+	for opt in begin plan held sync-input collect finish prepare diff-file tally status progress; do
 		[[ "$output" == *"  $opt"* ]] || fail "--help does not mention $opt"
 	done
 	run mirror-state begin
@@ -265,4 +265,61 @@ EOF
 	run pm mirror
 	assert_failure 5
 	assert_output --partial "$M/status does not hold a serial"
+}
+
+@test "1311 mirror-state prepare: the run's scratch, the reserve and the generation file; a crashed run's temporaries swept first" {
+	run --separate-stderr ms prepare --json
+	assert_success
+	[ -d "$M/.pypi-mirror.work" ] && [ -d "$M/web" ] && [ -d "$M/.spool" ]
+	[ -e "$M/.pypi-mirror.work/stamp" ] && [ ! -s "$M/.pypi-mirror.work/results.ndjson" ]
+	assert_equal "$(stat -c %s "$M/.pypi-mirror.reserve")" 262144
+	assert_equal "$(cat "$M/generation")" 5
+	assert_equal "$stderr" ''
+	# What a killed run leaves: its work files, temporaries of atomic writes,
+	# hidden download temporaries; real files next to them stay.
+	mkdir -p "$M/web/packages/aa/bb" "$M/web/simple/demo"
+	echo 4 >"$M/generation"
+	: >"$M/web/packages/aa/bb/.demo-1.0.tar.gz.123.AbCdEf12.tmp"
+	: >"$M/web/packages/aa/bb/demo-1.0.tar.gz"
+	: >"$M/.status.123.XyZ"
+	: >"$M/.pypi-mirror.failed.123.XyZ"
+	: >"$M/web/.last-modified.1.x"
+	: >"$M/web/simple/demo/index.html"
+	echo leftover >"$M/.pypi-mirror.work/input.ndjson"
+	run --separate-stderr ms prepare
+	assert_success
+	[[ $stderr == *"WARNING: the previous run did not finish; removing its temporary files"* ]] || fail "$stderr"
+	run find "$M" -name '.*.*.*' ! -name .pypi-mirror.reserve
+	assert_output ''
+	[ ! -e "$M/.pypi-mirror.work/input.ndjson" ] && [ ! -e "$M/.spool" ]
+	[ -e "$M/web/packages/aa/bb/demo-1.0.tar.gz" ] && [ -e "$M/web/simple/demo/index.html" ]
+	assert_equal "$(cat "$M/generation")" 4
+	# A clean start (no work directory) walks nothing and warns of nothing.
+	rm -rf "$M/.pypi-mirror.work"
+	: >"$M/web/packages/aa/bb/.other-1.0.tar.gz.9.AbCdEf12.tmp"
+	run --separate-stderr ms prepare
+	assert_success
+	assert_equal "$stderr" ''
+	[ -e "$M/web/packages/aa/bb/.other-1.0.tar.gz.9.AbCdEf12.tmp" ]
+}
+
+@test "1312 mirror-state diff-file: the files under web/ changed since prepare, absolute paths, sorted; hidden ones left out" {
+	mkdir -p "$M/web/simple/old"
+	: >"$M/web/simple/old/index.html"
+	sleep 0.05
+	ms prepare
+	sleep 0.05
+	mkdir -p "$M/web/simple/new" "$M/web/packages/aa/bb"
+	: >"$M/web/simple/new/index.html"
+	: >"$M/web/packages/aa/bb/new-1.0.tar.gz"
+	: >"$M/web/packages/aa/bb/.new-1.1.tar.gz.1.AbCdEf12.tmp"
+	run --separate-stderr ms diff-file "$BATS_TEST_TMPDIR/out/written"
+	assert_success
+	[[ $stderr == *"INFO: Wrote the list of written files to $BATS_TEST_TMPDIR/out/written (2 files)"* ]] || fail "$stderr"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/out/written")" "$M/web/packages/aa/bb/new-1.0.tar.gz
+$M/web/simple/new/index.html"
+	# Without a run under way there is nothing to compare with.
+	rm -rf "$M/.pypi-mirror.work"
+	run --separate-stderr ms diff-file "$BATS_TEST_TMPDIR/out/written"
+	assert_failure 3
 }

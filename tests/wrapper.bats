@@ -357,7 +357,7 @@ diff-append-epoch = true"
 @test "0612 pypi-mirror: usage, help and version" {
 	run pypi-mirror --help
 	assert_success
-	assert_output --partial 'Usage: pypi-mirror [-c CONFIG]'
+	assert_output --partial 'usage: pypi-mirror [-c CONFIG]'
 	assert_output --partial 'Exit status:'
 	run pypi-mirror --version
 	assert_success
@@ -370,7 +370,7 @@ diff-append-epoch = true"
 	assert_failure 2
 	run mirror-config --help
 	assert_success
-	assert_output --partial 'Usage: mirror-config [-c CONFIG]'
+	assert_output --partial 'usage: mirror-config [-c CONFIG]'
 }
 
 @test "0613 mirror-config: bandersnatch keys, defaults and shell-safe values" {

@@ -99,6 +99,25 @@ TEST_F(RunStateTest, PlanWithOnlyTheTargetHasNothingToDo)
 	plan("not json\n", {}, {}, {}, e, false);
 }
 
+TEST_F(RunStateTest, PlanTurnsARefusedChangeIntoAnErrorRecord)
+{
+	// A change naming a project but refused (a negative serial) is an error
+	// record for that project, and a reason to run; one that names no project
+	// fails the plan: the run would pass it by.
+	PlanCounts c;
+	std::string out = plan("{\"type\":\"project\",\"name\":\"Bad.Serial\",\"serial\":-4}\n"
+	                       "{\"type\":\"target\",\"serial\":10}\n",
+	                       {}, {}, {}, c);
+	EXPECT_NE(out.find("{\"type\":\"error\",\"name\":\"bad-serial\",\"serial\":0,"), std::string::npos) << out;
+	EXPECT_NE(out.find("not a non-negative integer"), std::string::npos) << out;
+	EXPECT_EQ(out.substr(out.size() - 30), "{\"type\":\"target\",\"serial\":10}\n");
+	EXPECT_EQ(c.projects, 0);
+	EXPECT_TRUE(c.work());
+	PlanCounts d;
+	plan("{\"type\":\"project\",\"name\":\"../x\",\"serial\":1}\n{\"type\":\"target\",\"serial\":10}\n", {}, {}, {}, d,
+	     false);
+}
+
 TEST_F(RunStateTest, NameListsKeepTheHighestSerialAndEarliestFirst)
 {
 	std::string p = put("failed", "{\"name\":\"a\",\"serial\":3,\"first\":2}\n{\"name\":\"a\",\"serial\":5,\"first\":4}\n"

@@ -380,7 +380,7 @@ TEST(Root, WriteLoadMergeRoundTrip)
 	pm::RootList loaded;
 	long long meta = 0;
 	std::string why;
-	ASSERT_EQ(pm::load_root_json(d + "/index.v1_json", loaded, meta, why), pm::RootLoad::Ok) << why;
+	ASSERT_TRUE(pm::load_root_json(d + "/index.v1_json", loaded, meta, why)) << why;
 	EXPECT_EQ(meta, 40);
 	ASSERT_EQ(loaded.size(), 3u);
 	EXPECT_EQ(loaded.display(2), "Delta.Pkg");
@@ -403,15 +403,20 @@ TEST(Root, LoadRefusesForeignLists)
 	std::string d = tmpdir(), why;
 	pm::RootList l;
 	long long meta;
-	EXPECT_EQ(pm::load_root_json(d + "/none.json", l, meta, why), pm::RootLoad::Missing);
+	bool missing = false;
+	EXPECT_FALSE(pm::load_root_json(d + "/none.json", l, meta, why, &missing));
+	EXPECT_TRUE(missing);
 	ASSERT_TRUE(pm::write_file_atomic(d + "/b.json",
 	                                  "{\"meta\":{\"_last-serial\":5,\"api-version\":\"1.0\"},\"projects\":[{\"name\":\"foo\"}]}",
 	                                  false));
-	EXPECT_EQ(pm::load_root_json(d + "/b.json", l, meta, why), pm::RootLoad::Unusable);
+	EXPECT_FALSE(pm::load_root_json(d + "/b.json", l, meta, why, &missing));
+	EXPECT_FALSE(missing);
 	ASSERT_TRUE(pm::write_file_atomic(d + "/c.json", "{\"projects\":[{\"name\":\"foo\",\"_last-serial\":", false));
-	EXPECT_EQ(pm::load_root_json(d + "/c.json", l, meta, why), pm::RootLoad::Unusable);
+	EXPECT_FALSE(pm::load_root_json(d + "/c.json", l, meta, why, &missing));
+	EXPECT_FALSE(missing);
 	ASSERT_TRUE(pm::write_file_atomic(d + "/d.json", "[1,2]", false));
-	EXPECT_EQ(pm::load_root_json(d + "/d.json", l, meta, why), pm::RootLoad::Unusable);
+	EXPECT_FALSE(pm::load_root_json(d + "/d.json", l, meta, why, &missing));
+	EXPECT_FALSE(missing);
 	// String serials (bandersnatch's per-project form) and unknown keys are fine;
 	// invalid names are skipped; out-of-order input is sorted.
 	ASSERT_TRUE(pm::write_file_atomic(
@@ -419,7 +424,9 @@ TEST(Root, LoadRefusesForeignLists)
 	    "{\"x\":{\"projects\":[]},\"projects\":[{\"name\":\"zz\",\"_last-serial\":\"9\",\"extra\":[{\"name\":\"no\"}]},"
 	    "{\"name\":\"../evil\",\"_last-serial\":1},{\"name\":\"aa\",\"_last-serial\":3}],\"meta\":{\"_last-serial\":9}}",
 	    false));
-	ASSERT_EQ(pm::load_root_json(d + "/e.json", l, meta, why), pm::RootLoad::Ok) << why;
+	std::string warning;
+	ASSERT_TRUE(pm::load_root_json(d + "/e.json", l, meta, why, &missing, &warning)) << why;
+	EXPECT_EQ(warning, "1 invalid project names skipped in " + d + "/e.json");
 	ASSERT_EQ(l.size(), 2u);
 	EXPECT_EQ(l.display(0), "aa");
 	EXPECT_EQ(l.display(1), "zz");

@@ -26,12 +26,15 @@ TEST(UrlPolicy, HttpsAlwaysHttpWhenAllowedNothingElse)
 {
 	pm::UrlParts u;
 	ASSERT_TRUE(pm::parse_url("https://pypi.org/simple/", u));
-	EXPECT_EQ(pm::check_scheme(u, false), pm::SchemeCheck::Ok);
+	EXPECT_TRUE(pm::check_scheme(u, false));
 	ASSERT_TRUE(pm::parse_url("HTTP://127.0.0.1:8080/", u));
-	EXPECT_EQ(pm::check_scheme(u, false), pm::SchemeCheck::NotHttps);
-	EXPECT_EQ(pm::check_scheme(u, true), pm::SchemeCheck::Ok);
+	std::string why;
+	EXPECT_FALSE(pm::check_scheme(u, false, &why));
+	EXPECT_EQ(why, "not https (use --allow-non-https to permit it)");
+	EXPECT_TRUE(pm::check_scheme(u, true));
 	ASSERT_TRUE(pm::parse_url("ftp://example.org/x", u));
-	EXPECT_EQ(pm::check_scheme(u, true), pm::SchemeCheck::NotHttp);
+	EXPECT_FALSE(pm::check_scheme(u, true, &why));
+	EXPECT_EQ(why, "not an http(s) URL");
 }
 
 TEST(UrlPolicy, BaseUrlOrExit)

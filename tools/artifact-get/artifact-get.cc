@@ -32,7 +32,7 @@ namespace {
 const char *kProg = "artifact-get";
 
 const char *kUsage =
-    "Usage: artifact-get -d DIR [OPTION]... < resolved.ndjson > ready.ndjson\n"
+    "usage: artifact-get -d DIR [OPTION]... < resolved.ndjson > ready.ndjson\n"
     "Download the release files of resolved project records into DIR/web/packages/,\n"
     "verify size and sha256, and pass on each project record once all its files are\n"
     "in place. A project with a file that cannot be fetched becomes one error record.\n"

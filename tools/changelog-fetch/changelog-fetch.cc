@@ -40,7 +40,7 @@ namespace {
 const char *const kProg = "changelog-fetch";
 
 const char *const kUsage =
-    "Usage: changelog-fetch [OPTIONS] (-s N | -d DIR)\n"
+    "usage: changelog-fetch [OPTIONS] (-s N | -d DIR)\n"
     "       changelog-fetch [OPTIONS] --last-serial\n"
     "Ask upstream which projects changed since a serial and print one project\n"
     "record per changed project (sorted by name), then one target record.\n"

@@ -35,7 +35,7 @@ namespace {
 
 const char *kProg = "index-write";
 
-const char *kUsage = R"(Usage: index-write -d DIR [OPTION]... < records
+const char *kUsage = R"(usage: index-write -d DIR [OPTION]... < records
 Write the Simple API pages of a PyPI mirror from resolved project records.
 
 For each project record (from artifact-get), checks that every file it lists
@@ -590,10 +590,12 @@ bool update_root(Run &run)
 	pm::RootList base;
 	long long meta_serial = -1;
 	bool scanned = false;
-	auto res = o.rebuild_root ? pm::RootLoad::Missing : pm::load_root_json(o.m.root_index(), base, meta_serial, why);
-	if (res == pm::RootLoad::Ok && !why.empty()) LOG_WARN("%s", why.c_str());
-	if (res != pm::RootLoad::Ok) {
-		if (res == pm::RootLoad::Unusable) LOG_WARN("%s; rebuilding the root index from %s", why.c_str(), simple.c_str());
+	bool missing = true;
+	std::string warning;
+	bool loaded = !o.rebuild_root && pm::load_root_json(o.m.root_index(), base, meta_serial, why, &missing, &warning);
+	if (!warning.empty()) LOG_WARN("%s", warning.c_str());
+	if (!loaded) {
+		if (!missing) LOG_WARN("%s; rebuilding the root index from %s", why.c_str(), simple.c_str());
 		else if (!o.rebuild_root) LOG_INFO("No root index yet; building it from %s", simple.c_str());
 		// This run's projects are in run.changes, which override the scan's
 		// entries: their pages (just written) need not be read back.

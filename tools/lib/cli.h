@@ -1,5 +1,22 @@
 // What every tool shares on its command line: -h/--help, -V/--version,
-// -v/--verbose, -q/--quiet, and the exit statuses cron is told.
+// -v/--verbose, -q/--quiet, the exit statuses cron is told, and the one way
+// tools/lib reports an error.
+//
+// Errors in tools/lib, one convention (most of the library already used it):
+// a function that can fail returns bool and, when it returns false, puts one
+// line saying what failed and why (naming the file, URL or project) in a
+// std::string out-parameter: `std::string &error`, or `std::string *error =
+// nullptr` where some callers have no use for the reason. It neither throws,
+// nor exits, nor logs the failure: the tool decides whether it is an error
+// record, a log line or the exit status. A class that wraps a stream (a
+// reader, a sorter) returns false the same way and keeps the reason in
+// error(). An outcome that is not a failure is its own out-parameter (a
+// missing file: `bool *missing`; a warning: `std::string *warning`).
+// Exceptions, by name or kind: *_or_exit and usage_error() check the command
+// line at start-up and exit with kExitUsage; a misuse by the program itself (a
+// digest name that does not exist) aborts; a warning that fails nothing (an
+// unknown configuration key, a skipped bad line the caller asked to skip) is
+// logged where it is found.
 #pragma once
 #include <cstdio>
 #include <cstdlib>

@@ -72,6 +72,20 @@ ExternalSorter::~ExternalSorter()
 	for (auto &p : run_paths_) unlink(p.c_str());
 }
 
+// Opens run file p at its first record, onto the end of runs.
+bool ExternalSorter::open_run(const std::string &p, std::vector<std::unique_ptr<Run>> &runs)
+{
+	auto r = std::make_unique<Run>();
+	r->f = fopen(p.c_str(), "rb");
+	if (!r->f) return fail("cannot open " + p);
+	setvbuf(r->f, r->buf, _IOFBF, sizeof r->buf);
+	bool err = false;
+	r->advance(err);
+	if (err) return fail("cannot read " + p);
+	runs.push_back(std::move(r));
+	return true;
+}
+
 bool ExternalSorter::fail(const std::string &what)
 {
 	if (error_.empty()) error_ = what + ": " + strerror(errno);
@@ -137,16 +151,8 @@ bool ExternalSorter::merge_down()
 		                               run_paths_.begin() + static_cast<long>(first + kFanIn));
 		first += kFanIn;
 		std::vector<std::unique_ptr<Run>> in;
-		for (auto &p : group) {
-			auto r = std::make_unique<Run>();
-			r->f = fopen(p.c_str(), "rb");
-			if (!r->f) return fail("cannot open " + p);
-			setvbuf(r->f, r->buf, _IOFBF, sizeof r->buf);
-			bool err = false;
-			r->advance(err);
-			if (err) return fail("cannot read " + p);
-			in.push_back(std::move(r));
-		}
+		for (auto &p : group)
+			if (!open_run(p, in)) return false;
 		std::string out_path = dir_ + "/" + name_ + ".run." + std::to_string(seq_++);
 		FILE *out = fopen(out_path.c_str(), "wbx");
 		if (!out) return fail("cannot create " + out_path);
@@ -182,16 +188,8 @@ bool ExternalSorter::finish()
 	}
 	if (!idx_.empty() && !spill()) return false;
 	if (!merge_down()) return false;
-	for (auto &p : run_paths_) {
-		auto r = std::make_unique<Run>();
-		r->f = fopen(p.c_str(), "rb");
-		if (!r->f) return fail("cannot open " + p);
-		setvbuf(r->f, r->buf, _IOFBF, sizeof r->buf);
-		bool err = false;
-		r->advance(err);
-		if (err) return fail("cannot read " + p);
-		runs_.push_back(std::move(r));
-	}
+	for (auto &p : run_paths_)
+		if (!open_run(p, runs_)) return false;
 	auto cmp = [this](size_t a, size_t b) { return path_less(runs_[b]->cur, runs_[a]->cur); }; // min-heap
 	for (size_t i = 0; i < runs_.size(); i++)
 		if (runs_[i]->have) heap_.push_back(i);

@@ -43,6 +43,7 @@ private:
 	struct Run;
 	bool spill();
 	bool merge_down(); // merges runs until at most kFanIn are left
+	bool open_run(const std::string &path, std::vector<std::unique_ptr<Run>> &runs);
 	void sort_buffer();
 	bool fail(const std::string &what);
 

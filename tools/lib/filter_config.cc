@@ -300,31 +300,24 @@ bool load_filter_config(const std::string &path, FilterConfig &cfg, std::string 
 bool parse_wheel_tags(const std::string &filename, WheelTags &tags)
 {
 	if (filename.size() < 5 || filename.compare(filename.size() - 4, 4, ".whl") != 0) return false;
-	std::string stem = filename.substr(0, filename.size() - 4);
-	std::vector<std::string> parts;
-	size_t i = 0;
-	for (;;) {
-		size_t j = stem.find('-', i);
-		parts.push_back(stem.substr(i, j == std::string::npos ? std::string::npos : j - i));
-		if (j == std::string::npos) break;
-		i = j + 1;
-	}
-	if (parts.size() != 5 && parts.size() != 6) return false;
-	auto split = [](const std::string &s) {
+	// name-version(-build)?-python-abi-platform, each tag a '.'-joined set.
+	auto split = [](const std::string &s, char sep) {
 		std::vector<std::string> out;
 		size_t a = 0;
 		for (;;) {
-			size_t b = s.find('.', a);
+			size_t b = s.find(sep, a);
 			out.push_back(s.substr(a, b == std::string::npos ? std::string::npos : b - a));
 			if (b == std::string::npos) break;
 			a = b + 1;
 		}
 		return out;
 	};
+	std::vector<std::string> parts = split(filename.substr(0, filename.size() - 4), '-');
+	if (parts.size() != 5 && parts.size() != 6) return false;
 	size_t n = parts.size();
-	tags.python = split(parts[n - 3]);
-	tags.abi = split(parts[n - 2]);
-	tags.platform = split(parts[n - 1]);
+	tags.python = split(parts[n - 3], '.');
+	tags.abi = split(parts[n - 2], '.');
+	tags.platform = split(parts[n - 1], '.');
 	return true;
 }
 

@@ -1,9 +1,11 @@
 #include "hash.h"
+#include "log.h"
 
 #include <cctype>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <stdexcept>
+#include <cstdio>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace pm {
@@ -11,7 +13,12 @@ namespace pm {
 Digest::Digest(const char *algorithm)
 {
 	md_ = EVP_get_digestbyname(algorithm);
-	if (!md_) throw std::runtime_error(std::string("unknown digest ") + algorithm);
+	// The name is a constant of the program, never input: a wrong one is a
+	// bug, which aborts (cli.h: the error convention).
+	if (!md_) {
+		fprintf(stderr, "%s: unknown digest %s\n", log_prog() ? log_prog() : "pypi-mirror", algorithm);
+		abort();
+	}
 	ctx_ = EVP_MD_CTX_new();
 	reset();
 }

@@ -77,19 +77,18 @@ void RootList::sort_unique()
 
 namespace {
 
-// SAX handler for {"meta":{"_last-serial":N,...},"projects":[{"name":..,"_last-serial":N},...]}.
-// Unknown keys and values are skipped, whatever their depth.
+// SAX handler for read_root_json. Unknown keys and values are skipped,
+// whatever their depth.
 struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler> {
-	RootList &list;
+	const std::function<void(const std::string &, long long)> &entry;
 	long long meta_serial = -1;
 	int depth = 0;
-	bool root_is_object = false, saw_projects = false, missing_serial = false;
-	size_t invalid_names = 0;
+	bool root_is_object = false, saw_projects = false;
 	std::string top_key, meta_key, item_key, name;
 	long long serial = -1;
 	bool projects_is_array = false;
 
-	explicit RootHandler(RootList &l) : list(l) {}
+	explicit RootHandler(const std::function<void(const std::string &, long long)> &e) : entry(e) {}
 
 	bool in_meta() const { return depth == 2 && top_key == "meta"; }
 	bool in_item() const { return depth == 3 && top_key == "projects" && projects_is_array; }
@@ -143,16 +142,7 @@ struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler
 	}
 	bool EndObject(rapidjson::SizeType)
 	{
-		if (in_item()) {
-			if (!valid_project_name(name)) {
-				invalid_names++;
-			} else if (serial < 0) {
-				missing_serial = true;
-				return false; // not ours: rebuild from the directories
-			} else {
-				list.add(name, serial);
-			}
-		}
+		if (in_item()) entry(name, serial);
 		depth--;
 		return true;
 	}
@@ -175,15 +165,39 @@ struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler
 
 } // namespace
 
-RootLoad load_root_json(const std::string &path, RootList &out, long long &meta_serial, std::string &why)
+bool read_root_json(FILE *f, const std::function<void(const std::string &name, long long serial)> &entry,
+                    long long &meta_serial, std::string &error, bool validate_utf8)
+{
+	meta_serial = -1;
+	static char buf[1 << 16];
+	rapidjson::FileReadStream in(f, buf, sizeof buf);
+	RootHandler h(entry);
+	rapidjson::Reader reader;
+	auto res = validate_utf8 ? reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(in, h)
+	                         : reader.Parse<rapidjson::kParseIterativeFlag>(in, h);
+	if (res.IsError()) {
+		error = "does not parse at offset " + std::to_string(res.Offset());
+		return false;
+	}
+	if (!h.root_is_object || !h.saw_projects) {
+		error = "has no \"projects\" list";
+		return false;
+	}
+	meta_serial = h.meta_serial;
+	return true;
+}
+
+bool load_root_json(const std::string &path, RootList &out, long long &meta_serial, std::string &why, bool *missing,
+                    std::string *warning)
 {
 	out.clear();
 	meta_serial = -1;
+	if (missing) *missing = false;
 	FILE *f = fopen(path.c_str(), "rb");
 	if (!f) {
-		if (errno == ENOENT) return RootLoad::Missing;
+		if (errno == ENOENT && missing) *missing = true;
 		why = "cannot open " + path + ": " + strerror(errno);
-		return RootLoad::Unusable;
+		return false;
 	}
 	struct stat st;
 	if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
@@ -191,28 +205,28 @@ RootLoad load_root_json(const std::string &path, RootList &out, long long &meta_
 		size_t n = static_cast<size_t>(st.st_size);
 		out.reserve(n / 40, n / 3);
 	}
-	static char buf[1 << 16];
-	rapidjson::FileReadStream in(f, buf, sizeof buf);
-	RootHandler h(out);
-	rapidjson::Reader reader;
-	// No UTF-8 validation pass: every name kept is checked to be an ASCII project name.
-	auto res = reader.Parse<rapidjson::kParseIterativeFlag>(in, h);
+	size_t invalid_names = 0;
+	bool missing_serial = false;
+	std::string err;
+	bool ok = read_root_json(
+	    f,
+	    [&](const std::string &name, long long serial) {
+		    // No UTF-8 validation pass: every name kept is checked to be an ASCII project name.
+		    if (!valid_project_name(name)) invalid_names++;
+		    else if (serial < 0) missing_serial = true; // not ours: rebuild from the directories
+		    else if (!missing_serial) out.add(name, serial);
+	    },
+	    meta_serial, err);
 	fclose(f);
-	if (h.missing_serial) {
-		why = path + " lists projects without \"_last-serial\"";
+	if (missing_serial || !ok) {
+		why = path + (missing_serial ? " lists projects without \"_last-serial\"" : " " + err);
 		out.clear();
-		return RootLoad::Unusable;
+		meta_serial = -1;
+		return false;
 	}
-	if (res.IsError() || !h.root_is_object || !h.saw_projects) {
-		why = path + (res.IsError() ? " does not parse at offset " + std::to_string(res.Offset())
-		                            : std::string(" has no \"projects\" list"));
-		out.clear();
-		return RootLoad::Unusable;
-	}
-	if (h.invalid_names) why = std::to_string(h.invalid_names) + " invalid project names skipped in " + path;
-	meta_serial = h.meta_serial;
+	if (invalid_names && warning) *warning = std::to_string(invalid_names) + " invalid project names skipped in " + path;
 	out.sort_unique();
-	return RootLoad::Ok;
+	return true;
 }
 
 // The first head_n and last tail_n bytes of a regular file, through one

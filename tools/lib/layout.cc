@@ -36,7 +36,7 @@ bool Layout::held_projects(RootList &out, std::string &why) const
 	std::string note;
 	// Missing, or unusable (a bandersnatch root has no serials): the
 	// directories tell.
-	if (load_root_json(root_index(), out, meta_serial, note) == RootLoad::Ok) return true;
+	if (load_root_json(root_index(), out, meta_serial, note)) return true;
 	return scan_simple_dir(simple_, out, why);
 }
 

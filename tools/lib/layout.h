@@ -14,6 +14,7 @@
 //   DIR/.unlisted/NAME            files stored for NAME that no page lists yet
 //   DIR/.pending-deletions/NAME   files to delete once NAME's new page is out
 //   DIR/.pypi-mirror.work/, DIR/.spool/   a run's scratch space
+//   DIR/.pypi-mirror.reserve      disk space kept for recording a run's state
 //   DIR/.pypi-mirror.verify-checkpoint/   mirror-verify's, resumable
 #pragma once
 #include <string>
@@ -56,6 +57,9 @@ public:
 	std::string pending_deletions_dir() const { return dir_ + "/.pending-deletions"; }
 	std::string pending_deletions(const std::string &name) const { return pending_deletions_dir() + "/" + name; }
 	std::string work_dir() const { return dir_ + "/.pypi-mirror.work"; }
+	// Disk space set aside so that a run that fills the disk can still
+	// record its state (mirror-state prepare makes it, collect spends it).
+	std::string reserve() const { return dir_ + "/.pypi-mirror.reserve"; }
 	std::string spool_dir() const { return dir_ + "/.spool"; }
 	// mirror-verify's sort runs and checkpoint (a killed verify resumes).
 	std::string verify_checkpoint_dir() const { return dir_ + "/.pypi-mirror.verify-checkpoint"; }

@@ -229,7 +229,7 @@ bool check_file_url(const std::string &url, const std::string &filename, const P
 	UrlParts u;
 	std::string err;
 	if (!parse_url(url, u, &err)) return fail(err);
-	if (check_scheme(u, policy.allow_http) != SchemeCheck::Ok)
+	if (!check_scheme(u, policy.allow_http))
 		return fail("URL scheme " + printable(u.scheme) + " is not " + (policy.allow_http ? "http(s)" : "https"));
 	if (!host_allowed(u, policy)) return fail("URL host " + printable(u.host) + " is not upstream's or allowed");
 	// libcurl folds "/../" away before anyone sees it and leaves "%2e%2e"

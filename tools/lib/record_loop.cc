@@ -38,7 +38,10 @@ void RecordLoop::refuse(const std::string &why)
 	LOG_TOOL_ERROR("input %s", where.c_str());
 	failed_ = true;
 	std::string name = get_string(doc_, "name");
-	if (valid_project_name(name)) emit_error(normalize_name(name), std::max(0LL, get_int(doc_, "serial", 0)), where);
+	if (valid_project_name(name))
+		emit_error(normalize_name(name), std::max(0LL, get_int(doc_, "serial", 0)), where);
+	else
+		unnamed_++;
 }
 
 bool RecordLoop::next()
@@ -50,12 +53,14 @@ bool RecordLoop::next()
 			if (ferror(in_file_)) {
 				LOG_TOOL_ERROR("cannot read standard input: %s", strerror(errno));
 				failed_ = true;
+				unnamed_++;
 			}
 			break;
 		}
 		if (!err.empty()) {
 			LOG_TOOL_ERROR("input %s", err.c_str());
 			failed_ = true;
+			unnamed_++;
 			continue;
 		}
 		if (!parse_record(doc_, rec_, err)) {
@@ -63,10 +68,12 @@ bool RecordLoop::next()
 			continue;
 		}
 		if (acts_on(rec_.type)) return true;
-		if (rec_.type == "target")
+		if (rec_.type == "target") {
 			targets_.push_back(in_.line());
-		else
+			target_serial_ = std::max(target_serial_, rec_.serial);
+		} else {
 			emit_raw(in_.line()); // not ours to act on: on down the pipeline
+		}
 	}
 	return false;
 }

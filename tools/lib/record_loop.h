@@ -68,6 +68,12 @@ public:
 	                const std::string &url = "");
 	// Something failed that already has its record or log line: exit 1.
 	void mark_failed() { failed_ = true; }
+	// Input lines lost without an error record to name them: malformed, refused
+	// naming no valid project, or unread (input error). A tool whose output
+	// decides how far the mirror's state may advance fails on these.
+	long long unnamed() const { return unnamed_; }
+	// The highest serial among the target records held so far (-1: none yet).
+	long long target_serial() const { return target_serial_; }
 	bool failed() const { return failed_; }
 	bool broken() const { return broken_; }
 
@@ -84,6 +90,7 @@ private:
 	ProjectRecord rec_;
 	std::vector<std::string> targets_;
 	bool failed_ = false, broken_ = false, eof_ = false;
+	long long unnamed_ = 0, target_serial_ = -1;
 	int broken_errno_ = 0;
 	OutputFailure output_failure_ = OutputFailure::Stop;
 };

@@ -5,12 +5,15 @@
 #include <cstring>
 #include <set>
 
+#include "cli.h"
 #include "fsutil.h"
 #include "index_root.h"
 #include "layout.h"
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
+#include "record.h"
+#include "record_loop.h"
 
 namespace pm {
 
@@ -82,15 +85,6 @@ void keep_max(NameMap &m, const std::string &n, long long s)
 std::string project_record(const std::string &name, long long serial)
 {
 	return "{\"type\":\"project\",\"name\":\"" + name + "\",\"serial\":" + std::to_string(serial) + "}";
-}
-
-bool put_line(FILE *out, const std::string &line, std::string &error)
-{
-	if (fwrite(line.data(), 1, line.size(), out) != line.size() || putc('\n', out) == EOF) {
-		error = std::string("cannot write the plan: ") + strerror(errno);
-		return false;
-	}
-	return true;
 }
 
 } // namespace
@@ -171,71 +165,68 @@ bool begin_run(const StatePaths &p, const std::string &filters, Begin &b, std::s
 bool plan_input(FILE *changes, FILE *out, const NameMap &failed, const NameMap &held, const NameMap &deferred,
                 PlanCounts &c, std::string &error)
 {
-	NdjsonReader in(changes);
-	rapidjson::Document doc;
-	std::string err;
-	std::vector<std::string> targets;
+	// The one record loop: a refused record that names a project becomes an
+	// error record in the run's input (collect keeps the project failed and
+	// status short of it), records of other types pass through, targets last.
+	RecordLoop loop(log_prog() ? log_prog() : "mirror-state", {"project", "removal"}, changes, out);
 	std::set<std::string> seen;
-	while (in.next(doc, err)) {
-		if (!err.empty()) {
-			error = "changes: " + err;
-			return false;
-		}
-		std::string t = type_of(doc);
-		if (t == "target") {
-			targets.push_back(in.line());
-			c.have_target = true;
-			c.target = get_int(doc, "serial", 0);
-			continue;
-		}
-		std::string n = name_of(doc);
-		if (t != "project" || n.empty()) {
+	while (loop.next()) {
+		ProjectRecord &r = loop.record();
+		if (r.type == "removal") {
 			// A removal (upstream's, pkg-filter's, pkg-demand's) wins over
 			// the same name in the failed, held and deferred lists: a
 			// project record for it too would sync the project back.
-			if (t == "removal" && !n.empty()) seen.insert(n);
-			if (!put_line(out, in.line(), error)) return false;
+			seen.insert(r.name);
+			loop.emit_raw(loop.line());
 			continue;
 		}
-		long long s = get_int(doc, "serial", 0), was = s;
+		long long s = r.serial;
 		for (const NameMap *m : {&failed, &held}) {
-			auto it = m->find(n);
+			auto it = m->find(r.name);
 			if (it != m->end() && it->second.serial > s) s = it->second.serial;
 		}
-		seen.insert(n);
+		seen.insert(r.name);
 		c.projects++;
-		if (s != was) {
-			set_int(doc, doc, "serial", s);
-			if (!put_line(out, to_json(doc), error)) return false;
-		} else if (!put_line(out, in.line(), error)) {
-			return false;
+		if (s != r.serial) {
+			set_int(loop.doc(), loop.doc(), "serial", s);
+			loop.emit(loop.doc());
+		} else {
+			loop.emit_raw(loop.line());
 		}
 	}
-	if (ferror(changes)) {
-		error = std::string("cannot read the changes: ") + strerror(errno);
+	// A line no error record names could be any project's change: the run
+	// must not go on without it (status would pass it by).
+	if (loop.unnamed()) {
+		loop.finish();
+		error = "changes: " + std::to_string(loop.unnamed()) + " records unread or naming no project; nothing done";
 		return false;
 	}
+	c.refused = loop.failed() ? 1 : 0;
 	for (auto &[n, p] : failed) {
 		if (!seen.insert(n).second) continue;
 		long long s = p.serial;
 		auto h = held.find(n);
 		if (h != held.end() && h->second.serial > s) s = h->second.serial;
-		if (!put_line(out, project_record(n, s), error)) return false;
+		loop.emit_raw(project_record(n, s));
 		c.retried++;
 	}
 	for (auto &[n, p] : held) {
 		if (!seen.insert(n).second) continue;
-		if (!put_line(out, project_record(n, p.serial), error)) return false;
+		loop.emit_raw(project_record(n, p.serial));
 		c.held++;
 	}
 	for (auto &[n, p] : deferred) {
 		if (!seen.insert(n).second) continue;
 		// Any answer will do: the releases are held back by age, not serial.
-		if (!put_line(out, project_record(n, 0), error)) return false;
+		loop.emit_raw(project_record(n, 0));
 		c.deferred++;
 	}
-	for (auto &t : targets)
-		if (!put_line(out, t, error)) return false;
+	c.have_target = loop.target_serial() >= 0;
+	if (c.have_target) c.target = loop.target_serial();
+	if (loop.finish() == kExitFatal) {
+		error = "cannot write the plan"; // the loop logged why
+		return false;
+	}
 	if (fflush(out) != 0) {
 		error = std::string("cannot write the plan: ") + strerror(errno);
 		return false;

@@ -61,11 +61,13 @@ bool begin_run(const StatePaths &p, const std::string &filters, Begin &b, std::s
 // plan: the changes (changelog-fetch's records, target last) merged with the
 // failed list, the held projects (full pass) and the deferred list, one record
 // per name with the highest serial (0 for the deferred ones); the target last.
+// A refused change that names a project becomes an error record (refused: the
+// run has it to record); one that names none fails the plan.
 struct PlanCounts {
-	long long projects = 0, retried = 0, held = 0, deferred = 0;
+	long long projects = 0, retried = 0, held = 0, deferred = 0, refused = 0;
 	bool have_target = false;
 	long long target = 0;
-	bool work() const { return projects + retried + held + deferred > 0; }
+	bool work() const { return projects + retried + held + deferred + refused > 0; }
 };
 bool plan_input(FILE *changes, FILE *out, const NameMap &failed, const NameMap &held, const NameMap &deferred,
                 PlanCounts &c, std::string &error);

@@ -57,23 +57,19 @@ bool allow_non_https_env()
 	return e && (!strcmp(e, "1") || !strcasecmp(e, "true") || !strcasecmp(e, "yes"));
 }
 
-SchemeCheck check_scheme(const UrlParts &u, bool allow_http)
+bool check_scheme(const UrlParts &u, bool allow_http, std::string *error)
 {
-	if (u.scheme == "https") return SchemeCheck::Ok;
-	if (u.scheme != "http") return SchemeCheck::NotHttp;
-	return allow_http ? SchemeCheck::Ok : SchemeCheck::NotHttps;
+	if (u.scheme == "https" || (u.scheme == "http" && allow_http)) return true;
+	if (error) *error = u.scheme == "http" ? "not https (use --allow-non-https to permit it)" : "not an http(s) URL";
+	return false;
 }
 
 std::string base_url_or_exit(const char *prog, const char *what, std::string url, bool allow_http)
 {
 	UrlParts p;
-	SchemeCheck c = parse_url(url, p) && !p.host.empty() ? check_scheme(p, allow_http || allow_non_https_env())
-	                                                     : SchemeCheck::NotHttp;
-	if (c == SchemeCheck::NotHttp) {
-		usage_error(prog, "%s '%s' is not an http(s) URL", what, url.c_str());
-	}
-	if (c == SchemeCheck::NotHttps) {
-		usage_error(prog, "%s '%s' is not https (use --allow-non-https to permit it)", what, url.c_str());
+	std::string why = "not an http(s) URL";
+	if (!parse_url(url, p) || p.host.empty() || !check_scheme(p, allow_http || allow_non_https_env(), &why)) {
+		usage_error(prog, "%s '%s' is %s", what, url.c_str(), why.c_str());
 	}
 	while (!url.empty() && url.back() == '/') url.pop_back();
 	return url;
@@ -98,7 +94,7 @@ bool package_path_from_url(const std::string &url, const std::string &filename, 
 		if (why) *why = err;
 		return false;
 	}
-	if (check_scheme(u, true) != SchemeCheck::Ok) {
+	if (!check_scheme(u, true)) {
 		if (why) *why = "URL scheme " + u.scheme + " is not http(s)";
 		return false;
 	}

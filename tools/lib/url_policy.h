@@ -17,9 +17,9 @@ std::string url_origin(const std::string &url);
 // PYPI_MIRROR_ALLOW_NON_HTTPS is set to 1, true or yes.
 bool allow_non_https_env();
 
-enum class SchemeCheck { Ok, NotHttp, NotHttps };
-// Whether the policy lets a parsed URL be fetched.
-SchemeCheck check_scheme(const UrlParts &u, bool allow_http);
+// Whether the policy lets a parsed URL be fetched; if not, error says why
+// ("not an http(s) URL", "not https (use --allow-non-https to permit it)").
+bool check_scheme(const UrlParts &u, bool allow_http, std::string *error = nullptr);
 
 // An operator-given base URL (what names it: "upstream", "--download-mirror")
 // under the policy (allow_http, or the environment's permission), without

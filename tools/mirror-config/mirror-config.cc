@@ -30,7 +30,7 @@ namespace {
 const char *kProg = "mirror-config";
 
 const char *kUsage =
-    "Usage: mirror-config [-c CONFIG] [-v|-q]\n"
+    "usage: mirror-config [-c CONFIG] [-v|-q]\n"
     "Read a pypi-mirror configuration file (bandersnatch-compatible INI) and\n"
     "print it as shell assignments (PM_DIRECTORY='/srv/pypi' ...) for\n"
     "pypi-mirror(1) to eval. Defaults are filled in, values are validated, and\n"

@@ -7,10 +7,16 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "extsort.h"
 #include "fsutil.h"
+#include "layout.h"
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
@@ -41,6 +47,11 @@ static const char usage[] =
     "        (--shell: as NAME=VALUE lines)\n"
     "  finish --exit N [--command mirror|sync] [--start T] [--input F] [--metrics FILE]\n"
     "        the last-run file and metrics of a run that recorded nothing\n"
+    "  prepare [--json] [--fsync]\n"
+    "        the run's scratch space (after a run that did not finish, its\n"
+    "        temporaries are swept first), the disk reserve, the generation file\n"
+    "  diff-file PATH [--fsync]\n"
+    "        write the files under DIR/web this run changed, one absolute path a line\n"
     "  tally FILE...\n"
     "        print records=N errors=N cache_bust=N projects=N\n"
     "  status [--json] [--upstream N] [--master URL]\n"
@@ -65,11 +76,7 @@ struct Opts {
 	std::vector<std::string> args;
 };
 
-[[noreturn]] void usage_error(const std::string &msg)
-{
-	fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", kProg, msg.c_str(), kProg);
-	exit(kExitUsage);
-}
+[[noreturn]] void usage_error(const std::string &msg) { pm::usage_error(kProg, "%s", msg.c_str()); }
 
 std::string local_time(long long t)
 {
@@ -85,6 +92,118 @@ int fail(const std::string &what)
 {
 	LOG_ERROR("%s: %s", kProg, what.c_str());
 	return kExitFatal;
+}
+
+// Disk space prepare sets aside for collect (see cmd_collect).
+constexpr long long kReserveBytes = 262144;
+
+// rm -rf: symbolic links are removed, never followed.
+bool remove_tree(const std::string &path)
+{
+	auto rm = [](const char *p, const struct stat *, int, struct FTW *) { return remove(p) == 0 || errno == ENOENT ? 0 : -1; };
+	return nftw(path.c_str(), rm, 16, FTW_DEPTH | FTW_PHYS) == 0 || errno == ENOENT;
+}
+
+// A hidden download temporary (.NAME.PID.XXXXXXXX.tmp) under web/.
+int remove_hidden_tmp(const char *p, const struct stat *, int type, struct FTW *f)
+{
+	std::string_view leaf(p + f->base);
+	if (type == FTW_F && leaf.size() > 4 && leaf[0] == '.' && leaf.substr(leaf.size() - 4) == ".tmp") remove(p);
+	return 0;
+}
+
+// A run that ends cleanly removes its work directory, so finding one means
+// the last run was killed or crashed. It leaves its work files, temporaries
+// of atomic writes and hidden download temporaries next to files that may
+// since have landed. The wrapper holds the lock, so no writer is alive: they
+// are swept, only after such a run (a full walk would cost an idle run
+// seconds on a large mirror). Then the scratch space, the reserve, and the
+// generation file bandersnatch wants (it resets a mirror without one).
+int cmd_prepare(const Opts &o)
+{
+	Layout m(o.dir);
+	std::string work = m.work_dir(), running = o.dir + "/.pypi-mirror.running", err;
+	if (file_exists(work) || file_exists(running)) {
+		LOG_WARN("the previous run did not finish; removing its temporary files");
+		std::vector<std::string> gone = {work, m.spool_dir(), running};
+		for (const char *pat : {"/.status.*.*", "/.generation.*.*", "/.pypi-mirror.*.*.*", "/web/.last-modified.*.*"}) {
+			glob_t g;
+			if (glob((o.dir + pat).c_str(), GLOB_NOSORT, nullptr, &g) == 0)
+				for (size_t i = 0; i < g.gl_pathc; i++) gone.push_back(g.gl_pathv[i]);
+			globfree(&g);
+		}
+		for (auto &path : gone)
+			if (!remove_tree(path)) return fail("cannot remove " + path + ": " + strerror(errno));
+		nftw(m.web().c_str(), remove_hidden_tmp, 16, FTW_PHYS);
+	}
+	for (auto &d : {work, m.web(), o.json ? m.spool_dir() : work})
+		if (!mkdir_p(d)) return fail("cannot create " + d + ": " + strerror(errno));
+	if (!file_exists(m.reserve())) {
+		int fd = open(m.reserve().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		int e = fd < 0 ? errno : posix_fallocate(fd, 0, kReserveBytes);
+		if (e == EOPNOTSUPP || e == EINVAL) { // no fallocate here: write the bytes
+			static const char zeros[kReserveBytes] = {};
+			e = write(fd, zeros, sizeof zeros) == static_cast<ssize_t>(sizeof zeros) ? 0 : errno;
+		}
+		if (fd >= 0 && close(fd) != 0 && e == 0) e = errno;
+		if (e != 0) {
+			remove_file(m.reserve());
+			LOG_WARN("cannot set aside %lld bytes of disk space in %s: %s; a run that fills the disk may not record "
+			         "its state",
+			         kReserveBytes, m.reserve().c_str(), strerror(e));
+		}
+	}
+	// The stamp's time is when the run began (diff-file); results start empty.
+	for (const char *f : {"/stamp", "/results.ndjson"}) {
+		int fd = open((work + f).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || close(fd) != 0) return fail("cannot create " + work + f + ": " + strerror(errno));
+	}
+	if (!file_exists(m.generation()) && !write_file_atomic(m.generation(), "5", o.fsync, &err)) return fail(err);
+	return kExitOk;
+}
+
+// bandersnatch's diff-file: every file under web/ this run wrote, absolute
+// paths, sorted. Found by change time against the stamp prepare made
+// (downloaded files carry their upload time as mtime, so mtime would not
+// do); sorted on disk, as a first sync writes millions.
+struct Written {
+	static inline struct timespec since;
+	static inline ExternalSorter *out;
+	static inline bool ok = true;
+	static int visit(const char *p, const struct stat *st, int type, struct FTW *f)
+	{
+		if (type != FTW_F || p[f->base] == '.') return 0;
+		if (st->st_ctim.tv_sec > since.tv_sec || (st->st_ctim.tv_sec == since.tv_sec && st->st_ctim.tv_nsec > since.tv_nsec))
+			ok = out->add(p) && ok;
+		return 0;
+	}
+};
+
+int cmd_diff_file(const Opts &o)
+{
+	if (o.args.size() != 1) usage_error("diff-file needs one PATH");
+	Layout m(o.dir);
+	const std::string &path = o.args[0];
+	struct stat st;
+	if (stat((m.work_dir() + "/stamp").c_str(), &st) != 0) return fail("no run started: " + m.work_dir() + "/stamp");
+	ExternalSorter sorter(m.work_dir(), "diff-file");
+	Written::since = st.st_mtim;
+	Written::out = &sorter;
+	nftw(m.web().c_str(), Written::visit, 16, FTW_PHYS);
+	std::string chunk, line, err;
+	if (!Written::ok || !sorter.finish()) return fail("cannot sort the written files: " + sorter.error());
+	AtomicFile out;
+	if (!out.open(path, &err)) return fail(err);
+	bool ok = true;
+	while (ok && sorter.next(line)) {
+		chunk += line + "\n";
+		if (chunk.size() >= (64u << 10)) ok = out.write(chunk), chunk.clear();
+	}
+	if (!sorter.error().empty()) return fail("cannot sort the written files: " + sorter.error());
+	if (!ok || !out.write(chunk) || !out.commit(o.fsync, &err)) return fail("cannot write " + path + ": " + err);
+	LOG_INFO("Wrote the list of written files to %s (%llu files)", path.c_str(),
+	         static_cast<unsigned long long>(sorter.count()));
+	return kExitOk;
 }
 
 // The last-run file (a line for people, then the summary record) and, for a
@@ -264,21 +383,33 @@ int cmd_collect(const Opts &o)
 	if (!collect_run(o.files, prev, o.purge, s, failed, deferred, err)) return fail(err);
 	if (s.lost) LOG_ERROR("records that never reached the end of the pipeline (retried next run):%s", s.lost_names.c_str());
 	if (s.unnamed) LOG_ERROR("%lld error records name no project; status is not advanced", s.unnamed);
-	bool ok;
+	NameMap merged; // sync: only the named projects change in the failed list
 	if (o.sync) {
-		// Only the named projects change in the failed list: dropped when
-		// they landed, updated when they failed again.
+		// Dropped when they landed, updated when they failed again.
 		NameMap named;
 		if (!read_name_list(o.files.input[0], named, err)) return fail(err);
-		NameMap merged = merge_sync_failed(prev, named, failed);
-		ok = merged.empty() ? (remove_file(p.failed), true)
-		                    : write_file_atomic(p.failed, failed_list_text(merged), o.fsync, &err);
-	} else {
-		if (s.target < 0) return fail("the run's input carries no target serial; nothing recorded");
-		ok = record_mirror(o, p, b, s, failed, deferred, err);
+		merged = merge_sync_failed(prev, named, failed);
+	} else if (s.target < 0) {
+		return fail("the run's input carries no target serial; nothing recorded");
+	}
+	auto write = [&] {
+		if (!o.sync) return record_mirror(o, p, b, s, failed, deferred, err);
+		if (merged.empty()) return remove_file(p.failed), true;
+		return write_file_atomic(p.failed, failed_list_text(merged), o.fsync, &err);
+	};
+	// On a full disk, the space prepare set aside is given back once, and
+	// the state written again.
+	bool ok = write();
+	if (!ok && file_exists(p.m.reserve())) {
+		LOG_WARN("cannot record this run's state in %s (%s): giving back the %lld bytes reserved in %s, and trying again",
+		         p.m.work_dir().c_str(), err.c_str(), kReserveBytes, p.m.reserve().c_str());
+		remove_file(p.m.reserve());
+		ok = write();
 	}
 	if (!ok) {
-		LOG_WARN("%s: %s", kProg, err.c_str());
+		LOG_ERROR("cannot record this run's state in %s: %s; status and the failed list are left as they were (the "
+		          "next run redoes this work)",
+		          p.m.work_dir().c_str(), err.c_str());
 		return kExitFatal;
 	}
 	s.exit_code = s.failed > 0 || s.unnamed > 0 ? kExitSomeFailed : kExitOk;
@@ -451,6 +582,7 @@ int cmd_status(const Opts &o)
 
 int main(int argc, char **argv)
 {
+	log_set_prog(kProg);
 	enum {
 		kFilters = 1000, kHeld, kSync, kInput, kResults, kDropped, kStaleSeen, kStaleLeft, kPurged, kPurge,
 		kStart, kMetrics, kFsync, kShell, kExit, kCommand, kJson, kUpstream, kMaster, kPhase
@@ -513,7 +645,7 @@ int main(int argc, char **argv)
 	if (o.dir.empty()) usage_error("-d DIR is required");
 	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
 	if (o.command != "mirror" && o.command != "sync") usage_error("--command is mirror or sync");
-	if (cmd != "sync-input" && cmd != "tally" && !o.args.empty())
+	if (cmd != "sync-input" && cmd != "tally" && cmd != "diff-file" && !o.args.empty())
 		usage_error("unexpected argument '" + o.args[0] + "'");
 	if (cmd == "begin") return cmd_begin(o);
 	if (cmd == "plan") return cmd_plan(o);
@@ -522,6 +654,8 @@ int main(int argc, char **argv)
 	if (cmd == "collect") return cmd_collect(o);
 	if (cmd == "finish") return cmd_finish(o);
 	if (cmd == "tally") return cmd_tally(o);
+	if (cmd == "prepare") return cmd_prepare(o);
+	if (cmd == "diff-file") return cmd_diff_file(o);
 	if (cmd == "status") return cmd_status(o);
 	if (cmd == "progress") return cmd_progress(o);
 	usage_error("unknown command '" + cmd + "'");

@@ -33,6 +33,7 @@
 
 #include "cli.h"
 #include "extsort.h"
+#include "index_root.h"
 #include "fsutil.h"
 #include "layout.h"
 #include "hash.h"
@@ -45,7 +46,7 @@ namespace {
 
 const char *kProg = "mirror-verify";
 
-const char *kUsage = R"(Usage: mirror-verify -d DIR [OPTION]... > records
+const char *kUsage = R"(usage: mirror-verify -d DIR [OPTION]... > records
 Check a PyPI mirror against its own pages and report what is wrong.
 
 Reads every project page (DIR/web/simple/NAME/index.v1_json) and checks that
@@ -319,78 +320,6 @@ bool Verify::prepare_work(bool &resume)
 
 // ------------------------------------------------------------- page pass
 
-// The root index.v1_json, streamed: "name\tserial" per project into a sorter.
-struct RootSax : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootSax> {
-	pm::ExternalSorter &out;
-	std::vector<std::string> bad; // entries that are not a project (first few)
-	size_t bad_n = 0;
-	long long meta_serial = -1;
-	int depth = 0;
-	bool saw_projects = false, in_projects = false;
-	std::string top_key, key, name;
-	long long serial = -1;
-	explicit RootSax(pm::ExternalSorter &o) : out(o) {}
-	bool item() const { return depth == 3 && in_projects; }
-	bool num(long long v)
-	{
-		if (depth == 2 && top_key == "meta" && key == "_last-serial") meta_serial = v;
-		if (item() && key == "_last-serial") serial = v;
-		return true;
-	}
-	bool Default() { return true; }
-	bool Int(int v) { return num(v); }
-	bool Uint(unsigned v) { return num(v); }
-	bool Int64(int64_t v) { return num(v); }
-	bool Uint64(uint64_t) { return true; }
-	bool String(const char *s, rapidjson::SizeType n, bool)
-	{
-		if (item() && key == "name") name.assign(s, n);
-		return true;
-	}
-	bool Key(const char *s, rapidjson::SizeType n, bool)
-	{
-		if (depth == 1)
-			top_key.assign(s, n);
-		else
-			key.assign(s, n);
-		return true;
-	}
-	bool StartObject()
-	{
-		depth++;
-		if (item()) {
-			name.clear();
-			serial = -1;
-		}
-		return true;
-	}
-	bool EndObject(rapidjson::SizeType)
-	{
-		if (item()) {
-			if (!pm::valid_project_name(name) || serial < 0) {
-				if (bad.size() < 20) bad.push_back(name);
-				bad_n++;
-			} else if (!out.add(pm::normalize_name(name) + "\t" + std::to_string(serial))) {
-				return false;
-			}
-		}
-		depth--;
-		return true;
-	}
-	bool StartArray()
-	{
-		depth++;
-		if (depth == 2 && top_key == "projects") in_projects = saw_projects = true;
-		return true;
-	}
-	bool EndArray(rapidjson::SizeType)
-	{
-		if (depth == 2) in_projects = false;
-		depth--;
-		return true;
-	}
-};
-
 // One sorted stream of "key\tpayload" records, for the merge by name.
 struct Stream {
 	pm::ExternalSorter *s = nullptr;
@@ -492,22 +421,28 @@ bool Verify::pages_pass()
 			problem({"root", "", path, "", "root index " + path + ": " + strerror(errno) +
 			                                   " (index-write -d DIR --rebuild-root writes it)"});
 		} else {
-			static char buf[1 << 16];
-			rapidjson::FileReadStream in(f, buf, sizeof buf);
-			RootSax h(root);
-			rapidjson::Reader reader;
-			auto res = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(in, h);
+			// "name\tserial" per project into a sorter; the first few bad entries named.
+			std::vector<std::string> bad;
+			std::string err;
+			bool ok = pm::read_root_json(
+			    f,
+			    [&](const std::string &name, long long serial) {
+				    if (!pm::valid_project_name(name) || serial < 0) {
+					    if (bad.size() < 20) bad.push_back(name);
+				    } else {
+					    root.add(pm::normalize_name(name) + "\t" + std::to_string(serial));
+				    }
+			    },
+			    meta_serial, err, true);
 			fclose(f);
-			if (res.IsError() || !h.saw_projects) {
+			if (!ok) {
+				bool parse = err.rfind("does not parse", 0) == 0;
 				problem({"root", "", path, "",
-				         res.IsError() ? "root index does not parse at offset " + std::to_string(res.Offset()) +
-				                             " (index-write -d DIR --rebuild-root rewrites it)"
-				                       : std::string("root index has no \"projects\" list")});
+				         "root index " + err + (parse ? " (index-write -d DIR --rebuild-root rewrites it)" : "")});
 			} else {
 				have_root_json = true;
-				meta_serial = h.meta_serial;
 			}
-			for (auto &b : h.bad)
+			for (auto &b : bad)
 				problem({"root", "", path, "", "root index entry '" + b + "' is not a project with a serial"});
 		}
 	}

@@ -30,6 +30,7 @@
 #include "names.h"
 #include "ndjson.h"
 #include "record.h"
+#include "record_loop.h"
 
 using namespace pm;
 
@@ -387,38 +388,14 @@ public:
 	// ------------------------------------------------------------ filter
 	int filter(FILE *in_f, FILE *out_f)
 	{
-		NdjsonReader in(in_f);
-		NdjsonWriter out(out_f);
-		rapidjson::Document doc;
-		std::string err;
-		std::vector<std::string> targets;
-		long long target_serial = 0, passed = 0, dropped = 0;
+		// The one record loop: change records it does not act on pass
+		// through, a refused one naming a project becomes an error record,
+		// targets come last (after the removals below).
+		RecordLoop loop(kProg, {"project"}, in_f, out_f);
+		long long passed = 0, dropped = 0;
 		std::unordered_set<std::string> passed_names, gone(expired_.begin(), expired_.end());
-		bool broken = false;
-		auto emit_raw = [&](const std::string &s) {
-			if (!out.write_raw(s)) broken = true;
-		};
-		while (in.next(doc, err)) {
-			if (!err.empty()) {
-				LOG_ERROR("%s: input %s", kProg, err.c_str());
-				failed_ = true;
-				continue;
-			}
-			ProjectRecord r;
-			if (!parse_record(doc, r, err)) {
-				LOG_ERROR("%s: input line %zu: %s", kProg, in.line_number(), err.c_str());
-				failed_ = true;
-				continue;
-			}
-			if (r.type == "target") {
-				targets.push_back(in.line());
-				target_serial = std::max(target_serial, r.serial);
-				continue;
-			}
-			if (r.type != "project") {
-				emit_raw(in.line());
-				continue;
-			}
+		while (loop.next()) {
+			const ProjectRecord &r = loop.record();
 			auto it = projects_.find(r.name);
 			bool want = !gone.count(r.name) && it != projects_.end() && it->second.state == kWanted;
 			if (!want) {
@@ -428,35 +405,27 @@ public:
 			}
 			passed++;
 			passed_names.insert(r.name);
-			emit_raw(in.line());
-		}
-		if (ferror(in_f)) {
-			LOG_ERROR("%s: cannot read standard input: %s", kProg, strerror(errno));
-			failed_ = true;
+			loop.emit_raw(loop.line());
 		}
 		auto add = [&](const std::string &n) {
 			if (passed_names.count(n)) return; // its change passed already
-			emit_raw("{\"type\":\"project\",\"name\":\"" + n + "\",\"serial\":0}");
+			loop.emit_raw("{\"type\":\"project\",\"name\":\"" + n + "\",\"serial\":0}");
 		};
 		for (auto &n : new_) add(n);
 		for (auto &n : wanted_missing_) add(n);
 		std::string reason = "not requested for " + format_duration(o_.expire);
+		long long target_serial = std::max(0LL, loop.target_serial());
 		for (auto &n : expired_) {
 			LOG_INFO("Not requested for %s: removing %s", format_duration(o_.expire).c_str(), n.c_str());
-			emit_raw("{\"type\":\"removal\",\"name\":\"" + n + "\",\"serial\":" + std::to_string(target_serial) +
-			         ",\"reason\":\"" + reason + "\"}");
+			loop.emit_raw("{\"type\":\"removal\",\"name\":\"" + n + "\",\"serial\":" + std::to_string(target_serial) +
+			              ",\"reason\":\"" + reason + "\"}");
 		}
-		for (auto &t : targets) emit_raw(t);
-		LOG_INFO("%s: %lld log lines read: %lld requests for projects, %lld malformed, %lld hostile, "
-		         "%lld logs unreadable; %zu newly demanded, %zu still to mirror, %lld waiting for more requests, "
-		         "%zu expired; changes: %lld passed, %lld dropped (not demanded)",
-		         kProg, c_.lines, c_.requests, c_.malformed + c_.overlong, c_.hostile, c_.unreadable, new_.size(),
-		         wanted_missing_.size(), waiting_ + held_back_, expired_.size(), passed, dropped);
-		if (broken) {
-			LOG_ERROR("%s: cannot write output: %s", kProg, strerror(errno));
-			return kExitFatal;
-		}
-		return failed_ ? kExitSomeFailed : kExitOk;
+		if (failed_) loop.mark_failed(); // a log that could not be read
+		return loop.finish("%lld log lines read: %lld requests for projects, %lld malformed, %lld hostile, "
+		                   "%lld logs unreadable; %zu newly demanded, %zu still to mirror, %lld waiting for more "
+		                   "requests, %zu expired; changes: %lld passed, %lld dropped (not demanded)",
+		                   c_.lines, c_.requests, c_.malformed + c_.overlong, c_.hostile, c_.unreadable, new_.size(),
+		                   wanted_missing_.size(), waiting_ + held_back_, expired_.size(), passed, dropped);
 	}
 
 	// ------------------------------------------------------------ learn
@@ -890,8 +859,7 @@ long long duration_or_exit(const char *opt, const char *arg)
 {
 	long long d = parse_duration(arg);
 	if (d < 0) {
-		fprintf(stderr, "%s: %s wants a duration (45s, 90m, 12h, 30d, 2w or seconds), not '%s'\n", kProg, opt, arg);
-		exit(kExitUsage);
+		usage_error(kProg, "%s wants a duration (45s, 90m, 12h, 30d, 2w or seconds), not '%s'", opt, arg);
 	}
 	return d;
 }
@@ -900,6 +868,7 @@ long long duration_or_exit(const char *opt, const char *arg)
 
 int main(int argc, char **argv)
 {
+	log_set_prog(kProg);
 	enum { kLog = 1000, kMin, kWindow, kExpire, kKeep, kAbsent, kMaxNew, kMaxTracked, kState, kLearn, kNow, kFsync };
 	static const option longopts[] = {{"directory", required_argument, nullptr, 'd'},
 	                                  {"log", required_argument, nullptr, kLog},
@@ -925,20 +894,14 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'd': o.dir = optarg; break;
 		case kLog:
-			if (!*optarg) {
-				fprintf(stderr, "%s: --log wants a file\n", kProg);
-				return kExitUsage;
-			}
+			if (!*optarg) usage_error(kProg, "--log wants a file");
 			o.logs.push_back(optarg);
 			break;
 		case kMin: o.min_requests = parse_count(kProg, "--min-requests", optarg, 1, 10000); break;
 		case kWindow: o.window = duration_or_exit("--window", optarg); break;
 		case kExpire: o.expire = duration_or_exit("--expire", optarg); break;
 		case kKeep:
-			if (!valid_project_name(optarg)) {
-				fprintf(stderr, "%s: --keep wants a project name, not '%s'\n", kProg, optarg);
-				return kExitUsage;
-			}
+			if (!valid_project_name(optarg)) usage_error(kProg, "--keep wants a project name, not '%s'", optarg);
 			o.keep.insert(normalize_name(optarg));
 			break;
 		case kAbsent: o.absent_ttl = duration_or_exit("--absent-ttl", optarg); break;
@@ -950,19 +913,9 @@ int main(int argc, char **argv)
 		case kFsync: o.fsync = true; break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg, argv[optind],
-		        kProg);
-		return kExitUsage;
-	}
-	if (o.dir.empty()) {
-		fprintf(stderr, "%s: -d DIR is required\nTry '%s --help' for more information.\n", kProg, kProg);
-		return kExitUsage;
-	}
-	if (o.window <= 0) {
-		fprintf(stderr, "%s: --window must be longer than 0s\n", kProg);
-		return kExitUsage;
-	}
+	no_operands(kProg, argc, argv);
+	if (o.dir.empty()) usage_error(kProg, "-d DIR is required");
+	if (o.window <= 0) usage_error(kProg, "--window must be longer than 0s");
 	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
 	if (o.state_path.empty()) o.state_path = o.dir + "/pypi-mirror.demand";
 
@@ -980,7 +933,5 @@ int main(int argc, char **argv)
 	// the mirror at every run, so a pipeline that fails after us loses
 	// nothing; a state that cannot be written stops us before any output.
 	if (!d.save()) return kExitFatal;
-	static char inbuf[1 << 16];
-	setvbuf(stdin, inbuf, _IOFBF, sizeof inbuf);
 	return d.filter(stdin, stdout);
 }
