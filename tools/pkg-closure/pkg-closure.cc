@@ -70,6 +70,8 @@ static const char usage[] =
     "  -d, --directory DIR      the mirror root: a project it holds that the closure\n"
     "                           no longer needs becomes a removal record (not when\n"
     "                           a fetch failed: the closure may be incomplete)\n"
+    "      --dropped FILE       append {\"name\",\"reason\"} for every input project\n"
+    "                           not passed on (outside the closure)\n"
     "      --input-roots        every project record on standard input is a\n"
     "                           requirement too (any version): its closure is kept\n"
     "  -j, --concurrency N      transfers at once (default 10)\n"
@@ -157,7 +159,7 @@ std::vector<std::string> requires_dist_lines(const std::string &meta)
 
 int main(int argc, char **argv)
 {
-	enum { kAllowHttp = 1000, kAllowHost, kPyproject, kExtra, kLock, kNewest, kMaxProjects, kCache, kInputRoots };
+	enum { kAllowHttp = 1000, kAllowHost, kPyproject, kExtra, kLock, kNewest, kMaxProjects, kCache, kInputRoots, kDropped };
 	static const option longopts[] = {{"requirements", required_argument, nullptr, 'r'},
 	                                  {"constraints", required_argument, nullptr, 'c'},
 	                                  {"pyproject", required_argument, nullptr, kPyproject},
@@ -173,6 +175,7 @@ int main(int argc, char **argv)
 	                                  {"cache", required_argument, nullptr, kCache},
 	                                  {"input-roots", no_argument, nullptr, kInputRoots},
 	                                  {"directory", required_argument, nullptr, 'd'},
+	                                  {"dropped", required_argument, nullptr, kDropped},
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	const char *upstream_arg = nullptr;
@@ -180,7 +183,7 @@ int main(int argc, char **argv)
 	int concurrency = 10;
 	long long newest = 0, max_projects = 1000;
 	std::vector<std::string> extra_hosts;
-	std::string cache_dir, mirror_dir;
+	std::string cache_dir, mirror_dir, dropped_path;
 	std::vector<TargetEnv> envs;
 	std::set<std::string> extras_wanted;
 	std::vector<std::pair<char, std::string>> sources; // 'r' 'c' 'p' 'l'
@@ -220,6 +223,7 @@ int main(int argc, char **argv)
 		case kCache: cache_dir = optarg; break;
 		case kInputRoots: input_roots = true; break;
 		case 'd': mirror_dir = optarg; break;
+		case kDropped: dropped_path = optarg; break;
 		case 'j': concurrency = static_cast<int>(parse_count("pkg-closure", "--concurrency", optarg, 1, 1000)); break;
 		}
 	}
@@ -298,10 +302,12 @@ int main(int argc, char **argv)
 		size_t len;
 	};
 	std::map<std::string, Spooled> spooled;
+	std::set<std::string> input_names, answered; // answered: a record of theirs was written
 	FILE *spool = nullptr;
 	if (!stdin_is_requirements && !isatty(0)) {
 		while (loop.next()) {
 			ProjectRecord &r = loop.record();
+			input_names.insert(r.name);
 			if (input_roots) {
 				// The project itself is wanted: a requirement with no specifier.
 				SourcedRequirement sr;
@@ -361,6 +367,7 @@ int main(int argc, char **argv)
 	std::set<std::string> error_keys;
 	auto error = [&](const std::string &name, long long serial, const std::string &reason,
 	                 const std::string &file = "", const std::string &url = "") {
+		answered.insert(name);
 		if (!error_keys.insert(name + "\n" + reason + "\n" + file).second) return;
 		LOG_ERROR("%s: %s%s%s", name.c_str(), reason.c_str(), file.empty() ? "" : ": ", file.c_str());
 		errors++;
@@ -700,6 +707,7 @@ int main(int argc, char **argv)
 		r.AddMember("files", files, a);
 		kept_projects++;
 		LOG_DEBUG("Closure: %s, %zu of %zu files", name.c_str(), p.keep.size(), p.files.size());
+		answered.insert(name);
 		if (!loop.emit(r)) broken_pipe = true;
 	}
 	// Requirements dropped or narrowed: what the mirror holds and the
@@ -729,10 +737,30 @@ int main(int argc, char **argv)
 				set_string(r, r, "name", name);
 				set_int(r, r, "serial", held.serial(i));
 				set_string(r, r, "reason", "no longer in the requirement closure");
+				answered.insert(name);
 				if (!loop.emit(r)) broken_pipe = true;
 				pruned++;
 				LOG_INFO("%s is no longer in the requirement closure: removing it from the mirror", name.c_str());
 			}
+		}
+	}
+	// The input projects not passed on, for the wrapper's accounting
+	// (pkg-filter's --dropped format): they were left out, not lost.
+	if (!dropped_path.empty()) {
+		FILE *df = fopen(dropped_path.c_str(), "a");
+		bool ok = df != nullptr;
+		for (auto &n : input_names) {
+			if (!ok || answered.count(n)) continue;
+			rapidjson::Document d(rapidjson::kObjectType);
+			set_string(d, d, "name", n);
+			set_string(d, d, "reason", "not in the requirement closure");
+			std::string line = to_json(d) + "\n";
+			ok = fwrite(line.data(), 1, line.size(), df) == line.size();
+		}
+		if (df && fclose(df) != 0) ok = false;
+		if (!ok) {
+			LOG_ERROR("pkg-closure: cannot write %s: %s", dropped_path.c_str(), strerror(errno));
+			bad = true;
 		}
 	}
 	if (spool) fclose(spool);
