@@ -9,31 +9,19 @@
 # graph-old (Python < 3.8) and graph-test (extra "test"), which no target
 # takes.
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-load lib/emulator
+load lib/common
 load lib/nginx
 
-bats_require_minimum_version 1.5.0
-
 setup_file() {
-	PYTHON="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)"
-	export PYTHON
 	# The host's environment as pkg-closure spells it (the tests' pip installs there).
-	HOST_ENV="$("$PYTHON" -c 'import sys,platform; print("cp%d%d-manylinux-%s" % (sys.version_info[0], sys.version_info[1], platform.machine()))')"
+	HOST_ENV="$("$PY" -c 'import sys,platform; print("cp%d%d-manylinux-%s" % (sys.version_info[0], sys.version_info[1], platform.machine()))')"
 	export HOST_ENV
-	export EMU_STATE="$BATS_FILE_TMPDIR/emu"
-	EMU_GENERATE_ARGS="--projects 2 --seed 1 --graph" emu_start
+	emu_file_start --projects 2 --seed 1 --graph
 	export EMU_URL EMU_PID
 }
 
-teardown_file() {
-	emu_stop_all
-}
-
 setup() {
-	unset PYPI_MIRROR_UPSTREAM PYPI_MIRROR_ALLOW_NON_HTTPS
-	export PYPI_MIRROR_RETRIES=1 PYPI_MIRROR_BACKOFF=0.1
+	tool_env
 	MIRROR="$BATS_TEST_TMPDIR/mirror"
 	WEB="$MIRROR/web"
 	mkdir -p "$MIRROR"
@@ -41,6 +29,7 @@ setup() {
 }
 
 teardown() {
+	common_teardown
 	nginx_stop
 }
 
@@ -69,11 +58,11 @@ mirror_files() {
 }
 
 @test "1901 closure: the host's pip installs the requirement set from the mirror alone" {
-	"$PYTHON" -m pip --version >/dev/null 2>&1 || skip "no pip"
+	"$PY" -m pip --version >/dev/null 2>&1 || skip "no pip"
 	printf 'graph-app[test]\n' >req.txt
 	mirror_closure -r req.txt -e "$HOST_ENV"
 	nginx_start "$WEB"
-	run "$PYTHON" -m pip install --no-cache-dir --disable-pip-version-check --no-build-isolation \
+	run "$PY" -m pip install --no-cache-dir --disable-pip-version-check --no-build-isolation \
 		--index-url "$NGINX_URL/simple/" --target "$BATS_TEST_TMPDIR/site" graph-app[test]
 	assert_success
 	# Everything pip resolved landed, the extra's dependency too; the
@@ -90,11 +79,11 @@ mirror_files() {
 }
 
 @test "1902 closure: pip downloads the whole set for foreign environments (Windows, macOS) from the mirror alone" {
-	"$PYTHON" -m pip --version >/dev/null 2>&1 || skip "no pip"
+	"$PY" -m pip --version >/dev/null 2>&1 || skip "no pip"
 	printf 'graph-app\n' >req.txt
 	mirror_closure -r req.txt -e cp312-win-amd64 -e cp313-macos-arm64
 	nginx_start "$WEB"
-	run "$PYTHON" -m pip download --no-cache-dir --disable-pip-version-check --only-binary=:all: \
+	run "$PY" -m pip download --no-cache-dir --disable-pip-version-check --only-binary=:all: \
 		--implementation cp --python-version 3.12 --platform win_amd64 \
 		--index-url "$NGINX_URL/simple/" -d win graph-app
 	assert_success
@@ -105,17 +94,17 @@ mirror_files() {
 	# pip download evaluates sys_platform and platform_machine markers on the
 	# host whatever --platform says, so it skips graph-win (Windows) and
 	# graph-arm (arm64): the closure has them, and pip gets them when asked.
-	run "$PYTHON" -m pip download --no-cache-dir --disable-pip-version-check --only-binary=:all: --no-deps \
+	run "$PY" -m pip download --no-cache-dir --disable-pip-version-check --only-binary=:all: --no-deps \
 		--implementation cp --python-version 3.12 --platform win_amd64 \
 		--index-url "$NGINX_URL/simple/" -d win graph-win
 	assert_success
-	run "$PYTHON" -m pip download --no-cache-dir --disable-pip-version-check --only-binary=:all: \
+	run "$PY" -m pip download --no-cache-dir --disable-pip-version-check --only-binary=:all: \
 		--implementation cp --python-version 3.13 --platform macosx_14_0_arm64 \
 		--index-url "$NGINX_URL/simple/" -d mac graph-app
 	assert_success
 	ls mac | grep -qx graph_native-1.1-cp313-cp313-macosx_11_0_arm64.whl
 	ls mac | grep -qx graph_core-2.0-py3-none-any.whl
-	run "$PYTHON" -m pip download --no-cache-dir --disable-pip-version-check --only-binary=:all: --no-deps \
+	run "$PY" -m pip download --no-cache-dir --disable-pip-version-check --only-binary=:all: --no-deps \
 		--implementation cp --python-version 3.13 --platform macosx_14_0_arm64 \
 		--index-url "$NGINX_URL/simple/" -d mac graph-arm
 	assert_success
@@ -125,7 +114,7 @@ mirror_files() {
 	run --separate-stderr closure -r req.txt -e cp312-win-amd64
 	assert_equal "$(jq -r 'select(.name=="graph-arm" or .name=="graph-win") | .name' <<<"$output")" graph-win
 	# Older versions matching the specifiers are in the closure too (policy: all).
-	run "$PYTHON" -m pip download --no-cache-dir --disable-pip-version-check --only-binary=:all: --no-deps \
+	run "$PY" -m pip download --no-cache-dir --disable-pip-version-check --only-binary=:all: --no-deps \
 		--implementation cp --python-version 3.12 --platform win_amd64 \
 		--index-url "$NGINX_URL/simple/" -d old graph-app==1.0 graph-core==1.1 graph-native==1.0
 	assert_success
@@ -145,7 +134,7 @@ mirror_files() {
 		graph_speedups-1.0-py3-none-any.whl graph_win-1.0-py3-none-any.whl | sort)"
 	# pkg-closure read the .metadata of one file per version, never a whole
 	# file (artifact-get fetched those, after it).
-	emu_admin reset-stats >/dev/null
+	admin reset-stats
 	closure -r req.txt -e cp311-manylinux-x86_64 -e cp312-win-amd64 -e cp313-macos-arm64 >/dev/null 2>&1
 	run emu_log
 	refute_output --regexp '"path": "/packages/[^"]*\.(whl|tar\.gz)"'
@@ -206,7 +195,7 @@ mirror_files() {
 }
 
 @test "1905 closure: a pylock.toml's exact files and only those; a hash mismatch refuses that file" {
-	"$PYTHON" -m pip --version >/dev/null 2>&1 || skip "no pip"
+	"$PY" -m pip --version >/dev/null 2>&1 || skip "no pip"
 	j=$(curl -fsS "$EMU_URL/pypi/graph-native/1.0/json")
 	lin=$(jq -r '.urls[] | select(.filename | test("cp311-manylinux")) | .filename' <<<"$j")
 	lsha=$(jq -r --arg f "$lin" '.urls[] | select(.filename == $f) | .digests.sha256' <<<"$j")
@@ -238,7 +227,7 @@ mirror_files() {
 	assert_output --partial "disagrees with upstream"
 	# Served: pip finds exactly the locked file.
 	nginx_start "$WEB"
-	run "$PYTHON" -m pip download --no-cache-dir --disable-pip-version-check --no-deps --only-binary=:all: \
+	run "$PY" -m pip download --no-cache-dir --disable-pip-version-check --no-deps --only-binary=:all: \
 		--index-url "$NGINX_URL/simple/" -d out --implementation cp --python-version 3.11 \
 		--platform manylinux_2_17_x86_64 graph-native graph-cycle-a
 	assert_success
@@ -285,7 +274,7 @@ mirror_files() {
 
 @test "1908 closure: as a stage after pkg-resolve, input records are used and those outside the closure dropped" {
 	printf 'graph-cycle-a\n' >req.txt
-	emu_admin reset-stats >/dev/null
+	admin reset-stats
 	run --separate-stderr bash -c "printf '%s\n' '{\"name\":\"graph-cycle-a\",\"serial\":1}' '{\"name\":\"demo-pkg\",\"serial\":1}' |
 		pkg-resolve -u '$EMU_URL' --allow-non-https | pkg-closure -u '$EMU_URL' --allow-non-https -r req.txt -e cp312-win-amd64"
 	assert_success
@@ -299,8 +288,8 @@ mirror_files() {
 	mirror_closure -r req.txt -e cp311-manylinux-x86_64
 	run mirror_files
 	refute_output --partial graph_fresh
-	emu_admin new-project name=graph-fresh version=1.0 >/dev/null
-	emu_admin new-release name=graph-core version=2.1 requires_python='>=3.8' 'requires=graph-cycle-a>=1|graph-fresh>=1' sdist=0 >/dev/null
+	admin new-project name=graph-fresh version=1.0
+	admin new-release name=graph-core version=2.1 requires_python='>=3.8' 'requires=graph-cycle-a>=1|graph-fresh>=1' sdist=0
 	mirror_closure -r req.txt -e cp311-manylinux-x86_64
 	run mirror_files
 	assert_output --partial graph_core-2.1-py3-none-any.whl
@@ -368,7 +357,7 @@ mirror_files() {
 
 @test "1912 closure: --cache reads each version's metadata once, ever; the closure is the same" {
 	printf 'graph-app\n' >req.txt
-	emu_admin reset-stats >/dev/null
+	admin reset-stats
 	run --separate-stderr closure -r req.txt -e cp311-manylinux-x86_64 --cache cache
 	assert_success
 	first=$output
@@ -380,7 +369,7 @@ mirror_files() {
 		n=${f##*/}
 		jq -e --arg n "$n" -s 'any(.[].files[]?; .core_metadata == $n)' <<<"$first" >/dev/null || fail "$f names no metadata"
 	done
-	emu_admin reset-stats >/dev/null
+	admin reset-stats
 	run --separate-stderr closure -r req.txt -e cp311-manylinux-x86_64 --cache cache
 	assert_success
 	assert_equal "$output" "$first"
@@ -405,4 +394,48 @@ mirror_files() {
 	has_record '.type == "error" and .name == "graph-core" and .tool == "pkg-closure"' <<<"$out"
 	# The target stays last.
 	[ "$(tail -n 1 <<<"$out" | jq -r .type)" = target ]
+}
+
+@test "1914 closure: a dropped requirement prunes what nothing needs any more (files, pages, root), within max-deletions" {
+	printf 'graph-app\n' >req.txt
+	local section="[closure]
+requirements = $BATS_TEST_TMPDIR/req.txt
+environments = cp311-manylinux-x86_64"
+	CONF="$BATS_TEST_TMPDIR/pm.conf"
+	write_config "$CONF" "$MIRROR" "$BATS_TEST_TMPDIR/log" "" "" "$section"
+	run pm mirror
+	assert_success
+	# The projects outside the closure were left out, not lost (pkg-closure --dropped).
+	refute_output --partial 'never reached'
+	local wide narrow before
+	wide=$(closure -r req.txt -e cp311-manylinux-x86_64 2>/dev/null | jq -r .name | sort)
+	assert_equal "$(ls "$WEB/simple" | grep -v '^index' | sort)" "$wide"
+	[ "$(wc -l <<<"$wide")" -gt 2 ] || fail "graph-app's closure is only: $wide"
+	before=$(mirror_files)
+	# Narrowed to graph-cycle-a: the rest would go, but the cap holds it all back.
+	printf 'graph-cycle-a\n' >req.txt
+	narrow=$(printf 'graph-cycle-a\ngraph-cycle-b\n')
+	write_config "$CONF" "$MIRROR" "$BATS_TEST_TMPDIR/log" "" "max-deletions = 1" "$section"
+	run pm mirror
+	assert_failure 1
+	assert_output --partial 'no longer in the requirement closure'
+	assert_output --partial 'deletion cap of 1 files reached'
+	# The cap is per run: at most one file went, the rest was held back.
+	local gone
+	gone=$(comm -13 <(mirror_files) <(printf '%s\n' "$before") | wc -l)
+	[ "$gone" -le 1 ] || fail "$gone files deleted under a cap of 1"
+	[ -z "$(comm -23 <(mirror_files) <(printf '%s\n' "$before"))" ] || fail "files appeared"
+	# Without the cap: what left the closure is gone from disk, pages and root.
+	write_config "$CONF" "$MIRROR" "$BATS_TEST_TMPDIR/log" "" "" "$section"
+	run pm mirror
+	assert_success
+	assert_equal "$(ls "$WEB/simple" | grep -v '^index' | sort)" "$narrow"
+	assert_equal "$(jq -r '.projects[].name' "$WEB/simple/index.v1_json" | sort)" "$narrow"
+	run mirror_files
+	refute_output --regexp '^graph_(app|core|extras|native|fast)'
+	assert_output --regexp '^graph_cycle_a-'
+	# An idle run prunes nothing more and keeps what is needed.
+	run pm mirror
+	assert_success
+	assert_equal "$(ls "$WEB/simple" | grep -v '^index' | sort)" "$narrow"
 }

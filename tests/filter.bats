@@ -333,6 +333,8 @@ keep = 2"
 	assert_equal "$(page_versions simple.Lib_Name)" "$(up_versions simple.Lib_Name | sort -V | tail -n 2 | sort)"
 	refute_version simple.Lib_Name 0.0.1
 	M="$BATS_TEST_TMPDIR/mirror2"
+	# By time, the newest upload (0.0.1) and, as bandersnatch never drops
+	# it, the current version in place of the second newest.
 	config "[plugins]
 enabled =
     allowlist_project
@@ -340,12 +342,15 @@ enabled =
 [allowlist]
 packages = simple.Lib_Name
 [latest_release]
-keep = 1
+keep = 2
 sort_by = time"
 	run pm mirror
 	assert_success
-	assert_equal "$(page_versions simple.Lib_Name)" 0.0.1
-	assert_equal "$(disk_files)" "$(up_files simple.Lib_Name | grep -- '-0\.0\.1[-.]')"
+	local current
+	current=$(upjson simple.Lib_Name | jq -r .info.version)
+	[ "$current" != 0.0.1 ] || fail "0.0.1 is the current version"
+	assert_equal "$(page_versions simple.Lib_Name)" "$(lines 0.0.1 "$current")"
+	assert_equal "$(disk_files)" "$(up_files simple.Lib_Name | grep -E -- "-(0\.0\.1|${current//./\\.})[-.]")"
 }
 
 @test "1108 pypi-mirror: platform exclusion drops those wheels, sdists and pure wheels stay" {
@@ -727,4 +732,119 @@ packages = Demo_Pkg"
 	assert_failure
 	assert_output --partial 'No matching distribution found for zope.interface'
 	[ ! -d "$BATS_TEST_TMPDIR/dl2" ] || [ -z "$(ls "$BATS_TEST_TMPDIR/dl2")" ]
+}
+
+@test "1119 pypi-mirror: regex_project_metadata keeps the projects whose JSON document matches" {
+	admin new-project name=meta-keep version=1.0 summary="a keeper of things" >/dev/null
+	admin new-project name=meta-drop version=1.0 summary="something else" >/dev/null
+	# bandersnatch's spelling: tags before the dotted path, one pattern a line.
+	config "[plugins]
+enabled = regex_project_metadata
+[regex_project_metadata]
+info.summary =
+    a keeper
+    never.*matches
+not-null:info.license = MIT
+none:info.classifiers = .*Python :: 2"
+	run pkg-filter -c "$CONF" --needs-json
+	assert_success
+	run pm mirror
+	assert_success
+	assert_projects meta-keep
+	# The document was spooled for the filter (no [mirror] json), then removed.
+	[ ! -e "$M/web/json" ] || fail "web/json written without json = true"
+	[ ! -e "$M/.spool" ] || fail "the spool was left behind"
+	# Without the document (a pipe without --save-json), an error record, not a guess.
+	run --separate-stderr bash -c "echo '{\"name\":\"meta-keep\"}' | pkg-resolve -u '$EMU_URL' --allow-non-https | pkg-filter -c '$CONF'"
+	assert_failure 1
+	assert_equal "$(jq -r '.type + " " + .name' <<<"$output")" "error meta-keep"
+	[[ "$(jq -r .reason <<<"$output")" == *"json_file"* ]] || fail "$output"
+	# Rules that read no document need none.
+	config "[plugins]
+enabled = latest_release"
+	run pkg-filter -c "$CONF" --needs-json
+	assert_failure 1
+}
+
+@test "1120 pypi-mirror: versions_count_project_metadata keeps projects with min..max releases, allowlisted ones exempt" {
+	admin new-project name=count-one version=1.0 >/dev/null
+	config "[plugins]
+enabled = versions_count_project_metadata
+[versions_count_project_metadata]
+min_versions = 2
+max_versions = 4
+[allowlist]
+packages = count-one"
+	run pm mirror
+	assert_success
+	# Expected from upstream: the releases with files (what the records
+	# list; with the JSON document spooled, releases without files count too).
+	local n c want=count-one
+	for n in $(all_names); do
+		c=$(upjson "$n" | jq '[.releases[] | select(length > 0)] | length')
+		[ "$c" -ge 2 ] && [ "$c" -le 4 ] && want+=" $n"
+	done
+	assert_projects $want
+	mirrored | grep -qx demo-pkg || fail "demo-pkg (4 releases) is missing"
+	# Under the minimum and not allowlisted: dropped.
+	admin new-project name=count-lone version=1.0 >/dev/null
+	run pm mirror
+	assert_success
+	mirrored | grep -qx count-lone && fail "count-lone (one release) is mirrored"
+	mirrored | grep -qx count-one || fail "count-one (allowlisted) is gone"
+}
+
+@test "1121 pypi-mirror: latest_release keeps the current version in place of the oldest of the newest N" {
+	admin new-project name=cur-pkg version=1.0 >/dev/null
+	admin new-release name=cur-pkg version=1.1 >/dev/null
+	admin new-release name=cur-pkg version=2.0a1 >/dev/null
+	admin new-release name=cur-pkg version=2.0b1 >/dev/null
+	assert_equal "$(upjson cur-pkg | jq -r .info.version)" 1.1
+	config "[plugins]
+enabled =
+    allowlist_project
+    latest_release
+[allowlist]
+packages = cur-pkg
+[latest_release]
+keep = 2"
+	run pm mirror
+	assert_success
+	assert_equal "$(page_versions cur-pkg)" "$(lines 1.1 2.0b1)"
+	assert_pages_consistent
+	# 1.1 yanked: 1.0 is current now, and 1.1 goes at the next run.
+	admin yank name=cur-pkg version=1.1 >/dev/null
+	run pm mirror
+	assert_success
+	assert_equal "$(page_versions cur-pkg)" "$(lines 1.0 2.0b1)"
+	refute_files 'cur_pkg-1\.1[-.]'
+}
+
+@test "1122 pypi-mirror: version_range_release_file_metadata keeps the files a Python version can install" {
+	admin new-project name=range-pkg version=1.0 requires_python='>=3.6' >/dev/null
+	admin new-release name=range-pkg version=2.0 requires_python='>=3.13' >/dev/null
+	admin new-release name=range-pkg version=3.0 >/dev/null
+	config "[plugins]
+enabled =
+    allowlist_project
+    version_range_release_file_metadata
+    regex_release_file_metadata
+[allowlist]
+packages = range-pkg
+[version_range_release_file_metadata]
+release_file.requires_python =
+    3.11
+    3.12
+[regex_release_file_metadata]
+release_file.packagetype = bdist_wheel"
+	run pm mirror
+	assert_success
+	# 2.0 needs 3.13; 3.0 says nothing (null passes); sdists are not wheels.
+	assert_equal "$(page_versions range-pkg)" "$(lines 1.0 3.0)"
+	assert_equal "$(disk_files)" "$(up_files range-pkg | grep -E -- '-(1|3)\.0-.*\.whl$')"
+	# The reason, as pkg-filter gives it.
+	run --separate-stderr bash -c "echo '{\"name\":\"range-pkg\"}' | pkg-resolve -u '$EMU_URL' --allow-non-https |
+		pkg-filter -c '$CONF' --dropped '$BATS_TEST_TMPDIR/dropped.ndjson'"
+	assert_success
+	grep -q "'>=3.13' admits none of 3.11 3.12" "$BATS_TEST_TMPDIR/dropped.ndjson" || fail "$(cat "$BATS_TEST_TMPDIR/dropped.ndjson")"
 }

@@ -122,9 +122,167 @@ TEST(Filter, LatestByVersionAndTime)
 	auto bytime = load("[plugins]\nenabled = latest_release\n[latest_release]\nkeep = 1\nsort_by = time\n");
 	ProjectRecord s;
 	s.name = "p";
+	// 1.10 yanked, so 1.2 is current and the time order alone decides.
 	s.files = {file("p-1.10.tar.gz", "1.10", "2024-01-01T00:00:00Z"), file("p-1.2.tar.gz", "1.2", "2024-07-01T00:00:00Z")};
+	s.files[0].yanked = true;
 	filter_project(bytime, s, 0);
 	EXPECT_EQ(names(s), std::vector<std::string>{"p-1.2.tar.gz"});
+}
+
+TEST(Filter, LatestKeepsTheCurrentVersion)
+{
+	// bandersnatch never drops the current (stable) version: it takes the
+	// place of the oldest of the latest N.
+	auto cfg = load("[plugins]\nenabled = latest_release\n[latest_release]\nkeep = 2\n");
+	ProjectRecord r;
+	r.name = "p";
+	r.files = {file("p-1.0.tar.gz", "1.0"), file("p-1.1.tar.gz", "1.1"), file("p-2.0a1.tar.gz", "2.0a1"),
+	           file("p-2.0b1.tar.gz", "2.0b1")};
+	EXPECT_EQ(current_version(r), "1.1");
+	filter_project(cfg, r, 0);
+	EXPECT_EQ(names(r), (std::vector<std::string>{"p-1.1.tar.gz", "p-2.0b1.tar.gz"}));
+
+	// The document's info.version wins over what the files suggest.
+	ProjectRecord d;
+	d.name = "p";
+	d.files = {file("p-1.0.tar.gz", "1.0"), file("p-1.1.tar.gz", "1.1"), file("p-1.2.tar.gz", "1.2")};
+	rapidjson::Document doc;
+	doc.Parse(R"({"info":{"version":"1.0"}})");
+	filter_project(cfg, d, 0, &doc);
+	EXPECT_EQ(names(d), (std::vector<std::string>{"p-1.0.tar.gz", "p-1.2.tar.gz"}));
+
+	// A current version another rule dropped stays dropped.
+	auto block = load("[plugins]\nenabled =\n latest_release\n blocklist_release\n[blocklist]\npackages = p==1.1\n"
+	                  "[latest_release]\nkeep = 1\n");
+	ProjectRecord b;
+	b.name = "p";
+	b.files = {file("p-1.0.tar.gz", "1.0"), file("p-1.1.tar.gz", "1.1"), file("p-2.0a1.tar.gz", "2.0a1")};
+	filter_project(block, b, 0);
+	EXPECT_EQ(names(b), std::vector<std::string>{"p-2.0a1.tar.gz"});
+
+	// Every file of the newest final yanked: the newest with a live file.
+	ProjectRecord y;
+	y.files = {file("p-1.0.tar.gz", "1.0"), file("p-1.1.tar.gz", "1.1")};
+	y.files[1].yanked = true;
+	EXPECT_EQ(current_version(y), "1.0");
+}
+
+TEST(Filter, VersionsCount)
+{
+	auto cfg = load("[plugins]\nenabled = versions_count_project_metadata\n[versions_count_project_metadata]\n"
+	                "min_versions = 2\nmax_versions = 3\n[allowlist]\npackages = big\n");
+	auto with = [](int n, const char *name) {
+		ProjectRecord r;
+		r.name = name;
+		for (int i = 0; i < n; i++) r.files.push_back(file(std::string(name) + "-" + std::to_string(i) + ".tar.gz",
+		                                                   std::to_string(i) + ".0"));
+		return r;
+	};
+	auto one = with(1, "p"), two = with(2, "p"), three = with(3, "p"), four = with(4, "p"), big = with(4, "big");
+	EXPECT_TRUE(filter_project(cfg, one, 0).drop_project);
+	EXPECT_FALSE(filter_project(cfg, two, 0).drop_project);
+	EXPECT_FALSE(filter_project(cfg, three, 0).drop_project);
+	EXPECT_TRUE(filter_project(cfg, four, 0).drop_project);
+	EXPECT_FALSE(filter_project(cfg, big, 0).drop_project); // allowlisted: exempt
+	// The document counts releases without files too.
+	rapidjson::Document doc;
+	doc.Parse(R"({"info":{},"releases":{"0.0":[],"1.0":[],"2.0":[]}})");
+	auto only_one = with(1, "p");
+	EXPECT_FALSE(filter_project(cfg, only_one, 0, &doc).drop_project);
+	// min above max: off, as bandersnatch leaves it.
+	auto off = load("[plugins]\nenabled = versions_count_project_metadata\n[versions_count_project_metadata]\n"
+	                "min_versions = 5\nmax_versions = 3\n");
+	auto lone = with(1, "p");
+	EXPECT_FALSE(filter_project(off, lone, 0).drop_project);
+	FilterConfig bad;
+	std::string err, path = write_config("[versions_count_project_metadata]\nmax_versions = many\n");
+	EXPECT_FALSE(load_filter_config(path, bad, err));
+	EXPECT_NE(err.find("max_versions"), std::string::npos) << err;
+	remove(path.c_str());
+}
+
+TEST(Filter, RegexProjectMetadata)
+{
+	// Keys carry colons: the INI reader splits at the first ":" and the
+	// config puts them back together, continuation lines included.
+	auto cfg = load("[plugins]\nenabled = regex_project_metadata\n[regex_project_metadata]\n"
+	                "not-null:info.classifiers =\n    .*Programming Language :: Python :: 3\n"
+	                "    .*License :: OSI Approved :: MIT.*\n"
+	                "none:info.license = GPL.*\n");
+	ASSERT_EQ(cfg.project_metadata.size(), 2u);
+	EXPECT_TRUE(cfg.needs_project_json());
+	auto judge = [&](const char *json) {
+		ProjectRecord r;
+		r.name = "p";
+		r.files = {file("p-1.0.tar.gz", "1.0")};
+		rapidjson::Document d;
+		d.Parse(json);
+		return filter_project(cfg, r, 0, &d).drop_project;
+	};
+	EXPECT_FALSE(judge(R"({"info":{"classifiers":["Programming Language :: Python :: 3"],"license":"MIT"}})"));
+	EXPECT_FALSE(judge(R"({"info":{"classifiers":["Foo","License :: OSI Approved :: MIT License"],"license":"MIT"}})"));
+	EXPECT_TRUE(judge(R"({"info":{"classifiers":["Programming Language :: Python :: 2"]}})"));
+	EXPECT_TRUE(judge(R"({"info":{"classifiers":[]}})"));     // not-null: an empty list fails
+	EXPECT_TRUE(judge(R"({"info":{"license":"MIT"}})"));      // ... and so does an absent one
+	EXPECT_TRUE(judge(R"({"info":{"classifiers":["Programming Language :: Python :: 3"],"license":"GPLv3"}})"));
+	EXPECT_TRUE(judge(R"({"info":{"classifiers":["Programming Language :: Python :: 3"],"license":null}})"));
+
+	auto all = load("[plugins]\nenabled = regex_project_metadata\n[regex_project_metadata]\n"
+	                "all:info.keywords =\n    a.*\n    b.*\n");
+	auto judge_all = [&](const char *json) {
+		ProjectRecord r;
+		r.name = "p";
+		rapidjson::Document d;
+		d.Parse(json);
+		return filter_project(all, r, 0, &d).drop_project;
+	};
+	EXPECT_FALSE(judge_all(R"({"info":{"keywords":["alpha","beta"]}})"));
+	EXPECT_TRUE(judge_all(R"({"info":{"keywords":["alpha"]}})"));
+	EXPECT_FALSE(judge_all(R"({"info":{}})")); // match-null by default
+
+	// No document: an error, not a silent pass.
+	ProjectRecord r;
+	r.name = "p";
+	auto res = filter_project(cfg, r, 0, nullptr);
+	EXPECT_FALSE(res.error.empty());
+	EXPECT_FALSE(res.drop_project);
+}
+
+TEST(Filter, VersionRangeReleaseFileMetadata)
+{
+	auto cfg = load("[plugins]\nenabled = version_range_release_file_metadata\n"
+	                "[version_range_release_file_metadata]\nrelease_file.requires_python =\n    3.8\n    3.12\n");
+	EXPECT_FALSE(cfg.needs_project_json());
+	ProjectRecord r;
+	r.name = "p";
+	r.files = {file("p-1.0.tar.gz", "1.0"), file("p-2.0.tar.gz", "2.0"), file("p-3.0.tar.gz", "3.0"),
+	           file("p-4.0.tar.gz", "4.0"), file("p-5.0.tar.gz", "5.0")};
+	auto rp = [&](size_t i, const char *v) {
+		r.files[i].requires_python = v;
+		r.files[i].has_requires_python = true;
+	};
+	rp(1, ">=3.6");     // admits 3.8
+	rp(2, ">=3.13");    // admits neither
+	rp(3, ">=3.9,<3.12"); // neither
+	rp(4, "");          // empty: null, passes
+	auto res = filter_project(cfg, r, 0);
+	EXPECT_EQ(names(r), (std::vector<std::string>{"p-1.0.tar.gz", "p-2.0.tar.gz", "p-5.0.tar.gz"}));
+	ASSERT_EQ(res.dropped_files.size(), 2u);
+	EXPECT_NE(res.dropped_files[0].second.find(">=3.13"), std::string::npos);
+
+	auto strict = load("[plugins]\nenabled = version_range_release_file_metadata\n"
+	                   "[version_range_release_file_metadata]\nnot-null:release_file.requires_python = 3.8\n");
+	ProjectRecord s;
+	s.name = "p";
+	s.files = {file("p-1.0.tar.gz", "1.0")};
+	filter_project(strict, s, 0);
+	EXPECT_TRUE(s.files.empty());
+
+	FilterConfig bad;
+	std::string err, path = write_config("[version_range_release_file_metadata]\nrelease_file.requires_python = x.y\n");
+	EXPECT_FALSE(load_filter_config(path, bad, err));
+	EXPECT_NE(err.find("PEP 440"), std::string::npos) << err;
+	remove(path.c_str());
 }
 
 TEST(Filter, Platforms)
@@ -192,4 +350,18 @@ TEST(Filter, NothingEnabledKeepsEverything)
 	auto cfg = load("[mirror]\ndirectory = /srv\n[blocklist]\npackages = foo\n");
 	EXPECT_FALSE(cfg.any());
 	EXPECT_FALSE(filter_project_name(cfg, "foo").drop_project);
+}
+
+TEST(Filter, RegexReleaseFileMetadata)
+{
+	auto cfg = load("[plugins]\nenabled = regex_release_file_metadata\n[regex_release_file_metadata]\n"
+	                "release_file.packagetype = bdist_wheel\nnone:release = .*\\.dev\n");
+	ProjectRecord r;
+	r.name = "p";
+	r.files = {file("p-1.0.tar.gz", "1.0"), file("p-1.0-py3-none-any.whl", "1.0"),
+	           file("p-1.1.dev0-py3-none-any.whl", "1.1.dev0")};
+	r.files[0].packagetype = "sdist";
+	r.files[1].packagetype = r.files[2].packagetype = "bdist_wheel";
+	filter_project(cfg, r, 0);
+	EXPECT_EQ(names(r), std::vector<std::string>{"p-1.0-py3-none-any.whl"});
 }

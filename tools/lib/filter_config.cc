@@ -20,11 +20,36 @@ using Sections = std::map<std::string, std::map<std::string, std::vector<std::st
 
 // Every non-empty line of a value (and each word, for platform lists)
 // becomes one entry.
-void add_value(Sections &s, const char *section, const char *name, const std::string &v)
+// The metadata sections' keys hold colons ("not-null:info.classifiers"):
+// bandersnatch's configparser splits at "=" only, the INI reader at the
+// first ":" too, so "not-null" arrives as the name and "info.classifiers =
+// REGEX" as the value. The key is put back together here; later lines of
+// the value arrive under the same name and go to the key put together last.
+bool metadata_section(const std::string &section)
+{
+	return section == "regex_project_metadata" || section == "version_range_release_file_metadata" ||
+	       section == "regex_release_file_metadata";
+}
+
+void add_value(Sections &s, std::map<std::string, std::string> &rejoined, const char *section, const char *name,
+               const std::string &value)
 {
 	// configparser folds option names to lower case: "Packages" is "packages".
-	std::string key = name;
+	std::string key = name, v = value;
 	lower_in_place(key);
+	if (metadata_section(section)) {
+		static const RE2 split(R"(^((?:[A-Za-z-]+:)*[A-Za-z0-9_.-]+)\s*=\s*(.*)$)");
+		std::string rest, val;
+		std::string &last = rejoined[std::string(section) + "\n" + key];
+		if (RE2::FullMatch(v, split, &rest, &val)) {
+			lower_in_place(rest);
+			last = key + ":" + rest;
+			key = last;
+			v = val;
+		} else if (!last.empty()) {
+			key = last;
+		}
+	}
 	auto &list = s[section][key];
 	size_t a = v.find_first_not_of(" \t"), b = v.find_last_not_of(" \t");
 	if (a != std::string::npos) list.push_back(v.substr(a, b - a + 1));
@@ -46,7 +71,8 @@ const std::set<std::string> known_plugins = {
     "allowlist_project", "blocklist_project",       "regex_project",        "project_requirements",
     "allowlist_release", "blocklist_release",       "prerelease_release",   "regex_release",
     "latest_release",    "project_requirements_pinned", "exclude_platform", "size_project_metadata",
-    "min_age_release",   "regex_release_file",
+    "min_age_release",   "regex_release_file", "regex_project_metadata", "versions_count_project_metadata",
+    "version_range_release_file_metadata", "regex_release_file_metadata",
 };
 
 // Lines of a key from a section, or from its pre-6.0 spelling.
@@ -154,6 +180,59 @@ bool read_requirement_files(const Sections &s, std::vector<std::string> &out, st
 	return true;
 }
 
+std::vector<std::string> split_on(const std::string &s, char c)
+{
+	std::vector<std::string> out;
+	size_t a = 0;
+	for (;;) {
+		size_t b = s.find(c, a);
+		out.push_back(s.substr(a, b == std::string::npos ? std::string::npos : b - a));
+		if (b == std::string::npos) return out;
+		a = b + 1;
+	}
+}
+
+// The keys of a metadata section, each "tag:tag:dotted.path = values".
+bool add_metadata_rules(const Sections &s, const char *section, bool regex, std::vector<MetadataRule> &out,
+                        std::string &error)
+{
+	auto it = s.find(section);
+	if (it == s.end()) return true;
+	for (auto &[key, values] : it->second) {
+		MetadataRule r;
+		r.key = key;
+		std::string where = std::string("[") + section + "] " + key;
+		std::vector<std::string> parts = split_on(key, ':');
+		std::string path = parts.back();
+		parts.pop_back();
+		for (auto &tag : parts) {
+			// Unknown tags are ignored, as bandersnatch does.
+			if (tag == "not-null") r.nulls_match = false;
+			else if (tag == "match-null") r.nulls_match = true;
+			else if (regex && tag == "all") r.match = MetadataRule::All;
+			else if (regex && tag == "any") r.match = MetadataRule::Any;
+			else if (regex && tag == "none") r.match = MetadataRule::None;
+			else LOG_WARN("%s: unknown tag '%s' ignored", where.c_str(), tag.c_str());
+		}
+		r.path = split_on(path, '.');
+		for (auto &v : values) {
+			if (regex) {
+				if (!add_regexes({v}, r.patterns, where, error)) return false;
+			} else {
+				auto ver = pep440::parse(v);
+				if (!ver) {
+					error = where + ": '" + v + "' is not a PEP 440 version";
+					return false;
+				}
+				r.versions.push_back(*ver);
+			}
+			r.texts.push_back(v);
+		}
+		out.push_back(std::move(r));
+	}
+	return true;
+}
+
 bool is_prerelease_version(const std::string &v)
 {
 	if (auto p = pep440::parse(v)) return p->is_prerelease();
@@ -188,8 +267,9 @@ long long parse_size(const std::string &s)
 bool load_filter_config(const std::string &path, FilterConfig &cfg, std::string &error)
 {
 	Sections sections;
+	std::map<std::string, std::string> rejoined;
 	int rc = read_ini(path, [&](const char *section, const char *name, const char *value) {
-		add_value(sections, section, name, value);
+		add_value(sections, rejoined, section, name, value);
 	});
 	if (rc < 0) {
 		error = "cannot read " + path;
@@ -286,6 +366,27 @@ bool load_filter_config(const std::string &path, FilterConfig &cfg, std::string 
 		LOG_WARN("%s: allowlist_project is enabled but [allowlist] packages lists no project: every project is "
 		         "dropped",
 		         path.c_str());
+	for (const char *k : {"min_versions", "max_versions"}) {
+		std::string v = one(s, "versions_count_project_metadata", k);
+		if (v.empty()) continue;
+		char *end;
+		long long n = strtoll(v.c_str(), &end, 10);
+		if (*end || n < 0) {
+			error = std::string("[versions_count_project_metadata] ") + k + ": '" + v + "' is not a whole number";
+			return false;
+		}
+		(k[1] == 'i' ? cfg.min_versions : cfg.max_versions) = n;
+	}
+	if (cfg.min_versions && cfg.max_versions && cfg.min_versions > cfg.max_versions) {
+		// bandersnatch leaves the plugin uninitialized: it filters nothing.
+		LOG_WARN("%s: [versions_count_project_metadata] min_versions is greater than max_versions: the rule is off",
+		         path.c_str());
+		cfg.min_versions = cfg.max_versions = 0;
+	}
+	if (!add_metadata_rules(s, "regex_project_metadata", true, cfg.project_metadata, error)) return false;
+	if (!add_metadata_rules(s, "version_range_release_file_metadata", false, cfg.file_version_ranges, error))
+		return false;
+	if (!add_metadata_rules(s, "regex_release_file_metadata", true, cfg.file_metadata, error)) return false;
 	std::string size = one(s, "size_project_metadata", "max_package_size");
 	if (!size.empty()) {
 		cfg.max_project_size = parse_size(size);
@@ -418,7 +519,140 @@ bool file_excluded_by_platform(const FilterConfig &cfg, const FileEntry &f, std:
 	return false;
 }
 
+std::string join(const std::vector<std::string> &v, const char *sep)
+{
+	std::string out;
+	for (auto &x : v) out += (out.empty() ? "" : sep) + x;
+	return out;
+}
+
+// The node at a dotted path below node, null when a step is missing or
+// null (bandersnatch's _find_element_by_dotted_path).
+const rapidjson::Value *node_at(const rapidjson::Value *node, const std::vector<std::string> &path, size_t from = 0)
+{
+	for (size_t i = from; i < path.size(); i++) {
+		if (!node || !node->IsObject()) return nullptr;
+		auto m = node->FindMember(path[i].c_str());
+		if (m == node->MemberEnd() || m->value.IsNull()) return nullptr;
+		node = &m->value;
+	}
+	return node;
+}
+
+// A list stays a list, anything else is a list of one.
+std::vector<const rapidjson::Value *> as_list(const rapidjson::Value *node)
+{
+	std::vector<const rapidjson::Value *> out;
+	if (!node) return out;
+	if (node->IsArray())
+		for (auto &v : node->GetArray()) out.push_back(&v);
+	else
+		out.push_back(node);
+	return out;
+}
+
+// re.match on one value; a value that is not a string matches nothing.
+bool pattern_matches(const RE2 &re, const rapidjson::Value *v)
+{
+	return v->IsString() && RE2::PartialMatch(re2::StringPiece(v->GetString(), v->GetStringLength()), re);
+}
+
+bool match_any(const MetadataRule &r, const std::vector<const rapidjson::Value *> &vals, bool nulls_match)
+{
+	for (auto &re : r.patterns) {
+		if (nulls_match && vals.empty()) return true;
+		for (auto *v : vals)
+			if (pattern_matches(*re, v)) return true;
+	}
+	return false;
+}
+
+// bandersnatch's RegexFilter: "any" (the default), "all" or "none" of the
+// patterns; an absent or empty node passes unless tagged not-null. As in
+// bandersnatch, "none" ignores the null tags: it is "not any, nulls
+// matching", so an absent node fails it.
+bool metadata_rule_passes(const MetadataRule &r, const rapidjson::Value *node)
+{
+	auto vals = as_list(node);
+	switch (r.match) {
+	case MetadataRule::All:
+		for (auto &re : r.patterns) {
+			if (r.nulls_match && vals.empty()) continue;
+			if (!std::any_of(vals.begin(), vals.end(), [&](const rapidjson::Value *v) { return pattern_matches(*re, v); }))
+				return false;
+		}
+		return true;
+	case MetadataRule::None:
+		return !match_any(r, vals, true);
+	default:
+		return match_any(r, vals, r.nulls_match);
+	}
+}
+
+bool falsy(const rapidjson::Value *v)
+{
+	return !v || (v->IsString() && v->GetStringLength() == 0) || (v->IsArray() && v->Empty()) ||
+	       (v->IsObject() && v->MemberCount() == 0) || (v->IsBool() && !v->GetBool()) ||
+	       (v->IsNumber() && v->GetDouble() == 0);
+}
+
+// bandersnatch's VersionRangeFilter: the node (requires_python, say) read as
+// a specifier set must admit one of the configured versions, pre-releases
+// included. An empty node passes unless tagged not-null. A node that is not
+// a specifier set cannot be judged, and pip ignores such a requires_python:
+// the file stays (bandersnatch would stop with an exception).
+bool version_range_passes(const MetadataRule &r, const rapidjson::Value *node, std::string &why)
+{
+	if (r.nulls_match && falsy(node)) return true;
+	if (!node || !node->IsString()) {
+		why = "[version_range_release_file_metadata] " + r.key + " is null";
+		return false;
+	}
+	std::string text(node->GetString(), node->GetStringLength());
+	auto specs = pep440::parse_specifiers(text);
+	if (!specs) {
+		LOG_DEBUG("[version_range_release_file_metadata] %s: '%s' is not a specifier set; kept", r.key.c_str(),
+		          text.c_str());
+		return true;
+	}
+	for (auto &v : r.versions)
+		if (specs->contains(v, true)) return true;
+	why = "[version_range_release_file_metadata] " + r.key + " '" + text + "' admits none of " + join(r.texts, " ");
+	return false;
+}
+
 } // namespace
+
+bool FilterConfig::needs_project_json() const
+{
+	if (on("regex_project_metadata") && !project_metadata.empty()) return true;
+	if (on("version_range_release_file_metadata"))
+		for (auto &r : file_version_ranges)
+			if (r.path.front() == "info") return true;
+	if (on("regex_release_file_metadata"))
+		for (auto &r : file_metadata)
+			if (r.path.front() == "info") return true;
+	return false;
+}
+
+std::string current_version(const ProjectRecord &r, const rapidjson::Value *project_json)
+{
+	std::vector<std::string> p{"info", "version"};
+	if (auto *v = node_at(project_json, p); v && v->IsString() && v->GetStringLength()) return v->GetString();
+	// Warehouse's latest_version: releases not yanked, finals first.
+	std::optional<pep440::Version> best_final, best_any;
+	std::string final_text, any_text, newest_text;
+	std::optional<pep440::Version> newest;
+	for (auto &f : r.files) {
+		auto v = pep440::parse(f.version);
+		if (!v) continue;
+		if (!newest || *newest < *v) newest = *v, newest_text = f.version;
+		if (f.yanked) continue;
+		if (!best_any || *best_any < *v) best_any = *v, any_text = f.version;
+		if (!v->is_prerelease() && (!best_final || *best_final < *v)) best_final = *v, final_text = f.version;
+	}
+	return best_final ? final_text : best_any ? any_text : newest_text;
+}
 
 std::string describe_filter_config(const FilterConfig &cfg)
 {
@@ -448,6 +682,14 @@ std::string describe_filter_config(const FilterConfig &cfg)
 	}
 	for (auto &p : cfg.platforms) add("platform", p);
 	if (cfg.max_project_size) add("max-project-size", std::to_string(cfg.max_project_size));
+	if (cfg.min_versions) add("min-versions", std::to_string(cfg.min_versions));
+	if (cfg.max_versions) add("max-versions", std::to_string(cfg.max_versions));
+	for (auto &r : cfg.project_metadata)
+		for (auto &t : r.texts) add("project-metadata", r.key + " " + t);
+	for (auto &r : cfg.file_version_ranges)
+		for (auto &t : r.texts) add("file-version-range", r.key + " " + t);
+	for (auto &r : cfg.file_metadata)
+		for (auto &t : r.texts) add("file-metadata", r.key + " " + t);
 	std::sort(out.begin(), out.end());
 	out.erase(std::unique(out.begin(), out.end()), out.end());
 	std::string text;
@@ -472,10 +714,40 @@ FilterResult filter_project_name(const FilterConfig &cfg, const std::string &nam
 	return r;
 }
 
-FilterResult filter_project(const FilterConfig &cfg, ProjectRecord &rec, long long now)
+FilterResult filter_project(const FilterConfig &cfg, ProjectRecord &rec, long long now,
+                            const rapidjson::Value *project_json)
 {
 	FilterResult r = filter_project_name(cfg, rec.name);
 	if (r.drop_project) return r;
+	if (!project_json && cfg.needs_project_json()) {
+		r.error = "the metadata filters read upstream's JSON API document (info, releases), and the record names "
+		          "none (json_file, from pkg-resolve --save-json)";
+		return r;
+	}
+	if (cfg.on("regex_project_metadata"))
+		for (auto &rule : cfg.project_metadata)
+			if (!metadata_rule_passes(rule, node_at(project_json, rule.path))) {
+				r.drop_project = true;
+				r.reason = "[regex_project_metadata] " + rule.key + " does not match";
+				return r;
+			}
+	if (cfg.on("versions_count_project_metadata") && (cfg.min_versions || cfg.max_versions) &&
+	    !cfg.allow_projects.count(rec.name)) {
+		// Every release counts, with files or not, when the document lists them.
+		std::set<std::string> versions;
+		std::vector<std::string> rel{"releases"};
+		if (auto *rels = node_at(project_json, rel); rels && rels->IsObject())
+			for (auto &m : rels->GetObject()) versions.insert(m.name.GetString());
+		else
+			for (auto &f : rec.files) versions.insert(f.version);
+		long long n = static_cast<long long>(versions.size());
+		if ((cfg.min_versions && n < cfg.min_versions) || (cfg.max_versions && n > cfg.max_versions)) {
+			r.drop_project = true;
+			r.reason = std::to_string(n) + " releases, outside [versions_count_project_metadata] " +
+			           std::to_string(cfg.min_versions) + ".." + std::to_string(cfg.max_versions);
+			return r;
+		}
+	}
 	if (cfg.on("size_project_metadata") && cfg.max_project_size > 0 && !cfg.allow_projects.count(rec.name)) {
 		long long total = 0;
 		for (auto &f : rec.files) total += f.size;
@@ -556,8 +828,19 @@ FilterResult filter_project(const FilterConfig &cfg, ProjectRecord &rec, long lo
 			                 [&](const std::string &a, const std::string &b) { return first_upload[a] < first_upload[b]; });
 		else
 			sort_versions(kept);
-		for (size_t i = 0; i + static_cast<size_t>(cfg.keep_latest) < kept.size(); i++)
-			dropped_versions[kept[i]] = "older than the latest " + std::to_string(cfg.keep_latest);
+		if (kept.size() > static_cast<size_t>(cfg.keep_latest)) {
+			size_t first = kept.size() - static_cast<size_t>(cfg.keep_latest);
+			// bandersnatch never removes the current (stable) version: it
+			// takes the place of the oldest of the latest N. Only when the
+			// other rules kept it: a blocklist still wins.
+			std::string current = current_version(rec, project_json);
+			auto cur = std::find(kept.begin(), kept.end(), current);
+			if (!current.empty() && cur != kept.end() && static_cast<size_t>(cur - kept.begin()) < first) {
+				std::swap(*cur, kept[first]);
+			}
+			for (size_t i = 0; i < first; i++)
+				dropped_versions[kept[i]] = "older than the latest " + std::to_string(cfg.keep_latest);
+		}
 	}
 	std::vector<FileEntry> keep;
 	keep.reserve(rec.files.size());
@@ -568,6 +851,37 @@ FilterResult filter_project(const FilterConfig &cfg, ProjectRecord &rec, long lo
 			r.dropped_files.emplace_back(f.filename, "release " + f.version + ": " + dv->second);
 			if (young.count(f.version)) r.too_young_files.insert(f.filename);
 			continue;
+		}
+		const bool ranges = cfg.on("version_range_release_file_metadata") && !cfg.file_version_ranges.empty();
+		const bool regexes = cfg.on("regex_release_file_metadata") && !cfg.file_metadata.empty();
+		if (ranges || regexes) {
+			// The metadata bandersnatch hands release-file filters:
+			// {"info": ..., "release": version, "release_file": the file}.
+			rapidjson::Document fd(rapidjson::kObjectType);
+			file_to_json(f, fd, fd.GetAllocator());
+			rapidjson::Value ver(f.version.c_str(), static_cast<rapidjson::SizeType>(f.version.size()));
+			auto node_for = [&](const MetadataRule &rule) -> const rapidjson::Value * {
+				const auto &root = rule.path.front();
+				if (root == "info") return node_at(project_json, rule.path);
+				if (root == "release_file") return node_at(&fd, rule.path, 1);
+				if (root == "release" && rule.path.size() == 1) return &ver;
+				return nullptr;
+			};
+			bool pass = true;
+			for (auto &rule : cfg.file_version_ranges)
+				if (ranges && !version_range_passes(rule, node_for(rule), why)) {
+					pass = false;
+					break;
+				}
+			for (auto &rule : cfg.file_metadata)
+				if (pass && regexes && !metadata_rule_passes(rule, node_for(rule))) {
+					why = "[regex_release_file_metadata] " + rule.key + " does not match";
+					pass = false;
+				}
+			if (!pass) {
+				r.dropped_files.emplace_back(f.filename, why);
+				continue;
+			}
 		}
 		if (cfg.on("exclude_platform") && file_excluded_by_platform(cfg, f, why)) {
 			r.dropped_files.emplace_back(f.filename, why);

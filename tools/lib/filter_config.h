@@ -9,12 +9,25 @@
 #include <string>
 #include <vector>
 
+#include <rapidjson/document.h>
 #include <re2/re2.h>
 
 #include "pep440.h"
 #include "record.h"
 
 namespace pm {
+
+// A key of [regex_project_metadata] or [version_range_release_file_metadata]:
+// "tag:tag:dotted.path", tags any|all|none (regex only) and match-null|not-null.
+struct MetadataRule {
+	std::string key;  // as configured (lower case, as configparser folds it)
+	std::vector<std::string> path;
+	enum Match { Any, All, None } match = Any;
+	bool nulls_match = true;
+	std::vector<std::unique_ptr<RE2>> patterns;    // regex rules
+	std::vector<pep440::Version> versions;         // version range rules
+	std::vector<std::string> texts;                // the values, for describe
+};
 
 struct FilterConfig {
 	std::set<std::string> enabled; // plugin names, old (whitelist/blacklist) spellings mapped
@@ -41,6 +54,14 @@ struct FilterConfig {
 	std::vector<std::string> platforms; // [blocklist] platforms
 	std::vector<std::unique_ptr<RE2>> file_regexes; // [filter_regex] files (ours)
 	long long max_project_size = 0;                 // [size_project_metadata] max_package_size
+	// [versions_count_project_metadata]: 0 is off; min > max turns it off with a warning.
+	long long min_versions = 0, max_versions = 0;
+	std::vector<MetadataRule> project_metadata;    // [regex_project_metadata]
+	std::vector<MetadataRule> file_version_ranges; // [version_range_release_file_metadata]
+	std::vector<MetadataRule> file_metadata;       // [regex_release_file_metadata]
+	// A rule reads the JSON API document (info.*, releases.*): the record
+	// must name it (json_file, pkg-resolve --save-json).
+	bool needs_project_json() const;
 
 	bool on(const char *plugin) const { return all || enabled.count(plugin); }
 	bool any() const { return all || !enabled.empty(); }
@@ -60,6 +81,9 @@ std::string describe_filter_config(const FilterConfig &cfg);
 struct FilterResult {
 	bool drop_project = false;
 	std::string reason; // why the project was dropped
+	// Set when a rule could not be evaluated (the JSON document it reads is
+	// missing): the project is neither kept nor dropped.
+	std::string error;
 	// Files dropped, each with the rule that dropped it.
 	std::vector<std::pair<std::string, std::string>> dropped_files;
 	// Those of them dropped only for being younger than [min_age] hours: the
@@ -71,7 +95,15 @@ struct FilterResult {
 // Project-level rules only (name based): usable before resolution.
 FilterResult filter_project_name(const FilterConfig &cfg, const std::string &name);
 // All rules; removes dropped files from r.files. now: POSIX seconds.
-FilterResult filter_project(const FilterConfig &cfg, ProjectRecord &r, long long now);
+// project_json: upstream's JSON API document for the project, when the
+// record names one; the metadata rules read it.
+FilterResult filter_project(const FilterConfig &cfg, ProjectRecord &r, long long now,
+                            const rapidjson::Value *project_json = nullptr);
+
+// The version PyPI calls current (the JSON API's info.version): the
+// document's, else the newest final release with a file not yanked, else
+// the newest release with such a file, else the newest. Empty if no files.
+std::string current_version(const ProjectRecord &r, const rapidjson::Value *project_json = nullptr);
 
 // Wheel filename tags (PEP 427), for platform rules. False if not a wheel.
 struct WheelTags {

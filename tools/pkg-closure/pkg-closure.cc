@@ -22,6 +22,8 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "http.h"
+#include "index_root.h"
+#include "layout.h"
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
@@ -29,6 +31,7 @@
 #include "pep508.h"
 #include "project_json.h"
 #include "record.h"
+#include "record_loop.h"
 #include "req_sources.h"
 #include "target_env.h"
 #include "url.h"
@@ -39,7 +42,7 @@ using namespace pm;
 static const char usage[] =
     "usage: pkg-closure [-r FILE]... [-c FILE]... [--pyproject FILE]... [--lock FILE]...\n"
     "                   [-e ENV]... [--newest N] [--max-projects N] [-u URL]\n"
-    "                   [--allow-non-https] [--allow-host HOST]... [-j N] [-v|-q]\n"
+    "                   [--allow-non-https] [--allow-host HOST]... [-d DIR] [-j N] [-v|-q]\n"
     "\n"
     "Resolves the closure of the requirements for every target environment and\n"
     "writes one resolved project record per project in it, with only the files\n"
@@ -64,6 +67,11 @@ static const char usage[] =
     "      --allow-host HOST    file URLs may also point at HOST (repeatable)\n"
     "      --cache DIR          keep each version's dependencies in DIR, keyed by\n"
     "                           the sha256 of its metadata: fetched once, ever\n"
+    "  -d, --directory DIR      the mirror root: a project it holds that the closure\n"
+    "                           no longer needs becomes a removal record (not when\n"
+    "                           a fetch failed: the closure may be incomplete)\n"
+    "      --dropped FILE       append {\"name\",\"reason\"} for every input project\n"
+    "                           not passed on (outside the closure)\n"
     "      --input-roots        every project record on standard input is a\n"
     "                           requirement too (any version): its closure is kept\n"
     "  -j, --concurrency N      transfers at once (default 10)\n"
@@ -151,7 +159,7 @@ std::vector<std::string> requires_dist_lines(const std::string &meta)
 
 int main(int argc, char **argv)
 {
-	enum { kAllowHttp = 1000, kAllowHost, kPyproject, kExtra, kLock, kNewest, kMaxProjects, kCache, kInputRoots };
+	enum { kAllowHttp = 1000, kAllowHost, kPyproject, kExtra, kLock, kNewest, kMaxProjects, kCache, kInputRoots, kDropped };
 	static const option longopts[] = {{"requirements", required_argument, nullptr, 'r'},
 	                                  {"constraints", required_argument, nullptr, 'c'},
 	                                  {"pyproject", required_argument, nullptr, kPyproject},
@@ -166,6 +174,8 @@ int main(int argc, char **argv)
 	                                  {"concurrency", required_argument, nullptr, 'j'},
 	                                  {"cache", required_argument, nullptr, kCache},
 	                                  {"input-roots", no_argument, nullptr, kInputRoots},
+	                                  {"directory", required_argument, nullptr, 'd'},
+	                                  {"dropped", required_argument, nullptr, kDropped},
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	const char *upstream_arg = nullptr;
@@ -173,12 +183,12 @@ int main(int argc, char **argv)
 	int concurrency = 10;
 	long long newest = 0, max_projects = 1000;
 	std::vector<std::string> extra_hosts;
-	std::string cache_dir;
+	std::string cache_dir, mirror_dir, dropped_path;
 	std::vector<TargetEnv> envs;
 	std::set<std::string> extras_wanted;
 	std::vector<std::pair<char, std::string>> sources; // 'r' 'c' 'p' 'l'
 	int c;
-	while ((c = getopt_long(argc, argv, "r:c:e:u:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:c:e:u:j:d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "pkg-closure", usage)) continue;
 		switch (c) {
 		case 'r':
@@ -212,6 +222,8 @@ int main(int argc, char **argv)
 			break;
 		case kCache: cache_dir = optarg; break;
 		case kInputRoots: input_roots = true; break;
+		case 'd': mirror_dir = optarg; break;
+		case kDropped: dropped_path = optarg; break;
 		case 'j': concurrency = static_cast<int>(parse_count("pkg-closure", "--concurrency", optarg, 1, 1000)); break;
 		}
 	}
@@ -270,68 +282,92 @@ int main(int argc, char **argv)
 	std::map<std::string, std::vector<const SourcedRequirement *>> constraints;
 	for (auto &c2 : rs.constraints) constraints[c2.req.name].push_back(&c2);
 
-	NdjsonWriter out(stdout);
+	// Input through the shared record loop: malformed and refused lines,
+	// other record types passed on, target records held for the end. The
+	// closure's own records are written only at the fixpoint (a closure
+	// past --max-projects writes none), through the same loop.
+	RecordLoop loop("pkg-closure", {"project"}, stdin_is_requirements || isatty(0) ? nullptr : stdin);
 	bool bad = false, broken_pipe = false;
 	auto emit_raw = [&](const std::string &s) {
-		if (!out.write_raw(s)) broken_pipe = true;
+		if (!loop.emit_raw(s)) broken_pipe = true;
 	};
 	std::map<std::string, Project> projects;
-	std::vector<std::string> passthrough, targets;
 
-	// Resolved records on standard input stand for their projects.
+	// Resolved records on standard input stand for their projects. They are
+	// spooled to an unlinked file as read, only their names and offsets
+	// kept: a full pass feeds every project upstream has, and only those
+	// the closure reaches are ever parsed again.
+	struct Spooled {
+		long off;
+		size_t len;
+	};
+	std::map<std::string, Spooled> spooled;
+	std::set<std::string> input_names, answered; // answered: a record of theirs was written
+	FILE *spool = nullptr;
 	if (!stdin_is_requirements && !isatty(0)) {
-		NdjsonReader in(stdin);
-		rapidjson::Document doc;
-		std::string err;
-		while (in.next(doc, err)) {
-			if (!err.empty()) {
-				LOG_ERROR("pkg-closure: input %s", err.c_str());
-				bad = true;
-				continue;
-			}
-			ProjectRecord r;
-			if (!parse_record(doc, r, err)) {
-				LOG_ERROR("pkg-closure: input line %zu: %s", in.line_number(), err.c_str());
-				bad = true;
-				// A refused record that names a project comes out as an
-				// error record, so the run knows which project failed.
-				std::string name = get_string(doc, "name");
-				if (valid_project_name(name))
-					passthrough.push_back(error_record("pkg-closure", normalize_name(name), get_int(doc, "serial", 0),
-					                                   "line " + std::to_string(in.line_number()) + ": " + err));
-				continue;
-			}
-			if (r.type != "project") {
-				// Target records (the serial a run reaches) stay last, as pkg-resolve keeps them.
-				(r.type == "target" ? targets : passthrough).push_back(in.line());
-				continue;
-			}
+		while (loop.next()) {
+			ProjectRecord &r = loop.record();
+			input_names.insert(r.name);
 			if (input_roots) {
 				// The project itself is wanted: a requirement with no specifier.
 				SourcedRequirement sr;
 				sr.req.name = r.name;
 				sr.req.display_name = r.display_name.empty() ? r.name : r.display_name;
-				sr.origin = "input line " + std::to_string(in.line_number());
+				sr.origin = "input line " + std::to_string(loop.line_number());
 				rs.requirements.push_back(std::move(sr));
 			}
 			if (!r.resolved) continue; // fetched below if the closure needs it
-			auto &p = projects[r.name];
-			p.name = r.name;
-			p.display = r.display_name.empty() ? r.name : r.display_name;
-			p.serial = r.serial;
-			p.last_serial = r.last_serial;
-			p.json_url = get_string(doc, "json_url");
-			p.files = std::move(r.files);
-			p.state = Project::Ready;
+			if (!spool && !(spool = tmpfile())) {
+				LOG_ERROR("pkg-closure: cannot create a temporary file: %s", strerror(errno));
+				return kExitFatal;
+			}
+			long off = ftell(spool);
+			const std::string &line = loop.line();
+			if (off < 0 || fwrite(line.data(), 1, line.size(), spool) != line.size()) {
+				LOG_ERROR("pkg-closure: cannot write a temporary file: %s", strerror(errno));
+				return kExitFatal;
+			}
+			spooled[r.name] = {off, line.size()};
+		}
+		if (spool && fflush(spool) != 0) {
+			LOG_ERROR("pkg-closure: cannot write a temporary file: %s", strerror(errno));
+			return kExitFatal;
 		}
 	}
+	// A spooled record, read back when the closure first needs its project.
+	auto load_spooled = [&](Project &p) {
+		auto it = spooled.find(p.name);
+		if (it == spooled.end()) return false;
+		std::string line(it->second.len, '\0');
+		rapidjson::Document doc;
+		ProjectRecord r;
+		std::string err;
+		if (fseek(spool, it->second.off, SEEK_SET) != 0 || fread(line.data(), 1, line.size(), spool) != line.size() ||
+		    !parse_json_object(line, doc, err) || !parse_record(doc, r, err)) {
+			LOG_WARN("pkg-closure: cannot read back the input record of %s (%s): fetching it", p.name.c_str(),
+			         err.empty() ? strerror(errno) : err.c_str());
+			return false;
+		}
+		spooled.erase(it);
+		p.display = r.display_name.empty() ? r.name : r.display_name;
+		p.serial = r.serial;
+		p.last_serial = r.last_serial;
+		p.json_url = get_string(doc, "json_url");
+		p.files = std::move(r.files);
+		p.state = Project::Ready;
+		return true;
+	};
 
 	Http http;
 	long long fetched_json = 0, fetched_meta = 0, cached_meta = 0, errors = 0;
 	bool exploded = false;
+	// A fetch that failed leaves the closure short of what that project or
+	// version would have pulled in: nothing is pruned from such a closure.
+	bool incomplete = false;
 	std::set<std::string> error_keys;
 	auto error = [&](const std::string &name, long long serial, const std::string &reason,
 	                 const std::string &file = "", const std::string &url = "") {
+		answered.insert(name);
 		if (!error_keys.insert(name + "\n" + reason + "\n" + file).second) return;
 		LOG_ERROR("%s: %s%s%s", name.c_str(), reason.c_str(), file.empty() ? "" : ": ", file.c_str());
 		errors++;
@@ -455,6 +491,9 @@ int main(int argc, char **argv)
 		if (!expanded.insert(key).second) return;
 		auto &p = get_project(n.name);
 		if (exploded) return;
+		if (p.state == Project::Unfetched && load_spooled(p)) {
+			if (p.locked) lock_files(p);
+		}
 		switch (p.state) {
 		case Project::Ready: expand(p, n); break;
 		case Project::Failed: break;
@@ -489,6 +528,7 @@ int main(int argc, char **argv)
 			}
 			if (!resp.ok()) {
 				pp.state = Project::Failed;
+				incomplete = true;
 				error(name, 0, "cannot fetch " + pp.json_url + ": " + resp.describe(), "", pp.json_url);
 				pp.waiting.clear();
 				return;
@@ -496,6 +536,7 @@ int main(int argc, char **argv)
 			ProjectJson pj;
 			if (!parse_project_json(resp.body, policy, pj)) {
 				pp.state = Project::Failed;
+				incomplete = true;
 				error(name, 0, pj.error, pj.error_file, pj.error_url.empty() ? pp.json_url : pj.error_url);
 				pp.waiting.clear();
 				return;
@@ -580,6 +621,7 @@ int main(int argc, char **argv)
 			fetched_meta++;
 			auto failed = [&](const std::string &why) {
 				v2.state = VersionInfo::Failed;
+				incomplete = true;
 				v2.waiting.clear();
 				error(name, pp.last_serial, "cannot read the dependencies of " + version + ": " + why, file, url);
 			};
@@ -627,6 +669,7 @@ int main(int argc, char **argv)
 		auto &p = get_project(lp.name);
 		if (exploded) break;
 		p.locked = true;
+		if (p.state == Project::Unfetched) load_spooled(p);
 		if (p.state == Project::Ready)
 			lock_files(p);
 		else if (p.state == Project::Unfetched)
@@ -641,7 +684,6 @@ int main(int argc, char **argv)
 		        max_projects);
 		return kExitFatal;
 	}
-	for (auto &t : passthrough) emit_raw(t);
 	long long kept_files = 0, kept_projects = 0;
 	for (auto &[name, p] : projects) {
 		if (p.state != Project::Ready || p.keep.empty()) continue;
@@ -665,16 +707,68 @@ int main(int argc, char **argv)
 		r.AddMember("files", files, a);
 		kept_projects++;
 		LOG_DEBUG("Closure: %s, %zu of %zu files", name.c_str(), p.keep.size(), p.files.size());
-		if (!out.write(r)) broken_pipe = true;
+		answered.insert(name);
+		if (!loop.emit(r)) broken_pipe = true;
 	}
-	for (auto &t : targets) emit_raw(t);
-	if (broken_pipe) {
-		LOG_ERROR("pkg-closure: cannot write output: %s", strerror(errno));
-		return kExitFatal;
+	// Requirements dropped or narrowed: what the mirror holds and the
+	// closure no longer needs goes, as a filter change prunes (index-write
+	// deletes it within its --max-deletions cap).
+	long long pruned = 0;
+	if (!mirror_dir.empty()) {
+		RootList held;
+		std::string why;
+		if (incomplete) {
+			LOG_WARN("pkg-closure: some projects or metadata could not be fetched: nothing pruned from %s this run",
+			         mirror_dir.c_str());
+		} else if (!Layout(mirror_dir).held_projects(held, why)) {
+			LOG_ERROR("pkg-closure: cannot list the projects %s holds: %s", mirror_dir.c_str(), why.c_str());
+			bad = true;
+		} else {
+			for (size_t i = 0; i < held.size(); i++) {
+				std::string name = normalize_name(held.display(i));
+				if (held.removed(i)) continue;
+				auto it = projects.find(name);
+				// In the closure, or wanted but not resolved this run (a
+				// project upstream does not know, a specifier nothing
+				// satisfies): kept.
+				if (it != projects.end() && (!it->second.keep.empty() || it->second.state != Project::Ready)) continue;
+				rapidjson::Document r(rapidjson::kObjectType);
+				set_string(r, r, "type", "removal");
+				set_string(r, r, "name", name);
+				set_int(r, r, "serial", held.serial(i));
+				set_string(r, r, "reason", "no longer in the requirement closure");
+				answered.insert(name);
+				if (!loop.emit(r)) broken_pipe = true;
+				pruned++;
+				LOG_INFO("%s is no longer in the requirement closure: removing it from the mirror", name.c_str());
+			}
+		}
 	}
+	// The input projects not passed on, for the wrapper's accounting
+	// (pkg-filter's --dropped format): they were left out, not lost.
+	if (!dropped_path.empty()) {
+		FILE *df = fopen(dropped_path.c_str(), "a");
+		bool ok = df != nullptr;
+		for (auto &n : input_names) {
+			if (!ok || answered.count(n)) continue;
+			rapidjson::Document d(rapidjson::kObjectType);
+			set_string(d, d, "name", n);
+			set_string(d, d, "reason", "not in the requirement closure");
+			std::string line = to_json(d) + "\n";
+			ok = fwrite(line.data(), 1, line.size(), df) == line.size();
+		}
+		if (df && fclose(df) != 0) ok = false;
+		if (!ok) {
+			LOG_ERROR("pkg-closure: cannot write %s: %s", dropped_path.c_str(), strerror(errno));
+			bad = true;
+		}
+	}
+	if (spool) fclose(spool);
+	int status = loop.finish(); // the held target records, last
+	if (broken_pipe || status == kExitFatal) return kExitFatal;
 	LOG_INFO("pkg-closure: %lld projects, %lld files in the closure for %zu environment%s; %lld JSON and %lld "
-	         "metadata fetches, %lld metadata from the cache, %lld errors",
+	         "metadata fetches, %lld metadata from the cache, %lld errors, %lld pruned",
 	         kept_projects, kept_files, envs.size(), envs.size() == 1 ? "" : "s", fetched_json, fetched_meta,
-	         cached_meta, errors);
-	return bad ? kExitSomeFailed : kExitOk;
+	         cached_meta, errors, pruned);
+	return bad || status != kExitOk ? kExitSomeFailed : kExitOk;
 }

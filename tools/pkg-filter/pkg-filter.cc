@@ -1,6 +1,7 @@
 // pkg-filter: drops projects, releases and files by the rules of a
 // partial mirror (bandersnatch-compatible filter configuration).
 // Works before pkg-resolve (name rules only) and after it (every rule).
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -8,6 +9,7 @@
 
 #include "cli.h"
 #include "filter_config.h"
+#include "fsutil.h"
 #include "hash.h"
 #include "layout.h"
 #include "log.h"
@@ -19,7 +21,7 @@ using namespace pm;
 
 static const char usage[] =
     "usage: pkg-filter -c CONFIG [-d DIR] [--dropped FILE] [--now EPOCH] [-v|-q]\n"
-    "       pkg-filter -c CONFIG --fingerprint | --rules\n"
+    "       pkg-filter -c CONFIG --fingerprint | --rules | --needs-json\n"
     "\n"
     "Reads project records on stdin, applies the filter rules of CONFIG\n"
     "([plugins] enabled and the sections it names, as bandersnatch reads them)\n"
@@ -34,6 +36,8 @@ static const char usage[] =
     "      --rules         print the effective rules in a canonical form and exit\n"
     "      --fingerprint   print the sha256 of that form and exit (it changes when\n"
     "                      the rules or a requirements file change)\n"
+    "      --needs-json    exit 0 if the rules read upstream's JSON API document\n"
+    "                      (the record's json_file, pkg-resolve --save-json), else 1\n"
     "  -v, --verbose       more log output; -q, --quiet less\n"
     "  -h, --help          this help;  -V, --version  the version\n";
 
@@ -43,14 +47,14 @@ int main(int argc, char **argv)
 	    {"config", required_argument, nullptr, 'c'},  {"directory", required_argument, nullptr, 'd'},
 	    {"dropped", required_argument, nullptr, 'D'}, {"now", required_argument, nullptr, 'N'},
 	    {"rules", no_argument, nullptr, 'R'},         {"fingerprint", no_argument, nullptr, 'F'},
-	    PM_COMMON_LONGOPTS,                           {nullptr, 0, nullptr, 0}};
+	    {"needs-json", no_argument, nullptr, 'J'},    PM_COMMON_LONGOPTS,                           {nullptr, 0, nullptr, 0}};
 	std::string config, dir, dropped_path;
 	long long now = time(nullptr);
 	// Pins the clock for the min_age cooldown (reproducible runs, tests);
 	// the wrapper passes its environment on.
 	if (const char *e = getenv("PYPI_MIRROR_NOW"); e && *e) now = parse_count("pkg-filter", "PYPI_MIRROR_NOW", e);
 	log_set_prog("pkg-filter");
-	bool print_rules = false, print_fingerprint = false;
+	bool print_rules = false, print_fingerprint = false, needs_json = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "pkg-filter", usage)) continue;
@@ -61,6 +65,7 @@ int main(int argc, char **argv)
 		case 'N': now = parse_count("pkg-filter", "--now", optarg); break;
 		case 'R': print_rules = true; break;
 		case 'F': print_fingerprint = true; break;
+		case 'J': needs_json = true; break;
 		}
 	}
 	no_operands("pkg-filter", argc, argv);
@@ -73,6 +78,7 @@ int main(int argc, char **argv)
 		LOG_TOOL_ERROR("%s", err.c_str());
 		return kExitUsage;
 	}
+	if (needs_json) return cfg.needs_project_json() ? kExitOk : 1;
 	if (print_rules || print_fingerprint) {
 		std::string rules = describe_filter_config(cfg);
 		if (print_rules) fputs(rules.c_str(), stdout);
@@ -138,7 +144,28 @@ int main(int argc, char **argv)
 			return;
 		}
 		size_t before = r.files.size();
-		FilterResult fr = filter_project(cfg, r, now);
+		// The metadata rules read upstream's JSON API document, spooled by
+		// pkg-resolve --save-json; parsed only when a rule reads it.
+		rapidjson::Document pj;
+		const rapidjson::Value *project_json = nullptr;
+		if (cfg.needs_project_json() && !r.json_file.empty()) {
+			std::string text;
+			if (!read_file(r.json_file, text)) {
+				loop.emit_error(r.name, r.serial, "cannot read " + r.json_file + ": " + strerror(errno), r.json_file);
+				return;
+			}
+			if (pj.Parse(text.data(), text.size()).HasParseError() || !pj.IsObject()) {
+				loop.emit_error(r.name, r.serial, r.json_file + " is not a JSON object", r.json_file);
+				return;
+			}
+			project_json = &pj;
+		}
+		FilterResult fr = filter_project(cfg, r, now, project_json);
+		if (!fr.error.empty()) {
+			LOG_ERROR("%s: %s", r.name.c_str(), fr.error.c_str());
+			loop.emit_error(r.name, r.serial, fr.error);
+			return;
+		}
 		if (fr.drop_project) {
 			drop_project(r, fr.reason);
 			return;
