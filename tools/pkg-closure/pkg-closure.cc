@@ -67,6 +67,7 @@ static const char usage[] =
     "      --input-roots        every project record on standard input is a\n"
     "                           requirement too (any version): its closure is kept\n"
     "  -j, --concurrency N      transfers at once (default 10)\n"
+    PM_HTTP_USAGE
     "  -v, --verbose            more log output; -q, --quiet less\n"
     "  -h, --help               this help;  -V, --version  the version\n";
 
@@ -166,7 +167,8 @@ int main(int argc, char **argv)
 	                                  {"concurrency", required_argument, nullptr, 'j'},
 	                                  {"cache", required_argument, nullptr, kCache},
 	                                  {"input-roots", no_argument, nullptr, kInputRoots},
-	                                  PM_COMMON_LONGOPTS,
+	                                  PM_HTTP_LONGOPTS,
+	    PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	const char *upstream_arg = nullptr;
 	bool allow_http = false, stdin_is_requirements = false, input_roots = false;
@@ -180,6 +182,7 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "r:c:e:u:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "pkg-closure", usage)) continue;
+		if (pm::http_option(c, "pkg-closure", optarg)) continue;
 		switch (c) {
 		case 'r':
 		case 'c':
