@@ -17,6 +17,10 @@
 #   EMU_GENERATE_ARGS  extra args for the implicit generate (e.g. "--projects 50")
 #   EMU_START_TIMEOUT  seconds to wait for the port file (default 30; a
 #                      normal start takes well under a second)
+#   EMU_CACERT, EMU_CLIENT_CERT, EMU_CLIENT_KEY
+#                      an emulator over https (lib/tls): the CA emu_admin,
+#                      emu_stats and emu_log trust, and the client
+#                      certificate they show
 #   EMU_PYTHON         interpreter to run the emulator with (default: the
 #                      python3 on PATH, resolved once per test file so that a
 #                      pyenv-style shim is not paid for at every call).
@@ -171,7 +175,9 @@ emu_admin() {
         json+=",$(_emu_json_str "${kv%%=*}"):$(_emu_json_str "${kv#*=}")"
     done
     json+="}"
-    out="$(curl -sS -X POST -H 'Content-Type: application/json' --data-binary "$json" \
+    out="$(curl -sS ${EMU_CACERT:+--cacert "$EMU_CACERT"} \
+        ${EMU_CLIENT_CERT:+--cert "$EMU_CLIENT_CERT" --key "$EMU_CLIENT_KEY"} \
+        -X POST -H 'Content-Type: application/json' --data-binary "$json" \
         -w '\n%{http_code}' "$url/_emulator/admin")" || return 2
     code="${out##*$'\n'}"
     printf '%s' "${out%$'\n'*}"
@@ -179,9 +185,11 @@ emu_admin() {
 }
 
 emu_stats() {
-    curl -fsS "${EMU_URL:?}/_emulator/stats"
+    curl -fsS ${EMU_CACERT:+--cacert "$EMU_CACERT"} ${EMU_CLIENT_CERT:+--cert "$EMU_CLIENT_CERT" --key "$EMU_CLIENT_KEY"} \
+        "${EMU_URL:?}/_emulator/stats"
 }
 
 emu_log() {
-    curl -fsS "${EMU_URL:?}/_emulator/log"
+    curl -fsS ${EMU_CACERT:+--cacert "$EMU_CACERT"} ${EMU_CLIENT_CERT:+--cert "$EMU_CLIENT_CERT" --key "$EMU_CLIENT_KEY"} \
+        "${EMU_URL:?}/_emulator/log"
 }

@@ -1008,3 +1008,54 @@ TEST(Http, UrlHelpers)
 }
 
 } // namespace
+
+// Credentials go to the upstream's origin only: not to another host (here
+// "localhost" for the same server) after a redirect, even when cross-host
+// redirects are allowed. A 401 says whether credentials were offered.
+TEST(Http, CredentialsOnlyToTheUpstreamOrigin)
+{
+	int port = 0;
+	Server s([&](const Req &r, int) {
+		if (r.path == "/go") return reply(302, "", "Location: http://localhost:" + std::to_string(port) + "/other\r\n");
+		if (r.headers.count("authorization") == 0) return reply(401, "who are you", "WWW-Authenticate: Basic\r\n");
+		return reply(200, "hi");
+	});
+	port = s.port();
+	pm::HttpOptions o = fast();
+	o.cross_host_redirects = true;
+	o.username = "u";
+	o.password = "p w";
+	o.auth_origin = pm::url_origin(s.url("/"));
+	pm::Http h(o);
+	pm::Response r = h.fetch(get(s.url("/x")));
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(s.last("/x").headers["authorization"], "Basic dTpwIHc=");
+	r = h.fetch(get(s.url("/go")));
+	EXPECT_EQ(r.status, 401);
+	EXPECT_EQ(s.last("/other").headers.count("authorization"), 0u);
+	EXPECT_FALSE(r.sent_credentials);
+	EXPECT_NE(r.describe().find("no credentials are configured"), std::string::npos) << r.describe();
+
+	pm::HttpOptions b = fast();
+	b.token = "tok";
+	b.auth_origin = pm::url_origin(s.url("/"));
+	pm::Http hb(b);
+	r = hb.fetch(get(s.url("/y")));
+	EXPECT_TRUE(r.ok()) << r.describe();
+	EXPECT_EQ(s.last("/y").headers["authorization"], "Bearer tok");
+}
+
+TEST(Http, RefusedCredentialsSaySo)
+{
+	Server s([](const Req &, int) { return reply(401, "no", "WWW-Authenticate: Basic\r\n"); });
+	pm::HttpOptions o = fast();
+	o.username = "u";
+	o.password = "secret-pw";
+	o.auth_origin = pm::url_origin(s.url("/"));
+	pm::Http h(o);
+	pm::Response r = h.fetch(get(s.url("/x")));
+	EXPECT_EQ(r.status, 401);
+	EXPECT_EQ(r.attempts, 1); // a 401 is not retried
+	EXPECT_EQ(r.describe(), "HTTP 401 (the credentials were refused)");
+	EXPECT_EQ(r.describe().find("secret-pw"), std::string::npos);
+}

@@ -59,6 +59,7 @@ const char *kUsage =
     "      --no-progress            do not show progress\n"
     "  -n, --dry-run                download nothing; log what would be downloaded\n"
     "      --allow-non-https        allow http:// URLs (also PYPI_MIRROR_ALLOW_NON_HTTPS=1)\n"
+    PM_HTTP_USAGE
     "  -v, --verbose                more log output (repeatable)\n"
     "  -q, --quiet                  less log output (repeatable)\n"
     "  -h, --help                   show this help and exit\n"
@@ -723,6 +724,7 @@ int main(int argc, char **argv)
 	    {"no-progress", no_argument, nullptr, kNoProgress},
 	    {"dry-run", no_argument, nullptr, 'n'},
 	    {"allow-non-https", no_argument, nullptr, kAllowHttp},
+	    PM_HTTP_LONGOPTS,
 	    PM_COMMON_LONGOPTS,
 	    {nullptr, 0, nullptr, 0},
 	};
@@ -735,6 +737,7 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "d:j:u:n" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (pm::common_option(c, kProg, kUsage)) continue;
+		if (pm::http_option(c, kProg, optarg)) continue;
 		switch (c) {
 		case 'd': o.dir = optarg; break;
 		case 'j': o.concurrency = static_cast<int>(pm::parse_count(kProg, "--concurrency", optarg, 1, 1000)); break;

@@ -38,6 +38,7 @@ static const char usage[] =
     "      --rate N           at most N PURGE requests per second (default 10;\n"
     "                         0: no limit)\n"
     "      --no-purge         send no PURGE; mark every record for cache busting\n"
+    PM_HTTP_USAGE
     "  -v, --verbose          more log output; -q, --quiet less\n"
     "  -h, --help             this help;  -V, --version  the version\n";
 
@@ -64,7 +65,8 @@ int main(int argc, char **argv)
 	                                  {"concurrency", required_argument, nullptr, 'j'},
 	                                  {"rate", required_argument, nullptr, kRate},
 	                                  {"no-purge", no_argument, nullptr, kNoPurge},
-	                                  PM_COMMON_LONGOPTS,
+	                                  PM_HTTP_LONGOPTS,
+	    PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	const char *upstream_arg = nullptr;
 	bool allow_http = false, no_purge = false;
@@ -74,6 +76,7 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "u:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "cdn-purge", usage)) continue;
+		if (pm::http_option(c, "cdn-purge", optarg)) continue;
 		switch (c) {
 		case 'u': upstream_arg = optarg; break;
 		case kAllowHttp: allow_http = true; break;

@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <rapidjson/error/en.h>
@@ -28,6 +29,7 @@
 #include "fsutil.h"
 #include "http.h"
 #include "index_root.h"
+#include "root_reader.h"
 #include "layout.h"
 #include "log.h"
 #include "names.h"
@@ -53,9 +55,14 @@ const char *const kUsage =
     "                         (unless -s is given), and mirrored projects no\n"
     "                         longer upstream are listed so they get removed\n"
     "      --source SRC       simple (default): diff the PEP 691 JSON root's\n"
-    "                         _last-serial values; xmlrpc: the deprecated\n"
+    "                         _last-serial values (a root without them, or a\n"
+    "                         PEP 503 HTML one: conditional requests per\n"
+    "                         project); xmlrpc: the deprecated\n"
     "                         changelog_since_serial XML-RPC method\n"
     "      --last-serial      print upstream's current serial and exit\n"
+    "  -j, --concurrency N    conditional requests at once for a root without\n"
+    "                         serials (default 10)\n"
+    PM_HTTP_USAGE
     "  -v, --verbose          more log output (repeat for more)\n"
     "  -q, --quiet            less log output\n"
     "  -h, --help             show this help and exit\n"
@@ -70,6 +77,10 @@ const char *const kUsage =
     "See changelog-fetch(1) and pypi-mirror-records(7).\n";
 
 constexpr const char *kSimpleJson = "application/vnd.pypi.simple.v1+json";
+// The Accept header for the root and project pages: PEP 691 JSON first, a
+// PEP 503 page from an index (or a static mirror) that has no JSON.
+const char *const kSimpleAccept =
+    "Accept: application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 constexpr size_t kMaxRoot = size_t(1) << 30; // PyPI's JSON root is ~40 MB today
 
 // Strings appended in 1 MiB blocks: growing never copies what is stored,
@@ -216,6 +227,9 @@ struct Run {
 	// Upstream's own serial (the simple root's meta, or its header); -1 if
 	// unknown (XML-RPC).
 	long long upstream_serial = -1;
+	// Root entries without a serial (a static mirror, a private index),
+	// "normalized\0display" each: conditional requests tell which changed.
+	std::vector<std::string> unserialed;
 };
 
 uint64_t name_hash(std::string_view s)
@@ -374,168 +388,6 @@ void xmlrpc_changelog(pm::Http &http, const std::string &endpoint, Run &run)
 
 // ---------------------------------------------------------- simple (PEP 691)
 
-// SAX handler for a PEP 691 root: {"meta":{"_last-serial":N,"api-version":
-// "1.x"},"projects":[{"name":..,"_last-serial":N},..]}. Only the bits used
-// are looked at; the body is never turned into a DOM.
-struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler> {
-	// entry(name or null, serial or -1, index)
-	std::function<void(const std::string *, long long, size_t)> entry;
-	long long meta_serial = -1;
-	std::string api_version;
-	bool saw_projects = false;
-	size_t entries = 0;
-	std::string error;
-	// Stop once meta is read, if it comes before the projects and its serial
-	// is at most this (-1: never stop early).
-	long long stop_at = -1;
-	bool stopped = false;
-	// The stream being parsed: every event marks progress on it, so only
-	// one string or one gap between values counts against its gap limit.
-	pm::InStream *in = nullptr;
-	void touch()
-	{
-		if (in) in->mark();
-	}
-
-	std::vector<char> kinds;       // 'o' object, 'a' array, outermost first
-	std::vector<std::string> keys; // the last key at each object level
-	bool in_entry = false;
-	bool entry_has_name = false;
-	std::string entry_name;
-	long long entry_serial = -1;
-
-	bool at(size_t depth, const char *k0, const char *k1 = nullptr) const
-	{
-		if (kinds.size() != depth || kinds[0] != 'o' || keys[0] != k0) return false;
-		return !k1 || (kinds.size() >= 2 && kinds[1] == 'o' && keys[1] == k1);
-	}
-	bool entry_field(const char *k) const
-	{
-		return in_entry && kinds.size() == 3 && keys[2] == k;
-	}
-	bool integer(long long v, bool ok)
-	{
-		touch();
-		if (at(2, "meta", "_last-serial")) meta_serial = ok ? v : -1;
-		else if (entry_field("_last-serial")) entry_serial = ok ? v : -1;
-		return true;
-	}
-	bool Default()
-	{
-		touch();
-		if (entry_field("_last-serial")) entry_serial = -1;
-		if (entry_field("name")) entry_has_name = false;
-		return true;
-	}
-	bool Int(int i) { return integer(i, i >= 0); }
-	bool Uint(unsigned u) { return integer(u, true); }
-	bool Int64(int64_t i) { return integer(i, i >= 0); }
-	bool Uint64(uint64_t u) { return integer(static_cast<long long>(u), u < (1ull << 62)); }
-	bool String(const char *s, rapidjson::SizeType n, bool)
-	{
-		touch();
-		if (entry_field("name")) {
-			entry_name.assign(s, n);
-			entry_has_name = true;
-		} else if (entry_field("_last-serial")) {
-			entry_serial = -1;
-		} else if (at(2, "meta", "api-version")) {
-			api_version.assign(s, n);
-		}
-		return true;
-	}
-	bool Key(const char *s, rapidjson::SizeType n, bool)
-	{
-		touch();
-		keys.back().assign(s, n);
-		return true;
-	}
-	bool StartObject()
-	{
-		touch();
-		if (kinds.empty()) {
-			// fine: the root
-		} else if (kinds.size() == 2 && kinds[1] == 'a' && keys[0] == "projects") {
-			in_entry = true;
-			entry_has_name = false;
-			entry_name.clear();
-			entry_serial = -1;
-		}
-		kinds.push_back('o');
-		keys.emplace_back();
-		return true;
-	}
-	bool EndObject(rapidjson::SizeType)
-	{
-		touch();
-		kinds.pop_back();
-		keys.pop_back();
-		if (in_entry && kinds.size() == 2) {
-			in_entry = false;
-			entry(entry_has_name ? &entry_name : nullptr, entry_serial, entries++);
-		}
-		// meta just ended. PyPI sorts keys, so it comes before projects:
-		// when its serial says nothing can have changed, the listing is
-		// not read at all.
-		if (kinds.size() == 1 && keys[0] == "meta" && !saw_projects && meta_serial >= 0 && meta_serial <= stop_at) {
-			stopped = true;
-			return false;
-		}
-		return true;
-	}
-	bool StartArray()
-	{
-		touch();
-		if (kinds.empty()) {
-			error = "the root is not a JSON object";
-			return false;
-		}
-		if (at(1, "projects")) saw_projects = true;
-		else if (kinds.size() == 2 && kinds[1] == 'a' && keys[0] == "projects")
-			entry(nullptr, -1, entries++); // an entry that is not an object
-		kinds.push_back('a');
-		keys.emplace_back();
-		return true;
-	}
-	bool EndArray(rapidjson::SizeType)
-	{
-		touch();
-		kinds.pop_back();
-		keys.pop_back();
-		return true;
-	}
-};
-
-// Parses a root from in; returns false with error set. A stop at meta
-// (stop_at) is a success.
-bool parse_root(pm::InStream &in, RootHandler &h, std::string &error)
-{
-	h.in = &in;
-	rapidjson::Reader reader;
-	constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-	rapidjson::ParseResult ok = reader.Parse<flags>(in, h);
-	if (h.stopped) return true;
-	if (!in.error().empty()) {
-		error = in.error();
-		return false;
-	}
-	if (!ok) {
-		error = !h.error.empty() ? h.error
-		                         : std::string(rapidjson::GetParseError_En(ok.Code())) + " at offset " +
-		                               std::to_string(ok.Offset());
-		return false;
-	}
-	if (!in.at_end()) {
-		error = "a NUL byte at offset " + std::to_string(in.Tell());
-		return false;
-	}
-	if (!h.saw_projects) {
-		error = "no \"projects\" array";
-		return false;
-	}
-	return true;
-}
-
 std::string media_type(std::string ct)
 {
 	auto semi = ct.find(';');
@@ -549,97 +401,266 @@ std::string media_type(std::string ct)
 // whitespace) is a hostile answer, refused before the parser holds it.
 constexpr size_t kMaxGap = size_t(8) << 20;
 
-// Fetches upstream's root and parses it as it arrives; entries go to
-// h.entry. restart (if set) runs when a retried transfer starts the listing
-// over, after h is reset.
-void simple_root(pm::Http &http, const std::string &upstream, RootHandler &h,
+// Fetches upstream's root and parses it as it arrives (PEP 691 JSON, or
+// PEP 503 HTML); entries go to h.entry. restart (if set) runs when a
+// retried transfer starts the listing over.
+void simple_root(pm::Http &http, const std::string &upstream, pm::RootReader &h, long long &meta_serial,
                  const std::function<void()> &restart = nullptr)
 {
 	std::string url = upstream + "/simple/";
 	pm::Request req;
 	req.url = url;
-	req.headers = {std::string("Accept: ") + kSimpleJson};
+	req.headers = {kSimpleAccept};
 	req.compressed = true;
 	req.what = "the simple index root";
-	const RootHandler blank = h;
 	std::string error;
-	bool parsed = false, too_big = false;
+	bool parsed = false, too_big = false, html = false;
 	pm::StreamedFetch sf(http, std::move(req));
 	pm::Response r = sf.run(
 	    [&](pm::InStream &in) {
-		    parsed = parse_root(in, h, error);
+		    // The body says which form it is; the Content-Type must agree (below).
+		    while (in.Peek() == ' ' || in.Peek() == '\t' || in.Peek() == '\r' || in.Peek() == '\n') in.Take();
+		    html = in.Peek() == '<';
+		    parsed = html ? h.parse_html(in, error) : h.parse_json(in, true, error);
 		    too_big = in.too_big();
 	    },
 	    [&] {
-		    h = blank;
 		    if (restart) restart();
 	    },
 	    kMaxRoot, kMaxGap);
 	if (!r.ok() && !sf.stopped_early()) fatal("Cannot fetch %s: %s", url.c_str(), r.describe().c_str());
 	std::string ct = media_type(r.header("content-type"));
-	if (ct != kSimpleJson)
-		fatal("%s answered %s, not the PEP 691 JSON index (%s); try --source xmlrpc", url.c_str(),
-		      ct.empty() ? "without a Content-Type" : ct.c_str(), kSimpleJson);
+	bool html_ct = ct == "text/html" || ct == "application/vnd.pypi.simple.v1+html";
+	if (!(html ? html_ct : ct == kSimpleJson))
+		fatal("%s answered %s with %s, not the PEP 691 JSON index (%s) nor a PEP 503 HTML one; try --source xmlrpc",
+		      url.c_str(), html ? "HTML" : "a body that is not HTML", ct.empty() ? "no Content-Type" : ct.c_str(),
+		      kSimpleJson);
 	if (too_big) fatal("Cannot fetch %s: %s", url.c_str(), error.c_str());
-	if (!parsed) fatal("Cannot parse the JSON root of %s: %s", url.c_str(), error.c_str());
+	if (!parsed) fatal("Cannot parse the %s root of %s: %s", html ? "HTML" : "JSON", url.c_str(), error.c_str());
 	// PEP 629: an unknown major version is a hard failure.
-	if (!h.api_version.empty() && h.api_version.rfind("1.", 0) != 0)
-		fatal("%s speaks simple API version %s; only 1.x is understood", url.c_str(), h.api_version.c_str());
-	if (h.meta_serial < 0) {
+	if (!h.api_version().empty() && h.api_version().rfind("1.", 0) != 0)
+		fatal("%s speaks simple API version %s; only 1.x is understood", url.c_str(), h.api_version().c_str());
+	meta_serial = h.meta_serial();
+	if (meta_serial < 0) {
 		// Fall back on the header Warehouse sends with the same value.
 		std::string hs = r.header("x-pypi-last-serial");
 		char *end;
 		long long v = hs.empty() ? -1 : strtoll(hs.c_str(), &end, 10);
-		if (v >= 0 && !*end) h.meta_serial = v;
+		if (v >= 0 && !*end) meta_serial = v;
 	}
 }
 
 long long simple_last_serial(pm::Http &http, const std::string &upstream)
 {
-	RootHandler h;
-	h.entry = [](const std::string *, long long, size_t) {};
+	pm::RootReader h;
 	h.stop_at = std::numeric_limits<long long>::max(); // meta is all that is wanted
-	simple_root(http, upstream, h);
-	if (h.meta_serial < 0)
+	long long serial;
+	simple_root(http, upstream, h, serial);
+	if (serial < 0)
 		fatal("%s/simple/ gives no serial (no meta._last-serial, no X-PyPI-Last-Serial)", upstream.c_str());
-	return h.meta_serial;
+	return serial;
 }
 
 void simple_changes(pm::Http &http, const std::string &upstream, Run &run)
 {
-	RootHandler h;
-	h.entry = [&run](const std::string *name, long long serial, size_t i) {
+	pm::RootReader h;
+	h.entry = [&run](const std::string *name, long long serial, size_t i) -> bool {
 		if (name && run.collect_names) run.upstream.push_back(name_hash(pm::normalize_name(*name)));
-		if (!name || serial < 0) {
-			LOG_WARN("Skipping entry %zu of the simple index root: %s", i,
-			         !name ? "no \"name\" string" : "no \"_last-serial\" number");
+		if (!name) {
+			LOG_WARN("Skipping entry %zu of the simple index root: no \"name\" string", i);
 			run.skipped++;
-			return;
+			return true;
+		}
+		if (serial < 0) {
+			// No serial: conditional requests decide (see unserialed_changes).
+			if (!pm::valid_project_name(*name)) {
+				LOG_WARN("Skipping invalid project name '%.200s' (entry %zu)", name->c_str(), i);
+				run.skipped++;
+				return true;
+			}
+			run.unserialed.push_back(pm::normalize_name(*name) + '\0' + *name);
+			return true;
 		}
 		if (serial > run.since) note(run, *name, serial);
+		return true;
 	};
 	// Upstream's serial not past ours: no project can have changed since,
 	// and none can have gone either (a removal or a quarantine is a journal
 	// entry, which moves the serial), so the listing is not needed.
 	h.stop_at = run.since;
 	const long long since = run.since;
-	simple_root(http, upstream, h, [&run, since] {
+	long long meta_serial;
+	simple_root(http, upstream, h, meta_serial, [&run, since] {
 		// A retry lists everything again: start from nothing.
 		run.changed.clear();
 		run.upstream.clear();
+		run.unserialed.clear();
 		run.skipped = 0;
 		run.max_serial = since;
 	});
-	run.upstream_serial = h.meta_serial;
-	if (h.meta_serial >= 0) run.max_serial = std::max(run.max_serial, h.meta_serial);
-	if (h.stopped) {
-		LOG_INFO("Upstream's serial %lld is not past %lld: nothing changed", h.meta_serial, run.since);
+	run.upstream_serial = meta_serial;
+	if (meta_serial >= 0) run.max_serial = std::max(run.max_serial, meta_serial);
+	if (h.stopped()) {
+		LOG_INFO("Upstream's serial %lld is not past %lld: nothing changed", meta_serial, run.since);
 		return;
 	}
-	if (run.collect_names && h.entries == 0)
+	if (run.collect_names && h.entries() == 0)
 		// An empty listing would turn the whole mirror into removals.
 		fatal("%s/simple/ lists no projects; refusing to treat every mirrored project as removed",
 		      upstream.c_str());
+}
+
+// ------------------------------------------------ upstreams without serials
+
+// What the upstream said about a project page last time (ETag,
+// Last-Modified), kept in DIR/pypi-mirror.validators: a "# target N" line,
+// then "name<TAB>etag<TAB>last-modified" lines. A run writes what it saw to
+// DIR/pypi-mirror.validators.next; the next run promotes that file only when
+// DIR/status reached its target (what it covers landed) and drops it
+// otherwise, so a change the pipeline did not land is seen again.
+struct Validator {
+	std::string etag, last_modified;
+};
+using Validators = std::unordered_map<std::string, Validator>;
+
+// False when the file is missing or unreadable (then nothing is known).
+bool read_validators(const std::string &path, Validators &out, long long *target)
+{
+	out.clear();
+	std::string s;
+	if (!pm::read_file(path, s, size_t(1) << 30)) return false;
+	if (target) *target = -1;
+	size_t pos = 0;
+	while (pos < s.size()) {
+		size_t nl = s.find('\n', pos);
+		if (nl == std::string::npos) break; // a line without its end: not trusted
+		std::string_view l(s.data() + pos, nl - pos);
+		pos = nl + 1;
+		if (l.rfind("# target ", 0) == 0) {
+			if (target) *target = atoll(std::string(l.substr(9)).c_str());
+			continue;
+		}
+		size_t t1 = l.find('\t'), t2 = t1 == std::string_view::npos ? t1 : l.find('\t', t1 + 1);
+		if (t2 == std::string_view::npos) continue;
+		out[std::string(l.substr(0, t1))] = {std::string(l.substr(t1 + 1, t2 - t1 - 1)), std::string(l.substr(t2 + 1))};
+	}
+	return true;
+}
+
+// A header value safe to keep in a tab-separated line.
+std::string field(std::string v)
+{
+	if (v.size() > 512 || v.find_first_of("\t\r\n") != std::string::npos) return "";
+	return v;
+}
+
+// Entries of the root without a serial: a project changed when a
+// conditional GET of its page (If-None-Match / If-Modified-Since, from what
+// the upstream said last time) is not answered 304. Changed projects get a
+// serial of our own, one past the mirror's status, so status keeps growing.
+// A page that is gone (404, 410) counts as changed: pkg-resolve then finds
+// the project gone. Any other failure is fatal (nothing printed). Without
+// -d there is nothing remembered and every page counts as changed.
+void unserialed_changes(pm::Http &http, const std::string &upstream, const std::string &dir, Run &run,
+                        int concurrency)
+{
+	if (run.unserialed.empty()) return;
+	std::sort(run.unserialed.begin(), run.unserialed.end());
+	run.unserialed.erase(std::unique(run.unserialed.begin(), run.unserialed.end()), run.unserialed.end());
+	long long base = run.since;
+	Validators old;
+	std::string vpath, npath;
+	if (!dir.empty()) {
+		pm::Layout m(dir);
+		vpath = m.state_file("validators");
+		npath = vpath + ".next";
+		long long status = 0;
+		std::string why;
+		if (!pm::read_status(m, status, &why)) fatal("%s", why.c_str());
+		base = std::max(base, status);
+		long long t = -1;
+		if (read_validators(npath, old, &t) && t >= 0 && status >= t) {
+			if (rename(npath.c_str(), vpath.c_str()) != 0)
+				fatal("Cannot rename %s to %s: %s", npath.c_str(), vpath.c_str(), strerror(errno));
+			LOG_DEBUG("The last run reached serial %lld: its validators are kept", t);
+		} else {
+			if (unlink(npath.c_str()) == 0) LOG_DEBUG("The last run did not land (status %lld): its validators are dropped", status);
+			read_validators(vpath, old, nullptr);
+		}
+	}
+	const long long serial = base + 1;
+	Validators next;
+	size_t changed = 0, same = 0, gone = 0;
+	auto split = [](const std::string &e) {
+		size_t z = e.find('\0');
+		return std::make_pair(e.substr(0, z), e.substr(z + 1));
+	};
+	if (run.since == 0) {
+		// Every project is listed anyway: no request is needed.
+		for (auto &e : run.unserialed) {
+			auto [n, display] = split(e);
+			note(run, display, serial);
+			if (auto it = old.find(n); it != old.end()) next[n] = it->second;
+		}
+		changed = run.unserialed.size();
+	} else {
+		std::string failure;
+		size_t i = 0;
+		auto feed = [&]() -> bool {
+			if (i >= run.unserialed.size() || !failure.empty()) return false;
+			auto [n, display] = split(run.unserialed[i++]);
+			pm::Request req;
+			req.url = upstream + "/simple/" + n + "/";
+			req.headers = {kSimpleAccept};
+			if (auto it = old.find(n); it != old.end()) {
+				if (!it->second.etag.empty()) req.headers.push_back("If-None-Match: " + it->second.etag);
+				if (!it->second.last_modified.empty())
+					req.headers.push_back("If-Modified-Since: " + it->second.last_modified);
+			}
+			req.compressed = true;
+			req.what = "project " + n;
+			req.on_data = [](const char *, size_t) { return true; }; // only the status matters
+			http.add(std::move(req), [&, n = n, display = display](pm::Request &rq, pm::Response &r) {
+				if (r.error.empty() && r.status == 304) {
+					same++;
+					next[n] = old[n];
+				} else if (r.ok()) {
+					changed++;
+					note(run, display, serial);
+					Validator v{field(r.header("etag")), field(r.header("last-modified"))};
+					if (!v.etag.empty() || !v.last_modified.empty()) next[n] = v;
+				} else if (r.error.empty() && (r.status == 404 || r.status == 410)) {
+					gone++;
+					note(run, display, serial);
+				} else if (failure.empty()) {
+					failure = "Cannot check " + rq.url + " for changes (project " + n + "): " + r.describe();
+				}
+			});
+			return true;
+		};
+		http.run(concurrency, feed);
+		if (!failure.empty()) fatal("%s", failure.c_str());
+	}
+	LOG_INFO("%zu projects listed without a serial: %zu changed, %zu gone, %zu unchanged (conditional requests)",
+	         run.unserialed.size(), changed, gone, same);
+	if (npath.empty()) return;
+	pm::AtomicFile f;
+	std::string err;
+	if (!f.open(npath, &err)) fatal("%s", err.c_str());
+	std::string out = "# target " + std::to_string(std::max(run.max_serial, changed + gone ? serial : run.since)) + "\n";
+	std::vector<const std::string *> names;
+	names.reserve(next.size());
+	for (auto &kv : next) names.push_back(&kv.first);
+	std::sort(names.begin(), names.end(), [](auto *a, auto *b) { return *a < *b; });
+	for (auto *n : names) {
+		const Validator &v = next[*n];
+		out += *n + '\t' + v.etag + '\t' + v.last_modified + '\n';
+		if (out.size() >= (1u << 20)) {
+			if (!f.write(out)) fatal("Cannot write %s: %s", npath.c_str(), strerror(errno));
+			out.clear();
+		}
+	}
+	if (!f.write(out) || !f.commit(false, &err)) fatal("Cannot write %s: %s", npath.c_str(), err.empty() ? strerror(errno) : err.c_str());
 }
 
 // ----------------------------------------------------------------- removals
@@ -738,6 +759,8 @@ int main(int argc, char **argv)
 	    {"directory", required_argument, nullptr, 'd'},
 	    {"source", required_argument, nullptr, kOptSource},
 	    {"last-serial", no_argument, nullptr, kOptLastSerial},
+	    {"concurrency", required_argument, nullptr, 'j'},
+	    PM_HTTP_LONGOPTS,
 	    PM_COMMON_LONGOPTS,
 	    {nullptr, 0, nullptr, 0},
 	};
@@ -746,8 +769,10 @@ int main(int argc, char **argv)
 	long long since = 0;
 	std::string dir, source = "simple";
 	int c;
-	while ((c = getopt_long(argc, argv, "u:s:d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+	int concurrency = 10;
+	while ((c = getopt_long(argc, argv, "u:s:d:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (pm::common_option(c, kProg, kUsage)) continue;
+		if (pm::http_option(c, kProg, optarg)) continue;
 		switch (c) {
 		case 'u': upstream_arg = optarg; break;
 		case kOptAllowHttp: allow_http = true; break;
@@ -769,6 +794,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case kOptLastSerial: last_serial = true; break;
+		case 'j': concurrency = static_cast<int>(pm::parse_count(kProg, "--concurrency", optarg, 1, 1000)); break;
 		default:
 			fprintf(stderr, "Try '%s --help' for more information.\n", kProg);
 			return pm::kExitUsage;
@@ -815,6 +841,7 @@ int main(int argc, char **argv)
 	} else {
 		LOG_INFO("Fetching changes since serial %lld via the simple index", since);
 		simple_changes(http, upstream, run);
+		unserialed_changes(http, upstream, dir, run, concurrency);
 	}
 	long long target = run.max_serial;
 	// Nothing new upstream: no removal either (see simple_changes).

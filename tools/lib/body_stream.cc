@@ -50,12 +50,12 @@ FileStream::~FileStream()
 	if (fd_ >= 0) close(fd_);
 }
 
-bool FileStream::open(const std::string &path)
+bool FileStream::open(const std::string &path, int flags)
 {
 	if (fd_ >= 0) close(fd_);
 	start_over();
 	noun_ = "file";
-	fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | flags);
 	return fd_ >= 0;
 }
 

@@ -92,8 +92,9 @@ public:
 	~FileStream() override;
 	FileStream(const FileStream &) = delete;
 	FileStream &operator=(const FileStream &) = delete;
-	// Opens path; false with errno set.
-	bool open(const std::string &path);
+	// Opens path (flags added to O_RDONLY | O_CLOEXEC, e.g. O_NOFOLLOW);
+	// false with errno set.
+	bool open(const std::string &path, int flags = 0);
 
 protected:
 	bool next(std::string &buf) override;

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -9,8 +10,11 @@
 #include <random>
 #include <thread>
 
+#include <unistd.h>
+
 #include <curl/curl.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "text.h"
 #include "url_policy.h"
@@ -83,8 +87,47 @@ std::string Response::header(const std::string &lower_name) const
 std::string Response::describe() const
 {
 	if (!error.empty()) return error;
-	return "HTTP " + std::to_string(status);
+	std::string s = "HTTP " + std::to_string(status);
+	if (status == 401)
+		s += sent_credentials ? " (the credentials were refused)"
+		                      : " (authentication required; no credentials are configured: username and password, "
+		                        "token or netrc)";
+	else if (status == 403)
+		s += sent_credentials ? " (forbidden for these credentials)" : " (forbidden)";
+	return s;
 }
+
+namespace {
+
+std::string g_upstream_origin;
+
+std::string env_str(const char *name)
+{
+	const char *v = getenv(name);
+	return v ? v : "";
+}
+
+// A secret from a file: its first line. Exits (status 2, a configuration
+// error) naming the variable and file, never the content.
+std::string secret_file(const char *var, const std::string &path)
+{
+	std::string s;
+	if (!read_file(path, s, 64 << 10)) {
+		LOG_ERROR("Cannot read %s (%s): %s", path.c_str(), var, strerror(errno));
+		exit(2);
+	}
+	auto nl = s.find_first_of("\r\n");
+	if (nl != std::string::npos) s.resize(nl);
+	if (s.empty()) {
+		LOG_ERROR("%s (%s) is empty", path.c_str(), var);
+		exit(2);
+	}
+	return s;
+}
+
+} // namespace
+
+void http_set_upstream(const std::string &url) { g_upstream_origin = url_origin(url); }
 
 HttpOptions http_options_from_env()
 {
@@ -94,7 +137,50 @@ HttpOptions http_options_from_env()
 	o.retries = static_cast<int>(env_long("PYPI_MIRROR_RETRIES", o.retries));
 	const char *b = getenv("PYPI_MIRROR_BACKOFF");
 	if (b && *b) o.backoff = atof(b);
+	o.ca_bundle = env_str("PYPI_MIRROR_CA_BUNDLE");
+	o.client_cert = env_str("PYPI_MIRROR_CLIENT_CERT");
+	o.client_key = env_str("PYPI_MIRROR_CLIENT_KEY");
+	std::string netrc = env_str("PYPI_MIRROR_NETRC");
+	if (!netrc.empty() && netrc != "0") {
+		o.netrc = true;
+		if (netrc != "1") o.netrc_file = netrc;
+	}
+	o.username = env_str("PYPI_MIRROR_USERNAME");
+	o.password = env_str("PYPI_MIRROR_PASSWORD");
+	if (std::string f = env_str("PYPI_MIRROR_PASSWORD_FILE"); !f.empty())
+		o.password = secret_file("PYPI_MIRROR_PASSWORD_FILE", f);
+	o.token = env_str("PYPI_MIRROR_TOKEN");
+	if (std::string f = env_str("PYPI_MIRROR_TOKEN_FILE"); !f.empty())
+		o.token = secret_file("PYPI_MIRROR_TOKEN_FILE", f);
+	o.auth_origin = g_upstream_origin;
 	return o;
+}
+
+bool http_option(int c, const char *prog, const char *arg)
+{
+	const char *var = nullptr;
+	switch (c) {
+	case kOptCaBundle: var = "PYPI_MIRROR_CA_BUNDLE"; break;
+	case kOptClientCert: var = "PYPI_MIRROR_CLIENT_CERT"; break;
+	case kOptClientKey: var = "PYPI_MIRROR_CLIENT_KEY"; break;
+	case kOptNetrc: var = "PYPI_MIRROR_NETRC"; break;
+	default: return false;
+	}
+	std::string v = arg ? arg : "";
+	if (c == kOptNetrc && v.empty()) v = "1";
+	if (v.empty()) {
+		fprintf(stderr, "%s: an empty file name for --%s\n", prog,
+		        c == kOptCaBundle ? "ca-bundle" : c == kOptClientCert ? "client-cert" : "client-key");
+		exit(2);
+	}
+	// A file that is not there is a configuration error now, not a TLS
+	// error on the first transfer.
+	if (v != "1" && access(v.c_str(), R_OK) != 0) {
+		fprintf(stderr, "%s: cannot read %s: %s\n", prog, v.c_str(), strerror(errno));
+		exit(2);
+	}
+	setenv(var, v.c_str(), 1);
+	return true;
 }
 
 struct Transfer {
@@ -310,6 +396,32 @@ void Http::Impl::start(Transfer *t)
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (!opt.ca_bundle.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, opt.ca_bundle.c_str());
+	if (!opt.client_cert.empty()) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT, opt.client_cert.c_str());
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		if (!opt.client_key.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, opt.client_key.c_str());
+	}
+	// Credentials follow the URL as it is now (after redirects): the
+	// configured ones go to the upstream's origin only, netrc's to whatever
+	// host it names.
+	t->resp.sent_credentials = false;
+	bool upstream_origin = !opt.auth_origin.empty() && (!opt.token.empty() || !opt.username.empty()) &&
+	                       url_origin(t->url) == opt.auth_origin;
+	if (upstream_origin && !opt.token.empty()) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+		curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, opt.token.c_str());
+		t->resp.sent_credentials = true;
+	} else if (upstream_origin) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(e, CURLOPT_USERNAME, opt.username.c_str());
+		curl_easy_setopt(e, CURLOPT_PASSWORD, opt.password.c_str());
+		t->resp.sent_credentials = true;
+	} else if (opt.netrc) {
+		curl_easy_setopt(e, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
+		if (!opt.netrc_file.empty()) curl_easy_setopt(e, CURLOPT_NETRC_FILE, opt.netrc_file.c_str());
+		t->resp.sent_credentials = true;
+	}
 	if (t->req.compressed) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	if (t->req.method == "HEAD") {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -378,6 +490,9 @@ void Http::Impl::finish(Transfer *t, CURLcode rc)
 	} else if (rc != CURLE_OK) {
 		t->resp.error = std::string(curl_easy_strerror(rc));
 		if (t->errbuf[0]) t->resp.error += ": " + std::string(t->errbuf);
+		if (rc == CURLE_PEER_FAILED_VERIFICATION)
+			t->resp.error += opt.ca_bundle.empty() ? " (a private CA? give it with ca-bundle)"
+			                                       : " (not signed by a CA in " + opt.ca_bundle + ")";
 		if (retryable_curl(rc) && can_retry) {
 			LOG_DEBUG("Retrying %s (%s), attempt %d", t->url.c_str(), t->resp.error.c_str(), t->resp.attempts + 1);
 			if (t->req.on_restart) t->req.on_restart();

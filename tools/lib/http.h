@@ -28,11 +28,58 @@ struct HttpOptions {
 	int max_redirects = 5;
 	size_t max_error_body = 64 << 10;
 	std::string user_agent; // empty: "pypi-mirror/VERSION libcurl/VERSION"
+
+	// A private upstream. The TLS files apply to every https transfer; the
+	// credentials (basic or bearer, not both) only to transfers whose
+	// current URL has auth_origin's scheme, host and port, so a redirect
+	// or a file host elsewhere never sees them. Other hosts get theirs from
+	// netrc only, which is per host by nature.
+	std::string ca_bundle;   // PEM file of CAs to trust instead of the system's
+	std::string client_cert; // PEM client certificate (mutual TLS)
+	std::string client_key;  // its PEM key (empty: in client_cert)
+	std::string username, password;
+	std::string token;       // bearer
+	std::string auth_origin; // url_origin() of the upstream
+	bool netrc = false;
+	std::string netrc_file; // empty: ~/.netrc
+	bool has_credentials() const { return !username.empty() || !token.empty() || netrc; }
 };
 
-// Options from the environment the wrapper sets (PYPI_MIRROR_TIMEOUT,
-// PYPI_MIRROR_GLOBAL_TIMEOUT, PYPI_MIRROR_RETRIES), over the defaults.
+// Options from the environment the wrapper sets, over the defaults:
+// PYPI_MIRROR_TIMEOUT, PYPI_MIRROR_GLOBAL_TIMEOUT, PYPI_MIRROR_RETRIES,
+// PYPI_MIRROR_BACKOFF; for a private upstream PYPI_MIRROR_CA_BUNDLE,
+// PYPI_MIRROR_CLIENT_CERT, PYPI_MIRROR_CLIENT_KEY, PYPI_MIRROR_NETRC ("1"
+// for ~/.netrc, or a file), PYPI_MIRROR_USERNAME with PYPI_MIRROR_PASSWORD
+// or PYPI_MIRROR_PASSWORD_FILE, PYPI_MIRROR_TOKEN or PYPI_MIRROR_TOKEN_FILE.
+// Credentials travel in the environment or in files, never on a command
+// line (ps shows argv to every user). The credentials are for the upstream
+// that upstream_or_exit() chose (auth_origin). Exits with a usage error
+// naming the variable when a file it names cannot be read.
 HttpOptions http_options_from_env();
+
+// The upstream the credentials belong to (url_policy's upstream_or_exit
+// sets it: the one place every tool decides its upstream).
+void http_set_upstream(const std::string &url);
+
+// The options every tool that talks to upstream takes, the same way: they
+// set the PYPI_MIRROR_* variable above, so the environment stays the one
+// source http_options_from_env() reads. Secrets have no option.
+enum { kOptCaBundle = 0x1000, kOptClientCert, kOptClientKey, kOptNetrc };
+#define PM_HTTP_LONGOPTS                                                                                             \
+	{"ca-bundle", required_argument, nullptr, pm::kOptCaBundle},                                                   \
+	    {"client-cert", required_argument, nullptr, pm::kOptClientCert},                                           \
+	    {"client-key", required_argument, nullptr, pm::kOptClientKey},                                             \
+	{                                                                                                              \
+		"netrc", optional_argument, nullptr, pm::kOptNetrc                                                         \
+	}
+#define PM_HTTP_USAGE                                                                                                \
+	"      --ca-bundle FILE   trust the CAs in FILE (PEM) for https instead of the\n"                               \
+	"                         system's ($PYPI_MIRROR_CA_BUNDLE)\n"                                                  \
+	"      --client-cert FILE, --client-key FILE\n"                                                                \
+	"                         client certificate and key for mutual TLS\n"                                          \
+	"      --netrc[=FILE]     credentials per host from ~/.netrc (or FILE)\n"
+// Handles one of PM_HTTP_LONGOPTS inside a getopt_long loop; true if c was one.
+bool http_option(int c, const char *prog, const char *arg);
 
 struct Response {
 	long status = 0;
@@ -42,9 +89,11 @@ struct Response {
 	std::string url;                            // final URL after redirects
 	int attempts = 0;
 	long long bytes = 0; // body bytes delivered for the final attempt
+	bool sent_credentials = false; // basic, bearer or netrc was offered
 	bool ok() const { return error.empty() && status >= 200 && status < 300; }
 	std::string header(const std::string &lower_name) const;
-	// "HTTP 503" or the transport error: for messages.
+	// "HTTP 503" or the transport error: for messages. A 401 or 403 says
+	// whether credentials were offered (never what they were).
 	std::string describe() const;
 };
 

@@ -9,13 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <rapidjson/filereadstream.h>
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "names.h"
 #include "ndjson.h"
+#include "root_reader.h"
 #include "simple_page.h"
 
 namespace pm {
@@ -75,156 +75,49 @@ void RootList::sort_unique()
 	*this = std::move(out);
 }
 
-namespace {
-
-// SAX handler for read_root_json. Unknown keys and values are skipped,
-// whatever their depth.
-struct RootHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootHandler> {
-	const std::function<void(const std::string &, long long)> &entry;
-	long long meta_serial = -1;
-	int depth = 0;
-	bool root_is_object = false, saw_projects = false;
-	std::string top_key, meta_key, item_key, name;
-	long long serial = -1;
-	bool projects_is_array = false;
-
-	explicit RootHandler(const std::function<void(const std::string &, long long)> &e) : entry(e) {}
-
-	bool in_meta() const { return depth == 2 && top_key == "meta"; }
-	bool in_item() const { return depth == 3 && top_key == "projects" && projects_is_array; }
-
-	bool number(long long v)
-	{
-		if (in_meta() && meta_key == "_last-serial") meta_serial = v;
-		if (in_item() && item_key == "_last-serial") serial = v;
-		return true;
-	}
-	bool Default() { return true; }
-	bool Int(int v) { return number(v); }
-	bool Uint(unsigned v) { return number(v); }
-	bool Int64(int64_t v) { return number(v); }
-	bool Uint64(uint64_t) { return true; }
-	bool String(const char *s, rapidjson::SizeType n, bool)
-	{
-		if (in_item()) {
-			if (item_key == "name") name.assign(s, n);
-			// bandersnatch writes per-project serials as strings.
-			if (item_key == "_last-serial") {
-				serial = -1;
-				long long x = 0;
-				bool ok = n > 0 && n < 19;
-				for (rapidjson::SizeType i = 0; ok && i < n; i++) {
-					if (s[i] < '0' || s[i] > '9') ok = false;
-					else x = x * 10 + (s[i] - '0');
-				}
-				if (ok) serial = x;
-			}
-		}
-		return true;
-	}
-	bool Key(const char *s, rapidjson::SizeType n, bool)
-	{
-		if (depth == 1) top_key.assign(s, n);
-		else if (in_meta()) meta_key.assign(s, n);
-		else if (in_item()) item_key.assign(s, n);
-		return true;
-	}
-	bool StartObject()
-	{
-		if (depth == 0) root_is_object = true;
-		depth++;
-		if (in_item()) {
-			name.clear();
-			item_key.clear();
-			serial = -1;
-		}
-		return true;
-	}
-	bool EndObject(rapidjson::SizeType)
-	{
-		if (in_item()) entry(name, serial);
-		depth--;
-		return true;
-	}
-	bool StartArray()
-	{
-		depth++;
-		if (depth == 2 && top_key == "projects") {
-			projects_is_array = true;
-			saw_projects = true;
-		}
-		return true;
-	}
-	bool EndArray(rapidjson::SizeType)
-	{
-		if (depth == 2 && top_key == "projects") projects_is_array = false;
-		depth--;
-		return true;
-	}
-};
-
-} // namespace
-
-bool read_root_json(FILE *f, const std::function<void(const std::string &name, long long serial)> &entry,
-                    long long &meta_serial, std::string &error, bool validate_utf8)
-{
-	meta_serial = -1;
-	static char buf[1 << 16];
-	rapidjson::FileReadStream in(f, buf, sizeof buf);
-	RootHandler h(entry);
-	rapidjson::Reader reader;
-	auto res = validate_utf8 ? reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(in, h)
-	                         : reader.Parse<rapidjson::kParseIterativeFlag>(in, h);
-	if (res.IsError()) {
-		error = "does not parse at offset " + std::to_string(res.Offset());
-		return false;
-	}
-	if (!h.root_is_object || !h.saw_projects) {
-		error = "has no \"projects\" list";
-		return false;
-	}
-	meta_serial = h.meta_serial;
-	return true;
-}
-
 bool load_root_json(const std::string &path, RootList &out, long long &meta_serial, std::string &why, bool *missing,
                     std::string *warning)
 {
 	out.clear();
 	meta_serial = -1;
 	if (missing) *missing = false;
-	FILE *f = fopen(path.c_str(), "rb");
-	if (!f) {
+	FileStream in;
+	if (!in.open(path)) {
 		if (errno == ENOENT && missing) *missing = true;
 		why = "cannot open " + path + ": " + strerror(errno);
 		return false;
 	}
 	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
+	if (stat(path.c_str(), &st) == 0 && st.st_size > 0) {
 		// About 45 bytes of JSON per project, of which the name is a third.
 		size_t n = static_cast<size_t>(st.st_size);
 		out.reserve(n / 40, n / 3);
 	}
 	size_t invalid_names = 0;
 	bool missing_serial = false;
-	std::string err;
-	bool ok = read_root_json(
-	    f,
-	    [&](const std::string &name, long long serial) {
-		    // No UTF-8 validation pass: every name kept is checked to be an ASCII project name.
-		    if (!valid_project_name(name)) invalid_names++;
-		    else if (serial < 0) missing_serial = true; // not ours: rebuild from the directories
-		    else if (!missing_serial) out.add(name, serial);
-	    },
-	    meta_serial, err);
-	fclose(f);
+	RootReader r;
+	r.entry = [&](const std::string *name, long long serial, size_t) {
+		if (!name || !valid_project_name(*name)) {
+			invalid_names++;
+			return true;
+		}
+		if (serial < 0) {
+			missing_serial = true;
+			return false; // not ours: rebuild from the directories
+		}
+		out.add(*name, serial);
+		return true;
+	};
+	std::string error;
+	// No UTF-8 validation pass: every name kept is checked to be an ASCII project name.
+	bool ok = r.parse_json(in, false, error);
 	if (missing_serial || !ok) {
-		why = path + (missing_serial ? " lists projects without \"_last-serial\"" : " " + err);
+		why = path + (missing_serial ? " lists projects without \"_last-serial\"" : ": " + error);
 		out.clear();
-		meta_serial = -1;
 		return false;
 	}
 	if (invalid_names && warning) *warning = std::to_string(invalid_names) + " invalid project names skipped in " + path;
+	meta_serial = r.meta_serial();
 	out.sort_unique();
 	return true;
 }

@@ -46,18 +46,7 @@ private:
 	long long max_serial_ = 0;
 };
 
-// The one reader of the PEP 691 root index, web/simple/index.v1_json
-// ({"meta":{"_last-serial":N},"projects":[{"name":..,"_last-serial":N},..]}),
-// streamed through RapidJSON's SAX reader so memory stays flat: each project
-// entry goes to entry(name, serial) as written, serial -1 when it has none
-// (bandersnatch writes none, or strings of digits, which count). Unknown keys
-// and values are skipped at any depth. False with error ("does not parse at
-// offset N", "has no \"projects\" list") otherwise. validate_utf8: check the
-// encoding too (a caller that keeps only valid project names need not).
-bool read_root_json(FILE *f, const std::function<void(const std::string &name, long long serial)> &entry,
-                    long long &meta_serial, std::string &error, bool validate_utf8 = false);
-
-// Loads web/simple/index.v1_json (read_root_json) into out.
+// Loads web/simple/index.v1_json (through root_reader.h) into out.
 // False with error when it does not parse, or lacks per-project serials
 // (bandersnatch writes none), so the caller rebuilds it by scanning; false
 // with *missing set when there is none yet. Invalid names are skipped and

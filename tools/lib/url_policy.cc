@@ -64,8 +64,32 @@ bool check_scheme(const UrlParts &u, bool allow_http, std::string *error)
 	return false;
 }
 
+namespace {
+
+// user[:password]@ in a URL: it would be printed wherever the URL is.
+bool has_userinfo(const std::string &url)
+{
+	http_global_init();
+	CURLU *u = curl_url();
+	bool has = false;
+	if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+		char *s = nullptr;
+		has = curl_url_get(u, CURLUPART_USER, &s, 0) == CURLUE_OK && s;
+		curl_free(s);
+	}
+	curl_url_cleanup(u);
+	return has;
+}
+
+} // namespace
+
 std::string base_url_or_exit(const char *prog, const char *what, std::string url, bool allow_http)
 {
+	// Not echoed: the URL holds a secret.
+	if (has_userinfo(url))
+		usage_error(prog, "%s carries credentials (user@host): logs and records would show them; give them in "
+		                  "the environment or a netrc file (see pypi-mirror.conf(5))",
+		            what);
 	UrlParts p;
 	std::string why = "not an http(s) URL";
 	if (!parse_url(url, p) || p.host.empty() || !check_scheme(p, allow_http || allow_non_https_env(), &why)) {
@@ -82,7 +106,9 @@ std::string upstream_or_exit(const char *prog, const char *arg, bool allow_http)
 		const char *e = getenv("PYPI_MIRROR_UPSTREAM");
 		u = e && *e ? e : "https://pypi.org";
 	}
-	return base_url_or_exit(prog, "upstream", u, allow_http);
+	u = base_url_or_exit(prog, "upstream", u, allow_http);
+	http_set_upstream(u); // the origin credentials go to
+	return u;
 }
 
 bool package_path_from_url(const std::string &url, const std::string &filename, std::string &path,

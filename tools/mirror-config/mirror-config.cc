@@ -272,6 +272,13 @@ public:
 		bool bad_port = colon != std::string::npos && authority.find(']', colon) == std::string::npos &&
 		                (colon + 1 == authority.size() ||
 		                 authority.find_first_not_of("0123456789", colon + 1) != std::string::npos);
+		if (authority.find('@') != std::string::npos) {
+			// Not echoed: the part before "@" is a secret.
+			fail(c_, name_, v, key,
+			     "carries credentials (user@host); put them in username and password (or token, or netrc) "
+			     "instead, which stay out of logs and records");
+			return dflt;
+		}
 		if ((!https && !http) || authority.empty() || authority[0] == ':' || bad_port ||
 		    t.find_first_of(" \t\n\"'<>\\") != std::string::npos) {
 			fail(c_, name_, v, key, "not an http(s) URL: '" + t + "'");
@@ -469,6 +476,61 @@ int main(int argc, char **argv)
 	if (std::string s = lower(m.str("storage-backend", "filesystem")); s != "filesystem")
 		fail(cfg, "mirror", m.find("storage-backend"), "", "'" + s + "' is not supported: only filesystem");
 	std::string proxy = m.str("proxy");
+
+	// A private upstream: TLS files, and credentials that reach the tools
+	// through the environment (never argv, which ps shows everyone).
+	std::string ca_bundle = m.str("ca-bundle"), client_cert = m.str("client-cert"), client_key = m.str("client-key");
+	for (auto [key, path] : {std::pair<const char *, std::string *>{"ca-bundle", &ca_bundle},
+	                         {"client-cert", &client_cert}, {"client-key", &client_key}}) {
+		if (path->empty()) continue;
+		*path = absolute(*path);
+		if (access(path->c_str(), R_OK) != 0)
+			fail(cfg, "mirror", m.find(key), key, "cannot read '" + *path + "': " + strerror(errno));
+	}
+	if (!client_key.empty() && client_cert.empty())
+		fail(cfg, "mirror", m.find("client-key"), "client-key", "is set but client-cert is not");
+	std::string username = m.str("username"), password = m.str("password"), token = m.str("token");
+	std::string password_file = m.str("password-file"), token_file = m.str("token-file");
+	if (!password_file.empty()) password_file = absolute(password_file);
+	if (!token_file.empty()) token_file = absolute(token_file);
+	if (!password.empty() && !password_file.empty())
+		fail(cfg, "mirror", m.find("password-file"), "password-file", "and password are both set: keep one");
+	if (!token.empty() && !token_file.empty())
+		fail(cfg, "mirror", m.find("token-file"), "token-file", "and token are both set: keep one");
+	if ((!password.empty() || !password_file.empty()) && username.empty())
+		fail(cfg, "mirror", m.find(password.empty() ? "password-file" : "password"), "", "is set but username is not");
+	if (!username.empty() && (!token.empty() || !token_file.empty()))
+		fail(cfg, "mirror", m.find("username"), "username", "and a token are both set: an upstream takes one kind");
+	for (auto [key, path] : {std::pair<const char *, std::string *>{"password-file", &password_file},
+	                         {"token-file", &token_file}})
+		if (!path->empty() && access(path->c_str(), R_OK) != 0)
+			fail(cfg, "mirror", m.find(key), key, "cannot read '" + *path + "': " + strerror(errno));
+	std::string netrc;
+	if (m.present("netrc")) {
+		std::string t = lower(m.str("netrc"));
+		if (t == "1" || t == "yes" || t == "true" || t == "on") netrc = "1";
+		else if (t == "0" || t == "no" || t == "false" || t == "off" || t.empty()) netrc = "";
+		else netrc = absolute(m.str("netrc"));
+	}
+	// Hosts file URLs may point at besides the upstream's (a CDN, a
+	// storage bucket): one per line or separated by spaces.
+	std::string file_hosts;
+	for (const auto &l : m.lines("file-hosts")) {
+		size_t pos = 0;
+		while (pos < l.size()) {
+			size_t sp = l.find_first_of(" \t,", pos);
+			if (sp == std::string::npos) sp = l.size();
+			std::string h = l.substr(pos, sp - pos);
+			pos = sp + 1;
+			if (h.empty()) continue;
+			if (h.find_first_of("/@?#") != std::string::npos) {
+				fail(cfg, "mirror", m.find("file-hosts"), "file-hosts",
+				     "'" + h + "' is not a host name (or HOST:PORT)");
+				continue;
+			}
+			file_hosts += (file_hosts.empty() ? "" : " ") + lower(h);
+		}
+	}
 	struct Ignored {
 		const char *key, *dflt, *why;
 	};
@@ -620,6 +682,16 @@ int main(int argc, char **argv)
 	out.flag("PM_DIFF_APPEND_EPOCH", diff_epoch);
 	out.flag("PM_CORE_METADATA", core_metadata);
 	out.set("PM_PROXY", proxy);
+	out.set("PM_CA_BUNDLE", ca_bundle);
+	out.set("PM_CLIENT_CERT", client_cert);
+	out.set("PM_CLIENT_KEY", client_key);
+	out.set("PM_NETRC", netrc);
+	out.set("PM_USERNAME", username);
+	out.set("PM_PASSWORD", password);
+	out.set("PM_PASSWORD_FILE", password_file);
+	out.set("PM_TOKEN", token);
+	out.set("PM_TOKEN_FILE", token_file);
+	out.set("PM_FILE_HOSTS", file_hosts);
 	out.set("PM_LOG_DIR", log_dir);
 	out.set("PM_LOCK_FILE", lock_file);
 	out.set("PM_MAX_DELETIONS", max_deletions);

@@ -40,6 +40,7 @@
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
+#include "root_reader.h"
 #include "verify_check.h"
 
 namespace {
@@ -415,32 +416,29 @@ bool Verify::pages_pass()
 	bool have_root_json = false, have_root_html = false;
 	{
 		std::string path = layout::root_json(dir);
-		int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		FILE *f = fd >= 0 ? fdopen(fd, "rb") : nullptr;
-		if (!f) {
+		pm::FileStream in;
+		if (!in.open(path, O_NOFOLLOW)) {
 			problem({"root", "", path, "", "root index " + path + ": " + strerror(errno) +
 			                                   " (index-write -d DIR --rebuild-root writes it)"});
 		} else {
 			// "name\tserial" per project into a sorter; the first few bad entries named.
 			std::vector<std::string> bad;
 			std::string err;
-			bool ok = pm::read_root_json(
-			    f,
-			    [&](const std::string &name, long long serial) {
-				    if (!pm::valid_project_name(name) || serial < 0) {
-					    if (bad.size() < 20) bad.push_back(name);
-				    } else {
-					    root.add(pm::normalize_name(name) + "\t" + std::to_string(serial));
-				    }
-			    },
-			    meta_serial, err, true);
-			fclose(f);
-			if (!ok) {
-				bool parse = err.rfind("does not parse", 0) == 0;
+			pm::RootReader r;
+			r.entry = [&](const std::string *name, long long serial, size_t) {
+				if (!name || !pm::valid_project_name(*name) || serial < 0) {
+					if (bad.size() < 20) bad.push_back(name ? *name : "(no name)");
+				} else {
+					root.add(pm::normalize_name(*name) + "\t" + std::to_string(serial));
+				}
+				return true;
+			};
+			if (!r.parse_json(in, true, err)) {
 				problem({"root", "", path, "",
-				         "root index " + err + (parse ? " (index-write -d DIR --rebuild-root rewrites it)" : "")});
+				         "root index " + path + ": " + err + " (index-write -d DIR --rebuild-root rewrites it)"});
 			} else {
 				have_root_json = true;
+				meta_serial = r.meta_serial();
 			}
 			for (auto &b : bad)
 				problem({"root", "", path, "", "root index entry '" + b + "' is not a project with a serial"});

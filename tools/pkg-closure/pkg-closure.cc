@@ -75,6 +75,7 @@ static const char usage[] =
     "      --input-roots        every project record on standard input is a\n"
     "                           requirement too (any version): its closure is kept\n"
     "  -j, --concurrency N      transfers at once (default 10)\n"
+    PM_HTTP_USAGE
     "  -v, --verbose            more log output; -q, --quiet less\n"
     "  -h, --help               this help;  -V, --version  the version\n";
 
@@ -176,6 +177,7 @@ int main(int argc, char **argv)
 	                                  {"input-roots", no_argument, nullptr, kInputRoots},
 	                                  {"directory", required_argument, nullptr, 'd'},
 	                                  {"dropped", required_argument, nullptr, kDropped},
+	                                  PM_HTTP_LONGOPTS,
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	const char *upstream_arg = nullptr;
@@ -190,6 +192,7 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "r:c:e:u:j:d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "pkg-closure", usage)) continue;
+		if (pm::http_option(c, "pkg-closure", optarg)) continue;
 		switch (c) {
 		case 'r':
 		case 'c':

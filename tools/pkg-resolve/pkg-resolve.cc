@@ -47,6 +47,7 @@ static const char usage[] =
     "      --allow-host HOST  file URLs may also point at HOST (or HOST:PORT);\n"
     "                         repeatable. files.pythonhosted.org is allowed with\n"
     "                         the default upstream\n"
+    PM_HTTP_USAGE
     "  -v, --verbose          more log output; -q, --quiet less\n"
     "  -h, --help             this help;  -V, --version  the version\n";
 
@@ -96,7 +97,8 @@ int main(int argc, char **argv)
 	                                  {"cache-bust", no_argument, nullptr, kCacheBust},
 	                                  {"save-json", required_argument, nullptr, kSaveJson},
 	                                  {"allow-host", required_argument, nullptr, kAllowHost},
-	                                  PM_COMMON_LONGOPTS,
+	                                  PM_HTTP_LONGOPTS,
+	    PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	const char *upstream_arg = nullptr;
 	bool allow_http = false, cache_bust_all = false;
@@ -107,6 +109,7 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "u:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "pkg-resolve", usage)) continue;
+		if (pm::http_option(c, "pkg-resolve", optarg)) continue;
 		switch (c) {
 		case 'u': upstream_arg = optarg; break;
 		case kAllowHttp: allow_http = true; break;
