@@ -17,7 +17,7 @@ CXX        ?= g++
 CXXFLAGS   ?= -O2 -g
 CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -MMD -MP -pthread
 CPPFLAGS   += -Itools/lib -DPM_VERSION='"$(VERSION)"'
-LDLIBS     += -lcurl -lcrypto -lexpat -lre2 -linih -lz -pthread
+LDLIBS     += -lcurl -lcrypto -lexpat -lre2 -linih -lz -lgumbo -pthread
 # toml++ (Debian libtomlplusplus-dev), compiled-library mode: pkg-config
 # gives -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1 and -ltomlplusplus.
 CPPFLAGS   += $(shell pkg-config --cflags tomlplusplus 2>/dev/null)

@@ -204,6 +204,11 @@ http {{
             default_type application/vnd.pypi.simple.v1+json;
             try_files /simple/index.v1_json =404;
         }}
+        location ~ ^/simple/[^/]+/$ {{
+            # project pages (PEP 691 JSON) for pkg-resolve --source simple
+            default_type application/vnd.pypi.simple.v1+json;
+            try_files $uri/index.v1_json =404;
+        }}
         location /pypi/ {{
             default_type application/json;
         }}

@@ -1048,3 +1048,123 @@ EOF
 	assert_success
 	ls "$BATS_TEST_TMPDIR/dl2"/zope_interface-*.whl
 }
+
+# ------------------------------------------------ PEP 792 / 740, quarantine, JSON API off
+
+@test "2280 project status: archived shows in both Simple forms, files still offered, no journal row" {
+	private
+	run py <<'EOF'
+J = {"Accept": "application/vnd.pypi.simple.v1+json"}
+before = rpc().changelog_last_serial()
+d = get_json("/simple/demo-pkg/", J)
+ok(d["project-status"] == {"status": "active"} and d["meta"]["api-version"] == "1.4", d["meta"])
+r = admin("project-status", name="Demo_Pkg", status="archived")
+ok(r["serial"] == before, "archiving wrote a journal row", r)
+d = get_json("/simple/demo-pkg/", J)
+ok(d["project-status"] == {"status": "archived"} and d["files"], d["project-status"])
+s, h, b = req("GET", "/simple/demo-pkg/")
+ok(b'<meta name="pypi:project-status" content="archived">' in b, b[:300])
+ok(get_json("/pypi/demo-pkg/json")["releases"], "archived project left the JSON API")
+s, h, b = req("POST", "/_emulator/admin", {"Content-Type": "application/json"},
+              json.dumps({"op": "project-status", "name": "demo-pkg", "status": "bogus"}).encode())
+ok(s == 400, s, b)
+EOF
+	assert_success
+}
+
+@test "2281 project status: quarantine hides files, the root entry and the JSON API; clearing brings them back; both journalled" {
+	private
+	run py <<'EOF'
+J = {"Accept": "application/vnd.pypi.simple.v1+json"}
+before = rpc().changelog_last_serial()
+admin("project-status", name="demo-pkg", status="quarantined")
+rows = rpc().changelog_since_serial(before)
+ok([r[:2] + [r[3]] for r in rows] == [["Demo_Pkg", None, "project quarantined"]], rows)
+d = get_json("/simple/demo-pkg/", J)
+ok(d["project-status"] == {"status": "quarantined"} and d["files"] == [] and d["versions"] == [], d)
+ok(d["meta"]["_last-serial"] == rows[-1][4])
+s, h, b = req("GET", "/simple/demo-pkg/")
+ok(s == 200 and b'content="quarantined"' in b and b"<a " not in b, b)
+ok(req("GET", "/pypi/demo-pkg/json")[0] == 404)
+root = get_json("/simple/", J)
+ok("Demo_Pkg" not in [p["name"] for p in root["projects"]])
+ok("Demo_Pkg" in rpc().list_packages_with_serial())
+mid = rpc().changelog_last_serial()
+admin("project-status", name="demo-pkg", status="active")
+rows = rpc().changelog_since_serial(mid)
+ok([r[3] for r in rows] == ["project quarantine cleared"] and rows[0][1] is None, rows)
+ok(get_json("/simple/demo-pkg/", J)["files"])
+ok(req("GET", "/pypi/demo-pkg/json")[0] == 200)
+EOF
+	assert_success
+}
+
+@test "2282 release quarantine: the release leaves Simple and JSON APIs and returns; serial moves both times" {
+	private
+	run py <<'EOF'
+J = {"Accept": "application/vnd.pypi.simple.v1+json"}
+d0 = get_json("/simple/demo-pkg/", J)
+ok("1.0" in d0["versions"])
+n10 = [f["filename"] for f in d0["files"] if "-1.0" in f["filename"]]
+ok(n10, d0["files"])
+s0 = d0["meta"]["_last-serial"]
+g0 = rpc().changelog_last_serial()
+admin("quarantine-release", name="demo-pkg", version="1.0")
+rows = rpc().changelog_since_serial(g0)
+ok([(r[1], r[3]) for r in rows] == [("1.0", "release quarantined")], rows)
+d1 = get_json("/simple/demo-pkg/", J)
+ok("1.0" not in d1["versions"] and not set(n10) & {f["filename"] for f in d1["files"]}, d1["versions"])
+ok(d1["meta"]["_last-serial"] > s0)
+s, h, b = req("GET", "/simple/demo-pkg/")
+ok(not any(n.encode() in b for n in n10))
+j = get_json("/pypi/demo-pkg/json")
+ok("1.0" not in j["releases"] and j["info"]["version"] != "1.0", j["info"]["version"])
+ok(req("GET", "/pypi/demo-pkg/1.0/json")[0] == 404)
+admin("clear-release-quarantine", name="demo-pkg", version="1.0")
+rows = rpc().changelog_since_serial(rows[-1][4])
+ok([(r[1], r[3]) for r in rows] == [("1.0", "release quarantine cleared")], rows)
+d2 = get_json("/simple/demo-pkg/", J)
+ok(d2["files"] == [dict(f) for f in d0["files"]] and d2["meta"]["_last-serial"] > d1["meta"]["_last-serial"])
+EOF
+	assert_success
+}
+
+@test "2283 provenance: PEP 740 URL in JSON provenance and HTML data-provenance; the URL serves the object" {
+	private
+	run py <<'EOF'
+J = {"Accept": "application/vnd.pypi.simple.v1+json"}
+r = admin("provenance", name="demo-pkg", version="1.0")
+ok(r["files"], r)
+d = get_json("/simple/demo-pkg/", J)
+with_p = [f for f in d["files"] if f["provenance"]]
+ok(sorted(f["filename"] for f in with_p) == sorted(r["files"]), with_p)
+ok(all(f["provenance"] is None for f in d["files"] if f["filename"] not in r["files"]))
+f = with_p[0]
+ok(f["provenance"] == URL + "/integrity/demo-pkg/1.0/%s/provenance" % f["filename"], f["provenance"])
+s, h, b = req("GET", "/simple/demo-pkg/")
+ok(('data-provenance="%s"' % f["provenance"]).encode() in b, b)
+path = urllib.parse.urlsplit(f["provenance"]).path
+s, h, b = req("GET", path, {"Accept": "application/vnd.pypi.integrity.v1+json"})
+ok(s == 200 and h["content-type"] == "application/vnd.pypi.integrity.v1+json", s, h)
+obj = json.loads(b)
+ok(obj["version"] == 1 and obj["attestation_bundles"], obj)
+ok(req("GET", path, {"Accept": "text/html"})[0] == 406)
+other = [x for x in d["files"] if not x["provenance"]][0]
+ok(req("GET", "/integrity/demo-pkg/x/%s/provenance" % other["filename"])[0] == 404)
+EOF
+	assert_success
+}
+
+@test "2284 json-api enabled=0: /pypi/<name>/json answers 404, the Simple API still works; enabled=1 restores it" {
+	private
+	run py <<'EOF'
+ok(admin("json-api", enabled="0")["json_api"] is False)
+ok(req("GET", "/pypi/demo-pkg/json")[0] == 404)
+ok(req("GET", "/pypi/demo-pkg/1.0/json")[0] == 404)
+ok(get_json("/simple/demo-pkg/", {"Accept": "application/vnd.pypi.simple.v1+json"})["files"])
+ok(admin("status")["json_api"] is False)
+admin("json-api", enabled="1")
+ok(req("GET", "/pypi/demo-pkg/json")[0] == 200)
+EOF
+	assert_success
+}

@@ -33,4 +33,5 @@ run_fuzzer() {
 @test "0903 fuzz: PEP 440 versions, ordering and specifiers" { run_fuzzer pep440; }
 @test "0904 fuzz: XML-RPC response parser (streaming, entity bombs, nesting)" { run_fuzzer xmlrpc; }
 @test "0905 fuzz: upstream project JSON -> record -> HTML/JSON pages" { run_fuzzer project_json; }
+@test "2250 fuzz: upstream Simple page (PEP 503 HTML via gumbo, PEP 691 JSON) -> record -> pages" { run_fuzzer simple_page; }
 @test "0906 fuzz: PEP 508 requirements, markers, target environments" { run_fuzzer pep508; }

@@ -120,7 +120,7 @@ def check(name):
     raw = open(os.path.join(d, "index.html"), "rb").read()
     assert raw == open(os.path.join(d, "index.v1_html"), "rb").read(), "index.v1_html differs from index.html"
     p = P(); p.feed(raw.decode()); p.close()
-    assert p.meta.get("pypi:repository-version") == "1.1", p.meta
+    assert p.meta.get("pypi:repository-version") == "1.4", p.meta
     assert raw.decode().rstrip().endswith(f"<!--SERIAL {doc['last_serial']}-->"), "no SERIAL trailer"
     seen = set()
     def local(url):
@@ -155,7 +155,7 @@ def check(name):
     assert [t for _, t in p.links] == sorted(t for _, t in p.links), "links not sorted by filename"
 
     j = json.load(open(os.path.join(d, "index.v1_json")))
-    assert j["name"] == name and j["meta"]["api-version"] == "1.1", j["meta"]
+    assert j["name"] == name and j["meta"]["api-version"] == "1.4", j["meta"]
     assert j["meta"]["_last-serial"] == doc["last_serial"] and isinstance(j["meta"]["_last-serial"], int)
     assert {f["filename"] for f in j["files"]} == set(up)
     for f in j["files"]:
@@ -240,12 +240,12 @@ class P(html.parser.HTMLParser):
     def handle_data(s, data):
         if s.href: s.links.append((s.href, data)); s.href = None
 p = P(); p.feed(raw.decode())
-assert p.meta["pypi:repository-version"] == "1.1"
+assert p.meta["pypi:repository-version"] == "1.4"
 up = json.load(urllib.request.urlopen(urllib.request.Request(emu + "/simple/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})))
 want = sorted(((norm(x["name"]), x["name"]) for x in up["projects"]))
 assert [(h, t) for h, t in p.links] == [(n + "/", disp) for n, disp in want], (p.links, want)
 j = json.load(open(d + "/index.v1_json"))
-assert j["meta"] == {"_last-serial": 999999, "api-version": "1.1"}, j["meta"]
+assert j["meta"] == {"_last-serial": 999999, "api-version": "1.4"}, j["meta"]
 assert [x["name"] for x in j["projects"]] == [disp for _, disp in want]
 for x in j["projects"]:
     doc = json.load(urllib.request.urlopen(f"{emu}/pypi/{norm(x['name'])}/json"))

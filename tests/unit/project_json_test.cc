@@ -373,3 +373,165 @@ TEST(ProjectJson, TextThatIsNotJson)
 }
 
 } // namespace
+
+// ---- Simple API project pages (PEP 691 JSON, PEP 503 HTML) ----
+
+namespace {
+
+const std::string kPage = "https://pypi.org/simple/demo-pkg/";
+const std::string kProv = "https://pypi.org/integrity/demo-pkg/1.0/demo_pkg-1.0-py3-none-any.whl/provenance";
+
+std::string simple_json(const std::string &extra_file = "", const std::string &status = "active",
+                        const std::string &name = "demo-pkg")
+{
+	return R"({"files":[{"core-metadata":{"sha256":")" + kMeta + R"("},"filename":"demo_pkg-1.0-py3-none-any.whl",)" +
+	       R"("hashes":{"sha256":")" + kSha + R"("},"provenance":")" + kProv +
+	       R"(","requires-python":">=3.8","size":1234,"upload-time":"2024-01-02T03:04:05.123456Z","url":")" + kFiles +
+	       kHash + R"(/demo_pkg-1.0-py3-none-any.whl","yanked":"bad <build>"},{"core-metadata":false,)" +
+	       R"("filename":"demo_pkg-1.0.tar.gz","hashes":{"sha256":")" + kSha +
+	       R"("},"provenance":null,"requires-python":null,"size":999,"url":"../../packages/12/34/)" + kHash +
+	       R"(/demo_pkg-1.0.tar.gz","yanked":false})" + extra_file + R"(],"meta":{"_last-serial":77,"api-version":"1.4"},)" +
+	       R"("name":")" + name + R"(","project-status":{"status":")" + status + R"("},"versions":["1.0"]})";
+}
+
+std::string simple_html(const std::string &extra = "", const std::string &title = "Demo_Pkg")
+{
+	return "<!DOCTYPE html>\n<html lang=\"en\">\n  <head>\n    <meta name=\"pypi:repository-version\" "
+	       "content=\"1.4\">\n<meta name=\"pypi:project-status\" content=\"archived\">    <title>Links for " +
+	       title + "</title>\n  </head>\n  <body>\n    <h1>Links for " + title + "</h1>\n<a href=\"" + kFiles + kHash +
+	       "/demo_pkg-1.0-py3-none-any.whl#sha256=" + kSha +
+	       "\" data-requires-python=\"&gt;=3.8\" data-yanked=\"bad &lt;build&gt;\" data-dist-info-metadata=\"sha256=" +
+	       kMeta + "\" data-core-metadata=\"sha256=" + kMeta + "\" data-provenance=\"" + kProv +
+	       "\">demo_pkg-1.0-py3-none-any.whl</a><br />\n<a href=\"../../packages/12/34/" + kHash +
+	       "/demo_pkg-1.0.tar.gz#sha256=" + kSha + "\" >demo_pkg-1.0.tar.gz</a><br />\n" + extra +
+	       "</body>\n</html>\n<!--SERIAL 88-->";
+}
+
+pm::ProjectJsonPolicy pypi() { return pm::project_json_policy("https://pypi.org", {}, false); }
+
+} // namespace
+
+TEST(SimpleJson, AllFieldsIncludingStatusAndProvenance)
+{
+	std::string t = simple_json();
+	pm::ProjectJson pj;
+	ASSERT_TRUE(pm::parse_simple_json(t, "demo-pkg", kPage, pypi(), pj)) << pj.error;
+	EXPECT_EQ(pj.status, "active");
+	EXPECT_EQ(pj.last_serial, 77);
+	EXPECT_FALSE(pj.sizes_missing);
+	ASSERT_EQ(pj.files.size(), 2u);
+	auto &w = pj.files[0];
+	EXPECT_EQ(w.version, "1.0");
+	EXPECT_EQ(w.path, "packages/12/34/" + kHash + "/demo_pkg-1.0-py3-none-any.whl");
+	EXPECT_EQ(w.size, 1234);
+	EXPECT_EQ(w.upload_time, "2024-01-02T03:04:05.123456Z");
+	EXPECT_TRUE(w.has_requires_python);
+	EXPECT_EQ(w.requires_python, ">=3.8");
+	EXPECT_TRUE(w.yanked);
+	EXPECT_EQ(w.yanked_reason, "bad <build>");
+	EXPECT_EQ(w.core_metadata, kMeta);
+	EXPECT_EQ(w.provenance, kProv);
+	EXPECT_EQ(w.packagetype, "bdist_wheel");
+	auto &s = pj.files[1];
+	// A relative URL is resolved against the page.
+	EXPECT_EQ(s.url, "https://pypi.org/packages/12/34/" + kHash + "/demo_pkg-1.0.tar.gz");
+	EXPECT_EQ(s.packagetype, "sdist");
+	EXPECT_EQ(s.version, "1.0");
+	EXPECT_TRUE(s.provenance.empty());
+	EXPECT_FALSE(s.has_requires_python);
+	EXPECT_FALSE(s.yanked);
+}
+
+TEST(SimpleJson, RefusesOtherProjectBadStatusMajorVersionAndHostileFiles)
+{
+	pm::ProjectJson pj;
+	std::string t = simple_json("", "active", "other-pkg");
+	EXPECT_FALSE(pm::parse_simple_json(t, "demo-pkg", kPage, pypi(), pj));
+	EXPECT_NE(pj.error.find("other-pkg"), std::string::npos) << pj.error;
+	t = simple_json("", "gone");
+	EXPECT_FALSE(pm::parse_simple_json(t, "demo-pkg", kPage, pypi(), pj));
+	EXPECT_NE(pj.error.find("PEP 792"), std::string::npos) << pj.error;
+	t = simple_json();
+	t.replace(t.find("\"1.4\""), 5, "\"2.0\"");
+	EXPECT_FALSE(pm::parse_simple_json(t, "demo-pkg", kPage, pypi(), pj));
+	EXPECT_NE(pj.error.find("PEP 629"), std::string::npos) << pj.error;
+	auto bad = [&](const std::string &file, const char *want) {
+		std::string d = simple_json("," + file);
+		pm::ProjectJson p;
+		EXPECT_FALSE(pm::parse_simple_json(d, "demo-pkg", kPage, pypi(), p)) << file;
+		EXPECT_NE(p.error.find(want), std::string::npos) << p.error;
+	};
+	bad(R"({"filename":"../evil.whl","hashes":{"sha256":")" + kSha + R"("},"url":"x"})", "evil");
+	bad(R"({"filename":"demo_pkg-2.0.tar.gz","hashes":{"sha256":")" + kSha +
+	        R"("},"url":"https://evil.example/packages/12/34/)" + kHash + R"(/demo_pkg-2.0.tar.gz"})",
+	    "host");
+	bad(R"({"filename":"demo_pkg-2.0.tar.gz","hashes":{"md5":"x"},"url":"../../packages/12/34/)" + kHash +
+	        R"(/demo_pkg-2.0.tar.gz"})",
+	    "sha256");
+	bad(R"({"filename":"demo_pkg-2.0.tar.gz","hashes":{"sha256":")" + kSha +
+	        R"("},"provenance":"http://pypi.org/x","url":"../../packages/12/34/)" + kHash + R"(/demo_pkg-2.0.tar.gz"})",
+	    "provenance");
+	t = "not json";
+	EXPECT_FALSE(pm::parse_simple_json(t, "demo-pkg", kPage, pypi(), pj));
+	EXPECT_TRUE(pj.syntax_error);
+}
+
+TEST(SimpleHtml, ParsesPep503WithEntitiesStatusSerialAndProvenance)
+{
+	pm::ProjectJson pj;
+	ASSERT_TRUE(pm::parse_simple_html(simple_html(), "demo-pkg", kPage, pypi(), pj)) << pj.error;
+	EXPECT_EQ(pj.status, "archived");
+	EXPECT_EQ(pj.last_serial, 88);
+	EXPECT_EQ(pj.page_name, "Demo_Pkg");
+	EXPECT_TRUE(pj.sizes_missing); // PEP 503 has no size
+	ASSERT_EQ(pj.files.size(), 2u);
+	auto &w = pj.files[0];
+	EXPECT_EQ(w.sha256, kSha);
+	EXPECT_EQ(w.requires_python, ">=3.8");
+	EXPECT_EQ(w.yanked_reason, "bad <build>");
+	EXPECT_EQ(w.core_metadata, kMeta);
+	EXPECT_EQ(w.provenance, kProv);
+	EXPECT_EQ(w.size, -1);
+	EXPECT_TRUE(w.upload_time.empty());
+	EXPECT_FALSE(pj.files[1].yanked);
+	EXPECT_EQ(pj.files[1].url, "https://pypi.org/packages/12/34/" + kHash + "/demo_pkg-1.0.tar.gz");
+}
+
+TEST(SimpleHtml, MalformedMarkupIsReadAsBrowsersReadIt)
+{
+	// Unquoted attributes, upper-case tags, no </a>: an HTML5 parser copes.
+	std::string h = "<HTML><title>Links for demo-pkg</title><A HREF=../../packages/12/34/" + kHash +
+	                "/demo_pkg-1.0.tar.gz#sha256=" + kSha + " data-yanked>demo_pkg-1.0.tar.gz";
+	pm::ProjectJson pj;
+	ASSERT_TRUE(pm::parse_simple_html(h, "demo-pkg", kPage, pypi(), pj)) << pj.error;
+	ASSERT_EQ(pj.files.size(), 1u);
+	EXPECT_TRUE(pj.files[0].yanked);
+	EXPECT_TRUE(pj.files[0].yanked_reason.empty());
+	EXPECT_EQ(pj.status, "");
+}
+
+TEST(SimpleHtml, RefusesOtherProjectAndHostileLinks)
+{
+	pm::ProjectJson pj;
+	EXPECT_FALSE(pm::parse_simple_html(simple_html("", "Other"), "demo-pkg", kPage, pypi(), pj));
+	EXPECT_NE(pj.error.find("Other"), std::string::npos) << pj.error;
+	std::string off = "<a href=\"https://evil.example/packages/12/34/" + kHash + "/demo_pkg-2.0.tar.gz#sha256=" + kSha +
+	                  "\">demo_pkg-2.0.tar.gz</a>\n";
+	EXPECT_FALSE(pm::parse_simple_html(simple_html(off), "demo-pkg", kPage, pypi(), pj));
+	EXPECT_EQ(pj.error_file, "demo_pkg-2.0.tar.gz");
+	EXPECT_NE(pj.error.find("host"), std::string::npos) << pj.error;
+	std::string evil = "<a href=\"../../packages/12/34/" + kHash + "/..%2fx#sha256=" + kSha + "\">../x</a>\n";
+	EXPECT_FALSE(pm::parse_simple_html(simple_html(evil), "demo-pkg", kPage, pypi(), pj));
+	std::string mismatch = "<a href=\"../../packages/12/34/" + kHash + "/demo_pkg-3.0.tar.gz#sha256=" + kSha +
+	                       "\">demo_pkg-9.0.tar.gz</a>\n";
+	EXPECT_FALSE(pm::parse_simple_html(simple_html(mismatch), "demo-pkg", kPage, pypi(), pj));
+}
+
+TEST(VersionFromFilename, WheelsSdistsAndNamesWithDashes)
+{
+	EXPECT_EQ(pm::version_from_filename("demo_pkg-1.0-py3-none-any.whl", "demo-pkg"), "1.0");
+	EXPECT_EQ(pm::version_from_filename("foo_bar_baz-2.0rc1.tar.gz", "foo-bar-baz"), "2.0rc1");
+	EXPECT_EQ(pm::version_from_filename("Foo.Bar-baz-2.1.zip", "foo-bar-baz"), "2.1");
+	EXPECT_EQ(pm::version_from_filename("demo-1.0-py2.7.egg", "demo"), "1.0");
+	EXPECT_EQ(pm::version_from_filename("weird.bin", "weird"), "");
+}

@@ -92,7 +92,7 @@ TEST(ProjectHtml, Structure)
 {
 	std::string h = pm::render_project_html(demo(), 4242, "");
 	EXPECT_EQ(h.rfind("<!DOCTYPE html>\n", 0), 0u);
-	EXPECT_NE(h.find("<meta name=\"pypi:repository-version\" content=\"1.1\">"), std::string::npos);
+	EXPECT_NE(h.find("<meta name=\"pypi:repository-version\" content=\"1.4\">"), std::string::npos);
 	EXPECT_NE(h.find("<title>Links for Demo_Pkg</title>"), std::string::npos);
 	EXPECT_NE(h.find("<h1>Links for Demo_Pkg</h1>"), std::string::npos);
 	// Trailer like PyPI's.
@@ -164,7 +164,7 @@ TEST(ProjectJson, Pep691AndPep700)
 	auto d = parse(pm::render_project_json(demo(), 4242, ""));
 	ASSERT_TRUE(d.IsObject());
 	EXPECT_STREQ(d["name"].GetString(), "demo-pkg");
-	EXPECT_STREQ(d["meta"]["api-version"].GetString(), "1.1");
+	EXPECT_STREQ(d["meta"]["api-version"].GetString(), "1.4");
 	ASSERT_TRUE(d["meta"]["_last-serial"].IsInt64());
 	EXPECT_EQ(d["meta"]["_last-serial"].GetInt64(), 4242);
 	auto &v = d["versions"];
@@ -328,7 +328,7 @@ TEST(RootHtml, Lines)
 	std::string s = pm::root_html_head();
 	pm::root_html_entry(s, "Demo_Pkg", "demo-pkg");
 	s += pm::root_html_tail();
-	EXPECT_NE(s.find("<meta name=\"pypi:repository-version\" content=\"1.1\">"), std::string::npos);
+	EXPECT_NE(s.find("<meta name=\"pypi:repository-version\" content=\"1.4\">"), std::string::npos);
 	EXPECT_NE(s.find("\n<a href=\"demo-pkg/\">Demo_Pkg</a>\n"), std::string::npos);
 	EXPECT_EQ(s.substr(s.size() - 7), "</html>");
 }
@@ -367,7 +367,7 @@ TEST(Root, WriteLoadMergeRoundTrip)
 
 	std::string json, html, v1html;
 	ASSERT_TRUE(pm::read_file(d + "/index.v1_json", json));
-	EXPECT_EQ(json, "{\"meta\":{\"_last-serial\":40,\"api-version\":\"1.1\"},\"projects\":["
+	EXPECT_EQ(json, "{\"meta\":{\"_last-serial\":40,\"api-version\":\"1.4\"},\"projects\":["
 	                "{\"_last-serial\":10,\"name\":\"alpha\"},{\"_last-serial\":25,\"name\":\"beta\"},"
 	                "{\"_last-serial\":40,\"name\":\"Delta.Pkg\"}]}");
 	ASSERT_TRUE(pm::read_file(d + "/index.html", html));

@@ -1,8 +1,11 @@
 #include "project_json.h"
 
 #include <cctype>
+#include <cstring>
+#include <strings.h>
 #include <unordered_set>
 
+#include <gumbo.h>
 #include <rapidjson/error/en.h>
 
 #include "fsutil.h"
@@ -10,6 +13,7 @@
 #include "http.h"
 #include "names.h"
 #include "ndjson.h"
+#include "record.h"
 #include "text.h"
 #include "url_policy.h"
 
@@ -311,15 +315,16 @@ bool convert_project_json(const rapidjson::Value &doc, const ProjectJsonPolicy &
 	return true;
 }
 
-bool parse_project_json(std::string &text, const ProjectJsonPolicy &policy, ProjectJson &out)
+namespace {
+
+// Parses text in place (it is overwritten), for every upstream JSON form.
+bool parse_insitu(std::string &text, rapidjson::Document &doc, ProjectJson &out)
 {
 	if (text.find('\0') != std::string::npos) {
-		out = ProjectJson();
 		out.error = "JSON does not parse: it contains a NUL byte";
 		out.syntax_error = true;
 		return false;
 	}
-	rapidjson::Document doc;
 	// In place: a large document is not copied a second time. Iterative: deep
 	// nesting cannot exhaust the stack. Encoding validation: invalid UTF-8
 	// is refused here instead of travelling on in records.
@@ -332,13 +337,435 @@ bool parse_project_json(std::string &text, const ProjectJsonPolicy &policy, Proj
 	text.append(4, '\0');
 	doc.ParseInsitu<flags>(text.data());
 	if (doc.HasParseError()) {
-		out = ProjectJson();
 		out.error = std::string("JSON does not parse: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
 		            " at offset " + std::to_string(doc.GetErrorOffset());
 		out.syntax_error = true;
 		return false;
 	}
+	return true;
+}
+
+} // namespace
+
+bool parse_project_json(std::string &text, const ProjectJsonPolicy &policy, ProjectJson &out)
+{
+	out = ProjectJson();
+	rapidjson::Document doc;
+	if (!parse_insitu(text, doc, out)) return false;
 	return convert_project_json(doc, policy, out);
+}
+
+std::string version_from_filename(const std::string &filename, const std::string &project)
+{
+	auto ends_with = [&](const char *suf) {
+		size_t n = strlen(suf);
+		return filename.size() > n && strcasecmp(filename.c_str() + filename.size() - n, suf) == 0;
+	};
+	if (ends_with(".whl") || ends_with(".egg")) {
+		size_t a = filename.find('-');
+		if (a == std::string::npos) return "";
+		size_t b = filename.find('-', a + 1);
+		std::string v = filename.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+		if (b == std::string::npos && v.size() > 4) v.resize(v.size() - 4); // "name-1.0.egg"
+		return v;
+	}
+	static const char *exts[] = {".tar.gz", ".tar.bz2", ".tar.xz", ".tar.Z", ".tgz", ".tbz", ".tar", ".zip",
+	                             ".exe", ".msi", ".rpm", ".dmg", ".deb"};
+	std::string stem;
+	for (const char *e : exts)
+		if (ends_with(e)) {
+			stem = filename.substr(0, filename.size() - strlen(e));
+			break;
+		}
+	if (stem.empty()) return "";
+	// The name part may itself contain "-": the first split whose left side
+	// normalizes to the project.
+	for (size_t i = stem.find('-'); i != std::string::npos; i = stem.find('-', i + 1))
+		if (normalize_name(stem.substr(0, i)) == project) return stem.substr(i + 1);
+	return "";
+}
+
+namespace {
+
+std::string packagetype_of(const std::string &filename)
+{
+	auto ends = [&](const char *suf) {
+		size_t n = strlen(suf);
+		return filename.size() > n && strcasecmp(filename.c_str() + filename.size() - n, suf) == 0;
+	};
+	if (ends(".whl")) return "bdist_wheel";
+	if (ends(".egg")) return "bdist_egg";
+	if (ends(".exe")) return "bdist_wininst";
+	if (ends(".msi")) return "bdist_msi";
+	if (ends(".rpm")) return "bdist_rpm";
+	if (ends(".dmg")) return "bdist_dmg";
+	return "sdist";
+}
+
+bool valid_status(const std::string &s)
+{
+	return s == "active" || s == "archived" || s == "quarantined" || s == "deprecated";
+}
+
+// PEP 629: a major version other than 1 is a format we cannot read.
+bool api_version_ok(const std::string &v, ProjectJson &out)
+{
+	if (v.empty() || v.compare(0, 2, "1.") == 0 || v == "1") return true;
+	out.error = "Simple API version " + printable(v) + " is not 1.x (PEP 629: refusing an unknown major version)";
+	return false;
+}
+
+// What one Simple API file link says, in either form, before checking.
+struct SimpleLink {
+	std::string filename, url, sha256, requires_python, yanked_reason, core_metadata, provenance, upload_time;
+	bool has_requires_python = false, yanked = false;
+	long long size = -1;
+};
+
+// Shared checks of a Simple API file (JSON or HTML), the same as the JSON
+// API's where the fields are the same.
+bool convert_simple_link(SimpleLink &l, const std::string &project, const std::string &page_url,
+                         const ProjectJsonPolicy &policy, FileEntry &f, ProjectJson &out)
+{
+	f.filename = l.filename;
+	out.error_file = printable(f.filename);
+	out.error_url = printable(l.url, 1024);
+	auto fail = [&](const std::string &why) {
+		out.error = "file " + out.error_file + ": " + why;
+		return false;
+	};
+	std::string why;
+	if (!safe_filename(f.filename, &why)) return fail(why);
+	if (l.url.empty()) return fail("no url");
+	if (l.url.size() > kMaxUrl) return fail("url is longer than " + std::to_string(kMaxUrl) + " bytes");
+	if (has_control(l.url)) return fail("URL contains a control character");
+	if (!resolve_url(page_url, l.url, f.url)) return fail("URL does not parse");
+	out.error_url = printable(f.url, 1024);
+	if (!check_file_url(f.url, f.filename, policy, f.path, &why)) return fail(why);
+	lower_in_place(l.sha256);
+	if (!is_sha256_hex(l.sha256)) return fail("no sha256 hash (64 hex digits) for the file");
+	f.sha256 = l.sha256;
+	if (l.size > policy.max_file_size)
+		return fail("size " + std::to_string(l.size) + " is larger than " + std::to_string(policy.max_file_size) +
+		            " bytes");
+	f.size = l.size;
+	if (f.size < 0) out.sizes_missing = true;
+	if (!l.upload_time.empty() && (l.upload_time.size() > kMaxTime || parse_iso8601(l.upload_time) < 0))
+		return fail("upload-time '" + printable(l.upload_time) + "' is not ISO 8601");
+	f.upload_time = l.upload_time;
+	if (l.requires_python.size() > kMaxRequiresPython || has_control(l.requires_python))
+		return fail("requires-python is too long or contains a control character");
+	f.requires_python = l.requires_python;
+	f.has_requires_python = l.has_requires_python && !f.requires_python.empty();
+	if (l.yanked_reason.size() > kMaxYankedReason) return fail("yanked reason is too long");
+	f.yanked = l.yanked;
+	f.yanked_reason = l.yanked ? l.yanked_reason : "";
+	if (!l.core_metadata.empty()) {
+		lower_in_place(l.core_metadata);
+		if (!is_sha256_hex(l.core_metadata)) return fail("core-metadata sha256 is not 64 hex digits");
+		f.core_metadata = l.core_metadata;
+	}
+	if (!l.provenance.empty()) {
+		// Passed through to our pages as upstream's absolute URL.
+		std::string abs;
+		UrlParts u;
+		if (l.provenance.size() > kMaxUrl || has_control(l.provenance) || !resolve_url(page_url, l.provenance, abs) ||
+		    !parse_url(abs, u) || !check_scheme(u, policy.allow_http) ||
+		    abs.find_first_of("\"<> ") != std::string::npos)
+			return fail("provenance " + printable(l.provenance) + " is not an " +
+			            (policy.allow_http ? "http(s)" : "https") + " URL");
+		f.provenance = abs;
+	}
+	f.version = version_from_filename(f.filename, project);
+	if (f.version.size() > kMaxVersion || has_control(f.version)) f.version.clear();
+	f.packagetype = packagetype_of(f.filename);
+	out.error_file.clear();
+	out.error_url.clear();
+	return true;
+}
+
+bool add_unique(ProjectJson &out, std::unordered_set<std::string> &seen, FileEntry &&f)
+{
+	if (!seen.insert(f.filename).second) {
+		out.error_file = printable(f.filename);
+		out.error_url = printable(f.url, 1024);
+		out.error = "file " + out.error_file + ": listed more than once";
+		return false;
+	}
+	out.files.push_back(std::move(f));
+	return true;
+}
+
+// A "sha256=<hex>" attribute value (PEP 658/714), or "true" with no hash.
+std::string metadata_attr_hash(const std::string &v)
+{
+	if (v.compare(0, 7, "sha256=") == 0) return v.substr(7);
+	return "";
+}
+
+// --- HTML (gumbo) ---
+
+const char *attr(const GumboElement &e, const char *name)
+{
+	const GumboAttribute *a = gumbo_get_attribute(&e.attributes, name);
+	return a ? a->value : nullptr;
+}
+
+void text_of(const GumboNode *n, std::string &out)
+{
+	if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_WHITESPACE || n->type == GUMBO_NODE_CDATA) {
+		out += n->v.text.text;
+		return;
+	}
+	if (n->type != GUMBO_NODE_ELEMENT) return;
+	const GumboVector &c = n->v.element.children;
+	for (unsigned i = 0; i < c.length; i++) text_of(static_cast<const GumboNode *>(c.data[i]), out);
+}
+
+std::string trim(const std::string &s)
+{
+	size_t a = s.find_first_not_of(" \t\r\n\f"), b = s.find_last_not_of(" \t\r\n\f");
+	return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+struct HtmlScan {
+	std::vector<SimpleLink> links;
+	std::string api_version, status, title, h1, base_href;
+	long long serial = -1;
+	bool bad_link = false;
+	std::string bad_link_why;
+};
+
+// Walks the tree without recursion (a hostile page may nest deeply).
+void scan_html(const GumboNode *root, HtmlScan &s)
+{
+	std::vector<const GumboNode *> stack{root};
+	while (!stack.empty()) {
+		const GumboNode *n = stack.back();
+		stack.pop_back();
+		if (n->type == GUMBO_NODE_COMMENT) {
+			// Our pages and bandersnatch's end in <!--SERIAL n-->.
+			std::string c = trim(n->v.text.text);
+			if (c.compare(0, 7, "SERIAL ") == 0) {
+				long long v = 0;
+				size_t d = 0;
+				for (size_t i = 7; i < c.size() && isdigit(static_cast<unsigned char>(c[i])) && d < 18; i++, d++)
+					v = v * 10 + (c[i] - '0');
+				if (d && d == c.size() - 7) s.serial = v;
+			}
+			continue;
+		}
+		const GumboVector *children = nullptr;
+		if (n->type == GUMBO_NODE_DOCUMENT) {
+			children = &n->v.document.children;
+		} else if (n->type == GUMBO_NODE_ELEMENT || n->type == GUMBO_NODE_TEMPLATE) {
+			const GumboElement &e = n->v.element;
+			children = &e.children;
+			switch (e.tag) {
+			case GUMBO_TAG_META: {
+				const char *name = attr(e, "name"), *content = attr(e, "content");
+				if (name && content) {
+					if (!strcasecmp(name, "pypi:repository-version")) s.api_version = trim(content);
+					if (!strcasecmp(name, "pypi:project-status")) s.status = trim(content);
+				}
+				break;
+			}
+			case GUMBO_TAG_TITLE: text_of(n, s.title); break;
+			case GUMBO_TAG_H1:
+				if (s.h1.empty()) text_of(n, s.h1);
+				break;
+			case GUMBO_TAG_BASE:
+				if (const char *h = attr(e, "href")) s.base_href = h;
+				break;
+			case GUMBO_TAG_A: {
+				const char *href = attr(e, "href");
+				if (!href) break;
+				SimpleLink l;
+				text_of(n, l.filename);
+				l.filename = trim(l.filename);
+				std::string h = href;
+				size_t hash = h.find('#');
+				if (hash != std::string::npos) {
+					std::string frag = h.substr(hash + 1);
+					h.resize(hash);
+					if (frag.compare(0, 7, "sha256=") == 0) l.sha256 = frag.substr(7);
+				}
+				l.url = h;
+				if (const char *rp = attr(e, "data-requires-python")) {
+					l.requires_python = rp; // gumbo has decoded the entities
+					l.has_requires_python = true;
+				}
+				if (const char *y = attr(e, "data-yanked")) {
+					l.yanked = true;
+					l.yanked_reason = y;
+				}
+				const char *cm = attr(e, "data-core-metadata");
+				if (!cm) cm = attr(e, "data-dist-info-metadata");
+				if (cm) l.core_metadata = metadata_attr_hash(cm);
+				if (const char *pv = attr(e, "data-provenance")) l.provenance = pv;
+				s.links.push_back(std::move(l));
+				break;
+			}
+			default: break;
+			}
+		}
+		if (children)
+			for (unsigned i = children->length; i-- > 0;) stack.push_back(static_cast<const GumboNode *>(children->data[i]));
+	}
+}
+
+std::string name_from_heading(const std::string &t)
+{
+	static const std::string p = "Links for ";
+	std::string s = trim(t);
+	if (s.compare(0, p.size(), p) != 0) return "";
+	return trim(s.substr(p.size()));
+}
+
+// The page's project against the one asked for.
+bool check_page_name(const std::string &named, const std::string &project, ProjectJson &out)
+{
+	out.page_name = named;
+	if (named.empty() || normalize_name(named) == project) return true;
+	out.error = "the page is for project " + printable(named) + ", not " + project;
+	return false;
+}
+
+} // namespace
+
+bool parse_simple_html(const std::string &text, const std::string &project, const std::string &page_url,
+                       const ProjectJsonPolicy &policy, ProjectJson &out)
+{
+	out = ProjectJson();
+	if (text.find('\0') != std::string::npos) {
+		out.error = "HTML page contains a NUL byte";
+		return false;
+	}
+	GumboOutput *g = gumbo_parse_with_options(&kGumboDefaultOptions, text.data(), text.size());
+	if (!g) {
+		out.error = "HTML does not parse";
+		return false;
+	}
+	HtmlScan s;
+	scan_html(g->document, s);
+	gumbo_destroy_output(&kGumboDefaultOptions, g);
+	if (!api_version_ok(s.api_version, out)) return false;
+	if (!s.status.empty() && !valid_status(s.status)) {
+		out.error = "project status " + printable(s.status) + " is not a PEP 792 status";
+		return false;
+	}
+	out.status = s.status;
+	out.last_serial = s.serial;
+	std::string named = name_from_heading(s.title);
+	if (named.empty()) named = name_from_heading(s.h1);
+	if (!check_page_name(named, project, out)) return false;
+	// A <base href> moves what relative links are relative to.
+	std::string base = page_url;
+	if (!s.base_href.empty() && !resolve_url(page_url, s.base_href, base)) base = page_url;
+	std::unordered_set<std::string> seen;
+	for (auto &l : s.links) {
+		FileEntry f;
+		if (!convert_simple_link(l, project, base, policy, f, out)) return false;
+		if (!add_unique(out, seen, std::move(f))) return false;
+	}
+	return true;
+}
+
+bool parse_simple_json(std::string &text, const std::string &project, const std::string &page_url,
+                       const ProjectJsonPolicy &policy, ProjectJson &out)
+{
+	out = ProjectJson();
+	rapidjson::Document doc;
+	if (!parse_insitu(text, doc, out)) return false;
+	if (!doc.IsObject()) {
+		out.error = "document is not a JSON object";
+		return false;
+	}
+	std::string why;
+	auto *meta = member(doc, "meta");
+	if (meta && meta->IsObject()) {
+		std::string v;
+		if (!opt_string(*meta, "api-version", v, 32, why)) {
+			out.error = "meta." + why;
+			return false;
+		}
+		if (!api_version_ok(v, out)) return false;
+		auto *ls = member(*meta, "_last-serial");
+		if (ls && ls->IsInt64() && ls->GetInt64() >= 0) out.last_serial = ls->GetInt64();
+	}
+	std::string named;
+	if (!opt_string(doc, "name", named, 256, why)) {
+		out.error = why;
+		return false;
+	}
+	if (!check_page_name(named, project, out)) return false;
+	auto *ps = member(doc, "project-status");
+	if (ps && ps->IsObject()) {
+		if (!opt_string(*ps, "status", out.status, 32, why) || (!out.status.empty() && !valid_status(out.status))) {
+			out.error = "project-status.status " + printable(out.status) + " is not a PEP 792 status";
+			return false;
+		}
+	}
+	auto *files = member(doc, "files");
+	if (!files || !files->IsArray()) {
+		out.error = "document has no \"files\" array";
+		return false;
+	}
+	std::unordered_set<std::string> seen;
+	for (auto &v : files->GetArray()) {
+		if (!v.IsObject()) {
+			out.error = "a file entry is not an object";
+			return false;
+		}
+		SimpleLink l;
+		auto fail = [&](const std::string &w) {
+			out.error_file = printable(l.filename);
+			out.error = "file " + out.error_file + ": " + w;
+			return false;
+		};
+		if (!opt_string(v, "filename", l.filename, 255, why)) return fail(why);
+		if (l.filename.empty()) {
+			out.error = "a file entry has no filename";
+			return false;
+		}
+		if (!opt_string(v, "url", l.url, kMaxUrl, why)) return fail(why);
+		auto *hashes = member(v, "hashes");
+		if (hashes && hashes->IsObject() && !opt_string(*hashes, "sha256", l.sha256, 64, why)) return fail(why);
+		auto *rp = member(v, "requires-python");
+		if (rp && !rp->IsNull() && !rp->IsString()) return fail("requires-python is not a string");
+		if (rp && rp->IsString()) {
+			l.has_requires_python = true;
+			if (!opt_string(v, "requires-python", l.requires_python, kMaxRequiresPython, why)) return fail(why);
+		}
+		auto *y = member(v, "yanked");
+		if (y && y->IsString()) {
+			l.yanked = true;
+			if (!opt_string(v, "yanked", l.yanked_reason, kMaxYankedReason, why)) return fail(why);
+		} else if (y && y->IsBool()) {
+			l.yanked = y->GetBool();
+		} else if (y && !y->IsNull()) {
+			return fail("yanked is neither a boolean nor a string");
+		}
+		const rapidjson::Value *cm = member(v, "core-metadata");
+		if (!cm) cm = member(v, "dist-info-metadata");
+		if (!cm) cm = member(v, "data-dist-info-metadata");
+		if (cm && cm->IsObject()) {
+			if (!opt_string(*cm, "sha256", l.core_metadata, 64, why)) return fail(why);
+		} else if (cm && !cm->IsBool() && !cm->IsNull()) {
+			return fail("core-metadata is neither a boolean nor an object");
+		}
+		auto *sz = member(v, "size");
+		if (sz && !sz->IsNull()) {
+			if (!sz->IsInt64() || sz->GetInt64() < 0) return fail("size is not a non-negative integer");
+			l.size = sz->GetInt64();
+		}
+		if (!opt_string(v, "upload-time", l.upload_time, kMaxTime, why)) return fail(why);
+		if (!opt_string(v, "provenance", l.provenance, kMaxUrl, why)) return fail(why);
+		FileEntry f;
+		if (!convert_simple_link(l, project, page_url, policy, f, out)) return false;
+		if (!add_unique(out, seen, std::move(f))) return false;
+	}
+	return true;
 }
 
 } // namespace pm

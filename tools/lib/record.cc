@@ -69,6 +69,13 @@ static bool parse_file(const rapidjson::Value &v, FileEntry &f, std::string &err
 	if (!str_member(v, "core_metadata", f.core_metadata, false, e, 64)) return fail(e);
 	if (!f.core_metadata.empty() && !is_sha256_hex(f.core_metadata)) return fail("core_metadata is not a sha256");
 	if (!str_member(v, "packagetype", f.packagetype, false, e, 64)) return fail(e);
+	if (!str_member(v, "provenance", f.provenance, false, e, 8192)) return fail(e);
+	// Pages link it as it is: only an absolute http(s) URL, no markup breakers.
+	if (!f.provenance.empty() && f.provenance.compare(0, 8, "https://") != 0 &&
+	    f.provenance.compare(0, 7, "http://") != 0)
+		return fail("provenance is not an http(s) URL");
+	for (unsigned char c : f.provenance)
+		if (c <= 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>') return fail("provenance URL has a bad character");
 	return true;
 }
 
@@ -111,7 +118,13 @@ bool parse_record(const rapidjson::Value &v, ProjectRecord &r, std::string &erro
 	if (ls && ls->IsInt64()) r.last_serial = ls->GetInt64();
 	std::string st;
 	if (!str_member(v, "status", st, false, error, 32)) return false;
-	if (!st.empty()) r.status = st;
+	if (!st.empty()) {
+		if (st != "active" && st != "archived" && st != "quarantined" && st != "deprecated") {
+			error = "\"status\" \"" + st + "\" is not a PEP 792 project status";
+			return false;
+		}
+		r.status = st;
+	}
 	if (!str_member(v, "json_file", r.json_file, false, error, 4096)) return false;
 	if (!str_member(v, "reason", r.reason, false, error, 4096)) return false;
 	auto *files = member(v, "files");
@@ -163,6 +176,9 @@ void file_to_json(const FileEntry &f, rapidjson::Value &o, rapidjson::Document::
 	else
 		o.AddMember("core_metadata", Value(), a);
 	o.AddMember("packagetype", str(f.packagetype), a);
+	// Only when upstream names one, so records from the JSON API (which has
+	// no provenance) stay as they were.
+	if (!f.provenance.empty()) o.AddMember("provenance", str(f.provenance), a);
 }
 
 std::string error_record(const std::string &tool, const std::string &name, long long serial, const std::string &reason,

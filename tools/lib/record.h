@@ -23,6 +23,9 @@ struct FileEntry {
 	std::string yanked_reason;
 	std::string core_metadata; // sha256 of the .metadata file, empty if none
 	std::string packagetype;
+	// PEP 740: absolute URL of the file's provenance object upstream, empty
+	// if none (only the Simple API names it).
+	std::string provenance;
 };
 
 struct ProjectRecord {
@@ -32,7 +35,7 @@ struct ProjectRecord {
 	long long serial = 0;      // the serial the mirror must reach for it
 	long long last_serial = -1; // the serial upstream answered with
 	bool resolved = false;     // has a "files" array
-	std::string status = "active";
+	std::string status = "active"; // PEP 792: active, archived, quarantined, deprecated
 	std::vector<FileEntry> files;
 	std::string json_file; // spooled JSON API document, when asked for
 	std::string reason;    // for error/removal records

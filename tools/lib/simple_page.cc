@@ -27,9 +27,12 @@ std::string file_url(const FileEntry &f, const std::string &root_uri)
 }
 
 // The files of a record in page order (by filename), one per filename.
+// PEP 792: a quarantined project's files are not offered (an archived or
+// deprecated one's are).
 static std::vector<const FileEntry *> page_files(const ProjectRecord &r)
 {
 	std::vector<const FileEntry *> v;
+	if (r.status == "quarantined") return v;
 	v.reserve(r.files.size());
 	for (auto &f : r.files) v.push_back(&f);
 	std::stable_sort(v.begin(), v.end(), [](auto *a, auto *b) { return a->filename < b->filename; });
@@ -50,6 +53,8 @@ std::string render_project_html(const ProjectRecord &r, long long serial, const 
 	out.reserve(400 + r.files.size() * 300);
 	out += "<!DOCTYPE html>\n<html lang=\"en\">\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"";
 	out += kSimpleApiVersion;
+	out += "\">\n    <meta name=\"pypi:project-status\" content=\"";
+	append_html_escaped(out, r.status.empty() ? std::string("active") : r.status);
 	out += "\">\n    <title>Links for ";
 	out += title;
 	out += "</title>\n  </head>\n  <body>\n    <h1>Links for ";
@@ -78,6 +83,12 @@ std::string render_project_html(const ProjectRecord &r, long long serial, const 
 			append_html_escaped(out, f->core_metadata);
 			out += "\" data-core-metadata=\"sha256=";
 			append_html_escaped(out, f->core_metadata);
+			out += '"';
+		}
+		if (!f->provenance.empty()) {
+			// PEP 740: upstream's URL, passed through (see pkg-resolve(1)).
+			out += " data-provenance=\"";
+			append_html_escaped(out, f->provenance);
 			out += '"';
 		}
 		out += '>';
@@ -122,6 +133,11 @@ std::string render_project_json(const ProjectRecord &r, long long serial, const 
 		w.Key("sha256");
 		str(f->sha256);
 		w.EndObject();
+		w.Key("provenance");
+		if (f->provenance.empty())
+			w.Null();
+		else
+			str(f->provenance);
 		w.Key("requires-python");
 		if (f->has_requires_python)
 			str(f->requires_python);
@@ -154,6 +170,11 @@ std::string render_project_json(const ProjectRecord &r, long long serial, const 
 	w.EndObject();
 	w.Key("name");
 	str(r.name);
+	w.Key("project-status");
+	w.StartObject();
+	w.Key("status");
+	str(r.status.empty() ? std::string("active") : r.status);
+	w.EndObject();
 	w.Key("versions");
 	std::vector<std::string> versions;
 	for (const FileEntry *f : files)

@@ -16,9 +16,10 @@
 namespace pm {
 
 // The API version the pages declare (PEP 629 meta tag, PEP 691 meta key).
-// 1.1 is PEP 700 (versions, size, upload-time); later versions add
-// upstream-only data (provenance, project status) a mirror does not carry.
-constexpr const char *kSimpleApiVersion = "1.1";
+// 1.1 is PEP 700 (versions, size, upload-time), 1.2 PEP 708 (rejected,
+// nothing to carry), 1.3 PEP 740 provenance, 1.4 PEP 792 project status:
+// the pages carry all of them, as PyPI's do.
+constexpr const char *kSimpleApiVersion = "1.4";
 
 // Link target of a file, without the hash fragment: relative to the project
 // page ("../../packages/xx/yy/<hash>/<file>") when root_uri is empty, else

@@ -44,6 +44,20 @@ bool parse_url(const std::string &url, UrlParts &out, std::string *error)
 	return true;
 }
 
+bool resolve_url(const std::string &page_url, const std::string &ref, std::string &out)
+{
+	http_global_init();
+	CURLU *u = curl_url();
+	bool ok = curl_url_set(u, CURLUPART_URL, page_url.c_str(), 0) == CURLUE_OK &&
+	          curl_url_set(u, CURLUPART_URL, ref.c_str(), 0) == CURLUE_OK;
+	char *s = nullptr;
+	if (ok) ok = curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK && s;
+	if (ok) out = s;
+	curl_free(s);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 std::string url_origin(const std::string &url)
 {
 	UrlParts p;

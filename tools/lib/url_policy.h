@@ -11,6 +11,10 @@ struct UrlParts {
 	std::string raw_path;                        // path as sent
 };
 bool parse_url(const std::string &url, UrlParts &out, std::string *error = nullptr);
+// A link on a page (absolute, or relative to the page's URL as RFC 3986
+// resolves it) made absolute; false if either does not parse.
+bool resolve_url(const std::string &page_url, const std::string &ref, std::string &out);
+
 // scheme://host[:port], lower-cased, for same-origin checks.
 std::string url_origin(const std::string &url);
 

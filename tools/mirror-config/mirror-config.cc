@@ -567,6 +567,8 @@ int main(int argc, char **argv)
 	bool fsync = p.boolean("fsync", false);
 	long long concurrency = p.integer("concurrency", workers * 4, 1, 256);
 	long long resolve_concurrency = p.integer("resolve-concurrency", workers * 4, 1, 256);
+	// Where pkg-resolve(1) learns a project's files (its --source).
+	std::string metadata_source = p.choice("metadata-source", "auto", {"auto", "json", "simple"});
 
 	// [demand]: a partial mirror of what clients ask for (pkg-demand(1)).
 	// The section being there turns it on; enabled = false turns it off.
@@ -703,6 +705,7 @@ int main(int argc, char **argv)
 	out.flag("PM_FSYNC", fsync);
 	out.set("PM_CONCURRENCY", concurrency);
 	out.set("PM_RESOLVE_CONCURRENCY", resolve_concurrency);
+	out.set("PM_METADATA_SOURCE", metadata_source);
 	out.flag("PM_FILTERS_ENABLED", filters);
 	out.flag("PM_DEMAND", demand);
 	out.set("PM_DEMAND_LOGS", demand_logs);

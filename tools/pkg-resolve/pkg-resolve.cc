@@ -1,5 +1,7 @@
-// pkg-resolve: turns project records into resolved ones by asking the JSON
-// API of upstream (GET /pypi/<name>/json) for every file of every release.
+// pkg-resolve: turns project records into resolved ones by asking upstream
+// for every file of every release: its JSON API (GET /pypi/<name>/json) or
+// its Simple API project page (GET /simple/<name>/, PEP 691 JSON or PEP 503
+// HTML), as --source says.
 // Many projects are fetched at once; input is read only when a transfer slot
 // is free and each record is written the moment its project is done, so
 // memory does not grow with the length of the input and a slow or large
@@ -27,10 +29,12 @@ using namespace pm;
 
 static const char usage[] =
     "usage: pkg-resolve [-u URL] [--allow-non-https] [-j N] [--cache-bust]\n"
-    "                   [--save-json DIR] [--allow-host HOST]... [-v|-q]\n"
+    "                   [--source json|simple|auto] [--save-json DIR]\n"
+    "                   [--allow-host HOST]... [-v|-q]\n"
     "\n"
     "Reads project records on stdin ({\"name\":\"requests\"} is enough), fetches\n"
-    "URL/pypi/<name>/json for each, several at a time, and writes each record\n"
+    "URL/pypi/<name>/json or URL/simple/<name>/ for each, several at a time,\n"
+    "and writes each record\n"
     "with its file list (files, last_serial, json_url, display_name, status)\n"
     "on stdout as soon as it is resolved. A project upstream does not know\n"
     "(404) becomes a removal record; one that cannot be fetched, or whose\n"
@@ -40,6 +44,9 @@ static const char usage[] =
     "                         https://pypi.org)\n"
     "      --allow-non-https  accept an http:// upstream and http:// file URLs\n"
     "  -j, --concurrency N    projects fetched at once (default 10)\n"
+    "      --source S         json: the JSON API; simple: the Simple API (PEP 691\n"
+    "                         JSON, else PEP 503 HTML); auto (default): the JSON\n"
+    "                         API, and the Simple page where it answers 404\n"
     "      --cache-bust       always add a unique query string (?_=SERIAL-RANDOM),\n"
     "                         so the CDN cannot answer from a stale copy\n"
     "      --save-json DIR    keep each JSON document as DIR/<name>.<serial>.json\n"
@@ -53,12 +60,41 @@ static const char usage[] =
 
 namespace {
 
+enum class Source { Json, Simple, Auto };
+
 struct Job {
 	rapidjson::Document rec; // the input record, written back with what was learnt
 	std::string name, display, json_url, fetch_url;
 	long long serial = 0;
 	int refetches = 0; // fetches repeated because the body did not parse
+	bool simple = false; // this fetch is of the Simple page
+	bool json_404 = false; // auto: the JSON API did not know it
+	// Simple HTML pages have no sizes: HEAD requests fill them in.
+	ProjectJson pj;
+	long long last_serial = -1;
+	int heads_pending = 0;
+	std::string head_error, head_error_file, head_error_url;
 };
+
+// What the Simple API answered in: its media type decides the parser.
+enum class PageKind { Json, Html, Other };
+PageKind page_kind(const std::string &content_type, const std::string &body)
+{
+	std::string t = content_type.substr(0, content_type.find(';'));
+	while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.pop_back();
+	for (auto &c : t) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+	if (t == "application/vnd.pypi.simple.v1+json" || t == "application/vnd.pypi.simple.latest+json" ||
+	    t == "application/json")
+		return PageKind::Json;
+	if (t == "text/html" || t == "application/vnd.pypi.simple.v1+html" ||
+	    t == "application/vnd.pypi.simple.latest+html" || t == "application/xhtml+xml")
+		return PageKind::Html;
+	if (!t.empty()) return PageKind::Other;
+	// No Content-Type at all (some static servers): the first byte tells.
+	size_t i = body.find_first_not_of(" \t\r\n");
+	if (i == std::string::npos) return PageKind::Other;
+	return body[i] == '{' ? PageKind::Json : body[i] == '<' ? PageKind::Html : PageKind::Other;
+}
 
 std::string random_hex(std::mt19937_64 &rng)
 {
@@ -90,19 +126,21 @@ void remove_member(rapidjson::Value &obj, const char *name)
 
 int main(int argc, char **argv)
 {
-	enum { kAllowHttp = 1000, kCacheBust, kSaveJson, kAllowHost };
+	enum { kAllowHttp = 1000, kCacheBust, kSaveJson, kAllowHost, kSource };
 	static const option longopts[] = {{"upstream", required_argument, nullptr, 'u'},
 	                                  {"allow-non-https", no_argument, nullptr, kAllowHttp},
 	                                  {"concurrency", required_argument, nullptr, 'j'},
 	                                  {"cache-bust", no_argument, nullptr, kCacheBust},
 	                                  {"save-json", required_argument, nullptr, kSaveJson},
 	                                  {"allow-host", required_argument, nullptr, kAllowHost},
+	                                  {"source", required_argument, nullptr, kSource},
 	                                  PM_HTTP_LONGOPTS,
-	    PM_COMMON_LONGOPTS,
+	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	const char *upstream_arg = nullptr;
 	bool allow_http = false, cache_bust_all = false;
 	int concurrency = 10;
+	Source source = Source::Auto;
 	std::string save_dir;
 	std::vector<std::string> extra_hosts;
 	log_set_prog("pkg-resolve");
@@ -116,6 +154,12 @@ int main(int argc, char **argv)
 		case 'j': concurrency = static_cast<int>(parse_count("pkg-resolve", "--concurrency", optarg, 1, 1000)); break;
 		case kCacheBust: cache_bust_all = true; break;
 		case kSaveJson: save_dir = optarg; break;
+		case kSource:
+			if (!strcmp(optarg, "json")) source = Source::Json;
+			else if (!strcmp(optarg, "simple")) source = Source::Simple;
+			else if (!strcmp(optarg, "auto")) source = Source::Auto;
+			else usage_error("pkg-resolve", "--source wants json, simple or auto, not '%s'", optarg);
+			break;
 		case kAllowHost:
 			if (!*optarg || strpbrk(optarg, "/@?# ")) {
 				usage_error("pkg-resolve", "--allow-host wants a host name (or HOST:PORT), not '%s'", optarg);
@@ -152,18 +196,78 @@ int main(int argc, char **argv)
 		loop.emit_error(j.name, j.serial, reason, file, url);
 	};
 
+	// Writes the resolved record (both sources end here).
+	auto emit_resolved = [&](std::shared_ptr<Job> j, ProjectJson &pj, long long last_serial,
+	                         const std::string &spool_path) {
+		std::string display = j->display;
+		if (!pj.display_name.empty()) {
+			if (valid_project_name(pj.display_name) && normalize_name(pj.display_name) == j->name)
+				display = pj.display_name;
+			else
+				LOG_WARN("%s: upstream calls it '%s', which is not the same project name; keeping '%s'",
+				         j->name.c_str(), pj.display_name.c_str(), display.c_str());
+		}
+
+		auto &r = j->rec;
+		auto &a = r.GetAllocator();
+		set_string(r, r, "type", "project");
+		set_string(r, r, "name", j->name);
+		set_string(r, r, "display_name", display);
+		set_int(r, r, "serial", j->serial);
+		set_int(r, r, "last_serial", last_serial);
+		set_string(r, r, "json_url", j->json_url);
+		set_string(r, r, "status", pj.status.empty() ? "active" : pj.status);
+		remove_member(r, "reason");
+		if (!spool_path.empty())
+			set_string(r, r, "json_file", spool_path);
+		else
+			remove_member(r, "json_file");
+		remove_member(r, "files");
+		rapidjson::Value files(rapidjson::kArrayType);
+		files.Reserve(static_cast<rapidjson::SizeType>(pj.files.size()), a);
+		for (auto &f : pj.files) {
+			rapidjson::Value fv;
+			file_to_json(f, fv, a);
+			files.PushBack(fv, a);
+		}
+		r.AddMember("files", files, a);
+		LOG_DEBUG("Resolved %s: %zu files, last serial %lld", j->name.c_str(), pj.files.size(), last_serial);
+		resolved++;
+		loop.emit(r);
+
+	};
+
+	auto removal = [&](std::shared_ptr<Job> j, const char *why) {
+		LOG_INFO("%s no longer exists upstream (%s): removing it", j->display.c_str(), why);
+		auto &r = j->rec;
+		set_string(r, r, "type", "removal");
+		set_string(r, r, "name", j->name);
+		set_int(r, r, "serial", j->serial);
+		set_string(r, r, "reason", std::string(why) + " from upstream");
+		for (const char *m : {"files", "json_file", "last_serial", "status"}) remove_member(r, m);
+		removed++;
+		loop.emit(r);
+	};
+
 	std::function<void(std::shared_ptr<Job>)> start;
+	std::function<void(std::shared_ptr<Job>, Response &)> done_simple;
 	auto done = [&](std::shared_ptr<Job> j, Response &resp) {
+		if (j->simple) {
+			done_simple(j, resp);
+			return;
+		}
+		if (resp.error.empty() && resp.status == 404 && source == Source::Auto) {
+			// A quarantined project, or an index without a JSON API: ask
+			// its Simple page before calling the project gone.
+			LOG_DEBUG("%s: the JSON API does not know it (404); asking the Simple API", j->name.c_str());
+			j->simple = true;
+			j->json_404 = true;
+			j->refetches = 0;
+			start(j);
+			return;
+		}
 		if (resp.error.empty() && resp.status == 404) {
-			LOG_INFO("%s no longer exists upstream (404): removing it", j->display.c_str());
-			auto &r = j->rec;
-			set_string(r, r, "type", "removal");
-			set_string(r, r, "name", j->name);
-			set_int(r, r, "serial", j->serial);
-			set_string(r, r, "reason", "404 from upstream");
-			for (const char *m : {"files", "json_file", "last_serial", "status"}) remove_member(r, m);
-			removed++;
-			loop.emit(r);
+			removal(j, "404");
 			return;
 		}
 		if (!resp.ok()) {
@@ -230,49 +334,125 @@ int main(int argc, char **argv)
 				return;
 			}
 		}
-		std::string display = j->display;
-		if (!pj.display_name.empty()) {
-			if (valid_project_name(pj.display_name) && normalize_name(pj.display_name) == j->name)
-				display = pj.display_name;
-			else
-				LOG_WARN("%s: upstream calls it '%s', which is not the same project name; keeping '%s'",
-				         j->name.c_str(), pj.display_name.c_str(), display.c_str());
-		}
+		emit_resolved(j, pj, last_serial, spool_path);
+	};
 
-		auto &r = j->rec;
-		auto &a = r.GetAllocator();
-		set_string(r, r, "type", "project");
-		set_string(r, r, "name", j->name);
-		set_string(r, r, "display_name", display);
-		set_int(r, r, "serial", j->serial);
-		set_int(r, r, "last_serial", last_serial);
-		set_string(r, r, "json_url", j->json_url);
-		set_string(r, r, "status", "active");
-		remove_member(r, "reason");
-		if (!save_dir.empty())
-			set_string(r, r, "json_file", spool_path);
-		else
-			remove_member(r, "json_file");
-		remove_member(r, "files");
-		rapidjson::Value files(rapidjson::kArrayType);
-		files.Reserve(static_cast<rapidjson::SizeType>(pj.files.size()), a);
-		for (auto &f : pj.files) {
-			rapidjson::Value fv;
-			file_to_json(f, fv, a);
-			files.PushBack(fv, a);
+	// The HEAD answers for an HTML page's files are in: emit or fail.
+	auto heads_done = [&](std::shared_ptr<Job> j) {
+		if (!j->head_error.empty()) {
+			LOG_ERROR("Refusing %s: %s", j->name.c_str(), j->head_error.c_str());
+			fail(*j, j->head_error, j->head_error_file, j->head_error_url);
+			return;
 		}
-		r.AddMember("files", files, a);
-		LOG_DEBUG("Resolved %s: %zu files, last serial %lld", j->name.c_str(), pj.files.size(), last_serial);
-		resolved++;
-		loop.emit(r);
+		emit_resolved(j, j->pj, j->last_serial, "");
+	};
+
+	done_simple = [&](std::shared_ptr<Job> j, Response &resp) {
+		const std::string &url = j->fetch_url;
+		if (resp.error.empty() && resp.status == 404) {
+			removal(j, "404");
+			return;
+		}
+		if (resp.error.empty() && (resp.status == 401 || resp.status == 403)) {
+			std::string why = "upstream refused access to " + url + " (HTTP " + std::to_string(resp.status) +
+			                  (resp.status == 401 ? "): it wants credentials, or they are wrong"
+			                                      : "): these credentials may not read it");
+			LOG_ERROR("%s: %s", j->name.c_str(), why.c_str());
+			fail(*j, why, "", url);
+			return;
+		}
+		if (!resp.ok()) {
+			LOG_ERROR("Error fetching %s for %s: %s (after %d attempt%s)", url.c_str(), j->name.c_str(),
+			          resp.describe().c_str(), resp.attempts, resp.attempts == 1 ? "" : "s");
+			fail(*j, "cannot fetch " + url + ": " + resp.describe(), "", url);
+			return;
+		}
+		long long hdr_serial = serial_header(resp.header("x-pypi-last-serial"));
+		std::string ctype = resp.header("content-type");
+		PageKind kind = page_kind(ctype, resp.body);
+		ProjectJson &pj = j->pj;
+		bool ok;
+		if (kind == PageKind::Json) {
+			ok = parse_simple_json(resp.body, j->name, resp.url.empty() ? url : resp.url, policy, pj);
+		} else if (kind == PageKind::Html) {
+			ok = parse_simple_html(resp.body, j->name, resp.url.empty() ? url : resp.url, policy, pj);
+		} else {
+			pj = ProjectJson();
+			pj.error = "the Simple page is neither HTML nor JSON (Content-Type: " +
+			           (ctype.empty() ? std::string("none") : ctype.substr(0, 100)) + ")";
+			ok = false;
+		}
+		std::string().swap(resp.body);
+		if (!ok && pj.syntax_error && j->refetches < max_refetches) {
+			j->refetches++;
+			LOG_WARN("%s: %s; fetching it again", url.c_str(), pj.error.c_str());
+			start(j);
+			return;
+		}
+		if (!ok) {
+			LOG_ERROR("Refusing %s from %s: %s", j->name.c_str(), url.c_str(), pj.error.c_str());
+			fail(*j, pj.error, pj.error_file, pj.error_url.empty() ? url : pj.error_url);
+			return;
+		}
+		// An index without serials (a static or private one): the serial the
+		// record asks for is taken as reached, so serial-check passes it.
+		j->last_serial = hdr_serial >= 0 ? hdr_serial : pj.last_serial >= 0 ? pj.last_serial : j->serial;
+		// The page's title carries the display name (JSON has only the normalized one).
+		if (kind == PageKind::Html && !pj.page_name.empty()) pj.display_name = pj.page_name;
+		if (pj.status == "quarantined" && !pj.files.empty()) {
+			// PEP 792: a quarantined project's files must not be offered.
+			LOG_WARN("%s is quarantined upstream but its page lists %zu files: not offering them", j->name.c_str(),
+			         pj.files.size());
+			pj.files.clear();
+		}
+		if (!pj.sizes_missing) {
+			emit_resolved(j, pj, j->last_serial, "");
+			return;
+		}
+		// PEP 503 HTML carries no sizes, and records (and PEP 700 pages)
+		// need them: ask for each file's Content-Length.
+		for (auto &f : pj.files) {
+			if (f.size >= 0) continue;
+			j->heads_pending++;
+			Request req;
+			req.method = "HEAD";
+			req.url = f.url;
+			req.what = "size of " + f.filename;
+			FileEntry *fp = &f;
+			http.add(std::move(req), [&heads_done, &policy, j, fp](Request &, Response &hr) {
+				long long len = -1;
+				std::string cl = hr.header("content-length");
+				if (hr.ok() && !cl.empty() && cl.size() < 19 && cl.find_first_not_of("0123456789") == std::string::npos)
+					len = std::stoll(cl);
+				if (len >= 0 && len <= policy.max_file_size) {
+					fp->size = len;
+				} else if (j->head_error.empty()) {
+					j->head_error = "file " + fp->filename + ": cannot learn its size (HEAD " +
+					                (hr.ok() ? std::string("without a usable Content-Length") : hr.describe()) + ")";
+					j->head_error_file = fp->filename;
+					j->head_error_url = fp->url;
+				}
+				if (--j->heads_pending == 0) heads_done(j);
+			});
+		}
+		if (j->heads_pending == 0) emit_resolved(j, pj, j->last_serial, "");
 	};
 
 	start = [&](std::shared_ptr<Job> j) {
 		Request req;
-		req.url = j->fetch_url;
 		req.what = "project " + j->name;
 		req.compressed = true;
-		req.headers.push_back("Accept: application/json");
+		if (j->simple) {
+			j->json_url = upstream + "/simple/" + url_escape(j->name) + "/";
+			// PEP 691: JSON preferred, HTML accepted (an index that only has
+			// HTML, or a static mirror's index.html).
+			req.url = j->fetch_url = upstream + "/simple/" + url_escape(j->name) + "/";
+			req.headers.push_back("Accept: application/vnd.pypi.simple.v1+json, "
+			                      "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01");
+		} else {
+			req.url = j->fetch_url;
+			req.headers.push_back("Accept: application/json");
+		}
 		http.add(std::move(req), [&done, j](Request &, Response &resp) { done(j, resp); });
 	};
 
@@ -286,11 +466,16 @@ int main(int argc, char **argv)
 		j->serial = r.serial;
 		j->json_url = upstream + "/pypi/" + url_escape(r.name) + "/json";
 		j->fetch_url = j->json_url;
-		if (cache_bust_all || get_bool(j->rec, "cache_bust"))
+		j->simple = source == Source::Simple;
+		if (j->simple && (cache_bust_all || get_bool(j->rec, "cache_bust")))
+			// PyPI's CDN strips query strings on /simple/: nothing busts it.
+			LOG_DEBUG("%s: a Simple page cannot be fetched past the CDN; asking again as it is", j->name.c_str());
+		else if (cache_bust_all || get_bool(j->rec, "cache_bust"))
 			// PyPI's CDN keeps query strings on /pypi/ URLs: this one is a new object.
 			j->fetch_url += "?_=" + std::to_string(r.serial) + "-" + random_hex(rng);
 		LOG_INFO("Syncing package: %s (serial %lld)", j->display.c_str(), j->serial);
-		LOG_DEBUG("Getting /pypi/%s/json (serial %lld)", j->name.c_str(), j->serial);
+		LOG_DEBUG("Getting /%s/%s%s (serial %lld)", j->simple ? "simple" : "pypi", j->name.c_str(),
+		          j->simple ? "/" : "/json", j->serial);
 		start(j);
 		return true;
 	};
