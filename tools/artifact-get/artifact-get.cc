@@ -70,9 +70,11 @@ const char *kUsage =
 constexpr int kContentRetries = 2;
 // A .metadata companion is a METADATA file; anything this large is not one.
 constexpr long long kMaxMetadataBytes = 64LL << 20;
-// A body is written to disk in blocks of up to this size (libcurl hands it
-// over in pieces of this size at most): a write(2) per 256 KiB, not per
-// network read. Memory: twice this per transfer in flight.
+// A body is written to disk in blocks of up to this size: a write(2) per
+// 256 KiB, not one per piece libcurl hands over (16 KiB at most). libcurl's
+// own buffer stays at its default: a larger one is allocated afresh for
+// every transfer, and touching those new pages cost more system time than
+// the reads it saves (bench/RESULTS.md, issue 17).
 constexpr long kWriteBlock = 256 << 10;
 
 struct Options {
@@ -382,7 +384,6 @@ void ArtifactGet::attempt(const std::shared_ptr<Job> &j)
 	pm::Request req;
 	req.url = url;
 	req.what = "file " + j->rel;
-	req.buffer_size = kWriteBlock;
 	Job *raw = j.get(); // the request lives no longer than the job it belongs to
 	req.on_data = [this, raw](const char *d, size_t n) {
 		long long limit = raw->want_size >= 0 ? raw->want_size : kMaxMetadataBytes;
@@ -458,6 +459,9 @@ void ArtifactGet::done(const std::shared_ptr<Job> &j, pm::Response &r)
 	}
 	std::string err;
 	if (!j->out.commit(opt_.fsync, &err, j->mtime)) {
+		// The last block is written here: a full disk is named as it would
+		// be had the write failed while the body arrived.
+		if (int e = j->out.write_error()) err = strerror(e);
 		fail_item(*j->p, f, j->meta, url, err);
 		item_finished(j->p);
 		return;

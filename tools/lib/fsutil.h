@@ -60,6 +60,8 @@ public:
 	bool commit(bool sync, std::string *error = nullptr, long long mtime = -1);
 	void abort();
 	bool is_open() const { return fd_ >= 0; }
+	// The errno of a failed write (a buffered one may fail at commit()), else 0.
+	int write_error() const { return failed_ ? err_ : 0; }
 	const std::string &temp_path() const { return tmp_; }
 
 private:
