@@ -291,7 +291,6 @@ void Http::Impl::start(Transfer *t)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (t->req.compressed) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	if (t->req.buffer_size > 0) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, t->req.buffer_size);
 	if (t->req.method == "HEAD") {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else if (t->req.method == "POST") {

@@ -61,10 +61,6 @@ struct Request {
 	size_t max_body = 256u << 20;
 	bool compressed = false; // accept gzip/deflate (metadata, not files)
 	int retries = -1;        // -1: the client's default
-	// libcurl's receive buffer (CURLOPT_BUFFERSIZE), the most on_data gets
-	// at once; 0: libcurl's default (16 KiB). A large file's sink writes
-	// fewer, larger blocks with a larger one.
-	long buffer_size = 0;
 	// For messages: what this request is for ("project foo").
 	std::string what;
 };
