@@ -519,3 +519,37 @@ package_gets() {
 	[[ "$stderr" == *"Project demo-pkg: file "*"cannot record the files it downloads: "* ]] || fail "$stderr"
 	[[ -z "$(find "$M/web/packages" -type f 2>/dev/null)" ]] || fail "downloaded without a journal"
 }
+
+@test "0420 artifact-get: one sweep of a directory that was there removes every dead writer's temporary, keeps a live one's" {
+	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
+	p=$(jq -r '.files[0].path' <<<"$rec")
+	d="$M/web/$(dirname "$p")"
+	mkdir -p "$d"
+	f=$(basename "$p")
+	# Dead writers (pids above the default pid_max): the file's, its
+	# .metadata's, and a file's no record lists any more.
+	for n in ".$f.4194303.deadbeef.tmp" ".$f.metadata.4194302.00000000.tmp" ".gone-1.0.tar.gz.4194301.0badf00d.tmp"; do
+		echo partial >"$d/$n"
+	done
+	sleep 1000 &
+	live=$!
+	echo partial >"$d/.$f.$live.12345678.tmp"
+	echo mine >"$d/.not-a-temporary"
+	run artifact-get -q -d "$M" <<<"$rec"
+	kill "$live"
+	assert_success
+	assert_equal "$(cd "$d" && ls -A | sort | tr '\n' ' ')" "$(printf '%s\n' ".$f.$live.12345678.tmp" .not-a-temporary "$f" "$f.metadata" | sort | tr '\n' ' ')"
+	run verify_mirror <(echo "$rec") "$M"
+	assert_success
+}
+
+@test "0421 artifact-get: two projects listing one path in a run: the file lands once, verified, and both pass" {
+	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
+	twin=$(jq -c '.name = "demo-twin" | .display_name = "demo-twin"' <<<"$rec")
+	run --separate-stderr artifact-get -d "$M" -j 4 < <(printf '%s\n%s\n' "$rec" "$twin")
+	assert_success
+	assert_equal "$(jq -r .name <<<"$output" | sort | tr '\n' ' ')" "demo-pkg demo-twin "
+	run verify_mirror <(echo "$rec") "$M"
+	assert_success
+	[[ -z "$(find "$M/web" -name '.*')" ]] # no temporary left
+}

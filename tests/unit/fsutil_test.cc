@@ -543,3 +543,100 @@ TEST_F(FsTest, MkdirPRelative)
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(FsTest, RemoveStaleTempsInDirectorySweepsEveryDeadWriter)
+{
+	pid_t live = fork();
+	ASSERT_GE(live, 0);
+	if (live == 0) {
+		pause();
+		_exit(0);
+	}
+	std::string dead = std::to_string(dead_pid()), alive = std::to_string(live);
+	std::set<std::string> gone = {".a.whl." + dead + ".0123abcd.tmp", ".a.whl.metadata." + dead + ".00000000.tmp"};
+	std::set<std::string> kept = {".a.whl." + alive + ".89abcdef.tmp", // a live writer's
+	                              "a.whl", ".a.whl", ".x.tmp", ".a.whl.12.tmp", ".a.whl.x12.0123abcd.tmp",
+	                              "." + dead + ".0123abcd.tmp", // no target name before the pid
+	                              ".a.whl." + dead + ".0123abcg.tmp"};
+	for (auto &n : gone) put(dir + "/" + n, "x");
+	for (auto &n : kept) put(dir + "/" + n, "x");
+	pm::DirHandle base;
+	ASSERT_TRUE(base.open(dir));
+	pm::remove_stale_temps_in(dir, &base);
+	EXPECT_EQ(list(dir), kept);
+	kill(live, SIGKILL);
+	int st;
+	waitpid(live, &st, 0);
+	pm::remove_stale_temps_in(dir);
+	EXPECT_EQ(list(dir).count(".a.whl." + alive + ".89abcdef.tmp"), 0u);
+}
+
+TEST_F(FsTest, DirCacheMakesEachDirectoryOnceAndKnowsWhatIsFresh)
+{
+	ASSERT_EQ(mkdir((dir + "/packages").c_str(), 0755), 0);
+	ASSERT_EQ(mkdir((dir + "/packages/aa").c_str(), 0755), 0);
+	pm::DirCache c;
+	ASSERT_TRUE(c.open(dir));
+	using S = pm::DirCache::State;
+	// Made by this run: the file cannot be there, and there is nothing to sweep.
+	EXPECT_EQ(c.prepare("packages/aa/bb/h1/f.whl", true), S::Fresh);
+	struct stat st;
+	EXPECT_EQ(stat((dir + "/packages/aa/bb/h1").c_str(), &st), 0);
+	EXPECT_EQ(c.prepare("packages/aa/bb/h1/f.whl.metadata", true), S::Fresh);
+	EXPECT_FALSE(c.first_sweep("packages/aa/bb/h1/f.whl"));
+	// The same name again (two projects list one path): it may be there now.
+	EXPECT_EQ(c.prepare("packages/aa/bb/h1/f.whl", true), S::Existing);
+	// A directory that was there: looked at, swept once.
+	ASSERT_EQ(mkdir((dir + "/packages/aa/cc").c_str(), 0755), 0);
+	EXPECT_EQ(c.prepare("packages/aa/cc/g.whl", true), S::Existing);
+	EXPECT_TRUE(c.first_sweep("packages/aa/cc/g.whl"));
+	EXPECT_FALSE(c.first_sweep("packages/aa/cc/h.whl"));
+	// A dry run only looks: nothing made, the file is missing.
+	EXPECT_EQ(c.prepare("packages/zz/yy/h/f.whl", false), S::Missing);
+	EXPECT_NE(stat((dir + "/packages/zz").c_str(), &st), 0);
+}
+
+TEST_F(FsTest, DirCacheRefusesSymlinksAndFiles)
+{
+	ASSERT_EQ(mkdir((dir + "/web").c_str(), 0755), 0);
+	ASSERT_EQ(mkdir((dir + "/outside").c_str(), 0755), 0);
+	ASSERT_EQ(mkdir((dir + "/web/packages").c_str(), 0755), 0);
+	ASSERT_EQ(symlink((dir + "/outside").c_str(), (dir + "/web/packages/ab").c_str()), 0);
+	put(dir + "/web/packages/cd", "not a directory");
+	for (bool create : {true, false}) {
+		pm::DirCache c(2); // tiny: forgetting and looking again must stay safe
+		ASSERT_TRUE(c.open(dir + "/web"));
+		std::string why;
+		EXPECT_EQ(c.prepare("packages/ab/x/f.whl", create, &why), pm::DirCache::State::Refused);
+		EXPECT_NE(why.find("symlink"), std::string::npos) << why;
+		EXPECT_EQ(c.prepare("packages/cd/x/f.whl", create, &why), pm::DirCache::State::Refused);
+		EXPECT_NE(why.find("not a directory"), std::string::npos) << why;
+		EXPECT_EQ(list(dir + "/outside").size(), 0u) << "made a directory through the symlink";
+		for (int i = 0; i < 5; i++) c.prepare("packages/ok/" + std::to_string(i) + "/f", create);
+		EXPECT_EQ(c.prepare("packages/ab/x/f.whl", create, &why), pm::DirCache::State::Refused);
+	}
+}
+
+TEST_F(FsTest, BufferedAtomicFileWritesEveryByte)
+{
+	std::string target = dir + "/big.bin", want;
+	pm::AtomicFile f;
+	f.buffer(1000);
+	ASSERT_TRUE(f.open(target));
+	for (int i = 0; i < 300; i++) {
+		std::string piece(static_cast<size_t>(i * 7 % 1500), static_cast<char>('a' + i % 26));
+		want += piece;
+		ASSERT_TRUE(f.write(piece));
+		if (i == 100) { // a retried download starts over: nothing before counts
+			ASSERT_TRUE(f.truncate());
+			want.clear();
+		}
+	}
+	EXPECT_FALSE(pm::file_exists(target));
+	ASSERT_TRUE(f.commit(false));
+	EXPECT_EQ(slurp(target), want);
+}
+
+} // namespace

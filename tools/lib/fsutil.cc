@@ -134,6 +134,17 @@ bool AtomicFile::write(const void *data, size_t n)
 {
 	if (fd_ < 0 || failed_) return false;
 	const char *p = static_cast<const char *>(data);
+	if (buf_cap_ > 0) {
+		if (buf_.size() + n <= buf_cap_) { // the usual piece: kept for one big write
+			buf_.append(p, n);
+			return true;
+		}
+		if (!flush()) return false;
+		if (n < buf_cap_) {
+			buf_.append(p, n);
+			return true;
+		}
+	}
 	while (n > 0) {
 		ssize_t w = ::write(fd_, p, n);
 		if (w < 0) {
@@ -148,10 +159,32 @@ bool AtomicFile::write(const void *data, size_t n)
 	return true;
 }
 
+// Writes out what write() collected.
+bool AtomicFile::flush()
+{
+	const char *p = buf_.data();
+	size_t n = buf_.size();
+	while (n > 0) {
+		ssize_t w = ::write(fd_, p, n);
+		if (w < 0) {
+			if (errno == EINTR) continue;
+			failed_ = true;
+			err_ = errno;
+			buf_.clear();
+			return false;
+		}
+		p += w;
+		n -= static_cast<size_t>(w);
+	}
+	buf_.clear();
+	return true;
+}
+
 bool AtomicFile::truncate()
 {
 	if (fd_ < 0) return false;
 	failed_ = false;
+	buf_.clear();
 	return ftruncate(fd_, 0) == 0 && lseek(fd_, 0, SEEK_SET) == 0;
 }
 
@@ -163,6 +196,7 @@ bool AtomicFile::commit(bool sync, std::string *error, long long mtime)
 		return false;
 	};
 	if (fd_ < 0) return fail("not open", EBADF);
+	if (!failed_ && !buf_.empty()) flush();
 	if (failed_) return fail("cannot write", err_);
 	if (sync && fsync(fd_) != 0) return fail("cannot fsync", errno);
 	if (mtime >= 0) {
@@ -195,6 +229,7 @@ bool AtomicFile::commit(bool sync, std::string *error, long long mtime)
 
 void AtomicFile::abort()
 {
+	buf_.clear();
 	if (fd_ >= 0) {
 		close(fd_);
 		fd_ = -1;
@@ -283,33 +318,151 @@ void prune_empty_dirs(std::string dir, const std::string &stop)
 	}
 }
 
+// Is n (a name in a directory) a temporary AtomicFile::open made, with a
+// prefix of at least prefix, whose writer is gone?
+static bool stale_temp(const char *n, const std::string &prefix)
+{
+	if (strncmp(n, prefix.c_str(), prefix.size()) != 0) return false;
+	// Exactly what AtomicFile::open makes: .<target>.<pid>.<8 hex>.tmp. With
+	// a target's own prefix, anything else (".x.metadata.<pid>...", the
+	// temporary of x.metadata) is not ours; with the bare "." prefix the
+	// pid is the last but two dot-separated part.
+	size_t len = strlen(n);
+	if (len < prefix.size() + 14 || strcmp(n + len - 4, ".tmp") != 0) return false;
+	const char *hex = n + len - 12; // <pid>.<8 hex>.tmp
+	for (int i = 0; i < 8; i++)
+		if (!isxdigit(static_cast<unsigned char>(hex[i]))) return false;
+	if (hex[-1] != '.') return false;
+	const char *first = n + prefix.size(), *p = hex - 1; // p: the pid's first digit
+	while (p > first && isdigit(static_cast<unsigned char>(p[-1]))) p--;
+	if (p == hex - 1) return false; // no pid
+	if (prefix.size() > 1) {
+		if (p != first) return false; // the target's prefix, then the pid
+	} else if (p - 1 <= first || p[-1] != '.') {
+		return false; // ".<target>.<pid>": a name, then a dot before the pid
+	}
+	long pid = strtol(p, nullptr, 10);
+	// Only temporaries whose writer is gone: the pid is in the name.
+	// EPERM means the process exists (another user's), so it is alive.
+	// Our own pid is alive too: this process may be writing the same
+	// target for another project right now (two projects can list one
+	// path), and its own failed writes remove their temporaries.
+	if (pid > 0 && (pid == my_pid() || kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) return false;
+	return true;
+}
+
 void remove_stale_temps(const std::string &target)
 {
 	std::string dir = dirname_of(target), prefix = "." + basename_of(target) + ".";
 	DIR *d = opendir(dir.c_str());
 	if (!d) return;
-	while (struct dirent *e = readdir(d)) {
-		std::string n = e->d_name;
-		if (n.rfind(prefix, 0) != 0) continue;
-		// Exactly what AtomicFile::open makes: <prefix><pid>.<8 hex>.tmp. Anything
-		// else (".x.metadata.<pid>...", the temporary of x.metadata) is not ours.
-		const char *p = n.c_str() + prefix.size();
-		char *end = nullptr;
-		long pid = strtol(p, &end, 10);
-		if (end == p || !isdigit(static_cast<unsigned char>(*p)) || *end != '.') continue;
-		const char *hex = end + 1;
-		size_t nhex = 0;
-		while (isxdigit(static_cast<unsigned char>(hex[nhex]))) nhex++;
-		if (nhex != 8 || strcmp(hex + nhex, ".tmp") != 0) continue;
-		// Only temporaries whose writer is gone: the pid is in the name.
-		// EPERM means the process exists (another user's), so it is alive.
-		// Our own pid is alive too: this process may be writing the same
-		// target for another project right now (two projects can list one
-		// path), and its own failed writes remove their temporaries.
-		if (pid > 0 && (pid == my_pid() || kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
-		unlink((dir + "/" + n).c_str());
-	}
+	while (struct dirent *e = readdir(d))
+		if (stale_temp(e->d_name, prefix)) unlink((dir + "/" + e->d_name).c_str());
 	closedir(d);
+}
+
+void remove_stale_temps_in(const std::string &dir, const DirHandle *base)
+{
+	const char *rel = dir.c_str();
+	int at = base ? base->at(dir, rel) : AT_FDCWD;
+	int fd = openat(at, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	static const std::string dot = ".";
+	while (struct dirent *e = readdir(d))
+		if (stale_temp(e->d_name, dot)) unlinkat(fd, e->d_name, 0);
+	closedir(d);
+}
+
+bool DirCache::open(const std::string &root)
+{
+	known_.clear();
+	root_path_ = root;
+	while (root_path_.size() > 1 && root_path_.back() == '/') root_path_.pop_back();
+	return root_.open(root_path_);
+}
+
+DirCache::Entry &DirCache::remember(const std::string &dir, bool fresh)
+{
+	if (known_.size() >= max_) known_.clear(); // bounded; what is forgotten is looked at again
+	Entry &e = known_[dir];
+	e.fresh = fresh;
+	return e;
+}
+
+DirCache::State DirCache::prepare(const std::string &rel, bool create, std::string *why)
+{
+	size_t slash = rel.rfind('/');
+	if (slash == std::string::npos) return State::Existing; // directly under root
+	std::string dir = rel.substr(0, slash), name = rel.substr(slash + 1);
+	auto it = known_.find(dir);
+	if (it == known_.end()) {
+		if (root_.fd() < 0) { // root itself is missing (a dry run into a new mirror)
+			if (!create) return State::Missing;
+			if (why) *why = "cannot open " + root_path_;
+			return State::Refused;
+		}
+		// Below the deepest directory known, each one in turn: mkdir first
+		// (it is what a new file needs, and says "made" or "there" in one
+		// call), a look only at one that was there already.
+		size_t start = 0;
+		for (size_t s = dir.rfind('/'); s != std::string::npos && s > 0; s = dir.rfind('/', s - 1))
+			if (known_.count(dir.substr(0, s))) {
+				start = s + 1;
+				break;
+			}
+		int fd = root_.fd();
+		for (size_t pos = start;;) {
+			size_t end = dir.find('/', pos);
+			std::string sub = dir.substr(0, end);
+			bool fresh = create && mkdirat(fd, sub.c_str(), 0755) == 0;
+			if (!fresh) {
+				std::string full = root_path_ + "/" + sub;
+				if (create && errno != EEXIST) {
+					if (why) *why = "cannot create " + full + ": " + strerror(errno);
+					return State::Refused;
+				}
+				struct stat st;
+				if (fstatat(fd, sub.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+					if (!create && errno == ENOENT) return State::Missing;
+					if (why) *why = "cannot inspect " + full + ": " + strerror(errno);
+					return State::Refused;
+				}
+				if (S_ISLNK(st.st_mode)) {
+					if (why) *why = full + " is a symlink; refusing to write through it";
+					return State::Refused;
+				}
+				if (!S_ISDIR(st.st_mode)) {
+					if (why) *why = full + " is not a directory";
+					return State::Refused;
+				}
+			}
+			remember(sub, fresh);
+			if (end == std::string::npos) break;
+			pos = end + 1;
+		}
+		it = known_.find(dir);
+	}
+	Entry &e = it->second;
+	if (!e.fresh) return State::Existing;
+	for (auto &h : e.handed)
+		if (h == name) return State::Existing; // listed twice: it may be there by now
+	e.handed.push_back(std::move(name));
+	return State::Fresh;
+}
+
+bool DirCache::first_sweep(const std::string &rel)
+{
+	size_t slash = rel.rfind('/');
+	auto it = known_.find(slash == std::string::npos ? std::string() : rel.substr(0, slash));
+	if (it == known_.end()) return true; // forgotten (or root itself): sweep to be sure
+	if (it->second.fresh || it->second.swept) return false;
+	it->second.swept = true;
+	return true;
 }
 
 long long parse_iso8601(const std::string &s)

@@ -6,6 +6,7 @@
 #pragma once
 #include <fcntl.h>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace pm {
@@ -30,6 +31,7 @@ public:
 	int at(const std::string &path, const char *&rel) const;
 	// rel points into path: a temporary would leave it dangling.
 	int at(std::string &&path, const char *&rel) const = delete;
+	int fd() const { return fd_; }
 
 private:
 	int fd_ = -1;
@@ -48,12 +50,18 @@ public:
 	bool open(const std::string &target, std::string *error = nullptr, const DirHandle *base = nullptr);
 	bool write(const void *data, size_t n);
 	bool write(const std::string &s) { return write(s.data(), s.size()); }
+	// Collect writes in a buffer of up to n bytes (a download's body comes
+	// in pieces of a few KiB): one write(2) per n bytes instead of one per
+	// piece. A write error then shows at a later write or at commit().
+	void buffer(size_t n) { buf_cap_ = n; }
 	// Starts over (a retried download): truncates the temporary.
 	bool truncate();
 	// fsync (if asked), close, set mtime (if mtime >= 0), rename into place.
 	bool commit(bool sync, std::string *error = nullptr, long long mtime = -1);
 	void abort();
 	bool is_open() const { return fd_ >= 0; }
+	// The errno of a failed write (a buffered one may fail at commit()), else 0.
+	int write_error() const { return failed_ ? err_ : 0; }
 	const std::string &temp_path() const { return tmp_; }
 
 private:
@@ -63,6 +71,50 @@ private:
 	std::string target_, tmp_;
 	bool failed_ = false;
 	int err_ = 0;
+	size_t buf_cap_ = 0;
+	std::string buf_;
+	bool flush();
+};
+
+// The directories under a root (the mirror's web/) that a run has made or
+// looked at, so that each is made, or checked to be a real directory, once
+// per run and not once per file. A directory this run made (mkdir said so)
+// holds only what the run put there: a file in it that the run has not
+// handed out yet is surely absent (no stat), and it has no temporaries of
+// an earlier run to sweep. Memory is bounded: past max_entries directories
+// it forgets them all and starts over (looking again is safe, only slower).
+class DirCache {
+public:
+	enum class State {
+		Refused,  // a symlink or a non-directory on the way, or an error (why)
+		Missing,  // (create false) a directory is missing: so is the file
+		Fresh,    // made by this run and the file not handed out before: absent
+		Existing, // there: the file may be too
+	};
+	explicit DirCache(size_t max_entries = 16384) : max_(max_entries) {}
+	// root is trusted (the caller made it); it is held open and paths under
+	// it are resolved from it.
+	bool open(const std::string &root);
+	// For the file root/rel (rel a validated relative path): makes the
+	// directories between (create), or only looks at them. Never through a
+	// symlink: every directory between root and the file must be a real one.
+	State prepare(const std::string &rel, bool create, std::string *why = nullptr);
+	// True the first time it is asked for the directory of root/rel since
+	// it was made known (then sweep its leftover temporaries); false for a
+	// Fresh directory, which has none.
+	bool first_sweep(const std::string &rel);
+	const DirHandle &root() const { return root_; }
+
+private:
+	struct Entry {
+		bool fresh = false, swept = false;
+		std::vector<std::string> handed; // in a fresh directory: names handed out
+	};
+	DirHandle root_;
+	std::string root_path_;
+	size_t max_;
+	std::unordered_map<std::string, Entry> known_; // by directory relative to root
+	Entry &remember(const std::string &dir, bool fresh);
 };
 
 // Writes data to path atomically. If the file already holds exactly data it
@@ -85,6 +137,9 @@ bool remove_file(const std::string &path);
 void prune_empty_dirs(std::string dir, const std::string &stop);
 // Removes leftover temporaries of target from an earlier crash.
 void remove_stale_temps(const std::string &target);
+// The same for every file in dir (one scan for all its targets). base: see
+// DirHandle.
+void remove_stale_temps_in(const std::string &dir, const DirHandle *base = nullptr);
 
 std::string dirname_of(const std::string &path);
 std::string basename_of(const std::string &path);

@@ -68,10 +68,12 @@ bool add_to_unlisted(const Layout &m, const std::string &name, const std::vector
                      std::string *error)
 {
 	std::string path = m.unlisted_journal(name), text;
-	if (!read_file(path, text, 64u << 20) && errno != ENOENT) {
+	bool existed = read_file(path, text, 64u << 20);
+	if (!existed && errno != ENOENT) {
 		if (error) *error = "cannot read " + path + ": " + strerror(errno);
 		return false;
 	}
+	const std::string old = text; // what is there: not read a second time to compare
 	std::set<std::string> have;
 	for (size_t pos = 0; pos < text.size();) {
 		size_t nl = text.find('\n', pos);
@@ -84,7 +86,7 @@ bool add_to_unlisted(const Layout &m, const std::string &name, const std::vector
 	for (auto &p : paths)
 		if (have.insert(p).second) text += p + "\n";
 	if (text.size() == before) return true;
-	return write_file_atomic(path, text, sync, error);
+	return write_file_atomic_over(path, text, existed ? &old : nullptr, sync, error);
 }
 
 } // namespace pm
