@@ -199,7 +199,7 @@ sync_both() {
 	assert_output ""
 	page=$(swift_cat "$S3_BUCKET" "$P/web/simple/inc-pkg/index.v1_json")
 	jq -e --arg f "$fn" 'all(.files[]; .filename != $f)' <<<"$page"
-	jq -e '[.files[] | select(.filename | test("-2\\.0")) | .yanked] | all(. == "broken")' <<<"$page"
+	jq -e '[.files[] | select(.filename | test("-2\\.0")) | .yanked] | length > 0 and all(. == "broken")' <<<"$page"
 	swift_cat "$S3_BUCKET" "$P/web/simple/inc-pkg/index.html" | grep -q 'data-yanked="broken"'
 	run swift_keys "$S3_BUCKET" "$P/."
 	assert_output ""
@@ -242,4 +242,15 @@ sync_both() {
 	$P/web/simple/index.v1_html
 	$P/web/simple/index.v1_json
 	EOF
+}
+
+@test "2109 index-write -d s3://: a project whose files are not in the store is an error record, and no page of it is stored" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	fn=$(jq -r '.files[0].filename' "$T/one.ndjson")
+	run --separate-stderr index-write -d "$S3" <"$T/one.ndjson"
+	assert_failure 1
+	jq -e 'select(.type == "error") | .name == "demo-pkg" and .reason == "file missing in the store"' <<<"$output"
+	[[ "$stderr" == *"demo-pkg: "*": file missing in the store"* ]]
+	run swift_keys "$S3_BUCKET" "$P/web/simple/demo-pkg/"
+	assert_output ""
 }
