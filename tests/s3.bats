@@ -254,3 +254,13 @@ sync_both() {
 	run swift_keys "$S3_BUCKET" "$P/web/simple/demo-pkg/"
 	assert_output ""
 }
+
+@test "2110 index-write -d s3://: wrong credentials exit 3 naming the store, writing nothing and no secret in the log" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	AWS_SECRET_ACCESS_KEY=not-the-secret run --separate-stderr index-write -d "$S3" <"$T/one.ndjson"
+	assert_failure 3
+	[[ "$stderr" == *"$S3: $S3_ENDPOINT: cannot list bucket $S3_BUCKET: HTTP 403 (SignatureDoesNotMatch"* ]]
+	[[ "$stderr" != *"not-the-secret"* ]]
+	run swift_keys "$S3_BUCKET" "$P/"
+	assert_output ""
+}
