@@ -138,3 +138,129 @@ package_gets() {
 	grep -q "config_param_ServerSideEncryption is a boto setting; ignored" "$T/err"
 	diff <(want_objects "$T/one.ndjson" "$P") <(have_objects "$P")
 }
+
+# "KEY SHA256" of every file under directory $1, keyed as prefix $2 would
+# hold it, sorted: a filesystem mirror in the form of have_objects.
+fs_objects() {
+	(cd "$1" && find . -type f -printf '%P\n' | LC_ALL=C sort | while read -r f; do
+		echo "$2/$f $(sha256sum <"$f" | cut -d' ' -f1)"
+	done)
+}
+
+# The sync of records $1 into the store ($S3) and into directory $2, by the
+# same pipe.
+sync_both() {
+	artifact-get -q -d "$S3" <"$1" | index-write -q -d "$S3" >"$T/s3.out"
+	mkdir -p "$2"
+	artifact-get -q -d "$2" <"$1" | index-write -q -d "$2" >"$T/fs.out"
+}
+
+@test "2106 artifact-get | index-write -d s3://: pages stored with their Content-Type, every file they link present, the same keys and bytes as a filesystem mirror" {
+	sync_both "$ALL" "$T/fs"
+	[[ $(jq -s 'map(select(.type == "synced")) | length' "$T/s3.out") == $(jq -s length "$ALL") ]]
+	h=$(swift_head "$S3_BUCKET" "$P/web/simple/demo-pkg/index.html")
+	[[ "$h" == *"content-type: text/html"* ]]
+	h=$(swift_head "$S3_BUCKET" "$P/web/simple/demo-pkg/index.v1_html")
+	[[ "$h" == *"content-type: application/vnd.pypi.simple.v1+html"* ]]
+	h=$(swift_head "$S3_BUCKET" "$P/web/simple/demo-pkg/index.v1_json")
+	[[ "$h" == *"content-type: application/vnd.pypi.simple.v1+json"* ]]
+	h=$(swift_head "$S3_BUCKET" "$P/web/simple/index.v1_json")
+	[[ "$h" == *"content-type: application/vnd.pypi.simple.v1+json"* ]]
+	# Every link of every project page is an object of the store.
+	keys=$(swift_keys "$S3_BUCKET" "$P/web/packages/")
+	for n in $(jq -r .name "$ALL"); do
+		swift_cat "$S3_BUCKET" "$P/web/simple/$n/index.v1_json" | jq -r '.files[].url' |
+			sed "s|^\.\./\.\./|$P/web/|; s|#.*||" | while read -r k; do
+			k=$(printf '%b' "${k//%/\\x}")
+			grep -qxF "$k" <<<"$keys" || fail "$n links $k, not in the store"
+		done
+	done
+	# The root lists every project; no journal is left.
+	[[ $(swift_cat "$S3_BUCKET" "$P/web/simple/index.v1_json" | jq '.projects | length') == $(jq -s length "$ALL") ]]
+	run swift_keys "$S3_BUCKET" "$P/."
+	assert_output ""
+	diff <(fs_objects "$T/fs" "$P") <(swift_sha256s "$S3_BUCKET" "$P/")
+}
+
+@test "2107 index-write -d s3://: an incremental run deletes the file a page stopped linking (after the page) and marks a yank, as a filesystem mirror does" {
+	admin new-project name=inc-pkg version=1.0 wheels=py3-none-any
+	admin new-release name=inc-pkg version=2.0 wheels=py3-none-any
+	jq -cn '{name:"inc-pkg"}' | pkg-resolve -q >"$T/r1.ndjson"
+	sync_both "$T/r1.ndjson" "$T/fs"
+	IFS=$'\t' read -r gone fn < <(jq -r '[.files[] | select(.filename | test("-1\\.0-.*whl$"))][0] | [.path, .filename] | @tsv' "$T/r1.ndjson")
+	[[ -n "$gone" ]]
+	swift_keys "$S3_BUCKET" "$P/web/$gone" | grep -qxF "$P/web/$gone"
+	admin remove-file name=inc-pkg filename="$fn"
+	admin yank name=inc-pkg version=2.0 reason=broken
+	jq -cn '{name:"inc-pkg"}' | pkg-resolve -q >"$T/r2.ndjson"
+	sync_both "$T/r2.ndjson" "$T/fs"
+	jq -e 'select(.type == "synced") | .deleted == 1' "$T/s3.out"
+	run swift_keys "$S3_BUCKET" "$P/web/$gone"
+	assert_output ""
+	page=$(swift_cat "$S3_BUCKET" "$P/web/simple/inc-pkg/index.v1_json")
+	jq -e --arg f "$fn" 'all(.files[]; .filename != $f)' <<<"$page"
+	jq -e '[.files[] | select(.filename | test("-2\\.0")) | .yanked] | length > 0 and all(. == "broken")' <<<"$page"
+	swift_cat "$S3_BUCKET" "$P/web/simple/inc-pkg/index.html" | grep -q 'data-yanked="broken"'
+	run swift_keys "$S3_BUCKET" "$P/."
+	assert_output ""
+	diff <(fs_objects "$T/fs" "$P") <(swift_sha256s "$S3_BUCKET" "$P/")
+}
+
+@test "2108 index-write --config (bandersnatch's form): a removal past --max-deletions is an error and deletes nothing; within it, pages and files go" {
+	cat >"$T/conf" <<-EOF
+	[mirror]
+	directory = /$S3_BUCKET/$P
+	storage-backend = s3
+
+	[s3]
+	endpoint_url = $S3_ENDPOINT
+	region_name = $S3_REGION
+	aws_access_key_id = $AWS_ACCESS_KEY_ID
+	aws_secret_access_key = $AWS_SECRET_ACCESS_KEY
+	EOF
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	n=$(jq '[.files[].path] | unique | length' "$T/one.ndjson")
+	(( n > 1 ))
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_ENDPOINT_URL \
+		sh -c 'artifact-get -q --config "$1" <"$2" | index-write -q --config "$1"' _ "$T/conf" "$T/one.ndjson" >"$T/out"
+	jq -e 'select(.type == "synced") | .name == "demo-pkg"' "$T/out"
+	before=$(swift_keys "$S3_BUCKET" "$P/")
+	grep -qxF "$P/web/simple/demo-pkg/index.v1_json" <<<"$before"
+	jq -cn '{type:"removal",name:"demo-pkg",serial:99}' >"$T/rm.ndjson"
+	run --separate-stderr env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_ENDPOINT_URL \
+		index-write --config "$T/conf" --max-deletions 1 <"$T/rm.ndjson"
+	assert_failure 1
+	[[ "$stderr" == *"deletion cap of 1 files reached"* ]]
+	[[ "$(swift_keys "$S3_BUCKET" "$P/")" == "$before" ]]
+	run --separate-stderr env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_ENDPOINT_URL \
+		index-write --config "$T/conf" <"$T/rm.ndjson"
+	assert_success
+	jq -e --argjson n "$n" 'select(.type == "synced") | .removed and .deleted == $n' <<<"$output"
+	run swift_keys "$S3_BUCKET" "$P/web/"
+	assert_output - <<-EOF
+	$P/web/simple/index.html
+	$P/web/simple/index.v1_html
+	$P/web/simple/index.v1_json
+	EOF
+}
+
+@test "2109 index-write -d s3://: a project whose files are not in the store is an error record, and no page of it is stored" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	fn=$(jq -r '.files[0].filename' "$T/one.ndjson")
+	run --separate-stderr index-write -d "$S3" <"$T/one.ndjson"
+	assert_failure 1
+	jq -e 'select(.type == "error") | .name == "demo-pkg" and .reason == "file missing in the store"' <<<"$output"
+	[[ "$stderr" == *"demo-pkg: "*": file missing in the store"* ]]
+	run swift_keys "$S3_BUCKET" "$P/web/simple/demo-pkg/"
+	assert_output ""
+}
+
+@test "2110 index-write -d s3://: wrong credentials exit 3 naming the store, writing nothing and no secret in the log" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	AWS_SECRET_ACCESS_KEY=not-the-secret run --separate-stderr index-write -d "$S3" <"$T/one.ndjson"
+	assert_failure 3
+	[[ "$stderr" == *"$S3: $S3_ENDPOINT: cannot list bucket $S3_BUCKET: HTTP 403 (SignatureDoesNotMatch"* ]]
+	[[ "$stderr" != *"not-the-secret"* ]]
+	run swift_keys "$S3_BUCKET" "$P/"
+	assert_output ""
+}

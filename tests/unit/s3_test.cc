@@ -2,6 +2,7 @@
 // locations and configuration, the ListObjectsV2 and DeleteResult XML, and
 // the requests built (nothing here talks to a store; tests/s3.bats does).
 #include "s3.h"
+#include "s3_store.h"
 
 #include <gtest/gtest.h>
 
@@ -140,3 +141,19 @@ TEST(S3, BuildsSignedRequests)
 }
 
 } // namespace
+
+// The types pages are stored with: what contrib/nginx serves the files of a
+// directory mirror with, by their names.
+TEST(S3Store, ContentTypeOfMirrorPaths)
+{
+	using pm::S3Store;
+	EXPECT_STREQ(S3Store::content_type("web/simple/index.html"), "text/html");
+	EXPECT_STREQ(S3Store::content_type("web/simple/demo-pkg/index.html"), "text/html");
+	EXPECT_STREQ(S3Store::content_type("web/simple/demo-pkg/index.v1_html"), "application/vnd.pypi.simple.v1+html");
+	EXPECT_STREQ(S3Store::content_type("web/simple/index.v1_json"), "application/vnd.pypi.simple.v1+json");
+	EXPECT_STREQ(S3Store::content_type("web/json/demo-pkg"), "application/json");
+	EXPECT_STREQ(S3Store::content_type("web/pypi/demo-pkg/json"), "application/json");
+	// A release file named like a page is still a file.
+	EXPECT_STREQ(S3Store::content_type("web/packages/ab/cd/ef/index.html"), "application/octet-stream");
+	EXPECT_STREQ(S3Store::content_type("web/packages/ab/cd/ef/demo.whl.metadata"), "application/octet-stream");
+}

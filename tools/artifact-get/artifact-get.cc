@@ -799,17 +799,7 @@ int main(int argc, char **argv)
 	if (o.dir.empty() && config.empty()) {
 		pm::usage_error(kProg, "-d/--directory DIR is required");
 	}
-	if (pm::is_s3_location(o.dir) || o.dir.empty()) {
-		pm::S3Config cfg;
-		std::vector<std::string> warnings;
-		std::string why;
-		if (!o.dir.empty() && !pm::parse_s3_location(o.dir, false, cfg.bucket, cfg.prefix, &why))
-			pm::usage_error(kProg, "-d: %s", why.c_str());
-		if (!pm::s3_configure(config, o.dir.empty(), cfg, warnings, why)) pm::usage_error(kProg, "%s", why.c_str());
-		for (auto &w : warnings) LOG_TOOL_WARN("%s", w.c_str());
-		o.s3 = std::make_unique<pm::S3Store>(std::move(cfg));
-		o.dir = o.s3->config().location();
-	}
+	o.s3 = pm::s3_store_from_options(kProg, o.dir, config);
 	if (pm::allow_non_https_env()) o.allow_http = true;
 	o.policy = pm::project_json_policy(pm::upstream_or_exit(kProg, upstream, o.allow_http), extra_hosts, o.allow_http);
 	if (!o.download_mirror.empty()) {

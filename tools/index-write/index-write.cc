@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
+#include <filesystem>
 #include <getopt.h>
 #include <strings.h>
 #include <set>
@@ -29,6 +30,7 @@
 #include "ndjson.h"
 #include "record.h"
 #include "record_loop.h"
+#include "s3_store.h"
 #include "simple_page.h"
 
 namespace {
@@ -48,6 +50,9 @@ record per project, passes error records through, writes target records last.
 
 Options:
   -d, --directory DIR     the mirror (holding web/); required
+                          (or s3://BUCKET/PREFIX: the mirror in an S3 store)
+      --config FILE       the [s3] section of FILE (pypi-mirror.conf); without
+                          -d, also its [mirror] directory = /BUCKET/PREFIX
       --root-uri URI      link files as URI/packages/... instead of the
                           relative ../../packages/...
       --no-release-files  an index-only mirror: files stay upstream (links
@@ -69,6 +74,8 @@ Options:
   -v, --verbose           log more (repeatable)
   -q, --quiet             log less (repeatable)
 
+Environment, for s3://: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY.
 Exit status: 0 success, 1 some projects failed (error records written),
 2 usage error, 3 fatal (DIR unusable).
 )";
@@ -79,6 +86,7 @@ struct Options {
 	bool json = false, html_pages = true, json_pages = true, sync = false, no_root = false, rebuild_root = false;
 	bool release_files = true; // false: index-only mirror (bandersnatch's release-files = false)
 	long long max_deletions = 10000, serial = -1;
+	std::unique_ptr<pm::S3Store> s3; // the mirror is in an S3 bucket (see "The mirror in a bucket")
 };
 
 struct Run {
@@ -251,6 +259,8 @@ void remove_journal(Run &run, const std::string &name)
 	run.journals.erase(name);
 }
 
+std::vector<pm::ListedFile> parse_journal(const std::string &text, const std::string &name, const std::string &path);
+
 // The paths a journal lists that have the shape of a package path (anything
 // else is never deleted). A journal is our own file, but it sits on disk
 // between runs, so it is read as untrusted.
@@ -269,6 +279,12 @@ std::vector<pm::ListedFile> read_journal(Run &run, const std::string &name, cons
 		return out;
 	}
 	if (found) *found = true;
+	return parse_journal(text, name, path);
+}
+
+std::vector<pm::ListedFile> parse_journal(const std::string &text, const std::string &name, const std::string &path)
+{
+	std::vector<pm::ListedFile> out;
 	size_t pos = 0;
 	while (pos < text.size()) {
 		size_t nl = text.find('\n', pos);
@@ -631,6 +647,287 @@ bool update_root(Run &run)
 	return true;
 }
 
+// The mirror in a bucket (-d s3://BUCKET/PREFIX). The same steps as on a
+// filesystem, on objects: the files a page links are looked up (HEAD)
+// before the page is stored; the pending-deletions journal is stored before
+// the page, the doomed files deleted (multi-object DELETE) after it. A PUT
+// replaces an object whole, so a page needs no temporary. Each page goes
+// with the Content-Type it is served with (S3Store::content_type).
+bool s3_put(Run &run, const std::string &path, const std::string &text, std::string &why)
+{
+	const pm::S3Store &s = *run.o.s3;
+	return run.o.s3->put(s.key(path), text, pm::S3Store::content_type(run.o.m.relative(path)), why);
+}
+
+bool s3_get(Run &run, const std::string &path, std::string &text, bool &found, std::string &why)
+{
+	return run.o.s3->get(run.o.s3->key(path), text, found, why);
+}
+
+bool s3_remove(Run &run, const std::vector<std::string> &paths, std::string &why)
+{
+	std::vector<std::string> keys;
+	for (auto &p : paths) keys.push_back(run.o.s3->key(p));
+	return keys.empty() || run.o.s3->remove(keys, why);
+}
+
+// old_files() for a bucket: the page's listing (JSON, else HTML), plus the
+// pending-deletions and unlisted journals.
+bool s3_old_files(Run &run, const std::string &name, OldPages &old, std::string &why)
+{
+	std::string dir = page_dir(run, name), text;
+	bool found;
+	if (!s3_get(run, dir + "/index.v1_json", old.json, found, why)) return false;
+	old.have_json = old.dir_exists = found;
+	if (!found || !pm::listed_files_json(old.json, old.files, &why)) {
+		old.files.clear();
+		for (const char *page : {"/index.html", "/index.v1_html"}) {
+			if (!s3_get(run, dir + page, text, found, why)) return false;
+			old.dir_exists = old.dir_exists || found;
+			if (found && pm::listed_files_html(text, old.files)) break;
+			old.files.clear();
+		}
+	}
+	why.clear();
+	for (bool unlisted : {false, true}) {
+		std::string path = unlisted ? run.o.m.unlisted_journal(name) : journal_path(run, name);
+		if (!s3_get(run, path, text, found, why)) return false;
+		if (!found) continue;
+		if (unlisted) old.unlisted = true;
+		else run.journals.insert(name);
+		auto more = parse_journal(text, name, run.o.s3->key(path));
+		old.files.insert(old.files.end(), more.begin(), more.end());
+	}
+	return true;
+}
+
+// delete_files() for a bucket: each file and its .metadata, in
+// multi-object DELETEs. Counted as on a filesystem (one a file).
+bool s3_delete_files(Run &run, const pm::ProjectRecord &r, const std::vector<std::string> &paths, long long &n,
+                     std::string &why)
+{
+	n = 0;
+	if (!run.o.release_files) return true;
+	std::vector<std::string> doomed;
+	for (auto &p : paths) {
+		if (!pm::valid_package_path(p)) continue;
+		LOG_INFO("Deleting file: %s (project %s)", p.c_str(), r.name.c_str());
+		doomed.push_back(run.o.m.file(p));
+		doomed.push_back(run.o.m.file(p) + ".metadata");
+		n++;
+	}
+	run.deleted_total += n;
+	return s3_remove(run, doomed, why);
+}
+
+// The journals, once the page lists what it should and the files are gone.
+void s3_remove_journals(Run &run, const std::string &name, const OldPages &old, bool had_pending)
+{
+	std::vector<std::string> paths;
+	if (had_pending) paths.push_back(journal_path(run, name));
+	if (old.unlisted) paths.push_back(run.o.m.unlisted_journal(name));
+	std::string why;
+	if (!s3_remove(run, paths, why)) LOG_WARN("%s: %s", name.c_str(), why.c_str());
+}
+
+// Stores the pending-deletions journal (before the page that stops linking
+// the files).
+bool s3_journal(Run &run, const pm::ProjectRecord &r, const std::vector<std::string> &doomed, std::string &why)
+{
+	std::string text;
+	for (auto &p : doomed) text += p + "\n";
+	pm::S3Store &s = *run.o.s3;
+	if (s.put(s.key(journal_path(run, r.name)), text, "text/plain", why)) return true;
+	why = "cannot write pending deletions: " + why;
+	return false;
+}
+
+void s3_process_project(Run &run, const pm::ProjectRecord &r)
+{
+	if (!r.resolved) {
+		emit_error(run, r, "project record has no file list (not resolved by pkg-resolve)");
+		return;
+	}
+	std::string why;
+	for (auto &f : r.files) {
+		if (!run.o.release_files) break;
+		long long size = -1;
+		bool found;
+		std::string path = run.o.m.file(f.path);
+		if (!run.o.s3->head(run.o.s3->key(path), size, found, why)) return emit_error(run, r, why, f.filename);
+		if (!found) return emit_error(run, r, "file missing in the store", f.filename);
+		if (size != f.size)
+			return emit_error(run, r,
+			                  "object in the store has " + std::to_string(size) + " bytes, expected " +
+			                      std::to_string(f.size),
+			                  f.filename);
+		if (f.core_metadata.empty()) continue;
+		if (!run.o.s3->head(run.o.s3->key(path + ".metadata"), size, found, why))
+			return emit_error(run, r, why, f.filename + ".metadata");
+		if (!found) return emit_error(run, r, "file missing in the store", f.filename + ".metadata");
+	}
+	std::string json_text;
+	bool publish = run.o.json && !r.json_file.empty();
+	if (publish && !read_json_document(r, json_text, why)) return emit_error(run, r, why);
+	OldPages old;
+	if (!s3_old_files(run, r.name, old, why)) return emit_error(run, r, why);
+	auto doomed = deletion_candidates(r, old.files);
+	if (!within_cap(run, r, doomed.size())) return;
+	if (!doomed.empty() && !s3_journal(run, r, doomed, why)) return emit_error(run, r, why);
+
+	long long serial = r.last_serial >= 0 ? r.last_serial : r.serial;
+	std::string dir = page_dir(run, r.name);
+	std::vector<std::string> stale; // variants no longer written
+	bool ok = true;
+	if (run.o.html_pages) {
+		std::string html = pm::render_project_html(r, serial, run.o.root_uri);
+		ok = s3_put(run, dir + "/index.html", html, why) && s3_put(run, dir + "/index.v1_html", html, why);
+	} else if (old.dir_exists) {
+		stale = {dir + "/index.html", dir + "/index.v1_html"};
+	}
+	// The JSON page last, as on a filesystem: the next run reads it.
+	if (ok && run.o.json_pages) {
+		std::string json = pm::render_project_json(r, serial, run.o.root_uri);
+		if (!old.have_json || json != old.json) ok = s3_put(run, dir + "/index.v1_json", json, why);
+	} else if (ok && old.dir_exists) {
+		stale.push_back(dir + "/index.v1_json");
+	}
+	if (ok) ok = s3_remove(run, stale, why);
+	if (!ok) return emit_error(run, r, "cannot write page: " + why);
+	if (publish && !(s3_put(run, run.o.m.json_copy(r.name), json_text, why) &&
+	                 s3_put(run, run.o.m.json_api(r.name), json_text, why)))
+		return emit_error(run, r, "cannot write JSON API copy: " + why);
+	long long deleted = 0;
+	if (!s3_delete_files(run, r, doomed, deleted, why)) return emit_error(run, r, why); // the journal stays
+	s3_remove_journals(run, r.name, old, !doomed.empty() || may_have_journal(run, r.name));
+	std::set<std::string> names;
+	for (auto &f : r.files) names.insert(f.filename);
+	LOG_INFO("Synced %s (serial %lld, %zu files)", r.name.c_str(), serial, names.size());
+	emit_synced(run, r, static_cast<long long>(names.size()), deleted, false);
+	run.changes.add(r.display_name.empty() ? r.name : r.display_name, serial);
+	run.changed_names.insert(r.name);
+}
+
+void s3_process_removal(Run &run, const pm::ProjectRecord &r)
+{
+	pm::ProjectRecord none = r;
+	none.files.clear();
+	OldPages old;
+	std::string why;
+	if (!s3_old_files(run, r.name, old, why)) return emit_error(run, r, why);
+	auto doomed = deletion_candidates(none, old.files);
+	if (!within_cap(run, r, doomed.size())) return;
+	if (!doomed.empty() && !s3_journal(run, r, doomed, why)) return emit_error(run, r, why);
+	std::string dir = page_dir(run, r.name);
+	if (!s3_remove(run,
+	               {dir + "/index.html", dir + "/index.v1_html", dir + "/index.v1_json", run.o.m.json_copy(r.name),
+	                run.o.m.json_api(r.name)},
+	               why))
+		return emit_error(run, r, "cannot delete pages: " + why);
+	long long deleted = 0;
+	if (!s3_delete_files(run, r, doomed, deleted, why)) return emit_error(run, r, why);
+	s3_remove_journals(run, r.name, old, true);
+	LOG_INFO("Removed %s (serial %lld, %lld files deleted)", r.name.c_str(), r.serial, deleted);
+	emit_synced(run, r, 0, deleted, true);
+	run.changes.add(r.name, r.serial, true);
+	run.changed_names.insert(r.name);
+}
+
+// update_root() for a bucket: the root JSON page is fetched into a scratch
+// directory, merged with this run's changes there by the same code as on a
+// filesystem, and the root pages stored. A root that is missing starts from
+// this run's projects; one that does not parse is an error (rebuilding it
+// needs a listing of web/simple/, not done on a bucket yet).
+bool s3_update_root(Run &run)
+{
+	const Options &o = run.o;
+	std::string text, why;
+	bool found;
+	if (!s3_get(run, o.m.root_index(), text, found, why)) {
+		LOG_ERROR("%s", why.c_str());
+		return false;
+	}
+	const char *tmp = getenv("TMPDIR");
+	std::string scratch = std::string(tmp && *tmp ? tmp : "/tmp") + "/index-write.XXXXXX";
+	if (!mkdtemp(scratch.data())) {
+		LOG_ERROR("cannot create a scratch directory %s: %s", scratch.c_str(), strerror(errno));
+		return false;
+	}
+	struct Cleanup {
+		std::string d;
+		~Cleanup()
+		{
+			std::error_code ec;
+			std::filesystem::remove_all(d, ec);
+		}
+	} cleanup{scratch};
+	pm::RootList base;
+	long long meta_serial = -1;
+	if (found) {
+		if (!pm::write_file_atomic(scratch + "/index.v1_json", text, false, &why)) {
+			LOG_ERROR("%s", why.c_str());
+			return false;
+		}
+		auto res = pm::load_root_json(scratch + "/index.v1_json", base, meta_serial, why);
+		if (res != pm::RootLoad::Ok) {
+			LOG_ERROR("%s: %s (rebuilding the root index of a bucket is not supported)",
+			          o.s3->key(o.m.root_index()).c_str(), why.c_str());
+			return false;
+		}
+	} else {
+		LOG_INFO("No root index yet; building it from this run's projects");
+	}
+	bool serial_moved = o.serial >= 0 && o.serial != meta_serial;
+	if (found && run.changes.empty() && !serial_moved) {
+		LOG_DEBUG("Root index unchanged");
+		return true;
+	}
+	run.changes.sort_unique();
+	long long top = o.serial >= 0 ? o.serial
+	                              : std::max({meta_serial, base.max_serial(), run.changes.max_serial(), 0LL});
+	pm::RootWriteOptions wo;
+	wo.html = o.html_pages;
+	bool changed = false;
+	if (!pm::write_root(scratch, base, run.changes, top, wo, &changed, why)) {
+		LOG_ERROR("cannot write the root index: %s", why.c_str());
+		return false;
+	}
+	// The JSON root last: it is what the next run merges into.
+	for (const char *page : {"index.html", "index.v1_html", "index.v1_json"}) {
+		if (!o.html_pages && page[6] != 'v') continue;
+		if (!o.html_pages && !strcmp(page, "index.v1_html")) continue;
+		if (!pm::read_file(scratch + "/" + page, text) || !s3_put(run, o.m.root_index(page), text, why)) {
+			LOG_ERROR("cannot store the root index: %s", why.empty() ? strerror(errno) : why.c_str());
+			return false;
+		}
+	}
+	if (!o.html_pages && !s3_remove(run, {o.m.root_index("index.html"), o.m.root_index("index.v1_html")}, why))
+		LOG_WARN("%s", why.c_str());
+	LOG_INFO("Updated the root index (serial %lld)", top);
+	return true;
+}
+
+int run_s3(Run &run)
+{
+	std::string why;
+	if (!run.o.s3->check(why)) {
+		LOG_TOOL_ERROR("%s: %s", run.o.dir.c_str(), why.c_str());
+		return pm::kExitFatal;
+	}
+	run.o.m = pm::Layout(run.o.dir);
+	run.loop.on_output_failure(pm::RecordLoop::OutputFailure::Continue);
+	run.loop.run([&](pm::ProjectRecord &r, rapidjson::Document &doc) {
+		run.files_fetched = std::max(0LL, pm::get_int(doc, "files_fetched", 0));
+		run.bytes_fetched = std::max(0LL, pm::get_int(doc, "bytes_fetched", 0));
+		if (r.type == "project")
+			s3_process_project(run, r);
+		else
+			s3_process_removal(run, r);
+	});
+	if (!run.o.no_root && !s3_update_root(run)) run.loop.mark_failed();
+	return run.loop.finish();
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -638,9 +935,10 @@ int main(int argc, char **argv)
 	pm::log_set_prog(kProg);
 	Run run;
 	Options &o = run.o;
-	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kFsync, kSerial, kNoRoot, kRebuild, kNoReleaseFiles };
+	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kFsync, kSerial, kNoRoot, kRebuild, kNoReleaseFiles, kConfig };
 	static const struct option longopts[] = {
 	    {"directory", required_argument, nullptr, 'd'},
+	    {"config", required_argument, nullptr, kConfig},
 	    {"root-uri", required_argument, nullptr, kRootUri},
 	    {"no-release-files", no_argument, nullptr, kNoReleaseFiles},
 	    {"json", no_argument, nullptr, kJson},
@@ -653,6 +951,7 @@ int main(int argc, char **argv)
 	    PM_COMMON_LONGOPTS,
 	    {nullptr, 0, nullptr, 0},
 	};
+	std::string config;
 	int c;
 	while ((c = getopt_long(argc, argv, "d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (pm::common_option(c, kProg, kUsage)) continue;
@@ -679,13 +978,16 @@ int main(int argc, char **argv)
 		case kSerial: o.serial = pm::parse_count(kProg, "--serial", optarg); break;
 		case kNoRoot: o.no_root = true; break;
 		case kRebuild: o.rebuild_root = true; break;
+		case kConfig: config = optarg; break;
 		default: return pm::kExitUsage;
 		}
 	}
 	pm::no_operands(kProg, argc, argv);
-	if (o.dir.empty()) {
+	if (o.dir.empty() && config.empty()) {
 		pm::usage_error(kProg, "-d/--directory is required");
 	}
+	o.s3 = pm::s3_store_from_options(kProg, o.dir, config);
+	if (o.s3 && o.rebuild_root) pm::usage_error(kProg, "--rebuild-root is not supported on s3:// yet");
 	if (!o.root_uri.empty() && o.root_uri.find_first_of("\"<>'` \t\r\n") != std::string::npos) {
 		pm::usage_error(kProg, "--root-uri '%s' contains characters a URL cannot", o.root_uri.c_str());
 	}
@@ -693,6 +995,7 @@ int main(int argc, char **argv)
 		pm::usage_error(kProg, "--no-release-files needs --root-uri (where the files are)");
 	}
 	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
+	if (o.s3) return run_s3(run);
 	struct stat st;
 	if (stat(o.dir.c_str(), &st) != 0) {
 		LOG_ERROR("mirror directory %s: %s", o.dir.c_str(), strerror(errno));

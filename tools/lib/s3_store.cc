@@ -1,9 +1,13 @@
 #include "s3_store.h"
 
+#include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <set>
 
+#include "cli.h"
 #include "hash.h"
+#include "log.h"
 
 namespace pm {
 
@@ -59,6 +63,99 @@ bool S3Store::add_to_unlisted(const std::string &name, const std::vector<std::st
 		return false;
 	}
 	return true;
+}
+
+bool S3Store::get(const std::string &key, std::string &body, bool &found, std::string &why)
+{
+	Response r = http_.fetch(s3_get(cfg_, key));
+	found = r.ok();
+	if (r.ok()) {
+		body = std::move(r.body);
+		return true;
+	}
+	if (r.status == 404) return true;
+	why = "cannot read " + key + ": " + s3_describe(r);
+	return false;
+}
+
+bool S3Store::head(const std::string &key, long long &size, bool &found, std::string &why)
+{
+	Response r = http_.fetch(s3_head(cfg_, key));
+	found = r.ok();
+	if (r.ok()) {
+		size = strtoll(r.header("content-length").c_str(), nullptr, 10);
+		return true;
+	}
+	if (r.status == 404) return true;
+	why = "cannot look up " + key + ": " + s3_describe(r);
+	return false;
+}
+
+bool S3Store::put(const std::string &key, const std::string &body, const std::string &content_type, std::string &why)
+{
+	S3Put p;
+	p.key = key;
+	p.content_type = content_type;
+	p.sha256 = sha256_hex(body);
+	Request r = s3_put(cfg_, p);
+	r.body = body;
+	Response resp = http_.fetch(std::move(r));
+	if (resp.ok()) return true;
+	why = "cannot write " + key + ": " + s3_describe(resp);
+	return false;
+}
+
+bool S3Store::remove(const std::vector<std::string> &keys, std::string &why)
+{
+	std::vector<std::string> failed;
+	for (size_t i = 0; i < keys.size(); i += 1000) {
+		std::vector<std::string> batch(keys.begin() + i, keys.begin() + std::min(keys.size(), i + 1000));
+		Response r = http_.fetch(s3_delete(cfg_, batch));
+		std::string err;
+		if (!r.ok()) {
+			why = "cannot delete " + std::to_string(batch.size()) + " objects: " + s3_describe(r);
+			return false;
+		}
+		if (!parse_s3_delete_errors(r.body, failed, err)) {
+			why = "the answer to a delete does not parse: " + err;
+			return false;
+		}
+	}
+	if (failed.empty()) return true;
+	why = "cannot delete";
+	for (auto &f : failed) why += " " + f + ";";
+	why.pop_back();
+	return false;
+}
+
+const char *S3Store::content_type(const std::string &rel)
+{
+	auto ends = [&](const char *s) {
+		size_t n = strlen(s);
+		return rel.size() >= n && rel.compare(rel.size() - n, n, s) == 0;
+	};
+	if (rel.rfind("web/simple/", 0) == 0) {
+		if (ends("/index.v1_json")) return "application/vnd.pypi.simple.v1+json";
+		if (ends("/index.v1_html")) return "application/vnd.pypi.simple.v1+html";
+		if (ends("/index.html")) return "text/html";
+	}
+	if (rel.rfind("web/json/", 0) == 0 || (rel.rfind("web/pypi/", 0) == 0 && ends("/json"))) return "application/json";
+	return "application/octet-stream";
+}
+
+std::unique_ptr<S3Store> s3_store_from_options(const char *prog, std::string &dir, const std::string &config)
+{
+	if (!dir.empty() && !is_s3_location(dir)) return nullptr;
+	S3Config cfg;
+	std::vector<std::string> warnings;
+	std::string why;
+	if (!dir.empty() && !parse_s3_location(dir, false, cfg.bucket, cfg.prefix, &why))
+		usage_error(prog, "-d: %s", why.c_str());
+	if (!s3_configure(config, dir.empty(), cfg, warnings, why)) usage_error(prog, "%s", why.c_str());
+	for (auto &w : warnings) LOG_TOOL_WARN("%s", w.c_str());
+	auto s = std::make_unique<S3Store>(std::move(cfg));
+	dir = s->config().location();
+	return s;
 }
 
 std::string S3Store::iso8601(long long t)

@@ -7,6 +7,7 @@
 // their own pm::Http, concurrently): a reachability and credentials check,
 // and the project journals (Layout's DIR/.unlisted/NAME) kept as objects.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,25 @@ public:
 	// line); a PUT replaces it whole, so a reader never sees half of it.
 	bool add_to_unlisted(const std::string &name, const std::vector<std::string> &paths, std::string *error);
 
+	// Single blocking requests on the store's own connection, for the
+	// tools that write pages (a page is a few kilobytes; files go through
+	// the tools' own concurrent transfers). get: found is false on a 404.
+	bool get(const std::string &key, std::string &body, bool &found, std::string &why);
+	// head: the object's size, or found false on a 404.
+	bool head(const std::string &key, long long &size, bool &found, std::string &why);
+	// put: the body's sha256 goes in x-amz-content-sha256, so the store
+	// keeps nothing but these bytes; content_type is what a reader is served.
+	bool put(const std::string &key, const std::string &body, const std::string &content_type, std::string &why);
+	// Multi-object DELETE, 1000 keys a request; a key already gone is not
+	// an error. False (why: the keys that failed) when any stayed.
+	bool remove(const std::vector<std::string> &keys, std::string &why);
+
+	// The Content-Type a mirror path is served with: the Simple API pages
+	// by their variant (index.html text/html, index.v1_html and index.v1_json
+	// PEP 691's types), the JSON API copies application/json, anything else
+	// application/octet-stream. The same types contrib/nginx gives the files.
+	static const char *content_type(const std::string &rel);
+
 	// The time an object's upload happened, as x-amz-meta-uploaded-at
 	// carries it (ISO 8601, bandersnatch's metadata name).
 	static std::string iso8601(long long t);
@@ -42,5 +62,14 @@ private:
 	Layout layout_;
 	Http http_; // blocking requests only
 };
+
+// The store the options name, or nullptr for a filesystem mirror: -d
+// s3://BUCKET/PREFIX, or with no -d (dir empty) [mirror] directory =
+// /BUCKET/PREFIX of the --config file; [s3] and the environment give the
+// endpoint and credentials (see s3_configure). dir becomes the store's
+// s3:// location. Malformed options end the program with a usage error;
+// warnings (unapplied config_param_* keys) are logged. The one place the
+// tools parse where the mirror is.
+std::unique_ptr<S3Store> s3_store_from_options(const char *prog, std::string &dir, const std::string &config);
 
 } // namespace pm
