@@ -868,8 +868,7 @@ bool s3_update_root(Run &run)
 			LOG_ERROR("%s", why.c_str());
 			return false;
 		}
-		auto res = pm::load_root_json(scratch + "/index.v1_json", base, meta_serial, why);
-		if (res != pm::RootLoad::Ok) {
+		if (!pm::load_root_json(scratch + "/index.v1_json", base, meta_serial, why)) {
 			LOG_ERROR("%s: %s (rebuilding the root index of a bucket is not supported)",
 			          o.s3->key(o.m.root_index()).c_str(), why.c_str());
 			return false;
