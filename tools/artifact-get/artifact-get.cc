@@ -398,7 +398,7 @@ void ArtifactGet::start(const std::shared_ptr<Job> &j)
 	// Leftovers of a crashed run would otherwise pile up next to the target:
 	// one scan of a directory that was there, the first time the run
 	// writes into it.
-	if (!j->fresh && dirs_.first_sweep(j->rel)) pm::remove_stale_temps_in(pm::dirname_of(j->target), &dirs_.root());
+	if (!opt_.s3 && !j->fresh && dirs_.first_sweep(j->rel)) pm::remove_stale_temps_in(pm::dirname_of(j->target), &dirs_.root());
 	attempt(j);
 }
 
@@ -696,7 +696,8 @@ bool ArtifactGet::feed()
 int ArtifactGet::run()
 {
 	tty_ = isatty(2);
-	if (!dirs_.open(opt_.mirror.web()) && !opt_.dry_run) {
+	// A store has no web/ directory (files pass through scratch space).
+	if (!opt_.s3 && !dirs_.open(opt_.mirror.web()) && !opt_.dry_run) {
 		LOG_TOOL_ERROR("cannot open %s: %s", opt_.mirror.web().c_str(), strerror(errno));
 		return pm::kExitFatal;
 	}

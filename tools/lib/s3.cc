@@ -377,8 +377,11 @@ std::string s3_error_text(const std::string &xml)
 
 std::string s3_describe(const Response &r)
 {
-	std::string d = r.describe();
-	if (r.error.empty()) {
+	// Not Response::describe(): its notes on a 401/403 speak of the
+	// upstream's credentials; the store's own error code says more.
+	if (!r.error.empty()) return r.error;
+	std::string d = "HTTP " + std::to_string(r.status);
+	{
 		std::string e = s3_error_text(r.body);
 		if (!e.empty()) d += " (" + e + ")";
 	}
