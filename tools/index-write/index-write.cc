@@ -472,6 +472,17 @@ bool publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text,
 	return pm::write_file_atomic(run.o.m.json_api(r.name), text, run.o.sync, &why);
 }
 
+// A project's pages and files have landed (on disk or in the store): say so.
+void synced(Run &run, const pm::ProjectRecord &r, long long serial, long long deleted)
+{
+	std::set<std::string> names;
+	for (auto &f : r.files) names.insert(f.filename);
+	LOG_INFO("Synced %s (serial %lld, %zu files)", r.name.c_str(), serial, names.size());
+	emit_synced(run, r, static_cast<long long>(names.size()), deleted, false);
+	run.changes.add(r.display_name.empty() ? r.name : r.display_name, serial);
+	run.changed_names.insert(r.name);
+}
+
 void process_project(Run &run, const pm::ProjectRecord &r)
 {
 	if (!r.resolved) {
@@ -556,12 +567,7 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 	}
 	long long deleted = delete_files(run, r, doomed);
 	remove_journals(run, r.name, old);
-	std::set<std::string> names;
-	for (auto &f : r.files) names.insert(f.filename);
-	LOG_INFO("Synced %s (serial %lld, %zu files)", r.name.c_str(), serial, names.size());
-	emit_synced(run, r, static_cast<long long>(names.size()), deleted, false);
-	run.changes.add(r.display_name.empty() ? r.name : r.display_name, serial);
-	run.changed_names.insert(r.name);
+	synced(run, r, serial, deleted);
 }
 
 void process_removal(Run &run, const pm::ProjectRecord &r)
@@ -598,6 +604,26 @@ bool root_files_missing(const Options &o)
 }
 
 // Merges this run's changes into the root index (see index_root.h).
+// Writes the root pages into dir (the mirror's web/simple, or scratch space
+// that a store's root is staged in): base merged with this run's changes.
+bool write_root_in(Run &run, const std::string &dir, const pm::RootList &base, long long meta_serial, bool sync,
+                   bool *changed, long long &top)
+{
+	const Options &o = run.o;
+	run.changes.sort_unique();
+	top = o.serial >= 0 ? o.serial : std::max({meta_serial, base.max_serial(), run.changes.max_serial(), 0LL});
+	pm::RootWriteOptions wo;
+	wo.html = o.html_pages;
+	wo.json = true; // the JSON root is the list this tool keeps, whatever the page format
+	wo.sync = sync;
+	std::string why;
+	if (!pm::write_root(dir, base, run.changes, top, wo, changed, why)) {
+		LOG_ERROR("cannot write the root index: %s", why.c_str());
+		return false;
+	}
+	return true;
+}
+
 bool update_root(Run &run)
 {
 	const Options &o = run.o;
@@ -627,18 +653,9 @@ bool update_root(Run &run)
 		LOG_DEBUG("Root index unchanged");
 		return true;
 	}
-	run.changes.sort_unique();
-	long long top = o.serial >= 0 ? o.serial
-	                              : std::max({meta_serial, base.max_serial(), run.changes.max_serial(), 0LL});
-	pm::RootWriteOptions wo;
-	wo.html = o.html_pages;
-	wo.json = true; // the JSON root is the list this tool keeps, whatever the page format
-	wo.sync = o.sync;
 	bool changed = false;
-	if (!pm::write_root(simple, base, run.changes, top, wo, &changed, why)) {
-		LOG_ERROR("cannot write the root index: %s", why.c_str());
-		return false;
-	}
+	long long top = 0;
+	if (!write_root_in(run, simple, base, meta_serial, o.sync, &changed, top)) return false;
 	if (!o.html_pages) {
 		remove_if_present(o.m.root_index("index.html"));
 		remove_if_present(o.m.root_index("index.v1_html"));
@@ -800,12 +817,7 @@ void s3_process_project(Run &run, const pm::ProjectRecord &r)
 	long long deleted = 0;
 	if (!s3_delete_files(run, r, doomed, deleted, why)) return emit_error(run, r, why); // the journal stays
 	s3_remove_journals(run, r.name, old, !doomed.empty() || may_have_journal(run, r.name));
-	std::set<std::string> names;
-	for (auto &f : r.files) names.insert(f.filename);
-	LOG_INFO("Synced %s (serial %lld, %zu files)", r.name.c_str(), serial, names.size());
-	emit_synced(run, r, static_cast<long long>(names.size()), deleted, false);
-	run.changes.add(r.display_name.empty() ? r.name : r.display_name, serial);
-	run.changed_names.insert(r.name);
+	synced(run, r, serial, deleted);
 }
 
 void s3_process_removal(Run &run, const pm::ProjectRecord &r)
@@ -881,16 +893,9 @@ bool s3_update_root(Run &run)
 		LOG_DEBUG("Root index unchanged");
 		return true;
 	}
-	run.changes.sort_unique();
-	long long top = o.serial >= 0 ? o.serial
-	                              : std::max({meta_serial, base.max_serial(), run.changes.max_serial(), 0LL});
-	pm::RootWriteOptions wo;
-	wo.html = o.html_pages;
 	bool changed = false;
-	if (!pm::write_root(scratch, base, run.changes, top, wo, &changed, why)) {
-		LOG_ERROR("cannot write the root index: %s", why.c_str());
-		return false;
-	}
+	long long top = 0;
+	if (!write_root_in(run, scratch, base, meta_serial, false, &changed, top)) return false;
 	// The JSON root last: it is what the next run merges into.
 	for (const char *page : {"index.html", "index.v1_html", "index.v1_json"}) {
 		if (!o.html_pages && page[6] != 'v') continue;

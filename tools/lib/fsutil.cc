@@ -145,6 +145,11 @@ bool AtomicFile::write(const void *data, size_t n)
 			return true;
 		}
 	}
+	return write_through(p, n);
+}
+
+bool AtomicFile::write_through(const char *p, size_t n)
+{
 	while (n > 0) {
 		ssize_t w = ::write(fd_, p, n);
 		if (w < 0) {
@@ -162,22 +167,9 @@ bool AtomicFile::write(const void *data, size_t n)
 // Writes out what write() collected.
 bool AtomicFile::flush()
 {
-	const char *p = buf_.data();
-	size_t n = buf_.size();
-	while (n > 0) {
-		ssize_t w = ::write(fd_, p, n);
-		if (w < 0) {
-			if (errno == EINTR) continue;
-			failed_ = true;
-			err_ = errno;
-			buf_.clear();
-			return false;
-		}
-		p += w;
-		n -= static_cast<size_t>(w);
-	}
+	bool ok = write_through(buf_.data(), buf_.size());
 	buf_.clear();
-	return true;
+	return ok;
 }
 
 bool AtomicFile::truncate()

@@ -74,6 +74,7 @@ private:
 	size_t buf_cap_ = 0;
 	std::string buf_;
 	bool flush();
+	bool write_through(const char *p, size_t n); // every byte, or failed_
 };
 
 // The directories under a root (the mirror's web/) that a run has made or

@@ -74,6 +74,12 @@ bool add_to_unlisted(const Layout &m, const std::string &name, const std::vector
 		return false;
 	}
 	const std::string old = text; // what is there: not read a second time to compare
+	if (!merge_unlisted(text, paths)) return true;
+	return write_file_atomic_over(path, text, existed ? &old : nullptr, sync, error);
+}
+
+bool merge_unlisted(std::string &text, const std::vector<std::string> &paths)
+{
 	std::set<std::string> have;
 	for (size_t pos = 0; pos < text.size();) {
 		size_t nl = text.find('\n', pos);
@@ -85,8 +91,7 @@ bool add_to_unlisted(const Layout &m, const std::string &name, const std::vector
 	size_t before = text.size();
 	for (auto &p : paths)
 		if (have.insert(p).second) text += p + "\n";
-	if (text.size() == before) return true;
-	return write_file_atomic_over(path, text, existed ? &old : nullptr, sync, error);
+	return text.size() != before;
 }
 
 } // namespace pm

@@ -92,5 +92,8 @@ bool write_status(const Layout &m, long long serial, std::string *error = nullpt
 // Adds paths to NAME's journal (keeping what it lists), atomically.
 bool add_to_unlisted(const Layout &m, const std::string &name, const std::vector<std::string> &paths, bool sync,
                      std::string *error = nullptr);
+// The journal's text (one path a line) with paths added that it lacks; false
+// when it lacks none (nothing to write). A torn last line stays a line.
+bool merge_unlisted(std::string &text, const std::vector<std::string> &paths);
 
 } // namespace pm

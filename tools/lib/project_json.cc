@@ -202,6 +202,19 @@ bool check_version(const std::string &version, ProjectJson &out)
 	return false;
 }
 
+// Adds f unless a file of that name is listed already (an error then).
+bool add_unique(ProjectJson &out, std::unordered_set<std::string> &seen, FileEntry &&f)
+{
+	if (!seen.insert(f.filename).second) {
+		out.error_file = printable(f.filename);
+		out.error_url = printable(f.url, 1024);
+		out.error = "file " + out.error_file + ": listed more than once";
+		return false;
+	}
+	out.files.push_back(std::move(f));
+	return true;
+}
+
 } // namespace
 
 ProjectJsonPolicy project_json_policy(const std::string &upstream, const std::vector<std::string> &extra_hosts,
@@ -273,15 +286,7 @@ bool convert_project_json(const rapidjson::Value &doc, const ProjectJsonPolicy &
 	std::unordered_set<std::string> seen;
 	auto add = [&](const rapidjson::Value &file, const std::string &version) {
 		FileEntry f;
-		if (!convert_file(file, version, policy, f, out)) return false;
-		if (!seen.insert(f.filename).second) {
-			out.error_file = printable(f.filename);
-			out.error_url = printable(f.url, 1024);
-			out.error = "file " + out.error_file + ": listed more than once";
-			return false;
-		}
-		out.files.push_back(std::move(f));
-		return true;
+		return convert_file(file, version, policy, f, out) && add_unique(out, seen, std::move(f));
 	};
 
 	auto *releases = member(doc, "releases");
@@ -481,18 +486,6 @@ bool convert_simple_link(SimpleLink &l, const std::string &project, const std::s
 	f.packagetype = packagetype_of(f.filename);
 	out.error_file.clear();
 	out.error_url.clear();
-	return true;
-}
-
-bool add_unique(ProjectJson &out, std::unordered_set<std::string> &seen, FileEntry &&f)
-{
-	if (!seen.insert(f.filename).second) {
-		out.error_file = printable(f.filename);
-		out.error_url = printable(f.url, 1024);
-		out.error = "file " + out.error_file + ": listed more than once";
-		return false;
-	}
-	out.files.push_back(std::move(f));
 	return true;
 }
 

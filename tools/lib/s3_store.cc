@@ -39,18 +39,7 @@ bool S3Store::add_to_unlisted(const std::string &name, const std::vector<std::st
 		if (error) *error = "cannot read " + key + ": " + s3_describe(got);
 		return false;
 	}
-	std::set<std::string> have;
-	for (size_t pos = 0; pos < text.size();) {
-		size_t nl = text.find('\n', pos);
-		if (nl == std::string::npos) nl = text.size();
-		have.insert(text.substr(pos, nl - pos));
-		pos = nl + 1;
-	}
-	if (!text.empty() && text.back() != '\n') text += '\n';
-	size_t before = text.size();
-	for (auto &p : paths)
-		if (have.insert(p).second) text += p + "\n";
-	if (text.size() == before) return true;
+	if (!merge_unlisted(text, paths)) return true;
 	S3Put put;
 	put.key = key;
 	put.content_type = "text/plain";
