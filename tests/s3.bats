@@ -20,6 +20,17 @@ teardown_file() {
 	common_teardown_file
 }
 
+# $T/conf: this test's prefix in bandersnatch's form ([mirror] and [s3]),
+# with any further [s3] lines given.
+s3_conf() {
+	{
+		printf '[mirror]\ndirectory = /%s/%s\nstorage-backend = s3\n\n[s3]\n' "$S3_BUCKET" "$P"
+		printf 'endpoint_url = %s\nregion_name = %s\n' "$S3_ENDPOINT" "$S3_REGION"
+		printf 'aws_access_key_id = %s\naws_secret_access_key = %s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} >"$T/conf"
+}
+
 setup() {
 	admin clear-faults
 	admin reset-stats
@@ -119,19 +130,7 @@ package_gets() {
 }
 
 @test "2105 artifact-get --config: bandersnatch's [mirror] storage-backend = s3 and [s3] section; config_param_* warned about" {
-	cat >"$T/conf" <<-EOF
-	[mirror]
-	directory = /$S3_BUCKET/$P
-	storage-backend = s3
-
-	[s3]
-	endpoint_url = $S3_ENDPOINT
-	region_name = $S3_REGION
-	aws_access_key_id = $AWS_ACCESS_KEY_ID
-	aws_secret_access_key = $AWS_SECRET_ACCESS_KEY
-	signature_version = s3v4
-	config_param_ServerSideEncryption = AES256
-	EOF
+	s3_conf "signature_version = s3v4" "config_param_ServerSideEncryption = AES256"
 	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
 	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_ENDPOINT_URL \
 		artifact-get --config "$T/conf" <"$T/one.ndjson" >"$T/out" 2>"$T/err"
@@ -207,17 +206,7 @@ sync_both() {
 }
 
 @test "2108 index-write --config (bandersnatch's form): a removal past --max-deletions is an error and deletes nothing; within it, pages and files go" {
-	cat >"$T/conf" <<-EOF
-	[mirror]
-	directory = /$S3_BUCKET/$P
-	storage-backend = s3
-
-	[s3]
-	endpoint_url = $S3_ENDPOINT
-	region_name = $S3_REGION
-	aws_access_key_id = $AWS_ACCESS_KEY_ID
-	aws_secret_access_key = $AWS_SECRET_ACCESS_KEY
-	EOF
+	s3_conf
 	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
 	n=$(jq '[.files[].path] | unique | length' "$T/one.ndjson")
 	(( n > 1 ))

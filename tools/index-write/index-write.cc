@@ -911,6 +911,21 @@ bool s3_update_root(Run &run)
 	return true;
 }
 
+// The one pass over the records, whichever the storage: each record's pages
+// (the counts artifact-get put in it travel on to the synced record), then
+// the root.
+using RecordStep = void (*)(Run &, const pm::ProjectRecord &);
+int sync_records(Run &run, RecordStep project, RecordStep removal, bool (*root)(Run &))
+{
+	run.loop.run([&](pm::ProjectRecord &r, rapidjson::Document &doc) {
+		run.files_fetched = std::max(0LL, pm::get_int(doc, "files_fetched", 0));
+		run.bytes_fetched = std::max(0LL, pm::get_int(doc, "bytes_fetched", 0));
+		(r.type == "project" ? project : removal)(run, r);
+	});
+	if (!run.o.no_root && !root(run)) run.loop.mark_failed();
+	return run.loop.finish();
+}
+
 int run_s3(Run &run)
 {
 	std::string why;
@@ -920,16 +935,7 @@ int run_s3(Run &run)
 	}
 	run.o.m = pm::Layout(run.o.dir);
 	run.loop.on_output_failure(pm::RecordLoop::OutputFailure::Continue);
-	run.loop.run([&](pm::ProjectRecord &r, rapidjson::Document &doc) {
-		run.files_fetched = std::max(0LL, pm::get_int(doc, "files_fetched", 0));
-		run.bytes_fetched = std::max(0LL, pm::get_int(doc, "bytes_fetched", 0));
-		if (r.type == "project")
-			s3_process_project(run, r);
-		else
-			s3_process_removal(run, r);
-	});
-	if (!run.o.no_root && !s3_update_root(run)) run.loop.mark_failed();
-	return run.loop.finish();
+	return sync_records(run, s3_process_project, s3_process_removal, s3_update_root);
 }
 
 } // namespace
@@ -1023,14 +1029,5 @@ int main(int argc, char **argv)
 
 	complete_journals(run);
 
-	run.loop.run([&](pm::ProjectRecord &r, rapidjson::Document &doc) {
-		run.files_fetched = std::max(0LL, pm::get_int(doc, "files_fetched", 0));
-		run.bytes_fetched = std::max(0LL, pm::get_int(doc, "bytes_fetched", 0));
-		if (r.type == "project")
-			process_project(run, r);
-		else
-			process_removal(run, r);
-	});
-	if (!o.no_root && !update_root(run)) run.loop.mark_failed();
-	return run.loop.finish();
+	return sync_records(run, process_project, process_removal, update_root);
 }
