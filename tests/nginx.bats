@@ -9,15 +9,6 @@
 load lib/common
 load lib/nginx
 
-# What clients send (pip's and uv's from their sources: pip
-# _internal/index/collector.py, uv crates/uv-client/src/registry_client.rs).
-PIP_ACCEPT='application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
-UV_ACCEPT='application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01'
-FIREFOX_ACCEPT='text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
-CHROME_ACCEPT='text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7'
-JSON=application/vnd.pypi.simple.v1+json
-V1HTML=application/vnd.pypi.simple.v1+html
-
 # One emulator and one partial mirror (Demo_Pkg only) for the whole file;
 # each test starts its own nginx over that mirror.
 setup_file() {
@@ -39,33 +30,6 @@ setup() {
 teardown() {
 	nginx_stop
 	common_teardown
-}
-
-# get PATH [ACCEPT]: status, Content-Type and body of one request (no
-# redirects followed) into STATUS, CTYPE, BODY and LOCATION.
-get() {
-	local out="$BATS_TEST_TMPDIR/body" hdr="$BATS_TEST_TMPDIR/headers"
-	local -a h=()
-	[ $# -ge 2 ] && h=(-H "Accept: $2")
-	read -r STATUS CTYPE < <(curl -sS -o "$out" -D "$hdr" -w '%{http_code} %{content_type}\n' "${h[@]}" "$NGINX_URL$1")
-	BODY=$(cat "$out")
-	LOCATION=$(sed -n 's/^[Ll]ocation: *\(.*\)\r$/\1/p' "$hdr")
-}
-
-# expect PATH ACCEPT TYPE: a 200 of that type, whose body is the page
-# index-write wrote for that type.
-expect() {
-	local file
-	case $3 in
-	text/html) file=index.html ;;
-	"$V1HTML") file=index.v1_html ;;
-	"$JSON") file=index.v1_json ;;
-	esac
-	get "$1" "$2"
-	[ "$STATUS" = 200 ] || fail "$1 with Accept '$2': status $STATUS, want 200"
-	[ "$CTYPE" = "$3" ] || fail "$1 with Accept '$2': Content-Type '$CTYPE', want '$3'"
-	cmp -s "$BATS_TEST_TMPDIR/body" "$M/web${1%%\?*}$file" || fail "$1 with Accept '$2': not the body of $file"
-	grep -qi '^Vary: Accept' "$BATS_TEST_TMPDIR/headers" || fail "$1: no Vary: Accept"
 }
 
 # Requests the emulator has answered for PATH.
@@ -99,88 +63,17 @@ upstream_gets() { emu_stats | jq --arg k "GET $1" '.requests[$k] // 0'; }
 
 @test "1602 nginx njs: the highest q wins, ties go to text/html then v1 HTML, wildcards, q=0, never 406" {
 	NGINX_VARIANT=njs nginx_start "$M/web"
-	local p=/simple/demo-pkg/
-	expect $p "$PIP_ACCEPT" "$JSON"
-	expect $p "$UV_ACCEPT" "$JSON"
-	expect $p "$FIREFOX_ACCEPT" text/html
-	expect $p "$CHROME_ACCEPT" text/html
-	# q decides, whatever the order (the static variant answers JSON here)
-	expect $p "text/html, $JSON;q=0.5" text/html
-	expect $p "$JSON;q=0.5, $V1HTML;q=0.6" "$V1HTML"
-	expect $p "text/html;q=0.01, $V1HTML;q=0.2, $JSON" "$JSON"
-	# ties: PyPI's order (text/html, v1 HTML, v1 JSON)
-	expect $p "$JSON, $V1HTML, text/html" text/html
-	expect $p "$JSON;q=0.7, $V1HTML;q=0.7" "$V1HTML"
-	# wildcards: the most specific range sets an offer's q
-	expect $p '*/*' text/html
-	expect $p 'application/*' "$V1HTML"
-	expect $p "application/*;q=0.5, $JSON" "$JSON"
-	expect $p "*/*;q=0.1, text/*;q=0.05, $JSON;q=0.08" "$V1HTML"
-	expect $p "*/*, text/html;q=0" "$V1HTML"
-	# refused or unknown: text/html, never 406
-	expect $p "$JSON;q=0" text/html
-	expect $p "$JSON;q=0.000, $V1HTML;q=0" text/html
-	expect $p 'text/plain' text/html
-	expect $p 'image/png, application/xml;q=0.9' text/html
-	expect $p "$JSON;q=bogus, $V1HTML;q=0.1" "$V1HTML"
-	expect $p ',,;;, garbage' text/html
-	expect $p '' text/html
-	get $p
-	[ "$STATUS" = 200 ]
-	[ "$CTYPE" = text/html ]
-	# "latest" is v1; a parameter other than q makes a range match nothing
-	expect $p 'application/vnd.pypi.simple.latest+json' "$JSON"
-	expect $p "$JSON;charset=utf-8, $V1HTML;q=0.1" "$V1HTML"
-	# case does not matter in media types
-	expect $p 'APPLICATION/VND.PYPI.SIMPLE.V1+JSON' "$JSON"
-	expect /simple/ "$UV_ACCEPT" "$JSON"
-	expect /simple/ "$FIREFOX_ACCEPT" text/html
+	njs_negotiation_cases
 }
 
 @test "1603 nginx njs: ?format= overrides the Accept header, in any spelling of +" {
 	NGINX_VARIANT=njs nginx_start "$M/web"
-	local p=/simple/demo-pkg/
-	expect "$p?format=$JSON" "$FIREFOX_ACCEPT" "$JSON"
-	expect "$p?format=application/vnd.pypi.simple.v1%2Bjson" text/html "$JSON"
-	expect "$p?format=application/vnd.pypi.simple.latest+html" "$PIP_ACCEPT" "$V1HTML"
-	expect "$p?format=text/html" "$PIP_ACCEPT" text/html
-	# an unknown value is ignored: the header decides
-	expect "$p?format=application/json" "$PIP_ACCEPT" "$JSON"
-	expect "/simple/?format=$V1HTML" "$PIP_ACCEPT" "$V1HTML"
+	njs_format_cases
 }
 
 @test "1604 nginx njs: a non-normalised name gets one 301 to the normalised URL, as on PyPI" {
 	NGINX_VARIANT=njs nginx_start "$M/web"
-	local from
-	for from in /simple/Demo_Pkg/ /simple/DEMO.pkg/ /simple/demo__-.Pkg/ /simple/Demo_Pkg; do
-		get "$from" "$PIP_ACCEPT"
-		[ "$STATUS" = 301 ] || fail "$from: status $STATUS"
-		[ "$LOCATION" = "$NGINX_URL/simple/demo-pkg/" ] || fail "$from: Location $LOCATION"
-	done
-	get "/simple/Demo_Pkg/?format=$JSON"
-	[ "$STATUS" = 301 ]
-	[ "$LOCATION" = "$NGINX_URL/simple/demo-pkg/?format=$JSON" ]
-	get /pypi/Demo.Pkg/json
-	[ "$STATUS" = 301 ]
-	[ "$LOCATION" = "$NGINX_URL/pypi/demo-pkg/json" ]
-	get /pypi/demo-pkg/json
-	[ "$STATUS" = 200 ]
-	[ "$CTYPE" = application/json ]
-	[ "$(jq -r .info.name <<<"$BODY")" = Demo_Pkg ]
-	# the normalised one is served; a name that is no project name is a 404
-	expect /simple/demo-pkg/ "$PIP_ACCEPT" "$JSON"
-	get '/simple/demo%20pkg/'
-	[ "$STATUS" = 404 ]
-	get '/simple/Nope/'
-	[ "$STATUS" = 301 ]
-	[ "$LOCATION" = "$NGINX_URL/simple/nope/" ]
-	get '/simple/nope/'
-	[ "$STATUS" = 404 ]
-	# pip follows it
-	run "$PY" -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
-		--index-url "$NGINX_URL/simple/" -d "$BATS_TEST_TMPDIR/dl" Demo.PKG==1.0
-	assert_success
-	ls "$BATS_TEST_TMPDIR"/dl/demo_pkg-1.0*
+	njs_name_cases
 }
 
 # The miss path in each variant and mode. Asserts: a held project is a hit

@@ -12,6 +12,9 @@
 #                      (the Swift API of the account) and SWIFT_DIR
 #   swift_file_stop    stop it
 #   swift_bucket NAME  create another bucket
+#   swift_public BUCKET  let anyone read its objects without credentials
+#                      (Swift's read ACL .r:*; listing stays refused), on the
+#                      Swift path $SWIFT_URL/BUCKET/KEY
 #   swift_keys BUCKET [PREFIX]   the keys stored, one a line, sorted
 #   swift_cat BUCKET KEY         an object's bytes on standard output
 #   swift_head BUCKET KEY        an object's response headers (lower-cased names)
@@ -52,6 +55,10 @@ _swift_token() {
 
 swift_bucket() {
     curl -fsS -o /dev/null -X PUT -H "X-Auth-Token: $(_swift_token)" "$SWIFT_URL/$1"
+}
+
+swift_public() {
+    curl -fsS -o /dev/null -X POST -H "X-Auth-Token: $(_swift_token)" -H 'X-Container-Read: .r:*' "$SWIFT_URL/$1"
 }
 
 swift_keys() {
