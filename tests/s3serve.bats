@@ -131,7 +131,7 @@ answers() {
 
 @test "2505 pip installs a project from the store through nginx; the upstream is not asked for a file" {
 	store_nginx
-	PIP_CONFIG_FILE=/dev/null run "$PY" -m pip install --no-deps --no-cache-dir --disable-pip-version-check \
+	run "$PY" -m pip --isolated install --no-deps --no-cache-dir --disable-pip-version-check \
 		--no-input --only-binary :all: --index-url "$NGINX_URL/simple/" --target "$T/site" demo-pkg==1.0
 	assert_success
 	assert_output --partial "$NGINX_URL/packages/"
@@ -143,7 +143,7 @@ answers() {
 	[ "$(package_gets)" = 0 ]
 	grep -E '"GET /packages/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/demo_pkg-1\.0-[^ ]+\.whl HTTP/1\.1" 200 [0-9]+ "-" "pip/' "$NGINX_ACCESS_LOG"
 	# the bytes pip got are the store's
-	PIP_CONFIG_FILE=/dev/null run "$PY" -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
+	run "$PY" -m pip --isolated download --no-deps --no-cache-dir --disable-pip-version-check \
 		--no-input --only-binary :all: --index-url "$NGINX_URL/simple/" -d "$T/dl" demo-pkg==1.0
 	assert_success
 	local whl key
@@ -165,7 +165,7 @@ answers() {
 	run ! grep -qi '^Cache-Control:' "$T/headers"
 	grep -qi '^Vary: Accept' "$T/headers"
 	# pip: no such distribution, and nothing asked upstream
-	PIP_CONFIG_FILE=/dev/null run "$PY" -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
+	run "$PY" -m pip --isolated download --no-deps --no-cache-dir --disable-pip-version-check \
 		--no-input --index-url "$NGINX_URL/simple/" -d "$T/dl" not-held
 	assert_failure
 	assert_output --partial 'No matching distribution found for not-held'
@@ -212,7 +212,7 @@ answers() {
 	expect /simple/demo-pkg/ "$FIREFOX_ACCEPT" text/html
 	get /simple/not-held/ "$JSON"
 	[ "$STATUS" = 404 ]
-	PIP_CONFIG_FILE=/dev/null run "$PY" -m pip download --no-deps --no-cache-dir --disable-pip-version-check \
+	run "$PY" -m pip --isolated download --no-deps --no-cache-dir --disable-pip-version-check \
 		--no-input --index-url "$NGINX_URL/simple/" -d "$T/dl" demo-pkg==1.0
 	assert_success
 	ls "$T"/dl/demo_pkg-1.0*
@@ -233,7 +233,7 @@ answers() {
 	get "/${path//+/%2B}"
 	[ "$STATUS" = 200 ]
 	cmp "$T/body" <(swift_cat "$S3_BUCKET" "plus/web/$path")
-	PIP_CONFIG_FILE=/dev/null run "$PY" -m pip install --no-deps --no-cache-dir --disable-pip-version-check \
+	run "$PY" -m pip --isolated install --no-deps --no-cache-dir --disable-pip-version-check \
 		--no-input --index-url "$NGINX_URL/simple/" --target "$T/site" 'plus-pkg==2.0+cpu'
 	assert_success
 	ls -d "$T"/site/plus_pkg-2.0+cpu.dist-info
