@@ -248,3 +248,19 @@ answers() {
 	get /packages/00/00/0000000000000000000000000000000000000000000000000000000000000000/x-1.0.tar.gz
 	[ "$STATUS" = 502 ]
 }
+
+@test "2510 nginx store: a 404 is kept 10 s, then the object the store gained is served" {
+	store_nginx
+	local key=packages/aa/bb/cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc/late-1.0.tar.gz
+	get "/$key"
+	[ "$STATUS" = 404 ]
+	local t0=$SECONDS
+	head -c 1000 /dev/urandom >"$T/late"
+	swift_put "$S3_BUCKET" "m/web/$key" "$T/late"
+	get "/$key"
+	# still nginx's 404, unless this machine took the 10 s in between
+	[ "$STATUS" = 404 ] || (( SECONDS - t0 >= 9 ))
+	wait_until 30 "the stored object served" eval 'get "/$key"; [ "$STATUS" = 200 ]'
+	(( SECONDS - t0 >= 9 ))
+	cmp "$T/body" "$T/late"
+}

@@ -18,6 +18,8 @@
 #   swift_keys BUCKET [PREFIX]   the keys stored, one a line, sorted
 #   swift_cat BUCKET KEY         an object's bytes on standard output
 #   swift_head BUCKET KEY        an object's response headers (lower-cased names)
+#   swift_put BUCKET KEY FILE    store FILE's bytes under KEY (behind the
+#                                tools' back: a test's own change to the store)
 #   swift_sha256s BUCKET [PREFIX]  "KEY SHA256" of each object, sorted
 #
 # The checks read the store through Swift's own API (tempauth token), not
@@ -99,6 +101,11 @@ PYEOF
 _swift_path() { jq -rn --arg k "$1" '$k|@uri|gsub("%2F";"/")'; }
 
 swift_cat() { curl -fsS -H "X-Auth-Token: $(_swift_token)" "$SWIFT_URL/$1/$(_swift_path "$2")"; }
+
+swift_put() {
+    curl -fsS -o /dev/null -X PUT -H "X-Auth-Token: $(_swift_token)" --data-binary "@$3" \
+        "$SWIFT_URL/$1/$(_swift_path "$2")"
+}
 
 swift_head() {
     curl -fsS -I -H "X-Auth-Token: $(_swift_token)" "$SWIFT_URL/$1/$(_swift_path "$2")" | tr -d '\r' |
