@@ -64,10 +64,6 @@ _nginx_write_conf() {
     [[ -n "$up" ]] && sed_args+=(-e "s|^\([[:space:]]*\)set \$pypi_mirror_upstream https://pypi.org;|\1set \$pypi_mirror_upstream $up;|")
     [[ -n "$files_up" ]] && sed_args+=(-e "s|^\([[:space:]]*\)set \$pypi_mirror_files_upstream https://files.pythonhosted.org;|\1set \$pypi_mirror_files_upstream $files_up;|")
     sed "${sed_args[@]}" "$conf" >"$dir/pypi-mirror.conf" || return 1
-    if [[ "${NGINX_TLS:-}" == 1 ]]; then
-        sed -i "s|listen 127.0.0.1:$port;|listen 127.0.0.1:$port ssl; ssl_certificate $TLS_DIR/server.pem; ssl_certificate_key $TLS_DIR/server.key;|" \
-            "$dir/pypi-mirror.conf" || return 1
-    fi
     # The substitutions must have happened, or we would test something else.
     local want
     for want in "listen 127.0.0.1:$port;" "root $webroot;" "access_log $dir/combined.log combined;" \
@@ -79,6 +75,10 @@ _nginx_write_conf() {
             return 1
         }
     done
+    if [[ "${NGINX_TLS:-}" == 1 ]]; then
+        sed -i "s|listen 127.0.0.1:$port;|listen 127.0.0.1:$port ssl; ssl_certificate $TLS_DIR/server.pem; ssl_certificate_key $TLS_DIR/server.key;|" \
+            "$dir/pypi-mirror.conf" || return 1
+    fi
     local user=""
     [[ "$(id -u)" == 0 ]] && user="user root;"
     cat >"$dir/nginx.conf" <<EOF

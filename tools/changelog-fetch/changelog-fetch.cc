@@ -608,13 +608,14 @@ void unserialed_changes(pm::Http &http, const std::string &upstream, const std::
 		size_t z = e.find('\0');
 		return std::make_pair(e.substr(0, z), e.substr(z + 1));
 	};
-	if (run.since == 0) {
-		// Every project is listed anyway: no request is needed.
-		for (auto &e : run.unserialed) {
-			auto [n, display] = split(e);
-			note(run, display, serial);
-			if (auto it = old.find(n); it != old.end()) next[n] = it->second;
-		}
+	// With serial 0 every project is listed anyway; what is learnt then is
+	// the validators, by HEAD requests (no body), so that the next run can
+	// be idle. They are asked before pkg-resolve fetches the pages: a page
+	// that changes in between is then seen as changed next time, never
+	// missed. A HEAD that fails only leaves that page unremembered.
+	const bool learn = run.since == 0;
+	if (learn && npath.empty()) {
+		for (auto &e : run.unserialed) note(run, split(e).second, serial);
 		changed = run.unserialed.size();
 	} else {
 		std::string failure;
@@ -625,7 +626,11 @@ void unserialed_changes(pm::Http &http, const std::string &upstream, const std::
 			pm::Request req;
 			req.url = upstream + "/simple/" + n + "/";
 			req.headers = {kSimpleAccept};
-			if (auto it = old.find(n); it != old.end()) {
+			if (learn) {
+				req.method = "HEAD";
+				note(run, display, serial);
+				changed++;
+			} else if (auto it = old.find(n); it != old.end()) {
 				if (!it->second.etag.empty()) req.headers.push_back("If-None-Match: " + it->second.etag);
 				if (!it->second.last_modified.empty())
 					req.headers.push_back("If-Modified-Since: " + it->second.last_modified);
@@ -634,7 +639,11 @@ void unserialed_changes(pm::Http &http, const std::string &upstream, const std::
 			req.what = "project " + n;
 			req.on_data = [](const char *, size_t) { return true; }; // only the status matters
 			http.add(std::move(req), [&, n = n, display = display](pm::Request &rq, pm::Response &r) {
-				if (r.error.empty() && r.status == 304) {
+				if (learn) {
+					Validator v{field(r.header("etag")), field(r.header("last-modified"))};
+					if (r.ok() && (!v.etag.empty() || !v.last_modified.empty())) next[n] = v;
+					else LOG_DEBUG("HEAD %s: %s; its validators are not learnt", rq.url.c_str(), r.describe().c_str());
+				} else if (r.error.empty() && r.status == 304) {
 					same++;
 					next[n] = old[n];
 				} else if (r.ok()) {
