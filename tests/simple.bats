@@ -238,3 +238,33 @@ canned() {
 	[[ "$(reason forbidden)" == *"HTTP 403"* ]]
 	[ "$(echo "$output" | jq -s 'length')" -eq 7 ]
 }
+
+@test "2208 simple: a quarantined project leaves our root (both forms) as it leaves PyPI's, its page stays; verify agrees; a later run does not ask for it; cleared, it is back" {
+	run pm mirror
+	assert_success
+	grep -q '"name":"MixedCase"' "$M/web/simple/index.v1_json"
+	admin project-status name=MixedCase status=quarantined
+	run pm mirror
+	assert_success
+	[ "$(jq -r '."project-status".status' "$M/web/simple/mixedcase/index.v1_json")" = quarantined ]
+	[ "$(jq '[.projects[] | select(.name == "MixedCase")] | length' "$M/web/simple/index.v1_json")" -eq 0 ]
+	refute_grep 'mixedcase/' "$M/web/simple/index.html"
+	diff <(simple_root | jq -r '.projects[].name' | sort) <(jq -r '.projects[].name' "$M/web/simple/index.v1_json" | sort)
+	run pm verify
+	assert_success
+	# a root rebuilt from the page directories leaves it out too
+	run index-write -d "$M" --rebuild-root </dev/null
+	assert_success
+	[ "$(jq '[.projects[] | select(.name == "MixedCase")] | length' "$M/web/simple/index.v1_json")" -eq 0 ]
+	# upstream moves on elsewhere: the quarantined project is not taken for a removal and asked for
+	admin new-release name=Demo_Pkg version=22.8
+	run changelog-fetch -u "$EMU_URL" --allow-non-https -d "$M"
+	assert_success
+	[ "$(grep '^{' <<<"$output" | jq -r 'select(.type == "project") | .name')" = demo-pkg ]
+	admin project-status name=MixedCase status=active
+	run pm mirror
+	assert_success
+	grep -q '"name":"MixedCase"' "$M/web/simple/index.v1_json"
+	grep -q 'mixedcase/' "$M/web/simple/index.html"
+	assert_mirror_complete
+}
