@@ -360,9 +360,9 @@ target_of() { grep '^{' <<<"$1" | jq -r 'select(.type == "target") | .serial'; }
 	n=$(jq '.projects | length' "$M/web/simple/index.v1_json")
 	[ "$n" -ge 4 ]
 	[ "$(jq '[.projects[] | select((."_last-serial" | type) == "number")] | length' "$M/web/simple/index.v1_json")" -eq "$n" ]
-	nginx_start "$M/web"
+	NGINX_TLS=1 nginx_start "$M/web"
 	NGINX_PID_STARTED=1
-	run changelog-fetch -u "$NGINX_URL" --allow-non-https -s 0
+	run changelog-fetch -u "$NGINX_URL" --ca-bundle "$TLS_DIR/ca.pem" -s 0
 	assert_success
 	[ "$(grep -c '"type":"project"' <<<"$output")" -eq "$n" ]
 	[ "$(target_of "$output")" = "$s0" ]
@@ -370,7 +370,7 @@ target_of() { grep '^{' <<<"$1" | jq -r 'select(.type == "target") | .serial'; }
 	admin new-release name=Foo.Bar-baz version=23.20 pad=2000
 	run pm mirror
 	assert_success
-	run changelog-fetch -u "$NGINX_URL" --allow-non-https -s "$s0"
+	run changelog-fetch -u "$NGINX_URL" --ca-bundle "$TLS_DIR/ca.pem" -s "$s0"
 	assert_success
 	[ "$(project_lines "$output")" = "foo-bar-baz $(status)" ]
 	# no page was asked for: the serials say it all
@@ -446,15 +446,15 @@ zope-interface $((s + 2))" ]
 	jq 'del(.meta."_last-serial") | del(.projects[]."_last-serial")' "$M/web/simple/index.v1_json" >"$web/simple/index.v1_json"
 	n=$(jq '.projects | length' "$web/simple/index.v1_json")
 	mkdir -p "$d"
-	nginx_start "$web"
+	NGINX_TLS=1 nginx_start "$web"
 	NGINX_PID_STARTED=1
-	run changelog-fetch -u "$NGINX_URL" --allow-non-https -d "$d" -s 3
+	run changelog-fetch -u "$NGINX_URL" --ca-bundle "$TLS_DIR/ca.pem" -d "$d" -s 3
 	assert_success
 	[ "$(grep -c '"type":"project"' <<<"$output")" -eq "$n" ]
 	grep -q '	"' "$d/pypi-mirror.validators.next" # ETags kept
 	printf '%s' "$(target_of "$output")" >"$d/status"
 	: >"$NGINX_DIR/access.log"
-	run changelog-fetch -u "$NGINX_URL" --allow-non-https -d "$d" -s "$(cat "$d/status")"
+	run changelog-fetch -u "$NGINX_URL" --ca-bundle "$TLS_DIR/ca.pem" -d "$d" -s "$(cat "$d/status")"
 	assert_success
 	[ "$(grep -c '"type":"project"' <<<"$output")" -eq 0 ]
 	[ "$(grep -c '^GET /simple/[^ ]*/ 304 ' "$NGINX_DIR/access.log")" -eq "$n" ]
@@ -645,11 +645,11 @@ requests_after() { tail -n +$(($1 + 1)) "$NGINX_DIR/access.log" | cut -d' ' -f1-
 	run pmb mirror
 	assert_success
 	[ "$(cat "$B/status")" = 1 ]
-	rm -r "$A/web/simple/foo-bar-baz"
-	sed -i '/href="foo-bar-baz\/"/d' "$A/web/simple/index.html"
+	rm -r "$A/web/simple/demo-pkg"
+	sed -i '/href="demo-pkg\/"/d' "$A/web/simple/index.html"
 	run pmb mirror
 	assert_success
-	[ ! -e "$B/web/simple/foo-bar-baz" ]
+	[ ! -e "$B/web/simple/demo-pkg" ]
 	[ "$(cat "$B/status")" = 2 ]
 	[ "$(jq '.meta."_last-serial"' "$B/web/simple/index.v1_json")" = 2 ]
 }
@@ -665,14 +665,59 @@ requests_after() { tail -n +$(($1 + 1)) "$NGINX_DIR/access.log" | cut -d' ' -f1-
 	[ "$(cat "$B/status")" = 1 ]
 	[ "$(jq '[.projects[]."_last-serial"] | max' "$B/web/simple/index.v1_json")" = 1 ]
 
-	admin new-release name=Foo.Bar-baz version=23.25 pad=2000
+	admin new-release name=Demo_Pkg version=23.25 pad=2000
 	run pm mirror
 	assert_success
 	static_tree "$M/web" "$A/web" 5000
 	run pmb mirror
 	assert_success
 	assert_b_is_a
-	ls "$B"/web/packages/*/*/*/foo_bar_baz-23.25-py3-none-any.whl
+	ls "$B"/web/packages/*/*/*/demo_pkg-23.25-py3-none-any.whl
 	[ "$(cat "$B/status")" = 2 ]
-	[ "$(jq '[.projects[] | select(.name == "Foo.Bar-baz")][0]."_last-serial"' "$B/web/simple/index.v1_json")" = 2 ]
+	[ "$(jq '[.projects[] | select(.name == "Demo_Pkg")][0]."_last-serial"' "$B/web/simple/index.v1_json")" = 2 ]
+}
+
+@test "2326 chaining from our own mirror A behind the shipped nginx over https, through pypi-mirror mirror: B ends with A's projects, files, serials and pages; follows A; idle costs the root alone" {
+	tls_config
+	run pm mirror
+	assert_success
+	A="$BATS_TEST_TMPDIR/a" B="$BATS_TEST_TMPDIR/b"
+	mkdir -p "$B"
+	ln -s "$M" "$A"
+	NGINX_TLS=1 nginx_start "$M/web"
+	NGINX_PID_STARTED=1
+	CONF_B="$BATS_TEST_TMPDIR/b.conf"
+	cat >"$CONF_B" <<-EOF2
+	[mirror]
+	directory = $B
+	master = $NGINX_URL
+	workers = 2
+	ca-bundle = $TLS_DIR/ca.pem
+
+	[pypi-mirror]
+	log-dir = $LOGDIR/b
+	stale-backoff = 0
+	metadata-source = simple
+	EOF2
+	run pmb mirror
+	assert_success
+	assert_b_is_a
+	[ "$(cat "$B/status")" = "$(status)" ]
+	diff <(jq -c '[.projects[] | [.name, ."_last-serial"]]' "$M/web/simple/index.v1_json") \
+		<(jq -c '[.projects[] | [.name, ."_last-serial"]]' "$B/web/simple/index.v1_json")
+	local mark
+	mark=$(wc -l <"$NGINX_DIR/access.log")
+	run pmb mirror
+	assert_success
+	run requests_after "$mark"
+	[ "$output" = "GET /simple/ 200" ] || fail "an idle run asked for more: $output"
+
+	admin new-release name=MixedCase version=23.26 pad=2000
+	run pm mirror
+	assert_success
+	run pmb mirror
+	assert_success
+	assert_b_is_a
+	[ "$(cat "$B/status")" = "$(status)" ]
+	ls "$B"/web/packages/*/*/*/mixedcase-23.26-py3-none-any.whl
 }
