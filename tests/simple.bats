@@ -238,3 +238,92 @@ canned() {
 	[[ "$(reason forbidden)" == *"HTTP 403"* ]]
 	[ "$(echo "$output" | jq -s 'length')" -eq 7 ]
 }
+
+@test "2208 simple: a quarantined project leaves our root (both forms) as it leaves PyPI's, its page stays; verify agrees; a later run does not ask for it; cleared, it is back" {
+	run pm mirror
+	assert_success
+	grep -q '"name":"MixedCase"' "$M/web/simple/index.v1_json"
+	admin project-status name=MixedCase status=quarantined
+	run pm mirror
+	assert_success
+	[ "$(jq -r '."project-status".status' "$M/web/simple/mixedcase/index.v1_json")" = quarantined ]
+	[ "$(jq '[.projects[] | select(.name == "MixedCase")] | length' "$M/web/simple/index.v1_json")" -eq 0 ]
+	refute_grep 'mixedcase/' "$M/web/simple/index.html"
+	diff <(simple_root | jq -r '.projects[].name' | sort) <(jq -r '.projects[].name' "$M/web/simple/index.v1_json" | sort)
+	run pm verify
+	assert_success
+	# a root rebuilt from the page directories leaves it out too
+	run index-write -d "$M" --rebuild-root </dev/null
+	assert_success
+	[ "$(jq '[.projects[] | select(.name == "MixedCase")] | length' "$M/web/simple/index.v1_json")" -eq 0 ]
+	# upstream moves on elsewhere: the quarantined project is not taken for a removal and asked for
+	admin new-release name=Demo_Pkg version=22.8
+	run changelog-fetch -u "$EMU_URL" --allow-non-https -d "$M"
+	assert_success
+	[ "$(grep '^{' <<<"$output" | jq -r 'select(.type == "project") | .name')" = demo-pkg ]
+	admin project-status name=MixedCase status=active
+	run pm mirror
+	assert_success
+	grep -q '"name":"MixedCase"' "$M/web/simple/index.v1_json"
+	grep -q 'mixedcase/' "$M/web/simple/index.html"
+	assert_mirror_complete
+}
+
+@test "2209 simple: file URLs of other indexes' layouts (devpi /root/pypi/+f/..., Nexus /repository/.../packages/NAME/VERSION/...) land under packages/xx/yy/HASH/ from their sha256" {
+	run pm mirror
+	assert_success
+	local up="$BATS_TEST_TMPDIR/up" b="$BATS_TEST_TMPDIR/b"
+	"$PY" - "$M/web" "$up" <<-'PYEOF'
+	import json, os, shutil, sys
+	src, up = sys.argv[1], sys.argv[2]
+	def layout(n, f):
+	    h = f["hashes"]["sha256"]
+	    if n == "demo-pkg":
+	        return "root/pypi/+f/%s/%s/%s" % (h[:3], h[3:16], f["filename"])
+	    return "repository/pypi-proxy/packages/%s/x/%s" % (n, f["filename"])
+	names = ["demo-pkg", "mixedcase"]
+	for n in names:
+	    page = json.load(open("%s/simple/%s/index.v1_json" % (src, n)))
+	    links = []
+	    for f in page["files"]:
+	        rel = layout(n, f)
+	        os.makedirs(os.path.dirname("%s/%s" % (up, rel)), exist_ok=True)
+	        shutil.copyfile("%s/%s" % (src, f["url"].split("../../", 1)[1]), "%s/%s" % (up, rel))
+	        links.append('<a href="/%s#sha256=%s">%s</a><br/>' % (rel, f["hashes"]["sha256"], f["filename"]))
+	    os.makedirs("%s/simple/%s" % (up, n))
+	    open("%s/simple/%s/index.html" % (up, n), "w").write(
+	        "<!DOCTYPE html><html><body><h1>Links for %s</h1>\n%s\n</body></html>\n" % (n, "\n".join(links)))
+	open("%s/simple/index.html" % up, "w").write(
+	    "<!DOCTYPE html><html><body>\n%s\n</body></html>\n" % "\n".join('<a href="%s/">%s</a>' % (n, n) for n in names))
+	PYEOF
+	serve_dir "$up"
+	mkdir -p "$b"
+	cat >"$BATS_TEST_TMPDIR/b.conf" <<-EOF
+	[mirror]
+	directory = $b
+	master = $SERVE_URL
+	allow-non-https = true
+	workers = 2
+
+	[pypi-mirror]
+	log-dir = $LOGDIR/b
+	stale-backoff = 0
+	metadata-source = simple
+	EOF
+	run pypi-mirror -c "$BATS_TEST_TMPDIR/b.conf" mirror
+	assert_success
+	local n want="$BATS_TEST_TMPDIR/want"
+	: >"$want"
+	for n in demo-pkg mixedcase; do
+		[ "$(jq '.files | length' "$b/web/simple/$n/index.v1_json")" -eq "$(jq '.files | length' "$M/web/simple/$n/index.v1_json")" ]
+		jq -r '.files[] | "\(.hashes.sha256)  packages/\(.hashes.sha256[0:2])/\(.hashes.sha256[2:4])/\(.hashes.sha256[4:])/\(.filename)"' \
+			"$M/web/simple/$n/index.v1_json" >>"$want"
+		# the pages link the files where they landed
+		diff <(jq -r '.files[] | "packages/\(.hashes.sha256[0:2])/\(.hashes.sha256[2:4])/\(.hashes.sha256[4:])/\(.filename)"' "$b/web/simple/$n/index.v1_json" | sort) \
+			<(jq -r '.files[].url | sub("^.*?packages/"; "packages/")' "$b/web/simple/$n/index.v1_json" | sort)
+	done
+	run bash -c "cd '$b/web' && sha256sum -c --quiet '$want'"
+	assert_success
+	[ "$(find "$b/web/packages" -type f ! -name '*.metadata' | wc -l)" -eq "$(wc -l <"$want")" ]
+	[ -z "$(find "$b/web" -path '*+f*' -o -path '*repository*')" ]
+}

@@ -360,9 +360,9 @@ target_of() { grep '^{' <<<"$1" | jq -r 'select(.type == "target") | .serial'; }
 	n=$(jq '.projects | length' "$M/web/simple/index.v1_json")
 	[ "$n" -ge 4 ]
 	[ "$(jq '[.projects[] | select((."_last-serial" | type) == "number")] | length' "$M/web/simple/index.v1_json")" -eq "$n" ]
-	nginx_start "$M/web"
+	NGINX_TLS=1 nginx_start "$M/web"
 	NGINX_PID_STARTED=1
-	run changelog-fetch -u "$NGINX_URL" --allow-non-https -s 0
+	run changelog-fetch -u "$NGINX_URL" --ca-bundle "$TLS_DIR/ca.pem" -s 0
 	assert_success
 	[ "$(grep -c '"type":"project"' <<<"$output")" -eq "$n" ]
 	[ "$(target_of "$output")" = "$s0" ]
@@ -370,7 +370,7 @@ target_of() { grep '^{' <<<"$1" | jq -r 'select(.type == "target") | .serial'; }
 	admin new-release name=Foo.Bar-baz version=23.20 pad=2000
 	run pm mirror
 	assert_success
-	run changelog-fetch -u "$NGINX_URL" --allow-non-https -s "$s0"
+	run changelog-fetch -u "$NGINX_URL" --ca-bundle "$TLS_DIR/ca.pem" -s "$s0"
 	assert_success
 	[ "$(project_lines "$output")" = "foo-bar-baz $(status)" ]
 	# no page was asked for: the serials say it all
@@ -446,17 +446,278 @@ zope-interface $((s + 2))" ]
 	jq 'del(.meta."_last-serial") | del(.projects[]."_last-serial")' "$M/web/simple/index.v1_json" >"$web/simple/index.v1_json"
 	n=$(jq '.projects | length' "$web/simple/index.v1_json")
 	mkdir -p "$d"
-	nginx_start "$web"
+	NGINX_TLS=1 nginx_start "$web"
 	NGINX_PID_STARTED=1
-	run changelog-fetch -u "$NGINX_URL" --allow-non-https -d "$d" -s 3
+	run changelog-fetch -u "$NGINX_URL" --ca-bundle "$TLS_DIR/ca.pem" -d "$d" -s 3
 	assert_success
 	[ "$(grep -c '"type":"project"' <<<"$output")" -eq "$n" ]
 	grep -q '	"' "$d/pypi-mirror.validators.next" # ETags kept
 	printf '%s' "$(target_of "$output")" >"$d/status"
 	: >"$NGINX_DIR/access.log"
-	run changelog-fetch -u "$NGINX_URL" --allow-non-https -d "$d" -s "$(cat "$d/status")"
+	run changelog-fetch -u "$NGINX_URL" --ca-bundle "$TLS_DIR/ca.pem" -d "$d" -s "$(cat "$d/status")"
 	assert_success
 	[ "$(grep -c '"type":"project"' <<<"$output")" -eq 0 ]
 	[ "$(grep -c '^GET /simple/[^ ]*/ 304 ' "$NGINX_DIR/access.log")" -eq "$n" ]
 	grep -q '^GET /simple/ 200 "application/vnd.pypi.simple.v1+json"' "$NGINX_DIR/access.log"
+}
+
+# ------------------------------------------- serial-less and bandersnatch A
+# 2323-2329: pypi-mirror mirror (the wrapper, end to end) from another site's
+# static mirror served by a bare nginx over https (the test CA through
+# ca-bundle): a plain PEP 503 tree with no serial anywhere, and a tree in
+# bandersnatch's layout with json = false (web/simple/NAME/index.html ending
+# in <!--SERIAL n-->, the root web/simple/index.html, web/packages/..., no
+# web/json, no PEP 691 files).
+
+# static_tree SRC_WEB DEST_WEB [SERIAL_BASE]: DEST_WEB becomes SRC_WEB's
+# projects and files as bandersnatch writes them (html only); each page ends
+# in <!--SERIAL base+its serial--> when SERIAL_BASE is given, else has no
+# serial. A page or root whose bytes do not change is not rewritten (its
+# ETag and Last-Modified stay); a project SRC_WEB no longer has is removed
+# (its files stay, as bandersnatch leaves them).
+static_tree() {
+	"$PY" - "$@" <<-'PYEOF'
+	import html, json, os, re, shutil, sys
+	src, dest = sys.argv[1], sys.argv[2]
+	base = int(sys.argv[3]) if len(sys.argv) > 3 else None
+	def put(path, text):
+	    os.makedirs(os.path.dirname(path), exist_ok=True)
+	    try:
+	        if open(path).read() == text:
+	            return
+	    except OSError:
+	        pass
+	    open(path + ".tmp", "w").write(text)
+	    os.rename(path + ".tmp", path)
+	def norm(n):
+	    return re.sub(r"[-_.]+", "-", n).lower()
+	root = json.load(open(f"{src}/simple/index.v1_json"))
+	names = sorted((norm(p["name"]), p["name"]) for p in root["projects"])
+	for n, display in names:
+	    page = json.load(open(f"{src}/simple/{n}/index.v1_json"))
+	    out = ['<!DOCTYPE html>', '<html>', '  <head>',
+	           '    <meta name="pypi:repository-version" content="1.0">',
+	           f'    <title>Links for {html.escape(display)}</title>', '  </head>', '  <body>',
+	           f'    <h1>Links for {html.escape(display)}</h1>']
+	    for f in sorted(page["files"], key=lambda f: f["filename"]):
+	        rel = re.search(r"(?:^|/)(packages/.*)$", f["url"]).group(1)
+	        target = f"{dest}/{rel}"
+	        if not os.path.exists(target):
+	            os.makedirs(os.path.dirname(target), exist_ok=True)
+	            shutil.copyfile(f"{src}/{rel}", target)
+	        a = f'<a href="../../{rel}#sha256={f["hashes"]["sha256"]}"'
+	        if f.get("requires-python"):
+	            a += f' data-requires-python="{html.escape(f["requires-python"])}"'
+	        y = f.get("yanked")
+	        if y:
+	            a += f' data-yanked="{html.escape(y) if isinstance(y, str) else ""}"'
+	        out.append(f'    {a}>{html.escape(f["filename"])}</a><br/>')
+	    out += ['  </body>', '</html>']
+	    if base is not None:
+	        out.append(f'<!--SERIAL {base + page["meta"]["_last-serial"]}-->')
+	    put(f"{dest}/simple/{n}/index.html", "\n".join(out))
+	put(f"{dest}/simple/index.html", "\n".join(
+	    ['<!DOCTYPE html>', '<html>', '  <head>', '    <meta name="pypi:repository-version" content="1.0">',
+	     '    <title>Simple Index</title>', '  </head>', '  <body>'] +
+	    [f'    <a href="{n}/">{html.escape(d)}</a><br/>' for n, d in names] + ['  </body>', '</html>']))
+	keep = {n for n, _ in names}
+	for d in os.listdir(f"{dest}/simple"):
+	    if os.path.isdir(f"{dest}/simple/{d}") and d not in keep:
+	        shutil.rmtree(f"{dest}/simple/{d}")
+	PYEOF
+}
+
+# A static A over https: $A/web from the mirror $M (mirrored from the
+# emulator first), served by a bare nginx; $B's configuration follows it.
+# $1: SERIAL_BASE for bandersnatch's serial comments (none: no serials).
+static_a_setup() {
+	tls_config
+	run pm mirror
+	assert_success
+	A="$BATS_TEST_TMPDIR/a" B="$BATS_TEST_TMPDIR/b"
+	mkdir -p "$A/web" "$B"
+	static_tree "$M/web" "$A/web" ${1:+"$1"}
+	NGINX_VARIANT=plain NGINX_TLS=1 nginx_start "$A/web"
+	NGINX_PID_STARTED=1
+	CONF_B="$BATS_TEST_TMPDIR/b.conf"
+	cat >"$CONF_B" <<-EOF
+	[mirror]
+	directory = $B
+	master = $NGINX_URL
+	workers = 2
+	ca-bundle = $TLS_DIR/ca.pem
+
+	[pypi-mirror]
+	log-dir = $LOGDIR/b
+	stale-backoff = 0
+	metadata-source = simple
+	EOF
+}
+pmb() { pypi-mirror -c "$CONF_B" "$@"; }
+
+# B holds what A lists: the same projects, the same files (paths, sha256),
+# and pages offering them with A's hashes, requires-python and yanks.
+assert_b_is_a() {
+	local n
+	diff <(cd "$A/web/simple" && find . -mindepth 1 -maxdepth 1 -type d | sort) \
+		<(cd "$B/web/simple" && find . -mindepth 1 -maxdepth 1 -type d | sort)
+	diff <(jq -r '.projects[].name' "$M/web/simple/index.v1_json" | sort) \
+		<(jq -r '.projects[].name' "$B/web/simple/index.v1_json" | sort)
+	for n in $(cd "$A/web/simple" && find . -mindepth 1 -maxdepth 1 -type d -printf '%f\n'); do
+		diff <(jq -c '[.files[] | [.filename, .hashes.sha256, ."requires-python", .yanked, (.url | sub("^.*/packages/"; ""))]] | sort' "$M/web/simple/$n/index.v1_json") \
+			<(jq -c '[.files[] | [.filename, .hashes.sha256, ."requires-python", .yanked, (.url | sub("^.*/packages/"; ""))]] | sort' "$B/web/simple/$n/index.v1_json") ||
+			fail "$n differs"
+		jq -r '.files[] | "\(.hashes.sha256)  \(.url | sub("^.*/packages/"; "packages/"))"' "$B/web/simple/$n/index.v1_json"
+	done >"$BATS_TEST_TMPDIR/b.sums"
+	run bash -c "cd '$B/web' && sha256sum -c --quiet '$BATS_TEST_TMPDIR/b.sums'"
+	assert_success
+}
+
+# The requests the nginx saw after line $1 of its log (method URI status).
+requests_after() { tail -n +$(($1 + 1)) "$NGINX_DIR/access.log" | cut -d' ' -f1-3; }
+
+@test "2323 pypi-mirror mirror from a plain static upstream over https (no serial anywhere): full, idle (one 304 per project, nothing else), incremental with a removal" {
+	static_a_setup
+	! grep -rq SERIAL "$A/web/simple" || fail "A has serials"
+	run pmb mirror
+	assert_success
+	assert_b_is_a
+	[ "$(cat "$B/status")" = 1 ]
+	[ -f "$B/pypi-mirror.validators.next" ]
+
+	# idle: the root and one conditional GET per project, each a 304
+	local mark n
+	n=$(find "$A/web/simple" -mindepth 1 -maxdepth 1 -type d | wc -l)
+	mark=$(wc -l <"$NGINX_DIR/access.log")
+	run pmb mirror
+	assert_success
+	[ "$(cat "$B/status")" = 1 ] || fail "status $(cat "$B/status"): $output"
+	run requests_after "$mark"
+	[ "$(grep -c '^GET /simple/ 200$' <<<"$output")" -eq 1 ]
+	[ "$(grep -c '^GET /simple/[^ ]*/ 304$' <<<"$output")" -eq "$n" ]
+	[ "${#lines[@]}" -eq $((n + 1)) ] || fail "more than the root and 304s: $output"
+
+	# a new release and a removed project at A: B follows, its status moves by one
+	local victim
+	victim=$(jq -r '.projects[].name' "$M/web/simple/index.v1_json" | grep -vx Demo_Pkg | head -1)
+	admin new-release name=Demo_Pkg version=23.23 pad=2000
+	admin remove-project name="$victim"
+	victim=$(norm "$victim")
+	run pm mirror
+	assert_success
+	static_tree "$M/web" "$A/web"
+	[ ! -d "$A/web/simple/$victim" ]
+	mark=$(wc -l <"$NGINX_DIR/access.log")
+	run pmb mirror
+	assert_success
+	[ "$(cat "$B/status")" = 2 ]
+	assert_b_is_a
+	ls "$B"/web/packages/*/*/*/demo_pkg-23.23-py3-none-any.whl
+	[ ! -e "$B/web/simple/$victim" ]
+	run requests_after "$mark"
+	# only the changed page came in full (the conditional GET, then pkg-resolve's)
+	[ "$(grep '^GET /simple/[^ ]*/ 200$' <<<"$output" | sort -u)" = "GET /simple/demo-pkg/ 200" ] ||
+		fail "pages fetched in full: $output"
+	# no file B has was downloaded again
+	[ "$(grep '^GET /packages/' <<<"$output" | grep -vc 23.23)" -eq 0 ]
+	# B's root: the changed project carries B's new serial, none is past B's status
+	[ "$(jq '[.projects[] | select(.name == "Demo_Pkg")][0]."_last-serial"' "$B/web/simple/index.v1_json")" = 2 ]
+	[ "$(jq '[.projects[]."_last-serial"] | max' "$B/web/simple/index.v1_json")" -le 2 ]
+	[ "$(jq '.meta."_last-serial"' "$B/web/simple/index.v1_json")" = 2 ]
+}
+
+@test "2324 status of a mirror of a serial-less upstream: upstream serial none, exit 0; the mirror's serial counts the runs that found changes" {
+	static_a_setup
+	run pmb mirror
+	assert_success
+	run changelog-fetch -u "$NGINX_URL" --ca-bundle "$TLS_DIR/ca.pem" --last-serial
+	assert_success
+	[ "$output" = none ]
+	run pmb status
+	assert_success
+	assert_line "mirror serial: 1"
+	assert_line --partial "upstream serial: none ($NGINX_URL publishes no serials"
+	assert_line --partial "lag: unknown"
+	run pmb status --json
+	assert_success
+	[ "$(jq -c '[.serial, .upstream_serial, .upstream_serials, .lag]' <<<"$output")" = '[1,null,false,null]' ]
+	# an idle run leaves it where it is; a removal alone moves it
+	run pmb mirror
+	assert_success
+	[ "$(cat "$B/status")" = 1 ]
+	rm -r "$A/web/simple/demo-pkg"
+	sed -i '/href="demo-pkg\/"/d' "$A/web/simple/index.html"
+	run pmb mirror
+	assert_success
+	[ ! -e "$B/web/simple/demo-pkg" ]
+	[ "$(cat "$B/status")" = 2 ]
+	[ "$(jq '.meta."_last-serial"' "$B/web/simple/index.v1_json")" = 2 ]
+}
+
+@test "2325 chaining from a bandersnatch-layout A (json = false, <!--SERIAL n--> pages, no PEP 691 files): B ends with A's projects, files and pages, and follows A" {
+	static_a_setup 5000
+	grep -q '^<!--SERIAL 50[0-9][0-9]-->$' "$A/web/simple/demo-pkg/index.html"
+	[ ! -e "$A/web/json" ] && [ -z "$(find "$A/web" -name '*.v1_json')" ]
+	run pmb mirror
+	assert_success
+	assert_b_is_a
+	# B's numbering is its own: A's page serials (5000+) are not taken for it
+	[ "$(cat "$B/status")" = 1 ]
+	[ "$(jq '[.projects[]."_last-serial"] | max' "$B/web/simple/index.v1_json")" = 1 ]
+
+	admin new-release name=Demo_Pkg version=23.25 pad=2000
+	run pm mirror
+	assert_success
+	static_tree "$M/web" "$A/web" 5000
+	run pmb mirror
+	assert_success
+	assert_b_is_a
+	ls "$B"/web/packages/*/*/*/demo_pkg-23.25-py3-none-any.whl
+	[ "$(cat "$B/status")" = 2 ]
+	[ "$(jq '[.projects[] | select(.name == "Demo_Pkg")][0]."_last-serial"' "$B/web/simple/index.v1_json")" = 2 ]
+}
+
+@test "2326 chaining from our own mirror A behind the shipped nginx over https, through pypi-mirror mirror: B ends with A's projects, files, serials and pages; follows A; idle costs the root alone" {
+	tls_config
+	run pm mirror
+	assert_success
+	A="$BATS_TEST_TMPDIR/a" B="$BATS_TEST_TMPDIR/b"
+	mkdir -p "$B"
+	ln -s "$M" "$A"
+	NGINX_TLS=1 nginx_start "$M/web"
+	NGINX_PID_STARTED=1
+	CONF_B="$BATS_TEST_TMPDIR/b.conf"
+	cat >"$CONF_B" <<-EOF2
+	[mirror]
+	directory = $B
+	master = $NGINX_URL
+	workers = 2
+	ca-bundle = $TLS_DIR/ca.pem
+
+	[pypi-mirror]
+	log-dir = $LOGDIR/b
+	stale-backoff = 0
+	metadata-source = simple
+	EOF2
+	run pmb mirror
+	assert_success
+	assert_b_is_a
+	[ "$(cat "$B/status")" = "$(status)" ]
+	diff <(jq -c '[.projects[] | [.name, ."_last-serial"]]' "$M/web/simple/index.v1_json") \
+		<(jq -c '[.projects[] | [.name, ."_last-serial"]]' "$B/web/simple/index.v1_json")
+	local mark
+	mark=$(wc -l <"$NGINX_DIR/access.log")
+	run pmb mirror
+	assert_success
+	run requests_after "$mark"
+	[ "$output" = "GET /simple/ 200" ] || fail "an idle run asked for more: $output"
+
+	admin new-release name=MixedCase version=23.26 pad=2000
+	run pm mirror
+	assert_success
+	run pmb mirror
+	assert_success
+	assert_b_is_a
+	[ "$(cat "$B/status")" = "$(status)" ]
+	ls "$B"/web/packages/*/*/*/mixedcase-23.26-py3-none-any.whl
 }

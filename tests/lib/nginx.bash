@@ -15,9 +15,13 @@
 # Environment read by nginx_start:
 #   NGINX_VARIANT         "static" (default: contrib/nginx/pypi-mirror.conf)
 #                         or "njs" (pypi-mirror-njs.conf + pypi-mirror.js,
-#                         with Debian's ngx_http_js_module loaded)
-#                         or "store" (pypi-mirror-store.conf + pypi-mirror.js:
-#                         the mirror proxied out of an object store)
+#                         with Debian's ngx_http_js_module loaded),
+#                         "store" (pypi-mirror-store.conf + pypi-mirror.js:
+#                         the mirror proxied out of an object store), or
+#                         "plain" (lib/nginx-plain.conf: a bare static
+#                         server, another site's static mirror)
+#   NGINX_TLS             1: https with lib/tls's server certificate;
+#                         NGINX_URL is then https://127.0.0.1:PORT
 #   NGINX_MISS            the miss mode: off (default), redirect or proxy
 #   NGINX_UPSTREAM        $pypi_mirror_upstream (e.g. the emulator's URL)
 #   NGINX_FILES_UPSTREAM  $pypi_mirror_files_upstream (default NGINX_UPSTREAM)
@@ -48,6 +52,7 @@ _nginx_write_conf() {
     local miss="${NGINX_MISS:-off}" up="${NGINX_UPSTREAM:-}" files_up="${NGINX_FILES_UPSTREAM:-${NGINX_UPSTREAM:-}}"
     case $variant in
     static) conf="${NGINX_SHIPPED_CONF:-$NGINX_CONTRIB_DIR/pypi-mirror.conf}" ;;
+    plain) conf="$NGINX_HELPER_DIR/nginx-plain.conf" ;;
     njs)
         conf="${NGINX_SHIPPED_CONF:-$NGINX_CONTRIB_DIR/pypi-mirror-njs.conf}"
         load="load_module $NGINX_JS_MODULE;"
@@ -56,7 +61,7 @@ _nginx_write_conf() {
         conf="${NGINX_SHIPPED_CONF:-$NGINX_CONTRIB_DIR/pypi-mirror-store.conf}"
         load="load_module $NGINX_JS_MODULE;"
         ;;
-    *) echo "nginx_start: NGINX_VARIANT is static, njs or store, not '$variant'" >&2; return 1 ;;
+    *) echo "nginx_start: NGINX_VARIANT is static, njs, store or plain, not '$variant'" >&2; return 1 ;;
     esac
     # The store variant: WEBROOT is http://HOST:PORT/PATH, the upstream's
     # server and the path of web/ in the store.
@@ -95,6 +100,10 @@ _nginx_write_conf() {
             return 1
         }
     done
+    if [[ "${NGINX_TLS:-}" == 1 ]]; then
+        sed -i "s|listen 127.0.0.1:$port;|listen 127.0.0.1:$port ssl; ssl_certificate $TLS_DIR/server.pem; ssl_certificate_key $TLS_DIR/server.key;|" \
+            "$dir/pypi-mirror.conf" || return 1
+    fi
     local user=""
     [[ "$(id -u)" == 0 ]] && user="user root;"
     cat >"$dir/nginx.conf" <<EOF
@@ -145,10 +154,12 @@ nginx_start() {
             done
             NGINX_PID="$(cat "$NGINX_DIR/nginx.pid" 2>/dev/null)"
             if [[ -n "$NGINX_PID" ]] && kill -0 "$NGINX_PID" 2>/dev/null; then
-                export NGINX_PID NGINX_PORT="$port" NGINX_URL="http://127.0.0.1:$port" \
+                local scheme=http
+                [[ "${NGINX_TLS:-}" == 1 ]] && scheme=https
+                export NGINX_PID NGINX_PORT="$port" NGINX_URL="$scheme://127.0.0.1:$port" \
                     NGINX_ACCESS_LOG="$NGINX_DIR/combined.log"
                 for i in $(seq 1 100); do
-                    curl -s -o /dev/null "$NGINX_URL/" && return 0
+                    curl -s ${NGINX_TLS:+--cacert "$TLS_DIR/ca.pem"} -o /dev/null "$NGINX_URL/" && return 0
                     sleep 0.05
                 done
                 echo "nginx_start: nginx does not answer on $NGINX_URL" >&2

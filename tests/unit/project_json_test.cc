@@ -241,6 +241,35 @@ TEST(ProjectJson, HostileUrls)
 	EXPECT_EQ(pj.error_file, "demo_pkg-1.0-py3-none-any.whl");
 }
 
+TEST(ProjectJson, OtherIndexLayouts)
+{
+	// devpi, Artifactory, Nexus: the URL names the file; its sha256 places it.
+	auto p = pm::project_json_policy("https://devpi.example", {}, false);
+	const std::string sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	std::string path, why;
+	for (const std::string u : {"https://devpi.example/root/pypi/+f/012/3456789abcdef/a-1.0.tar.gz",
+	                            "https://devpi.example/artifactory/api/pypi/pypi/packages/a/1.0/a-1.0.tar.gz",
+	                            "https://devpi.example/repository/pypi-proxy/packages/a/1.0/a-1.0.tar.gz"}) {
+		path.clear();
+		EXPECT_TRUE(pm::check_file_url(u, "a-1.0.tar.gz", p, path, &why, sha)) << u << ": " << why;
+		EXPECT_EQ(path, "packages/01/23/" + sha.substr(4) + "/a-1.0.tar.gz") << u;
+	}
+	const std::string devpi = "https://devpi.example/root/pypi/+f/012/3456789abcdef/a-1.0.tar.gz";
+	// without a sha256 (the JSON API's check, before its digests are read): refused
+	EXPECT_FALSE(pm::check_file_url(devpi, "a-1.0.tar.gz", p, path, &why));
+	EXPECT_NE(why.find("not /packages/"), std::string::npos) << why;
+	// the URL must name the file; the sha256 must be one; the host is still checked
+	EXPECT_FALSE(pm::check_file_url(devpi, "b-1.0.tar.gz", p, path, &why, sha));
+	EXPECT_NE(why.find("different file"), std::string::npos) << why;
+	EXPECT_FALSE(pm::check_file_url(devpi, "a-1.0.tar.gz", p, path, &why, "0123"));
+	EXPECT_FALSE(pm::check_file_url(devpi, "a-1.0.tar.gz", p, path, &why,
+	                                "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"));
+	EXPECT_FALSE(pm::check_file_url("https://evil.example/root/pypi/+f/012/345/a-1.0.tar.gz", "a-1.0.tar.gz", p, path,
+	                                &why, sha));
+	EXPECT_FALSE(pm::check_file_url("https://devpi.example/root/%2e%2e/+f/a-1.0.tar.gz", "a-1.0.tar.gz", p, path, &why,
+	                                sha));
+}
+
 TEST(ProjectJson, HostPolicy)
 {
 	// Default upstream: PyPI and its file host.

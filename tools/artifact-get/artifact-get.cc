@@ -232,7 +232,7 @@ bool ArtifactGet::vet_urls(Project &p)
 {
 	for (auto &f : p.files) {
 		std::string why, path;
-		if (!pm::check_file_url(f.url, f.filename, opt_.policy, path, &why))
+		if (!pm::check_file_url(f.url, f.filename, opt_.policy, path, &why, f.sha256))
 			why = "file URL refused: " + why;
 		else if (path != f.path)
 			why = "file URL does not match the record's path " + f.path;

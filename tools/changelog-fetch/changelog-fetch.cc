@@ -3,6 +3,7 @@
 // The head of the pipeline; see changelog-fetch(1).
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -59,7 +60,8 @@ const char *const kUsage =
     "                         PEP 503 HTML one: conditional requests per\n"
     "                         project); xmlrpc: the deprecated\n"
     "                         changelog_since_serial XML-RPC method\n"
-    "      --last-serial      print upstream's current serial and exit\n"
+    "      --last-serial      print upstream's current serial (\"none\" for an\n"
+    "                         upstream without serials) and exit\n"
     "  -j, --concurrency N    conditional requests at once for a root without\n"
     "                         serials (default 10)\n"
     PM_HTTP_USAGE
@@ -230,6 +232,11 @@ struct Run {
 	// Root entries without a serial (a static mirror, a private index),
 	// "normalized\0display" each: conditional requests tell which changed.
 	std::vector<std::string> unserialed;
+	// Our own serial for the changes of such a root (one past the mirror's
+	// status), 0 when upstream's serials are used: the records then say
+	// "local_serial", and a removal gets this serial too, so that the
+	// mirror's status (and the root others chain from) moves with it.
+	long long local_serial = 0;
 };
 
 uint64_t name_hash(std::string_view s)
@@ -456,12 +463,16 @@ long long simple_last_serial(pm::Http &http, const std::string &upstream)
 	h.stop_at = std::numeric_limits<long long>::max(); // meta is all that is wanted
 	long long serial;
 	simple_root(http, upstream, h, serial);
-	if (serial < 0)
-		fatal("%s/simple/ gives no serial (no meta._last-serial, no X-PyPI-Last-Serial)", upstream.c_str());
+	// No meta._last-serial and no X-PyPI-Last-Serial: an upstream without
+	// serials (a static mirror, a private index), -1 ("none").
 	return serial;
 }
 
-void simple_changes(pm::Http &http, const std::string &upstream, Run &run)
+// serialless: the mirror follows an upstream without per-project serials
+// (its validators file exists): a serial in the root's meta (bandersnatch
+// writes one there and none per project) is of another numbering than the
+// mirror's status, so it neither stops the listing nor becomes the target.
+void simple_changes(pm::Http &http, const std::string &upstream, Run &run, bool serialless)
 {
 	pm::RootReader h;
 	h.entry = [&run](const std::string *name, long long serial, size_t i) -> bool {
@@ -487,7 +498,7 @@ void simple_changes(pm::Http &http, const std::string &upstream, Run &run)
 	// Upstream's serial not past ours: no project can have changed since,
 	// and none can have gone either (a removal or a quarantine is a journal
 	// entry, which moves the serial), so the listing is not needed.
-	h.stop_at = run.since;
+	h.stop_at = serialless ? -1 : run.since;
 	const long long since = run.since;
 	long long meta_serial;
 	simple_root(http, upstream, h, meta_serial, [&run, since] {
@@ -498,6 +509,7 @@ void simple_changes(pm::Http &http, const std::string &upstream, Run &run)
 		run.skipped = 0;
 		run.max_serial = since;
 	});
+	if (!run.unserialed.empty() || serialless) meta_serial = -1;
 	run.upstream_serial = meta_serial;
 	if (meta_serial >= 0) run.max_serial = std::max(run.max_serial, meta_serial);
 	if (h.stopped()) {
@@ -589,19 +601,21 @@ void unserialed_changes(pm::Http &http, const std::string &upstream, const std::
 		}
 	}
 	const long long serial = base + 1;
+	run.local_serial = serial;
 	Validators next;
 	size_t changed = 0, same = 0, gone = 0;
 	auto split = [](const std::string &e) {
 		size_t z = e.find('\0');
 		return std::make_pair(e.substr(0, z), e.substr(z + 1));
 	};
-	if (run.since == 0) {
-		// Every project is listed anyway: no request is needed.
-		for (auto &e : run.unserialed) {
-			auto [n, display] = split(e);
-			note(run, display, serial);
-			if (auto it = old.find(n); it != old.end()) next[n] = it->second;
-		}
+	// With serial 0 every project is listed anyway; what is learnt then is
+	// the validators, by HEAD requests (no body), so that the next run can
+	// be idle. They are asked before pkg-resolve fetches the pages: a page
+	// that changes in between is then seen as changed next time, never
+	// missed. A HEAD that fails only leaves that page unremembered.
+	const bool learn = run.since == 0;
+	if (learn && npath.empty()) {
+		for (auto &e : run.unserialed) note(run, split(e).second, serial);
 		changed = run.unserialed.size();
 	} else {
 		std::string failure;
@@ -612,7 +626,11 @@ void unserialed_changes(pm::Http &http, const std::string &upstream, const std::
 			pm::Request req;
 			req.url = upstream + "/simple/" + n + "/";
 			req.headers = {kSimpleAccept};
-			if (auto it = old.find(n); it != old.end()) {
+			if (learn) {
+				req.method = "HEAD";
+				note(run, display, serial);
+				changed++;
+			} else if (auto it = old.find(n); it != old.end()) {
 				if (!it->second.etag.empty()) req.headers.push_back("If-None-Match: " + it->second.etag);
 				if (!it->second.last_modified.empty())
 					req.headers.push_back("If-Modified-Since: " + it->second.last_modified);
@@ -621,7 +639,11 @@ void unserialed_changes(pm::Http &http, const std::string &upstream, const std::
 			req.what = "project " + n;
 			req.on_data = [](const char *, size_t) { return true; }; // only the status matters
 			http.add(std::move(req), [&, n = n, display = display](pm::Request &rq, pm::Response &r) {
-				if (r.error.empty() && r.status == 304) {
+				if (learn) {
+					Validator v{field(r.header("etag")), field(r.header("last-modified"))};
+					if (r.ok() && (!v.etag.empty() || !v.last_modified.empty())) next[n] = v;
+					else LOG_DEBUG("HEAD %s: %s; its validators are not learnt", rq.url.c_str(), r.describe().c_str());
+				} else if (r.error.empty() && r.status == 304) {
 					same++;
 					next[n] = old[n];
 				} else if (r.ok()) {
@@ -667,7 +689,8 @@ void unserialed_changes(pm::Http &http, const std::string &upstream, const std::
 
 // Projects the mirror has that the full upstream listing no longer has.
 // Their records make pkg-resolve look again: a 404 there becomes a removal.
-void mirror_removals(const std::string &dir, Run &run, long long serial)
+// Returns how many.
+size_t mirror_removals(const std::string &dir, Run &run, long long serial)
 {
 	std::sort(run.upstream.begin(), run.upstream.end());
 	run.upstream.erase(std::unique(run.upstream.begin(), run.upstream.end()), run.upstream.end());
@@ -696,11 +719,12 @@ void mirror_removals(const std::string &dir, Run &run, long long serial)
 	std::string why;
 	if (!mirror.held_projects(held, why)) {
 		LOG_WARN("Cannot tell which projects %s holds (%s); asking for no removals", dir.c_str(), why.c_str());
-		return;
+		return 0;
 	}
 	for (size_t i = 0; i < held.size(); i++) consider(std::string(held.display(i)));
 	commit();
 	LOG_DEBUG("The mirror holds %zu projects, %zu gone upstream", held.size(), gone.size());
+	return gone.size();
 }
 
 // ------------------------------------------------------------------ output
@@ -731,6 +755,12 @@ void emit(Run &run, long long target, const char *source)
 			w.String(display.data(), static_cast<rapidjson::SizeType>(display.size()));
 			w.Key("serial");
 			w.Int64(serial);
+			// Our numbering, not upstream's: pkg-resolve must not compare a
+			// serial on the page (bandersnatch's <!--SERIAL n-->) with it.
+			if (run.local_serial > 0) {
+				w.Key("local_serial");
+				w.Bool(true);
+			}
 		});
 	});
 	put([&](rapidjson::Writer<rapidjson::StringBuffer> &w) {
@@ -807,7 +837,10 @@ int main(int argc, char **argv)
 
 	if (last_serial) {
 		long long s = source == "xmlrpc" ? xmlrpc_last_serial(http, endpoint) : simple_last_serial(http, upstream);
-		printf("%lld\n", s);
+		if (s < 0)
+			printf("none\n");
+		else
+			printf("%lld\n", s);
 		return fflush(stdout) == 0 ? pm::kExitOk : pm::kExitFatal;
 	}
 	if (!have_since && dir.empty()) {
@@ -840,7 +873,12 @@ int main(int argc, char **argv)
 		}
 	} else {
 		LOG_INFO("Fetching changes since serial %lld via the simple index", since);
-		simple_changes(http, upstream, run);
+		bool serialless = false;
+		if (!dir.empty()) {
+			std::string v = pm::Layout(dir).state_file("validators");
+			serialless = access(v.c_str(), F_OK) == 0 || access((v + ".next").c_str(), F_OK) == 0;
+		}
+		simple_changes(http, upstream, run, serialless);
 		unserialed_changes(http, upstream, dir, run, concurrency);
 	}
 	long long target = run.max_serial;
@@ -848,7 +886,11 @@ int main(int argc, char **argv)
 	bool idle = run.upstream_serial >= 0 && run.upstream_serial <= since;
 	if (run.collect_names && idle)
 		LOG_DEBUG("Upstream's serial has not moved: not comparing the mirror's projects with upstream's");
-	else if (run.collect_names)
+	else if (run.collect_names && run.local_serial > 0) {
+		// Without upstream serials a removal is a change of the mirror's
+		// own numbering like any other: the status moves past it.
+		if (mirror_removals(dir, run, run.local_serial) > 0) target = std::max(target, run.local_serial);
+	} else if (run.collect_names)
 		mirror_removals(dir, run, target);
 	run.changed.settle();
 	if (run.skipped) LOG_WARN("%zu upstream entries were unusable and skipped", run.skipped);

@@ -479,7 +479,10 @@ void synced(Run &run, const pm::ProjectRecord &r, long long serial, long long de
 	for (auto &f : r.files) names.insert(f.filename);
 	LOG_INFO("Synced %s (serial %lld, %zu files)", r.name.c_str(), serial, names.size());
 	emit_synced(run, r, static_cast<long long>(names.size()), deleted, false);
-	run.changes.add(r.display_name.empty() ? r.name : r.display_name, serial);
+	// PyPI's root leaves quarantined projects out (their pages stay, saying
+	// so); ours does too, so that a mirror of us lists what PyPI lists and
+	// changelog-fetch does not take the project for one removed upstream.
+	run.changes.add(r.display_name.empty() ? r.name : r.display_name, serial, r.status == "quarantined");
 	run.changed_names.insert(r.name);
 }
 

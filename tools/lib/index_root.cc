@@ -179,14 +179,16 @@ bool scan_simple_dir(const std::string &simple_dir, RootList &out, std::string &
 		}
 		long long serial = -1;
 		std::string display;
-		bool found = false;
+		bool found = false, quarantined = false;
 		for (const char *page : {"index.html", "index.v1_html"}) {
 			if (!read_ends(dir + "/" + page, 1024, 64, head, tail)) continue;
 			found = true;
 			serial = serial_from_html_tail(tail);
 			display = display_from_html_head(head);
+			quarantined = head.find("<meta name=\"pypi:project-status\" content=\"quarantined\">") != std::string::npos;
 			break;
 		}
+		if (quarantined) continue; // not in the root, as on PyPI (index-write(1))
 		if (serial < 0 && read_file(dir + "/index.v1_json", text)) {
 			found = true;
 			rapidjson::Document doc;

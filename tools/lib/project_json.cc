@@ -236,7 +236,7 @@ ProjectJsonPolicy project_json_policy(const std::string &upstream, const std::ve
 }
 
 bool check_file_url(const std::string &url, const std::string &filename, const ProjectJsonPolicy &policy,
-                    std::string &path, std::string *why)
+                    std::string &path, std::string *why, const std::string &sha256)
 {
 	auto fail = [&](const std::string &w) {
 		if (why) *why = w;
@@ -262,8 +262,15 @@ bool check_file_url(const std::string &url, const std::string &filename, const P
 		start = slash + 1;
 	}
 	std::string w;
-	if (!package_path_from_url(url, filename, path, &w)) return fail(w);
-	return true;
+	if (package_path_from_url(url, filename, path, &w)) return true;
+	if (sha256.empty()) return fail(w);
+	// Another index's layout (devpi, Artifactory, Nexus, GitLab): the last
+	// segment must be the file, and the sha256 (checked on download) places
+	// it, so a path is never taken from such a URL.
+	if (written.substr(written.rfind('/') + 1) != filename) return fail("URL names a different file than " + filename);
+	if (!is_sha256_hex(sha256) || lower(sha256) != sha256) return fail(w);
+	path = "packages/" + sha256.substr(0, 2) + "/" + sha256.substr(2, 2) + "/" + sha256.substr(4) + "/" + filename;
+	return valid_package_path(path, why);
 }
 
 bool convert_project_json(const rapidjson::Value &doc, const ProjectJsonPolicy &policy, ProjectJson &out)
@@ -446,8 +453,9 @@ bool convert_simple_link(SimpleLink &l, const std::string &project, const std::s
 	if (has_control(l.url)) return fail("URL contains a control character");
 	if (!resolve_url(page_url, l.url, f.url)) return fail("URL does not parse");
 	out.error_url = printable(f.url, 1024);
-	if (!check_file_url(f.url, f.filename, policy, f.path, &why)) return fail(why);
 	lower_in_place(l.sha256);
+	if (!check_file_url(f.url, f.filename, policy, f.path, &why, is_sha256_hex(l.sha256) ? l.sha256 : ""))
+		return fail(why);
 	if (!is_sha256_hex(l.sha256)) return fail("no sha256 hash (64 hex digits) for the file");
 	f.sha256 = l.sha256;
 	if (l.size > policy.max_file_size)

@@ -70,7 +70,12 @@ std::string version_from_filename(const std::string &filename, const std::string
 
 // Checks one file URL against the policy and derives the mirror path
 // ("packages/xx/yy/<hash>/<filename>"). Sets why when it is refused.
+// A URL of another layout (devpi's /root/pypi/+f/abc/def.../FILE,
+// Artifactory's or GitLab's paths) names only the file in its last
+// segment: given the file's sha256 (64 lowercase hex digits), the path is
+// then packages/<sha[0:2]>/<sha[2:4]>/<sha[4:]>/<filename>, the place PyPI's
+// layout would give it with sha256 for its hash.
 bool check_file_url(const std::string &url, const std::string &filename, const ProjectJsonPolicy &policy,
-                    std::string &path, std::string *why);
+                    std::string &path, std::string *why, const std::string &sha256 = "");
 
 } // namespace pm

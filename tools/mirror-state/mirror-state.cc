@@ -54,7 +54,7 @@ static const char usage[] =
     "        write the files under DIR/web this run changed, one absolute path a line\n"
     "  tally FILE...\n"
     "        print records=N errors=N cache_bust=N projects=N\n"
-    "  status [--json] [--upstream N] [--master URL]\n"
+    "  status [--json] [--upstream N|none] [--master URL]\n"
     "        the mirror's state for people (or one JSON object)\n"
     "  progress [--phase NAME] [--input FILE]\n"
     "        pass records through, with a progress line on a terminal\n"
@@ -67,6 +67,9 @@ static const char usage[] =
     "See mirror-state(1).\n";
 
 namespace {
+
+// --upstream none: an upstream that publishes no serials.
+constexpr long long kNoSerials = -2;
 
 struct Opts {
 	std::string dir, filters, held, metrics, command = "mirror", master, phase = "sync";
@@ -541,6 +544,7 @@ int cmd_status(const Opts &o)
 	if (o.json) {
 		std::string j = "{\"serial\":" + (have_serial ? std::to_string(serial) : std::string("null"));
 		j += ",\"upstream_serial\":" + (o.upstream >= 0 ? std::to_string(o.upstream) : std::string("null"));
+		if (o.upstream == kNoSerials) j += ",\"upstream_serials\":false";
 		j += ",\"lag\":" +
 		     (o.upstream >= 0 && have_serial ? std::to_string(o.upstream - serial) : std::string("null"));
 		j += ",\"processed_serial\":" + (processed >= 0 ? std::to_string(processed) : std::string("null"));
@@ -562,6 +566,12 @@ int cmd_status(const Opts &o)
 				printf("lag: %lld\n", o.upstream - serial);
 			else
 				printf("lag: unknown\n");
+		} else if (o.upstream == kNoSerials) {
+			// The mirror's serial then counts its own runs that found changes
+			// (changelog-fetch(1)); there is nothing upstream to compare it with.
+			printf("upstream serial: none (%s publishes no serials; the mirror's serial counts the runs that "
+			       "found changes)\nlag: unknown (the next run's conditional requests tell)\n",
+			       o.master.empty() ? "upstream" : o.master.c_str());
 		} else {
 			printf("upstream serial: unknown (%s unreachable)\nlag: unknown\n",
 			       o.master.empty() ? "upstream" : o.master.c_str());
@@ -634,7 +644,10 @@ int main(int argc, char **argv)
 		case kExit: o.exit_code = parse_count(kProg, "--exit", optarg, 0, 255); break;
 		case kCommand: o.command = optarg; break;
 		case kJson: o.json = true; break;
-		case kUpstream: o.upstream = parse_count(kProg, "--upstream", optarg); break;
+		case kUpstream:
+			// "none": changelog-fetch --last-serial of an upstream without serials.
+			o.upstream = strcmp(optarg, "none") == 0 ? kNoSerials : parse_count(kProg, "--upstream", optarg);
+			break;
 		case kMaster: o.master = optarg; break;
 		case kPhase: o.phase = optarg; break;
 		}

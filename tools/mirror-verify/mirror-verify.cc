@@ -579,7 +579,7 @@ bool Verify::pages_pass()
 		int err = read_nofollow(sfd, rel.c_str(), text, 256u << 20);
 		long long serial = -1;
 		std::vector<std::pair<std::string, std::string>> files; // filename, sha256 (for the JSON copy)
-		bool page_ok = false;
+		bool page_ok = false, quarantined = false;
 		if (err) {
 			problem({err == ELOOP ? "unsafe" : "page", k, page_path, "",
 			         err == ELOOP    ? "page is a symbolic link; not followed"
@@ -604,6 +604,8 @@ bool Verify::pages_pass()
 				         serial, true});
 			} else {
 				page_ok = true;
+				const rapidjson::Value *ps = pm::member(doc, "project-status");
+				quarantined = ps && ps->IsObject() && pm::get_string(*ps, "status") == "quarantined";
 				for (auto &f : fl->GetArray()) {
 					std::string fn = f.IsObject() ? pm::get_string(f, "filename") : "";
 					std::string url = f.IsObject() ? pm::get_string(f, "url") : "";
@@ -669,14 +671,18 @@ bool Verify::pages_pass()
 			if (d) closedir(d);
 		}
 		long long s = page_ok ? serial : std::max(root_serial, 0LL);
-		// The root index.
-		if (have_root_json && !in_root)
+		// The root index. A quarantined project is left out of it, as on
+		// PyPI (index-write(1)).
+		if (quarantined) {
+			if (in_root || in_html)
+				problem({"root", k, layout::root_json(dir), "", "root index lists a quarantined project", s, true});
+		} else if (have_root_json && !in_root)
 			problem({"root", k, layout::root_json(dir), "", "root index does not list the project", s, true});
 		else if (have_root_json && page_ok && root_serial != serial)
 			problem({"root", k, layout::root_json(dir), "",
 			         "root index has serial " + std::to_string(root_serial) + ", the page " + std::to_string(serial), s,
 			         true});
-		if (have_root_html && !in_html)
+		if (have_root_html && !in_html && !quarantined)
 			problem({"root", k, layout::root_html(dir), "", "root page does not link the project", s, true});
 		// The JSON API copies.
 		if (!page_ok) continue;

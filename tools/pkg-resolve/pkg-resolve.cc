@@ -66,6 +66,10 @@ struct Job {
 	rapidjson::Document rec; // the input record, written back with what was learnt
 	std::string name, display, json_url, fetch_url;
 	long long serial = 0;
+	// The serial is the mirror's own count (changelog-fetch's local_serial:
+	// an upstream without serials), so a serial on the page is of another
+	// numbering: the record's is taken as reached.
+	bool local_serial = false;
 	int refetches = 0; // fetches repeated because the body did not parse
 	bool simple = false; // this fetch is of the Simple page
 	bool json_404 = false; // auto: the JSON API did not know it
@@ -314,7 +318,7 @@ int main(int argc, char **argv)
 			fail(*j, pj.error, pj.error_file, pj.error_url.empty() ? j->fetch_url : pj.error_url);
 			return;
 		}
-		long long last_serial = hdr_serial >= 0 ? hdr_serial : pj.last_serial;
+		long long last_serial = j->local_serial ? j->serial : hdr_serial >= 0 ? hdr_serial : pj.last_serial;
 		if (last_serial < 0) {
 			LOG_ERROR("%s: no X-PyPI-Last-Serial header and no last_serial in the document", j->fetch_url.c_str());
 			fail(*j, "no X-PyPI-Last-Serial header and no last_serial in the document", "", j->fetch_url);
@@ -396,7 +400,10 @@ int main(int argc, char **argv)
 		}
 		// An index without serials (a static or private one): the serial the
 		// record asks for is taken as reached, so serial-check passes it.
-		j->last_serial = hdr_serial >= 0 ? hdr_serial : pj.last_serial >= 0 ? pj.last_serial : j->serial;
+		j->last_serial = j->local_serial ? j->serial
+		                 : hdr_serial >= 0 ? hdr_serial
+		                 : pj.last_serial >= 0 ? pj.last_serial
+		                                       : j->serial;
 		// The page's title carries the display name (JSON has only the normalized one).
 		if (kind == PageKind::Html && !pj.page_name.empty()) pj.display_name = pj.page_name;
 		if (pj.status == "quarantined" && !pj.files.empty()) {
@@ -464,6 +471,7 @@ int main(int argc, char **argv)
 		j->name = r.name;
 		j->display = r.display_name;
 		j->serial = r.serial;
+		j->local_serial = get_bool(j->rec, "local_serial");
 		j->json_url = upstream + "/pypi/" + url_escape(r.name) + "/json";
 		j->fetch_url = j->json_url;
 		j->simple = source == Source::Simple;
