@@ -232,6 +232,7 @@ private:
 	std::atomic<long long> no_meta_{0};
 	std::vector<int> s3_todo_; // the prefixes the file pass has left
 	size_t s3_next_ = 0;
+	std::vector<bool> s3_present_; // hash prefixes that hold objects
 };
 
 // ------------------------------------------------------------------ output
@@ -1410,6 +1411,34 @@ bool Verify::s3_files_pass()
 	for (int p = 0; p < kParts; p++)
 		if (!pm::file_exists(o_.work + "/findings." + part_name(p))) s3_todo_.push_back(p);
 	if (s3_todo_.size() < kParts) LOG_INFO("Resuming: %zu of %d parts of web/packages left", s3_todo_.size(), kParts);
+	// Which hash prefixes hold anything: one listing of web/packages/ with a
+	// delimiter, so a small mirror costs a few requests, not 256.
+	s3_present_.assign(256, true);
+	{
+		std::vector<bool> seen(256, false);
+		const pm::S3Config &c = o_.s3->config();
+		std::string pk = o_.s3->key(layout::packages(o_.dir)) + "/", token;
+		bool ok = true;
+		do {
+			pm::Response r = s3_http_->fetch(pm::s3_list(c, pk, token, 1000, "/"));
+			pm::S3ListPage page;
+			std::string why;
+			if (!r.ok() || !pm::parse_s3_list(r.body, page, why)) {
+				LOG_WARN("cannot list %s: %s; listing every prefix", pk.c_str(),
+				         r.ok() ? why.c_str() : pm::s3_describe(r).c_str());
+				ok = false;
+				break;
+			}
+			auto mark = [&](const std::string &k) {
+				unsigned h;
+				if (k.size() >= pk.size() + 2 && sscanf(k.c_str() + pk.size(), "%2x", &h) == 1 && h < 256) seen[h] = true;
+			};
+			for (auto &o : page.objects) mark(o.key);
+			for (auto &cp : page.prefixes) mark(cp);
+			token = page.truncated ? page.next_token : "";
+		} while (!token.empty());
+		if (ok) s3_present_ = seen;
+	}
 	std::vector<std::unique_ptr<S3Part>> slots;
 	for (int i = 0; i < o_.jobs && s3_next_ < s3_todo_.size(); i++) {
 		slots.push_back(std::make_unique<S3Part>());
@@ -1447,7 +1476,9 @@ void Verify::s3_start(S3Part &sp, int p)
 	pt.links.left = offsets_[p + 1] - offsets_[p];
 	pt.links.advance();
 	sp.listed = std::make_unique<pm::ExternalSorter>(o_.work, "listed." + sp.name, 2u << 20);
-	if (p == 256) { // the links outside a hash prefix: none can be in the store's listings
+	// The links outside a hash prefix (none can be in the store's
+	// listings), and a prefix that holds nothing: no listing.
+	if (p == 256 || !s3_present_[p]) {
 		sp.listed->finish();
 		sp.listed_done = true;
 		s3_advance(sp);
