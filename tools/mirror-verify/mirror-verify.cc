@@ -50,7 +50,7 @@ namespace {
 
 const char *kProg = "mirror-verify";
 
-const char *kUsage = R"(usage: mirror-verify -d DIR [OPTION]... > records
+const char *kUsage = R"(usage: mirror-verify -d DIR|s3://BUCKET/PREFIX [OPTION]... > records
 Check a PyPI mirror against its own pages and report what is wrong.
 
 Reads every project page (DIR/web/simple/NAME/index.v1_json) and checks that
@@ -66,6 +66,11 @@ artifact-get | index-write to repair it), then one verified record.
 
 Options:
   -d, --directory DIR    the mirror (holding web/ and status); required
+                         (or s3://BUCKET/PREFIX: the mirror in an S3 store,
+                         listed per hash prefix; sha256 from each object's
+                         metadata by HEAD)
+      --config FILE      the [s3] section of FILE (pypi-mirror.conf); without
+                         -d, also its [mirror] directory = /BUCKET/PREFIX
       --hash             also check every file's sha256 (reads every byte)
   -j, --jobs N           hash prefixes (packages/xx) checked at once
                          (default 4)
@@ -77,13 +82,16 @@ Options:
       --max-deletions N  remove at most N files (default 10000, 0: no limit)
       --gc-list FILE     write the paths removed to FILE
       --tmp DIR          work directory: sort runs and the checkpoint
-                         (default DIR/.pypi-mirror.verify-checkpoint)
+                         (default DIR/.pypi-mirror.verify-checkpoint; for
+                         s3://, under ${TMPDIR:-/var/tmp}/pypi-mirror-verify/)
       --restart          discard a checkpoint instead of resuming from it
   -h, --help             show this help and exit
   -V, --version          show the version and exit
   -v, --verbose          log more (repeatable)
   -q, --quiet            log less (repeatable)
 
+Environment, for s3://: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY (or the [s3] section of --config).
 Run it under the mirror's lock (the wrapper does) so no sync changes the
 tree while it is read.
 Exit status: 0 nothing wrong (or all of it removed by --gc), 1 something
