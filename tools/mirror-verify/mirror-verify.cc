@@ -9,7 +9,9 @@
 // The same is done for project names (page directories, the root index's
 // two forms, the JSON API copies). The walk runs one hash prefix
 // (packages/xx) per worker thread, and each finished prefix is recorded in
-// the work directory, so a killed run resumes where it stopped.
+// the work directory, so a killed run resumes where it stopped. A mirror in
+// an S3 bucket is listed instead of walked, with the same merge-join and
+// checkpoint (see THE MIRROR IN A BUCKET).
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
