@@ -90,6 +90,14 @@ TEST(S3, ParsesListPages)
 	// A truncated page without a token cannot be continued.
 	EXPECT_FALSE(pm::parse_s3_list("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>", page, why));
 	EXPECT_FALSE(pm::parse_s3_list("<ListBucketResult><Contents>", page, why));
+	// With a delimiter: the "directories" under the prefix.
+	ASSERT_TRUE(pm::parse_s3_list("<ListBucketResult><Prefix>p/</Prefix><CommonPrefixes><Prefix>p/00/</Prefix>"
+	                              "</CommonPrefixes><CommonPrefixes><Prefix>p/ab/</Prefix></CommonPrefixes>"
+	                              "<IsTruncated>false</IsTruncated></ListBucketResult>",
+	                              page, why))
+	    << why;
+	EXPECT_EQ(page.prefixes, (std::vector<std::string>{"p/00/", "p/ab/"}));
+	EXPECT_TRUE(page.objects.empty());
 }
 
 TEST(S3, ParsesErrors)
@@ -132,6 +140,8 @@ TEST(S3, BuildsSignedRequests)
 	// Query parameters sorted, the token encoded.
 	pm::Request l = pm::s3_list(c, "pre/web/", "a/b=", 1000);
 	EXPECT_EQ(l.url, "http://127.0.0.1:9/bkt?continuation-token=a%2Fb%3D&list-type=2&max-keys=1000&prefix=pre%2Fweb%2F");
+	l = pm::s3_list(c, "pre/web/", "", 1000, "/");
+	EXPECT_EQ(l.url, "http://127.0.0.1:9/bkt?delimiter=%2F&list-type=2&max-keys=1000&prefix=pre%2Fweb%2F");
 	pm::Request d = pm::s3_delete(c, {"pre/a&b"});
 	EXPECT_EQ(d.url, "http://127.0.0.1:9/bkt?delete=");
 	EXPECT_NE(d.body.find("<Key>pre/a&amp;b</Key>"), std::string::npos);

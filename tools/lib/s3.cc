@@ -279,12 +279,14 @@ Request s3_get(const S3Config &c, const std::string &key)
 	return r;
 }
 
-Request s3_list(const S3Config &c, const std::string &prefix, const std::string &token, int max_keys)
+Request s3_list(const S3Config &c, const std::string &prefix, const std::string &token, int max_keys,
+                const std::string &delimiter)
 {
 	// Parameters in SigV4's canonical order (sorted by name): curl signs the
 	// query as written.
 	std::string q;
 	if (!token.empty()) q += "continuation-token=" + s3_encode_query(token) + "&";
+	if (!delimiter.empty()) q += "delimiter=" + s3_encode_query(delimiter) + "&";
 	q += "list-type=2&max-keys=" + std::to_string(max_keys);
 	if (!prefix.empty()) q += "&prefix=" + s3_encode_query(prefix);
 	Request r;
@@ -325,6 +327,8 @@ bool parse_s3_list(const std::string &xml, S3ListPage &out, std::string &why)
 			else if (p[2] == "Size") o.size = strtoll(t.c_str(), nullptr, 10);
 			else if (p[2] == "ETag") o.etag = t;
 			else if (p[2] == "LastModified") o.last_modified = t;
+		} else if (at(p, {"ListBucketResult", "CommonPrefixes", "Prefix"})) {
+			out.prefixes.push_back(t);
 		} else if (at(p, {"ListBucketResult", "IsTruncated"})) {
 			out.truncated = t == "true";
 		} else if (at(p, {"ListBucketResult", "NextContinuationToken"})) {

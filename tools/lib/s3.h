@@ -60,7 +60,10 @@ Request s3_put(const S3Config &c, const S3Put &p);
 Request s3_head(const S3Config &c, const std::string &key);
 Request s3_get(const S3Config &c, const std::string &key);
 // ListObjectsV2 of one page under prefix (a full key prefix), after token.
-Request s3_list(const S3Config &c, const std::string &prefix, const std::string &token, int max_keys = 1000);
+// With a delimiter, keys that hold it past the prefix are rolled up into
+// S3ListPage::prefixes (what "directories" there are, in one request).
+Request s3_list(const S3Config &c, const std::string &prefix, const std::string &token, int max_keys = 1000,
+                const std::string &delimiter = "");
 // Multi-object DELETE of up to 1000 keys (quiet: only errors come back).
 Request s3_delete(const S3Config &c, const std::vector<std::string> &keys);
 
@@ -71,6 +74,7 @@ struct S3Object {
 };
 struct S3ListPage {
 	std::vector<S3Object> objects;
+	std::vector<std::string> prefixes; // CommonPrefixes (a listing with a delimiter)
 	bool truncated = false;
 	std::string next_token;
 };

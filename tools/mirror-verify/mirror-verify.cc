@@ -9,7 +9,9 @@
 // The same is done for project names (page directories, the root index's
 // two forms, the JSON API copies). The walk runs one hash prefix
 // (packages/xx) per worker thread, and each finished prefix is recorded in
-// the work directory, so a killed run resumes where it stopped.
+// the work directory, so a killed run resumes where it stopped. A mirror in
+// an S3 bucket is listed instead of walked, with the same merge-join and
+// checkpoint (see THE MIRROR IN A BUCKET).
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -17,6 +19,8 @@
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
+#include <functional>
+#include <memory>
 #include <fcntl.h>
 #include <getopt.h>
 #include <mutex>
@@ -41,13 +45,14 @@
 #include "names.h"
 #include "ndjson.h"
 #include "root_reader.h"
+#include "s3_store.h"
 #include "verify_check.h"
 
 namespace {
 
 const char *kProg = "mirror-verify";
 
-const char *kUsage = R"(usage: mirror-verify -d DIR [OPTION]... > records
+const char *kUsage = R"(usage: mirror-verify -d DIR|s3://BUCKET/PREFIX [OPTION]... > records
 Check a PyPI mirror against its own pages and report what is wrong.
 
 Reads every project page (DIR/web/simple/NAME/index.v1_json) and checks that
@@ -63,6 +68,11 @@ artifact-get | index-write to repair it), then one verified record.
 
 Options:
   -d, --directory DIR    the mirror (holding web/ and status); required
+                         (or s3://BUCKET/PREFIX: the mirror in an S3 store,
+                         listed per hash prefix; sha256 from each object's
+                         metadata by HEAD)
+      --config FILE      the [s3] section of FILE (pypi-mirror.conf); without
+                         -d, also its [mirror] directory = /BUCKET/PREFIX
       --hash             also check every file's sha256 (reads every byte)
   -j, --jobs N           hash prefixes (packages/xx) checked at once
                          (default 4)
@@ -74,13 +84,16 @@ Options:
       --max-deletions N  remove at most N files (default 10000, 0: no limit)
       --gc-list FILE     write the paths removed to FILE
       --tmp DIR          work directory: sort runs and the checkpoint
-                         (default DIR/.pypi-mirror.verify-checkpoint)
+                         (default DIR/.pypi-mirror.verify-checkpoint; for
+                         s3://, under ${TMPDIR:-/var/tmp}/pypi-mirror-verify/)
       --restart          discard a checkpoint instead of resuming from it
   -h, --help             show this help and exit
   -V, --version          show the version and exit
   -v, --verbose          log more (repeatable)
   -q, --quiet            log less (repeatable)
 
+Environment, for s3://: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY (or the [s3] section of --config).
 Run it under the mirror's lock (the wrapper does) so no sync changes the
 tree while it is read.
 Exit status: 0 nothing wrong (or all of it removed by --gc), 1 something
@@ -120,6 +133,7 @@ inline std::string default_work(const std::string &d) { return pm::Layout(d).ver
 
 struct Options {
 	std::string dir, work, gc_list;
+	std::unique_ptr<pm::S3Store> s3; // the mirror is in a bucket (dir: its s3:// location)
 	bool hash = false, json = false, gc = false, restart = false;
 	int jobs = 4;
 	long long max_deletions = 10000;
@@ -136,6 +150,8 @@ struct Options {
 //   findings.other  packages/ entries that are not a hash prefix
 //   removed         paths --gc removed (appended as they go)
 constexpr int kParts = 257; // 256 prefixes + "other"
+constexpr size_t kPageBatch = 32; // a bucket's pages fetched at once
+constexpr int kObjectWindow = 8;  // a bucket's HEADs (GETs with --hash) in flight per prefix
 
 std::string part_name(int p)
 {
@@ -200,6 +216,33 @@ private:
 	void missing(Part &pt, const LinkRec &l);
 	void stray(Part &pt, int dirfd, const std::string &name, const std::string &rel, unsigned char type, bool &gone);
 	bool remove_entry(Part &pt, int dirfd, const std::string &name, const std::string &rel);
+
+	// The mirror in a bucket (see "The mirror in a bucket" below).
+	struct PageJob {
+		std::string name;
+		long long root_serial;
+		bool in_root, in_html, has_json;
+	};
+	using ProjectCheck = std::function<void(const std::string &, long long, bool, bool)>;
+	std::string s3_local(const std::string &path, const char *file, int &err);
+	bool s3_list(const std::string &rel_prefix, const std::function<void(const std::string &, long long)> &each);
+	bool s3_list_simple(const std::function<void(Problem)> &problem, pm::ExternalSorter &names,
+	                    pm::ExternalSorter &jsondirs);
+	void s3_page_batch(std::vector<PageJob> &batch, std::unordered_map<std::string, std::pair<int, std::string>> &docs,
+	                   const ProjectCheck &check);
+	struct S3Part;
+	bool s3_files_pass();
+	void s3_start(S3Part &sp, int p);
+	void s3_advance(S3Part &sp);
+	void s3_list_next(S3Part &sp, const std::string &token);
+	void s3_object(S3Part &sp, const std::string &rel, long long size);
+	void s3_flush_gc(S3Part &sp);
+	void s3_finish(S3Part &sp);
+	std::unique_ptr<pm::Http> s3_http_;
+	std::atomic<long long> no_meta_{0};
+	std::vector<int> s3_todo_; // the prefixes the file pass has left
+	size_t s3_next_ = 0;
+	std::vector<bool> s3_present_; // hash prefixes that hold objects
 };
 
 // ------------------------------------------------------------------ output
@@ -417,8 +460,10 @@ bool Verify::pages_pass()
 	{
 		std::string path = layout::root_json(dir);
 		pm::FileStream in;
-		if (!in.open(path, O_NOFOLLOW)) {
-			problem({"root", "", path, "", "root index " + path + ": " + strerror(errno) +
+		int ferr = 0;
+		std::string local = s3_local(path, "root.v1_json", ferr);
+		if (ferr || !in.open(local, O_NOFOLLOW)) {
+			problem({"root", "", path, "", "root index " + path + ": " + strerror(ferr ? ferr : errno) +
 			                                   " (index-write -d DIR --rebuild-root writes it)"});
 		} else {
 			// "name\tserial" per project into a sorter; the first few bad entries named.
@@ -446,7 +491,9 @@ bool Verify::pages_pass()
 	}
 	{
 		std::string path = layout::root_html(dir);
-		int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		int ferr = 0;
+		std::string local = s3_local(path, "root.html", ferr);
+		int fd = ferr ? (errno = ferr, -1) : open(local.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		FILE *f = fd >= 0 ? fdopen(fd, "rb") : nullptr;
 		if (!f) {
 			// A JSON-only mirror (simple-format json) has no HTML root.
@@ -476,13 +523,20 @@ bool Verify::pages_pass()
 	}
 	// Page directories.
 	std::string simple = layout::simple(dir);
-	int sfd = open(simple.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int sfd = o_.s3 ? open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) // a bucket lists instead
+	                : open(simple.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0) {
 		LOG_ERROR("cannot open %s: %s", simple.c_str(), strerror(errno));
 		fclose(fp);
 		return false;
 	}
-	{
+	if (o_.s3) {
+		if (!s3_list_simple(problem, names, jsondirs)) {
+			close(sfd);
+			fclose(fp);
+			return false;
+		}
+	} else {
 		int dfd = dup(sfd);
 		DIR *d = fdopendir(dfd);
 		if (!d) {
@@ -519,7 +573,7 @@ bool Verify::pages_pass()
 		closedir(d);
 	}
 	// JSON API copies: which projects have one.
-	{
+	if (!o_.s3) {
 		DIR *d = opendir(layout::json_api_dir(dir).c_str());
 		while (d) {
 			struct dirent *e = readdir(d);
@@ -546,37 +600,23 @@ bool Verify::pages_pass()
 	for (auto *s : {&sn, &sr, &sh, &sj}) s->next();
 	long long max_page_serial = -1;
 	std::string text, why;
-	while (sn.have || sr.have || sh.have || sj.have) {
-		std::string k;
-		for (auto *s : {&sn, &sr, &sh, &sj})
-			if (s->have && (k.empty() || pm::path_less(s->key(), k))) k = s->key();
-		bool has_page = sn.have && sn.key() == k, in_root = sr.have && sr.key() == k, in_html = sh.have && sh.key() == k,
-		     has_json = sj.have && sj.key() == k;
-		long long root_serial = in_root ? atoll(sr.payload().c_str()) : -1;
-		// A name listed twice in the root index: consume every copy.
-		int root_copies = 0;
-		while (sr.have && sr.key() == k) {
-			root_copies++;
-			sr.next();
-		}
-		while (sh.have && sh.key() == k) sh.next();
-		while (sj.have && sj.key() == k) sj.next();
-		if (has_page) sn.next();
-		if (root_copies > 1) problem({"root", k, "", "", "root index lists the project twice", root_serial, true});
-
-		if (!has_page) {
-			long long s = std::max(root_serial, 0LL);
-			if (in_root || in_html)
-				problem({"root", k, "", "", "root index lists a project that has no page", s, true});
-			else if (has_json)
-				problem({"json", k, "", "", "JSON API copy of a project that has no page", s, true});
-			continue;
-		}
+	// A page or JSON copy: from the filesystem, or from what the batch of
+	// the bucket's projects fetched (s3_page_batch).
+	std::unordered_map<std::string, std::pair<int, std::string>> docs;
+	std::vector<PageJob> batch;
+	auto read_doc = [&](const std::string &path, std::string &out, size_t max) -> int {
+		if (!o_.s3) return read_nofollow(AT_FDCWD, path.c_str(), out, max);
+		auto it = docs.find(path);
+		if (it == docs.end()) return ENOENT;
+		out.swap(it->second.second);
+		return it->second.first;
+	};
+	auto check_project = [&](const std::string &k, long long root_serial, bool in_root, bool in_html) {
 		projects_++;
 		// The page.
 		std::string rel = k + "/" + layout::kPageJson;
 		std::string page_path = simple + "/" + rel;
-		int err = read_nofollow(sfd, rel.c_str(), text, 256u << 20);
+		int err = read_doc(page_path, text, 256u << 20);
 		long long serial = -1;
 		std::vector<std::pair<std::string, std::string>> files; // filename, sha256 (for the JSON copy)
 		bool page_ok = false, quarantined = false;
@@ -640,8 +680,9 @@ bool Verify::pages_pass()
 			}
 		}
 		if (page_ok) max_page_serial = std::max(max_page_serial, serial);
-		// The rest of the page directory: only its pages, and no temporaries.
-		{
+		// The rest of the page directory: only its pages, and no temporaries
+		// (in a bucket, the listing of web/simple/ checked that).
+		if (!o_.s3) {
 			int pfd = openat(sfd, k.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			DIR *d = pfd >= 0 ? fdopendir(pfd) : nullptr;
 			if (!d && pfd >= 0) close(pfd);
@@ -685,9 +726,9 @@ bool Verify::pages_pass()
 		if (have_root_html && !in_html && !quarantined)
 			problem({"root", k, layout::root_html(dir), "", "root page does not link the project", s, true});
 		// The JSON API copies.
-		if (!page_ok) continue;
+		if (!page_ok) return;
 		for (const std::string &jp : {layout::json_api(dir, k), layout::json_short(dir, k)}) {
-			int jerr = read_nofollow(AT_FDCWD, jp.c_str(), text, 1u << 30);
+			int jerr = read_doc(jp, text, 1u << 30);
 			if (jerr == ENOENT) {
 				if (o_.json) problem({"json", k, jp, "", "JSON API copy missing", s, true});
 				continue;
@@ -729,13 +770,52 @@ bool Verify::pages_pass()
 				}
 			}
 		}
+	};
+	while (sn.have || sr.have || sh.have || sj.have) {
+		std::string k;
+		for (auto *s : {&sn, &sr, &sh, &sj})
+			if (s->have && (k.empty() || pm::path_less(s->key(), k))) k = s->key();
+		bool has_page = sn.have && sn.key() == k, in_root = sr.have && sr.key() == k, in_html = sh.have && sh.key() == k,
+		     has_json = sj.have && sj.key() == k;
+		long long root_serial = in_root ? atoll(sr.payload().c_str()) : -1;
+		// A name listed twice in the root index: consume every copy.
+		int root_copies = 0;
+		while (sr.have && sr.key() == k) {
+			root_copies++;
+			sr.next();
+		}
+		while (sh.have && sh.key() == k) sh.next();
+		while (sj.have && sj.key() == k) sj.next();
+		if (has_page) sn.next();
+		if (root_copies > 1) problem({"root", k, "", "", "root index lists the project twice", root_serial, true});
+
+		if (!has_page) {
+			long long s = std::max(root_serial, 0LL);
+			if (in_root || in_html)
+				problem({"root", k, "", "", "root index lists a project that has no page", s, true});
+			else if (has_json)
+				problem({"json", k, "", "", "JSON API copy of a project that has no page", s, true});
+			continue;
+		}
+		if (!o_.s3) {
+			check_project(k, root_serial, in_root, in_html);
+			continue;
+		}
+		batch.push_back({k, root_serial, in_root, in_html, has_json});
+		if (batch.size() >= kPageBatch) s3_page_batch(batch, docs, check_project);
 	}
+	if (!batch.empty()) s3_page_batch(batch, docs, check_project);
 	close(sfd);
 	// DIR/status: everything up to it is claimed to be on disk, so it must
 	// not pass the serial the pages (and the root index) were written at.
 	long long status = 0;
 	std::string serr;
-	if (!pm::read_status(pm::Layout(dir), status, &serr)) {
+	int serrno = 0;
+	// A bucket's status is fetched next to the checkpoint and read there.
+	if (o_.s3) s3_local(pm::Layout(dir).status(), "status", serrno);
+	if (serrno && serrno != ENOENT) {
+		problem({"status", "", dir + "/status", "", std::string("cannot read status: ") + strerror(serrno)});
+	} else if (!pm::read_status(pm::Layout(o_.s3 ? o_.work : dir), status, &serr)) {
 		problem({"status", "", dir + "/status", "", serr});
 	} else {
 		long long top = std::max(meta_serial, max_page_serial);
@@ -1162,6 +1242,7 @@ void Verify::check_part(int p)
 
 bool Verify::files_pass()
 {
+	if (o_.s3) return s3_files_pass();
 	std::vector<int> todo;
 	for (int p = 0; p < kParts; p++)
 		if (!pm::file_exists(o_.work + "/findings." + part_name(p))) todo.push_back(p);
@@ -1180,6 +1261,437 @@ bool Verify::files_pass()
 	for (auto &t : threads) t.join();
 	return !fatal_;
 }
+
+// ===================================================== THE MIRROR IN A BUCKET
+// -d s3://BUCKET/PREFIX: the same checks and the same records as on a
+// filesystem. What a walk reads, a bucket lists: ListObjectsV2, 1,000 keys a
+// request. The page pass lists web/simple/ and web/pypi/ and fetches the
+// pages kPageBatch at a time on one multi handle. The file pass lists
+// web/packages/xx for the 256 hash prefixes, -j of them at once on one multi
+// handle, each page by page; a prefix's keys go through an external sort
+// (a bucket lists in byte order, the links are in path order, where '/'
+// comes first) and are merge-joined with that prefix's links as a
+// directory walk is. An object's sha256 is the one artifact-get stored in
+// its user metadata (x-amz-meta-sha256), read by a HEAD, since a listing
+// carries no user metadata; only --hash reads the bytes. Each finished
+// prefix is a findings file in the local work directory, as on a
+// filesystem, so a killed run resumes at the prefixes it had not finished.
+//
+// 256 prefixes (packages/xx), not 65,536 (xx/yy): at PyPI's ~10 M files a
+// prefix holds ~40,000 objects, 40 full listing pages, so a kill loses a few
+// seconds of listing per prefix in flight, while 65,536 prefixes would cost
+// 65,536 requests however small the mirror, most answering part-filled pages.
+
+struct Verify::S3Part {
+	std::unique_ptr<Part> pt;
+	std::string name, tmp, fin;
+	std::unique_ptr<pm::ExternalSorter> listed; // "packages/...\tSIZE" of the prefix, path order
+	bool listed_done = false, merge_done = false, finished = false;
+	int outstanding = 0; // HEADs (GETs with --hash) in flight
+	std::vector<std::pair<std::string, Problem>> doomed; // --gc: strays for one multi-object DELETE
+};
+
+// Fetches the object of a layout path into FILE in the work directory and
+// returns that file's path (on a filesystem, path itself). err: 0, ENOENT
+// (no such object) or EIO (logged).
+std::string Verify::s3_local(const std::string &path, const char *file, int &err)
+{
+	err = 0;
+	if (!o_.s3) return path;
+	std::string local = o_.work + "/" + file;
+	unlink(local.c_str());
+	FILE *f = fopen(local.c_str(), "wb");
+	if (!f) {
+		err = errno;
+		return local;
+	}
+	pm::Request r = pm::s3_get(o_.s3->config(), o_.s3->key(path));
+	r.on_data = [f](const char *d, size_t n) { return fwrite(d, 1, n, f) == n; };
+	r.on_restart = [f] {
+		rewind(f);
+		if (ftruncate(fileno(f), 0) != 0) clearerr(f);
+	};
+	pm::Response resp = s3_http_->fetch(std::move(r));
+	bool ok = fclose(f) == 0;
+	if (resp.ok() && ok) return local;
+	unlink(local.c_str());
+	if (resp.status == 404) {
+		err = ENOENT;
+	} else {
+		LOG_ERROR("cannot read %s: %s", path.c_str(), resp.ok() ? strerror(errno) : pm::s3_describe(resp).c_str());
+		err = EIO;
+	}
+	return local;
+}
+
+// Lists every key under the layout-relative prefix rel (ending in '/'),
+// page by page; each gets the rest of the key and the size.
+bool Verify::s3_list(const std::string &rel, const std::function<void(const std::string &, long long)> &each)
+{
+	const pm::S3Config &c = o_.s3->config();
+	std::string full = c.key(rel), token;
+	do {
+		pm::Response r = s3_http_->fetch(pm::s3_list(c, full, token));
+		pm::S3ListPage page;
+		std::string why;
+		if (!r.ok() || !pm::parse_s3_list(r.body, page, why)) {
+			LOG_ERROR("cannot list %s/%s: %s", c.location().c_str(), rel.c_str(),
+			          r.ok() ? why.c_str() : pm::s3_describe(r).c_str());
+			return false;
+		}
+		for (auto &o : page.objects)
+			if (o.key.compare(0, full.size(), full) == 0) each(o.key.substr(full.size()), o.size);
+		token = page.truncated ? page.next_token : "";
+	} while (!token.empty());
+	return true;
+}
+
+// The page directories and JSON API copies a bucket holds, from listings of
+// web/simple/ and web/pypi/; what a page directory holds besides its pages
+// is reported here (a bucket has no temporaries: a PUT is atomic).
+bool Verify::s3_list_simple(const std::function<void(Problem)> &problem, pm::ExternalSorter &names,
+                            pm::ExternalSorter &jsondirs)
+{
+	const pm::Layout &m = o_.s3->layout();
+	std::string simple = layout::simple(o_.dir), last, last_bad;
+	bool ok = s3_list(m.relative(simple) + "/", [&](const std::string &rest, long long) {
+		if (std::find_if(std::begin(layout::kRootFiles), std::end(layout::kRootFiles),
+		                 [&](const char *r) { return rest == r; }) != std::end(layout::kRootFiles))
+			return;
+		size_t slash = rest.find('/');
+		if (slash == std::string::npos) {
+			problem({"stray", "", simple + "/" + rest, "", "web/simple entry is an object, not a project directory"});
+			return;
+		}
+		std::string n = rest.substr(0, slash), file = rest.substr(slash + 1);
+		if (n.find_first_of("\t\n") != std::string::npos || !pm::valid_project_name(n) || pm::normalize_name(n) != n) {
+			if (n != last_bad)
+				problem({"unsafe", "", simple + "/" + n, "",
+				         "web/simple entry is not a normalized project name; not followed"});
+			last_bad = n;
+			return;
+		}
+		if (n != last) names.add(n); // the listing is sorted: a project's keys come together
+		last = n;
+		if (std::find_if(std::begin(layout::kPageFiles), std::end(layout::kPageFiles),
+		                 [&](const char *p) { return file == p; }) == std::end(layout::kPageFiles))
+			problem({"stray", n, simple + "/" + rest, "", "page directory holds an object that is not a page", -1,
+			         false});
+	});
+	last.clear();
+	return ok && s3_list(m.relative(layout::json_api_dir(o_.dir)) + "/", [&](const std::string &rest, long long) {
+		       // NAME/json
+		       size_t slash = rest.find('/');
+		       std::string n = rest.substr(0, slash);
+		       if (slash == std::string::npos || rest.compare(slash, std::string::npos, "/json") != 0 || n == last ||
+		           n.find('\t') != std::string::npos || !pm::valid_project_name(n) || pm::normalize_name(n) != n)
+			       return;
+		       jsondirs.add(n);
+		       last = n;
+	       });
+}
+
+// Fetches the pages (and JSON API copies) of a batch of projects at once,
+// then checks each project in order as on a filesystem.
+void Verify::s3_page_batch(std::vector<PageJob> &batch,
+                           std::unordered_map<std::string, std::pair<int, std::string>> &docs,
+                           const ProjectCheck &check)
+{
+	docs.clear();
+	const pm::S3Config &c = o_.s3->config();
+	for (auto &j : batch) {
+		std::vector<std::string> paths{layout::page_dir(o_.dir, j.name) + "/" + layout::kPageJson};
+		if (j.has_json || o_.json) {
+			paths.push_back(layout::json_api(o_.dir, j.name));
+			paths.push_back(layout::json_short(o_.dir, j.name));
+		}
+		for (auto &path : paths) {
+			s3_http_->add(pm::s3_get(c, o_.s3->key(path)), [&docs, path](pm::Request &, pm::Response &r) {
+				auto &d = docs[path];
+				d.first = r.ok() ? 0 : r.status == 404 ? ENOENT : EIO;
+				if (r.ok()) d.second = std::move(r.body);
+				else if (r.status != 404) LOG_ERROR("cannot read %s: %s", path.c_str(), pm::s3_describe(r).c_str());
+			});
+		}
+	}
+	s3_http_->run(o_.jobs * kObjectWindow);
+	for (auto &j : batch) check(j.name, j.root_serial, j.in_root, j.in_html);
+	batch.clear();
+	docs.clear();
+}
+
+bool Verify::s3_files_pass()
+{
+	s3_todo_.clear();
+	s3_next_ = 0;
+	for (int p = 0; p < kParts; p++)
+		if (!pm::file_exists(o_.work + "/findings." + part_name(p))) s3_todo_.push_back(p);
+	if (s3_todo_.size() < kParts) LOG_INFO("Resuming: %zu of %d parts of web/packages left", s3_todo_.size(), kParts);
+	// Which hash prefixes hold anything: one listing of web/packages/ with a
+	// delimiter, so a small mirror costs a few requests, not 256.
+	s3_present_.assign(256, true);
+	{
+		std::vector<bool> seen(256, false);
+		const pm::S3Config &c = o_.s3->config();
+		std::string pk = o_.s3->key(layout::packages(o_.dir)) + "/", token;
+		bool ok = true;
+		do {
+			pm::Response r = s3_http_->fetch(pm::s3_list(c, pk, token, 1000, "/"));
+			pm::S3ListPage page;
+			std::string why;
+			if (!r.ok() || !pm::parse_s3_list(r.body, page, why)) {
+				LOG_WARN("cannot list %s: %s; listing every prefix", pk.c_str(),
+				         r.ok() ? why.c_str() : pm::s3_describe(r).c_str());
+				ok = false;
+				break;
+			}
+			auto mark = [&](const std::string &k) {
+				unsigned h;
+				if (k.size() >= pk.size() + 2 && sscanf(k.c_str() + pk.size(), "%2x", &h) == 1 && h < 256) seen[h] = true;
+			};
+			for (auto &o : page.objects) mark(o.key);
+			for (auto &cp : page.prefixes) mark(cp);
+			token = page.truncated ? page.next_token : "";
+		} while (!token.empty());
+		if (ok) s3_present_ = seen;
+	}
+	std::vector<std::unique_ptr<S3Part>> slots;
+	for (int i = 0; i < o_.jobs && s3_next_ < s3_todo_.size(); i++) {
+		slots.push_back(std::make_unique<S3Part>());
+		s3_start(*slots.back(), s3_todo_[s3_next_++]);
+	}
+	s3_http_->run(o_.jobs * kObjectWindow);
+	if (no_meta_ > 0)
+		LOG_INFO("%lld objects carry no sha256 in their metadata: only their size was checked (--hash reads them)",
+		         no_meta_.load());
+	return !fatal_;
+}
+
+// Starts a prefix: its slice of the links, its findings file, the first
+// page of its listing (packages/xx, no slash: a stray packages/xxfoo is
+// in the same slice of the links as in the listing).
+void Verify::s3_start(S3Part &sp, int p)
+{
+	sp.pt = std::make_unique<Part>();
+	Part &pt = *sp.pt;
+	pt.p = p;
+	std::vector<char>().swap(pt.buf); // nothing is hashed from a file here
+	sp.name = part_name(p);
+	sp.fin = o_.work + "/findings." + sp.name;
+	sp.tmp = sp.fin + ".tmp";
+	sp.listed_done = sp.merge_done = sp.finished = false;
+	sp.outstanding = 0;
+	sp.doomed.clear();
+	pt.findings = fopen(sp.tmp.c_str(), "w");
+	pt.links.f = fopen(links_path_.c_str(), "rb");
+	if (!pt.findings || !pt.links.f || fseeko(pt.links.f, offsets_[p], SEEK_SET) != 0) {
+		LOG_ERROR("cannot use the work directory %s: %s", o_.work.c_str(), strerror(errno));
+		fatal_ = sp.finished = true;
+		return;
+	}
+	pt.links.left = offsets_[p + 1] - offsets_[p];
+	pt.links.advance();
+	sp.listed = std::make_unique<pm::ExternalSorter>(o_.work, "listed." + sp.name, 2u << 20);
+	// The links outside a hash prefix (none can be in the store's
+	// listings), and a prefix that holds nothing: no listing.
+	if (p == 256 || !s3_present_[p]) {
+		sp.listed->finish();
+		sp.listed_done = true;
+		s3_advance(sp);
+		return;
+	}
+	s3_list_next(sp, "");
+}
+
+void Verify::s3_list_next(S3Part &sp, const std::string &token)
+{
+	const pm::S3Config &c = o_.s3->config();
+	std::string web = o_.s3->key(layout::web(o_.dir)) + "/";
+	std::string prefix = o_.s3->key(layout::packages(o_.dir) + "/" + sp.name);
+	s3_http_->add(pm::s3_list(c, prefix, token), [this, &sp, web](pm::Request &, pm::Response &r) {
+		pm::S3ListPage page;
+		std::string why;
+		if (!r.ok() || !pm::parse_s3_list(r.body, page, why)) {
+			// Unlisted, the prefix is not judged: none of its links is called missing.
+			report(sp.pt->findings, {"io", "", std::string(layout::kPackagesRel) + "/" + sp.name, "",
+			                         "cannot list: " + (r.ok() ? why : pm::s3_describe(r)), -1, false, false});
+			sp.listed_done = sp.merge_done = true;
+			s3_advance(sp);
+			return;
+		}
+		for (auto &o : page.objects) {
+			if (o.key.compare(0, web.size(), web) != 0) continue;
+			std::string rel = o.key.substr(web.size());
+			if (rel.find_first_of("\t\n") != std::string::npos) {
+				report(sp.pt->findings, {"unsafe", "", rel, "", "object key holds a tab or newline; not checked"});
+				continue;
+			}
+			sp.listed->add(rel + "\t" + std::to_string(o.size));
+		}
+		if (page.truncated) {
+			s3_list_next(sp, page.next_token);
+			return;
+		}
+		if (!sp.listed->finish()) {
+			LOG_ERROR("sorting: %s", sp.listed->error().c_str());
+			fatal_ = true;
+		}
+		sp.listed_done = true;
+		s3_advance(sp);
+	});
+}
+
+// The merge-join of a listed prefix with its links, a few objects ahead of
+// the answers: at most kObjectWindow requests of a prefix in flight.
+void Verify::s3_advance(S3Part &sp)
+{
+	Part &pt = *sp.pt;
+	std::string rec;
+	while (sp.listed_done && !sp.merge_done && sp.outstanding < kObjectWindow && !fatal_) {
+		if (!sp.listed->next(rec)) {
+			if (!sp.listed->error().empty()) {
+				LOG_ERROR("sorting: %s", sp.listed->error().c_str());
+				fatal_ = true;
+				break;
+			}
+			while (pt.links.have) {
+				missing(pt, pt.links.next);
+				pt.links.advance();
+			}
+			sp.merge_done = true;
+			break;
+		}
+		size_t t = rec.rfind('\t');
+		s3_object(sp, rec.substr(0, t), atoll(rec.c_str() + t + 1));
+	}
+	if ((sp.merge_done || fatal_) && sp.outstanding == 0 && !sp.finished) s3_finish(sp);
+}
+
+// One listed object: a stray, or linked (size from the listing, sha256
+// from its metadata).
+void Verify::s3_object(S3Part &sp, const std::string &rel, long long size)
+{
+	Part &pt = *sp.pt;
+	c_.files++;
+	drain(pt, rel);
+	std::string key = o_.s3->key(pm::Layout(o_.dir).file(rel));
+	if (pt.cur.empty()) {
+		Problem p;
+		p.kind = "stray";
+		p.path = rel;
+		p.detail = "no page links this object";
+		if (o_.gc && gc_blocked_) {
+			p.detail += "; not removed (a page could not be read: its files are not known)";
+		} else if (o_.gc) {
+			if (c_.removed.fetch_add(1) >= o_.max_deletions && o_.max_deletions > 0) {
+				c_.removed--;
+				c_.kept_by_cap++;
+				p.detail += "; not removed (--max-deletions reached)";
+			} else {
+				sp.doomed.emplace_back(key, p);
+				if (sp.doomed.size() >= 1000) s3_flush_gc(sp);
+				return;
+			}
+		}
+		report(pt.findings, p);
+		return;
+	}
+	std::vector<LinkRec> want;
+	for (auto &l : pt.cur) {
+		if (l.size >= 0 && size != l.size)
+			report(pt.findings, {"size", l.name, rel, l.file,
+			                     "object has " + std::to_string(size) + " bytes, the page promises " +
+			                         std::to_string(l.size),
+			                     l.serial, true});
+		else
+			want.push_back(l);
+	}
+	pt.cur.clear();
+	if (want.empty()) return;
+	const pm::S3Config &c = o_.s3->config();
+	std::shared_ptr<pm::Digest> digest;
+	pm::Request r = o_.hash ? pm::s3_get(c, key) : pm::s3_head(c, key);
+	if (o_.hash) {
+		digest = std::make_shared<pm::Digest>();
+		r.on_data = [this, digest](const char *d, size_t n) {
+			digest->update(d, n);
+			c_.bytes_hashed += static_cast<long long>(n);
+			return true;
+		};
+		r.on_restart = [digest] { digest->reset(); };
+	}
+	sp.outstanding++;
+	s3_http_->add(std::move(r), [this, &sp, rel, want, digest](pm::Request &, pm::Response &resp) {
+		sp.outstanding--;
+		Part &pt = *sp.pt;
+		if (resp.status == 404) { // gone since it was listed
+			for (auto &l : want) missing(pt, l);
+		} else if (!resp.ok()) {
+			report(pt.findings, {"io", want[0].name, rel, want[0].file, "cannot look up: " + pm::s3_describe(resp),
+			                     want[0].serial, false, false});
+		} else {
+			std::string got = digest ? digest->hex() : resp.header("x-amz-meta-sha256");
+			if (got.empty()) no_meta_++; // stored by another tool: its size was all there was to check
+			for (auto &l : want)
+				if (!got.empty() && got != l.sha)
+					report(pt.findings, {l.size < 0 ? "metadata" : "hash", l.name, rel, l.file,
+					                     std::string(digest ? "sha256 is " : "sha256 in the object's metadata is ") +
+					                         got + ", the page promises " + l.sha,
+					                     l.serial, true});
+		}
+		s3_advance(sp);
+	});
+}
+
+// --gc: the strays gathered go in one multi-object DELETE; each is reported
+// removed only once the store answered.
+void Verify::s3_flush_gc(S3Part &sp)
+{
+	if (sp.doomed.empty()) return;
+	std::vector<std::string> keys;
+	for (auto &d : sp.doomed) keys.push_back(d.first);
+	std::string why;
+	bool ok = o_.s3->remove(keys, why);
+	if (!ok) LOG_ERROR("%s", why.c_str());
+	for (auto &[key, p] : sp.doomed) {
+		if (ok) {
+			p.removed = true;
+			p.damage = false;
+			p.detail += "; removed";
+			LOG_INFO("Removed %s", pm::printable_path(p.path).c_str());
+			std::lock_guard<std::mutex> g(removed_mu_);
+			std::string line = pm::printable_path(p.path) + "\n";
+			if (write(removed_fd_, line.data(), line.size()) < 0) LOG_WARN("cannot record the removal of %s", line.c_str());
+		} else {
+			c_.removed--;
+			p.detail += "; not removed (the delete failed)";
+		}
+		report(sp.pt->findings, p);
+	}
+	sp.doomed.clear();
+}
+
+// A prefix is done: its findings file is its checkpoint; the slot takes
+// the next prefix.
+void Verify::s3_finish(S3Part &sp)
+{
+	sp.finished = true;
+	s3_flush_gc(sp);
+	Part &pt = *sp.pt;
+	bool ok = fflush(pt.findings) == 0;
+	ok = fclose(pt.findings) == 0 && ok;
+	pt.findings = nullptr;
+	sp.listed.reset();
+	if (fatal_) return;
+	if (!ok || rename(sp.tmp.c_str(), sp.fin.c_str()) != 0) {
+		LOG_ERROR("cannot write %s: %s", sp.fin.c_str(), strerror(errno));
+		fatal_ = true;
+		return;
+	}
+	LOG_DEBUG("Checked packages/%s", sp.name.c_str());
+	if (s3_next_ < s3_todo_.size()) s3_start(sp, s3_todo_[s3_next_++]);
+}
+// ================================================= END THE MIRROR IN A BUCKET
 
 // The end: counts every finding, names each damaged project once (with the
 // serial its page was written at), writes the --gc list and the summary.
@@ -1278,6 +1790,14 @@ bool Verify::finish_report()
 
 int Verify::run()
 {
+	if (o_.s3) {
+		s3_http_ = std::make_unique<pm::Http>();
+		std::string why;
+		if (!o_.s3->check(why)) {
+			LOG_TOOL_ERROR("%s: %s", o_.dir.c_str(), why.c_str());
+			return pm::kExitFatal;
+		}
+	}
 	bool resume = false;
 	if (!prepare_work(resume)) return pm::kExitFatal;
 	resumed_ = resume;
@@ -1317,9 +1837,10 @@ int Verify::run()
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN); // a closed stdout is an error we report
-	enum { kHash = 256, kJson, kGc, kMaxDel, kGcList, kTmp, kRestart };
+	enum { kHash = 256, kJson, kGc, kMaxDel, kGcList, kTmp, kRestart, kConfig };
 	static const struct option longopts[] = {
 	    {"directory", required_argument, nullptr, 'd'},
+	    {"config", required_argument, nullptr, kConfig},
 	    {"jobs", required_argument, nullptr, 'j'},
 	    {"hash", no_argument, nullptr, kHash},
 	    {"json", no_argument, nullptr, kJson},
@@ -1332,6 +1853,7 @@ int main(int argc, char **argv)
 	    {nullptr, 0, nullptr, 0},
 	};
 	Options o;
+	std::string config;
 	int c;
 	while ((c = getopt_long(argc, argv, "d:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (pm::common_option(c, kProg, kUsage)) continue;
@@ -1345,6 +1867,7 @@ int main(int argc, char **argv)
 		case kGcList: o.gc_list = optarg; break;
 		case kTmp: o.work = optarg; break;
 		case kRestart: o.restart = true; break;
+		case kConfig: config = optarg; break;
 		default: return pm::kExitUsage;
 		}
 	}
@@ -1353,15 +1876,28 @@ int main(int argc, char **argv)
 		        kProg);
 		return pm::kExitUsage;
 	}
-	if (o.dir.empty()) {
+	if (o.dir.empty() && config.empty()) {
 		fprintf(stderr, "%s: -d/--directory is required\nTry '%s --help' for more information.\n", kProg, kProg);
 		return pm::kExitUsage;
 	}
+	o.s3 = pm::s3_store_from_options(kProg, o.dir, config);
 	if (!o.gc_list.empty() && !o.gc) {
 		fprintf(stderr, "%s: --gc-list needs --gc\n", kProg);
 		return pm::kExitUsage;
 	}
 	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
+	if (o.s3) {
+		// A bucket's checkpoint is local: the layout's checkpoint directory
+		// of a local shadow of the location, kept across reboots.
+		if (o.work.empty()) {
+			const char *t = getenv("TMPDIR");
+			const pm::S3Config &c = o.s3->config();
+			o.work = layout::default_work(std::string(t && *t ? t : "/var/tmp") + "/pypi-mirror-verify/" + c.bucket +
+			                              (c.prefix.empty() ? "" : "/" + c.prefix));
+		}
+		Verify v(std::move(o));
+		return v.run();
+	}
 	struct stat st;
 	if (stat(o.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
 		LOG_ERROR("mirror directory %s: %s", o.dir.c_str(), errno ? strerror(errno) : "not a directory");
