@@ -147,6 +147,10 @@ struct Project {
 	int failures = 0;
 	bool needs_download = false; // dry run: something is missing
 	bool journaled = false;      // its paths are in DIR/.unlisted/NAME
+	// s3: the journal object is being written (its GET and PUT run among
+	// the downloads); the files waiting for it, and whether it failed.
+	bool journal_pending = false, journal_failed = false;
+	std::vector<std::shared_ptr<struct Job>> journal_waiting;
 	long long files_fetched = 0, bytes_fetched = 0; // what this run downloaded for it
 	std::string err_reason, err_file, err_url;
 };
@@ -190,6 +194,8 @@ private:
 	void s3_head(const std::shared_ptr<Job> &j);
 	void s3_upload(const std::shared_ptr<Job> &j);
 	void s3_uploaded(const std::shared_ptr<Job> &j, pm::Response &r);
+	void s3_journal_then_start(const std::shared_ptr<Job> &j);
+	void s3_start(const std::shared_ptr<Job> &j);
 	void stream_attempt(const std::shared_ptr<Job> &j);
 	void stream_put(const std::shared_ptr<Job> &j);
 	void stream_half_done(const std::shared_ptr<Job> &j);
@@ -333,8 +339,7 @@ bool ArtifactGet::journal_paths(Project &p, const std::string &url)
 	std::vector<std::string> paths;
 	for (auto &f : p.files) paths.push_back(f.path);
 	std::string err;
-	bool ok = opt_.s3 ? opt_.s3->add_to_unlisted(p.name, paths, &err)
-	                  : pm::add_to_unlisted(opt_.mirror, p.name, paths, opt_.fsync, &err);
+	bool ok = pm::add_to_unlisted(opt_.mirror, p.name, paths, opt_.fsync, &err); // s3: s3_journal_then_start
 	if (!ok) {
 		fail_item(p, p.files[(p.next_item - 1) / 2], (p.next_item - 1) % 2 == 1, url,
 		          "cannot record the files it downloads: " + err);
@@ -587,13 +592,51 @@ void ArtifactGet::s3_head(const std::shared_ptr<Job> &j)
 			item_finished(j->p);
 			return;
 		}
-		if (!j->p->journaled && !journal_paths(*j->p, j->urls.back())) {
-			item_finished(j->p);
+		s3_journal_then_start(j);
+	});
+}
+
+// journal_paths() for a store: the journal object's GET and PUT go through
+// the same multi handle as the transfers (a blocking request inside a
+// completion callback would stall every other transfer). The project's
+// files wait for it; if it cannot be written, none is fetched.
+void ArtifactGet::s3_journal_then_start(const std::shared_ptr<Job> &j)
+{
+	const std::shared_ptr<Project> p = j->p;
+	if (p->journaled) {
+		s3_start(j);
+		return;
+	}
+	if (p->journal_failed) {
+		item_finished(p); // the project's error is already recorded
+		return;
+	}
+	p->journal_waiting.push_back(j);
+	if (p->journal_pending) return;
+	p->journal_pending = true;
+	std::vector<std::string> paths;
+	for (auto &f : p->files) paths.push_back(f.path);
+	opt_.s3->add_to_unlisted_async(http_, p->name, paths, [this, p](bool ok, const std::string &err) {
+		p->journal_pending = false;
+		auto waiting = std::move(p->journal_waiting);
+		p->journal_waiting.clear();
+		if (ok) {
+			p->journaled = true;
+			for (auto &w : waiting) s3_start(w);
 			return;
 		}
-		if (!opt_.stream) pm::remove_stale_temps(j->target);
-		attempt(j);
+		p->journal_failed = true;
+		const auto &first = waiting.front();
+		fail_item(*p, p->files[first->fi], first->meta, first->urls.back(),
+		          "cannot record the files it downloads: " + err);
+		for (size_t i = 0; i < waiting.size(); i++) item_finished(p);
 	});
+}
+
+void ArtifactGet::s3_start(const std::shared_ptr<Job> &j)
+{
+	if (!opt_.stream) pm::remove_stale_temps(j->target);
+	attempt(j);
 }
 
 // s3: the file, verified, goes to its final key; the store checks the body

@@ -664,6 +664,10 @@ bool update_root(Run &run)
 	return true;
 }
 
+// HEADs in flight at once before a page is stored (a Swift proxy on two
+// cores serves some 300 a second at 8 to 16 in flight).
+constexpr int kS3Heads = 16;
+
 // The mirror in a bucket (-d s3://BUCKET/PREFIX). The same steps as on a
 // filesystem, on objects: the files a page links are looked up (HEAD)
 // before the page is stored; the pending-deletions journal is stored before
@@ -766,22 +770,39 @@ void s3_process_project(Run &run, const pm::ProjectRecord &r)
 		return;
 	}
 	std::string why;
-	for (auto &f : r.files) {
-		if (!run.o.release_files) break;
-		long long size = -1;
-		bool found;
+	// The files the page links are looked up all at once (HEADs in
+	// parallel), then judged in the record's order: the first one missing
+	// or wrong is the error, as one lookup after another would find it.
+	std::vector<std::string> keys;
+	std::vector<std::pair<size_t, bool>> which; // (file, companion)
+	for (size_t i = 0; run.o.release_files && i < r.files.size(); i++) {
+		const auto &f = r.files[i];
 		std::string path = run.o.m.file(f.path);
-		if (!run.o.s3->head(run.o.s3->key(path), size, found, why)) return emit_error(run, r, why, f.filename);
-		if (!found) return emit_error(run, r, "file missing in the store", f.filename);
-		if (size != f.size)
-			return emit_error(run, r,
-			                  "object in the store has " + std::to_string(size) + " bytes, expected " +
-			                      std::to_string(f.size),
-			                  f.filename);
+		keys.push_back(run.o.s3->key(path));
+		which.emplace_back(i, false);
 		if (f.core_metadata.empty()) continue;
-		if (!run.o.s3->head(run.o.s3->key(path + ".metadata"), size, found, why))
-			return emit_error(run, r, why, f.filename + ".metadata");
-		if (!found) return emit_error(run, r, "file missing in the store", f.filename + ".metadata");
+		keys.push_back(run.o.s3->key(path + ".metadata"));
+		which.emplace_back(i, true);
+	}
+	std::vector<long long> sizes;
+	if (!run.o.s3->head_all(keys, kS3Heads, sizes, why)) {
+		// The key names the file; the record wants its filename.
+		for (size_t k = 0; k < keys.size(); k++)
+			if (why.find(keys[k] + ":") != std::string::npos) {
+				const auto &f = r.files[which[k].first];
+				return emit_error(run, r, why, which[k].second ? f.filename + ".metadata" : f.filename);
+			}
+		return emit_error(run, r, why);
+	}
+	for (size_t k = 0; k < keys.size(); k++) {
+		const auto &f = r.files[which[k].first];
+		std::string fn = which[k].second ? f.filename + ".metadata" : f.filename;
+		if (sizes[k] < 0) return emit_error(run, r, "file missing in the store", fn);
+		if (!which[k].second && sizes[k] != f.size)
+			return emit_error(run, r,
+			                  "object in the store has " + std::to_string(sizes[k]) + " bytes, expected " +
+			                      std::to_string(f.size),
+			                  fn);
 	}
 	std::string json_text;
 	bool publish = run.o.json && !r.json_file.empty();
