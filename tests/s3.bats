@@ -351,3 +351,18 @@ sync_both() {
 	[[ $(emu_stats | jq --arg k "GET /$path" '.requests[$k]') == 2 ]]
 	diff <(want_objects <(echo "$rec") "$P") <(have_objects "$P")
 }
+
+@test "2136 index-write -d s3://: the HEADs before a page run at once, and the error still names the first file missing in the record's order" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	(( $(jq '.files | length' "$T/one.ndjson") >= 3 ))
+	artifact-get -q -d "$S3" <"$T/one.ndjson" >"$T/ready.ndjson"
+	IFS=$'\t' read -r p1 f1 p2 < <(jq -r '[.files[1].path, .files[1].filename, .files[2].path] | @tsv' "$T/one.ndjson")
+	for p in "$p2" "$p1"; do
+		curl -fsS -o /dev/null -X DELETE -H "X-Auth-Token: $(_swift_token)" "$SWIFT_URL/$S3_BUCKET/$P/web/$p"
+	done
+	run --separate-stderr index-write -d "$S3" <"$T/ready.ndjson"
+	assert_failure 1
+	jq -e --arg f "$f1" 'select(.type == "error") | .file == $f and .reason == "file missing in the store"' <<<"$output"
+	run swift_keys "$S3_BUCKET" "$P/web/simple/demo-pkg/"
+	assert_output ""
+}
