@@ -680,6 +680,12 @@ bool s3_put(Run &run, const std::string &path, const std::string &text, std::str
 	return run.o.s3->put(s.key(path), text, pm::S3Store::content_type(run.o.m.relative(path)), why);
 }
 
+// A page for S3Store::put_all (text must outlive the call).
+pm::S3Store::Object s3_object(Run &run, const std::string &path, const std::string &text)
+{
+	return {run.o.s3->key(path), &text, pm::S3Store::content_type(run.o.m.relative(path))};
+}
+
 bool s3_get(Run &run, const std::string &path, std::string &text, bool &found, std::string &why)
 {
 	return run.o.s3->get(run.o.s3->key(path), text, found, why);
@@ -698,9 +704,17 @@ bool s3_old_files(Run &run, const std::string &name, OldPages &old, std::string 
 {
 	std::string dir = page_dir(run, name), text;
 	bool found;
-	if (!s3_get(run, dir + "/index.v1_json", old.json, found, why)) return false;
-	old.have_json = old.dir_exists = found;
-	if (!found || !pm::listed_files_json(old.json, old.files, &why)) {
+	// The JSON page and both journals at once; the HTML pages only when
+	// there is no JSON page to read.
+	const pm::S3Store &s = *run.o.s3;
+	std::string journal = journal_path(run, name), unlisted = run.o.m.unlisted_journal(name);
+	std::vector<std::string> bodies;
+	std::vector<bool> got;
+	if (!run.o.s3->get_all({s.key(dir + "/index.v1_json"), s.key(journal), s.key(unlisted)}, bodies, got, why))
+		return false;
+	old.json = std::move(bodies[0]);
+	old.have_json = old.dir_exists = got[0];
+	if (!got[0] || !pm::listed_files_json(old.json, old.files, &why)) {
 		old.files.clear();
 		for (const char *page : {"/index.html", "/index.v1_html"}) {
 			if (!s3_get(run, dir + page, text, found, why)) return false;
@@ -710,13 +724,12 @@ bool s3_old_files(Run &run, const std::string &name, OldPages &old, std::string 
 		}
 	}
 	why.clear();
-	for (bool unlisted : {false, true}) {
-		std::string path = unlisted ? run.o.m.unlisted_journal(name) : journal_path(run, name);
-		if (!s3_get(run, path, text, found, why)) return false;
-		if (!found) continue;
-		if (unlisted) old.unlisted = true;
+	for (int k : {1, 2}) {
+		if (!got[k]) continue;
+		bool is_unlisted = k == 2;
+		if (is_unlisted) old.unlisted = true;
 		else run.journals.insert(name);
-		auto more = parse_journal(text, name, run.o.s3->key(path));
+		auto more = parse_journal(bodies[k], name, s.key(is_unlisted ? unlisted : journal));
 		old.files.insert(old.files.end(), more.begin(), more.end());
 	}
 	return true;
@@ -819,7 +832,9 @@ void s3_process_project(Run &run, const pm::ProjectRecord &r)
 	bool ok = true;
 	if (run.o.html_pages) {
 		std::string html = pm::render_project_html(r, serial, run.o.root_uri);
-		ok = s3_put(run, dir + "/index.html", html, why) && s3_put(run, dir + "/index.v1_html", html, why);
+		// Both HTML variants at once.
+		ok = run.o.s3->put_all({s3_object(run, dir + "/index.html", html), s3_object(run, dir + "/index.v1_html", html)},
+		                       why);
 	} else if (old.dir_exists) {
 		stale = {dir + "/index.html", dir + "/index.v1_html"};
 	}
@@ -832,8 +847,9 @@ void s3_process_project(Run &run, const pm::ProjectRecord &r)
 	}
 	if (ok) ok = s3_remove(run, stale, why);
 	if (!ok) return emit_error(run, r, "cannot write page: " + why);
-	if (publish && !(s3_put(run, run.o.m.json_copy(r.name), json_text, why) &&
-	                 s3_put(run, run.o.m.json_api(r.name), json_text, why)))
+	if (publish && !run.o.s3->put_all({s3_object(run, run.o.m.json_copy(r.name), json_text),
+	                                   s3_object(run, run.o.m.json_api(r.name), json_text)},
+	                                  why))
 		return emit_error(run, r, "cannot write JSON API copy: " + why);
 	long long deleted = 0;
 	if (!s3_delete_files(run, r, doomed, deleted, why)) return emit_error(run, r, why); // the journal stays

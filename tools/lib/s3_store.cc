@@ -81,6 +81,44 @@ bool S3Store::head_all(const std::vector<std::string> &keys, int concurrency, st
 	return false;
 }
 
+bool S3Store::get_all(const std::vector<std::string> &keys, std::vector<std::string> &bodies,
+                      std::vector<bool> &found, std::string &why)
+{
+	bodies.assign(keys.size(), std::string());
+	found.assign(keys.size(), false);
+	why.clear();
+	for (size_t i = 0; i < keys.size(); i++)
+		http_.add(s3_get(cfg_, keys[i]), [&, i](Request &, Response &r) {
+			if (r.ok()) {
+				found[i] = true;
+				bodies[i] = std::move(r.body);
+			} else if (r.status != 404 && why.empty()) {
+				why = "cannot read " + keys[i] + ": " + s3_describe(r);
+			}
+		});
+	http_.run(static_cast<int>(std::max<size_t>(1, keys.size())));
+	return why.empty();
+}
+
+bool S3Store::put_all(const std::vector<Object> &objects, std::string &why)
+{
+	why.clear();
+	for (auto &o : objects) {
+		S3Put p;
+		p.key = o.key;
+		p.content_type = o.content_type;
+		p.sha256 = sha256_hex(*o.body);
+		Request r = s3_put(cfg_, p);
+		r.body = *o.body;
+		std::string key = o.key;
+		http_.add(std::move(r), [&why, key](Request &, Response &resp) {
+			if (!resp.ok() && why.empty()) why = "cannot write " + key + ": " + s3_describe(resp);
+		});
+	}
+	http_.run(static_cast<int>(std::max<size_t>(1, objects.size())));
+	return why.empty();
+}
+
 bool S3Store::get(const std::string &key, std::string &body, bool &found, std::string &why)
 {
 	Response r = http_.fetch(s3_get(cfg_, key));

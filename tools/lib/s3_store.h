@@ -45,6 +45,20 @@ public:
 	bool head_all(const std::vector<std::string> &keys, int concurrency, std::vector<long long> &sizes,
 	              std::string &why);
 
+	// GETs of several keys at once: bodies[i] and found[i] for key i
+	// (found false on a 404). False with why when one failed otherwise.
+	bool get_all(const std::vector<std::string> &keys, std::vector<std::string> &bodies, std::vector<bool> &found,
+	             std::string &why);
+	// PUTs of several objects at once (key, body, Content-Type), as put()
+	// does each. False with why naming a key that failed; the others may
+	// have landed (each is whole or absent).
+	struct Object {
+		std::string key;
+		const std::string *body;
+		std::string content_type;
+	};
+	bool put_all(const std::vector<Object> &objects, std::string &why);
+
 	// Single blocking requests on the store's own connection, for the
 	// tools that write pages (a page is a few kilobytes; files go through
 	// the tools' own concurrent transfers). get: found is false on a 404.
