@@ -253,3 +253,120 @@ sync_both() {
 	run swift_keys "$S3_BUCKET" "$P/"
 	assert_output ""
 }
+
+@test "2131 artifact-get -d s3:// streams each download into its upload: the same keys and bytes as a filesystem mirror, companions too" {
+	run --separate-stderr artifact-get -v -d "$S3" <"$ALL"
+	assert_success
+	[[ "$stderr" == *"Uploading: $P/web/packages/"* ]]
+	mkdir -p "$T/fs"
+	artifact-get -q -d "$T/fs" <"$ALL" >/dev/null
+	diff <(fs_objects "$T/fs/web" "$P/web") <(have_objects "$P")
+	diff <(want_objects "$ALL" "$P") <(have_objects "$P")
+	# Every object carries PyPI's sha256 in its metadata, companions too.
+	while read -r key sha; do
+		swift_head "$S3_BUCKET" "$key" | grep -qxF "x-object-meta-sha256: $sha" || fail "$key: no sha256 $sha"
+	done < <(want_objects "$ALL" "$P" | head -6)
+}
+
+@test "2132 artifact-get -d s3:// (streamed): nothing on local disk during or after the sync, memory flat for a 40 MB file" {
+	admin new-project name=big-pkg version=1.0 sdist=0 wheels=py3-none-any pad=40000000
+	jq -cn '{name:"big-pkg"}' | pkg-resolve -q >"$T/big.ndjson"
+	(( $(jq '.files[0].size' "$T/big.ndjson") > 40000000 ))
+	# No scratch directory can be made: the streamed path needs none.
+	TMPDIR="$T/no-such-dir" /usr/bin/time -f '%M' -o "$T/rss" artifact-get -q -d "$S3" <"$T/big.ndjson" >"$T/out"
+	jq -e 'select(.name == "big-pkg") | .files_fetched >= 1' "$T/out"
+	diff <(want_objects "$T/big.ndjson" "$P") <(have_objects "$P")
+	# The body never sat whole in memory (the file alone is 40 MB).
+	(( $(cat "$T/rss") < 32768 )) || fail "peak RSS $(cat "$T/rss") KiB"
+	[ ! -e "$T/no-such-dir" ]
+	# No file is created or opened for writing at all, while it runs.
+	command -v strace >/dev/null || skip "no strace to watch the run"
+	strace -f -qq -e trace=open,openat,creat -o "$T/trace" artifact-get -q -d "s3://$S3_BUCKET/${P}b" <"$ALL" >/dev/null
+	diff <(want_objects "$ALL" "${P}b") <(have_objects "${P}b")
+	run grep -E 'O_WRONLY|O_RDWR|O_CREAT|creat\(' "$T/trace"
+	assert_output ""
+}
+
+@test "2133 artifact-get -d s3:// (streamed): a corrupt upstream file leaves no object and an error record naming project, file and reason; the store itself refuses a body whose x-amz-content-sha256 does not match" {
+	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
+	IFS=$'\t' read -r path fn sha < <(jq -r '.files[0] | [.path, .filename, .sha256] | @tsv' <<<"$rec")
+	admin fault path="/$path" kind=corrupt
+	run --separate-stderr artifact-get -d "$S3" <<<"$rec"
+	assert_failure 1
+	jq -e --arg f "$fn" 'select(.type == "error") | .name == "demo-pkg" and (.file | startswith($f)) and (.reason | startswith("sha256 mismatch (got "))' <<<"$output"
+	[[ "$stderr" == *"Project demo-pkg: file $fn from "*": sha256 mismatch"* ]]
+	# (The fault covers the companion too: neither is stored.)
+	run swift_keys "$S3_BUCKET" "$P/web/$path"
+	assert_output ""
+	# What the streamed PUT relies on, asked of this Swift with curl: a whole
+	# body under a wrong x-amz-content-sha256 is refused (400 BadDigest) and
+	# nothing is stored.
+	head -c 5000 /dev/urandom >"$T/body"
+	hp=${S3_ENDPOINT#http://}
+	url="http://$(jq -rn --arg k "$AWS_ACCESS_KEY_ID" '$k|@uri'):$AWS_SECRET_ACCESS_KEY@$hp/$S3_BUCKET/$P/bad"
+	code=$(curl -sS -o "$T/resp" -w '%{http_code}' --aws-sigv4 "aws:amz:$S3_REGION:s3" -T "$T/body" "$url" \
+		-H "x-amz-content-sha256: $sha")
+	assert_equal "$code" 400
+	grep -q '<Code>BadDigest</Code>' "$T/resp"
+	run swift_keys "$S3_BUCKET" "$P/bad"
+	assert_output ""
+	code=$(curl -sS -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:$S3_REGION:s3" -T "$T/body" "$url" \
+		-H "x-amz-content-sha256: $(sha256sum <"$T/body" | cut -d' ' -f1)")
+	assert_equal "$code" 200
+}
+
+@test "2134 artifact-get --s3-upload scratch and [s3] upload = scratch: verified in TMPDIR, then uploaded; nothing left there" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	mkdir "$T/tmp"
+	TMPDIR="$T/tmp" run --separate-stderr artifact-get -d "$S3" --s3-upload scratch <"$T/one.ndjson"
+	assert_success
+	diff <(want_objects "$T/one.ndjson" "$P") <(have_objects "$P")
+	run find "$T/tmp" -mindepth 1
+	assert_output ""
+	# It does go through TMPDIR: without one it cannot start.
+	TMPDIR="$T/no-such-dir" run --separate-stderr artifact-get -d "s3://$S3_BUCKET/${P}b" --s3-upload scratch <"$T/one.ndjson"
+	assert_failure 3
+	[[ "$stderr" == *"cannot create a scratch directory $T/no-such-dir/"* ]]
+	# The configuration's form; and the option names what it wants.
+	P="${P}c" s3_conf "upload = scratch"
+	TMPDIR="$T/no-such-dir" run --separate-stderr env -u AWS_ACCESS_KEY_ID artifact-get --config "$T/conf" <"$T/one.ndjson"
+	assert_failure 3
+	TMPDIR="$T/tmp" artifact-get -q --config "$T/conf" <"$T/one.ndjson" >/dev/null
+	diff <(want_objects "$T/one.ndjson" "${P}c") <(have_objects "${P}c")
+	run --separate-stderr artifact-get -d "$S3" --s3-upload disk </dev/null
+	assert_failure 2
+	[[ "$stderr" == *"--s3-upload wants stream or scratch, not 'disk'"* ]]
+	s3_conf "upload = disk"
+	run --separate-stderr artifact-get --config "$T/conf" </dev/null
+	assert_failure 2
+	[[ "$stderr" == *"[s3] upload disk: stream or scratch"* ]]
+}
+
+@test "2135 artifact-get -d s3:// (streamed): a download cut short is tried again as a pair; the store gets the whole file once" {
+	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
+	path=$(jq -r '.files[0].path' <<<"$rec")
+	admin fault path="/$path" kind=truncate count=1
+	run --separate-stderr artifact-get -d "$S3" <<<"$rec"
+	assert_success
+	# The fault cuts the first GET of the file or of its companion (the
+	# path is a prefix of both): three GETs of the two in all.
+	n=$(package_gets "$path")
+	[[ $n == 3 ]] || fail "$n GETs of $path and its companion: $stderr"
+	[[ "$stderr" == *"Transferred a partial file"*"downloading again (1 of 2)"* ]]
+	diff <(want_objects <(echo "$rec") "$P") <(have_objects "$P")
+}
+
+@test "2136 index-write -d s3://: the HEADs before a page run at once, and the error still names the first file missing in the record's order" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	(( $(jq '.files | length' "$T/one.ndjson") >= 3 ))
+	artifact-get -q -d "$S3" <"$T/one.ndjson" >"$T/ready.ndjson"
+	IFS=$'\t' read -r p1 f1 p2 < <(jq -r '[.files[1].path, .files[1].filename, .files[2].path] | @tsv' "$T/one.ndjson")
+	for p in "$p2" "$p1"; do
+		curl -fsS -o /dev/null -X DELETE -H "X-Auth-Token: $(_swift_token)" "$SWIFT_URL/$S3_BUCKET/$P/web/$p"
+	done
+	run --separate-stderr index-write -d "$S3" <"$T/ready.ndjson"
+	assert_failure 1
+	jq -e --arg f "$f1" 'select(.type == "error") | .file == $f and .reason == "file missing in the store"' <<<"$output"
+	run swift_keys "$S3_BUCKET" "$P/web/simple/demo-pkg/"
+	assert_output ""
+}

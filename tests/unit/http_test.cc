@@ -329,6 +329,84 @@ TEST(Http, PutBodiesStreamedAndSigned)
 	EXPECT_EQ(r.error, "upload aborted by the sender");
 }
 
+// A download fed straight into an upload in the same run(): the sink pauses
+// when its small buffer is full, the upload when it is empty, and each
+// wakes the other through resume(). The PUT also waits for no 100 Continue
+// (the test server sends none).
+TEST(Http, PausedDownloadFeedsUpload)
+{
+	std::string big(300000, 'q');
+	for (size_t i = 0; i < big.size(); i += 5) big[i] = static_cast<char>('a' + i % 26);
+	Server s([&](const Req &r, int) {
+		if (r.method == "PUT") return reply(200, std::to_string(r.body.size()) + ":" + (r.body == big ? "same" : "differs"));
+		return reply(200, big);
+	});
+	pm::Http h(fast());
+	std::string buf;
+	size_t off = 0;
+	bool get_done = false, get_paused = false, put_paused = false;
+	int pauses = 0;
+	unsigned long long get_id = 0, put_id = 0;
+	pm::Request put = get(s.url("/put"));
+	put.method = "PUT";
+	put.upload_size = static_cast<long long>(big.size());
+	put.paired = true;
+	put.retries = 0;
+	put.on_read = [&](char *b, size_t n) -> long {
+		if (get_paused) {
+			get_paused = false;
+			h.resume(get_id);
+		}
+		if (off == buf.size()) {
+			if (get_done) return 0;
+			put_paused = true;
+			pauses++;
+			return pm::kReadPause;
+		}
+		size_t k = std::min(n, buf.size() - off);
+		memcpy(b, buf.data() + off, k);
+		off += k;
+		return static_cast<long>(k);
+	};
+	pm::Request g = get(s.url("/file"));
+	g.retries = 0;
+	g.on_chunk = [&](const char *p, size_t n) {
+		if (buf.size() - off >= 4096) { // a 4 KiB pipe: full
+			get_paused = true;
+			pauses++;
+			return pm::Pace::Pause;
+		}
+		if (off == buf.size()) {
+			buf.clear();
+			off = 0;
+		}
+		buf.append(p, n);
+		if (put_paused) {
+			put_paused = false;
+			h.resume(put_id);
+		}
+		return pm::Pace::Take;
+	};
+	pm::Response get_resp;
+	get_id = h.add(g, [&](pm::Request &, pm::Response &r) {
+		get_resp = r;
+		get_done = true;
+		h.resume(put_id);
+	});
+	// Added after the GET, which holds the one slot: the PUT, its pair,
+	// runs beside it.
+	pm::Response put_resp;
+	put_id = h.add(put, [&](pm::Request &, pm::Response &r) { put_resp = r; });
+	double t0 = now();
+	h.run(1);
+	EXPECT_TRUE(get_resp.ok()) << get_resp.describe();
+	EXPECT_EQ(get_resp.bytes, static_cast<long long>(big.size()));
+	EXPECT_TRUE(put_resp.ok()) << put_resp.describe();
+	EXPECT_EQ(put_resp.body, std::to_string(big.size()) + ":same");
+	EXPECT_GT(pauses, 0);
+	EXPECT_LT(now() - t0, 0.9); // no second lost waiting for a 100 Continue
+}
+
 TEST(Http, StreamingSink)
 {
 	std::string big(200000, 'z');

@@ -41,6 +41,10 @@ const char *kUsage =
     "                               (or s3://BUCKET/PREFIX: the mirror in an S3 store)\n"
     "      --config FILE            the [s3] section of FILE (pypi-mirror.conf); without\n"
     "                               -d, also its [mirror] directory = /BUCKET/PREFIX\n"
+    "      --s3-upload stream|scratch\n"
+    "                               s3: feed each download straight into its upload\n"
+    "                               (default; [s3] upload), or download to TMPDIR,\n"
+    "                               verify, then upload\n"
     "  -j, --concurrency N          transfers at once (default 8)\n"
     "      --compare-method stat|hash\n"
     "                               how an existing file is judged current (default hash):\n"
@@ -68,7 +72,8 @@ const char *kUsage =
     "Environment: PYPI_MIRROR_TIMEOUT, PYPI_MIRROR_GLOBAL_TIMEOUT, PYPI_MIRROR_RETRIES,\n"
     "PYPI_MIRROR_BACKOFF, PYPI_MIRROR_UPSTREAM, PYPI_MIRROR_ALLOW_NON_HTTPS,\n"
     "PYPI_MIRROR_LOG_LEVEL; for s3://, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,\n"
-    "AWS_SECRET_ACCESS_KEY, TMPDIR (where files wait for their upload).\n"
+    "AWS_SECRET_ACCESS_KEY, TMPDIR (where files wait for their upload with\n"
+    "--s3-upload scratch).\n"
     "Exit status: 0 all files in place, 1 some project failed or bad input, 2 usage,\n"
     "3 fatal (DIR cannot be created, output closed).\n"
     "See artifact-get(1) and pypi-mirror-records(7).\n";
@@ -99,7 +104,28 @@ struct Options {
 	bool allow_http = false;
 	pm::ProjectJsonPolicy policy; // where record file URLs may point (as pkg-resolve checks them)
 	std::unique_ptr<pm::S3Store> s3; // the mirror is in an S3 bucket
-	std::string scratch;             // s3: where a verified file waits for its upload
+	bool stream = true;              // s3: the download feeds the upload (else: via scratch)
+	std::string scratch;             // s3 via scratch: where a verified file waits for its upload
+};
+
+// s3, streamed: what a download hands the upload it feeds. At most
+// kPipeBytes wait here; the download pauses when it is full, the upload when
+// it is empty. The upload never gets the last byte of the file (nor, for a
+// companion of unknown size, its end) before the download ended with the
+// record's size and sha256: a store that ignored x-amz-content-sha256 still
+// sees a PUT cut short, and an aborted PUT stores nothing.
+constexpr size_t kPipeBytes = 256 << 10;
+struct Pipe {
+	std::string buf;
+	size_t off = 0;             // buf[0, off) already sent
+	long long sent = 0;         // bytes handed to the upload
+	unsigned long long get_id = 0, put_id = 0;
+	bool get_paused = false, put_paused = false;
+	bool put_started = false;
+	bool verified = false; // the download ended, size and sha256 right
+	bool broken = false;   // the other half failed or the bytes are wrong: stop
+	int halves = 0;        // transfers not finished yet
+	pm::Response get, put; // their outcomes
 };
 
 struct Stats {
@@ -121,6 +147,10 @@ struct Project {
 	int failures = 0;
 	bool needs_download = false; // dry run: something is missing
 	bool journaled = false;      // its paths are in DIR/.unlisted/NAME
+	// s3: the journal object is being written (its GET and PUT run among
+	// the downloads); the files waiting for it, and whether it failed.
+	bool journal_pending = false, journal_failed = false;
+	std::vector<std::shared_ptr<struct Job>> journal_waiting;
 	long long files_fetched = 0, bytes_fetched = 0; // what this run downloaded for it
 	std::string err_reason, err_file, err_url;
 };
@@ -144,6 +174,7 @@ struct Job {
 	bool write_failed = false;
 	std::string spooled; // s3: the verified file in the scratch directory
 	FILE *upload = nullptr;
+	std::unique_ptr<Pipe> pipe; // s3, streamed: this attempt's pair of transfers
 };
 
 class ArtifactGet {
@@ -163,6 +194,11 @@ private:
 	void s3_head(const std::shared_ptr<Job> &j);
 	void s3_upload(const std::shared_ptr<Job> &j);
 	void s3_uploaded(const std::shared_ptr<Job> &j, pm::Response &r);
+	void s3_journal_then_start(const std::shared_ptr<Job> &j);
+	void s3_start(const std::shared_ptr<Job> &j);
+	void stream_attempt(const std::shared_ptr<Job> &j);
+	void stream_put(const std::shared_ptr<Job> &j);
+	void stream_half_done(const std::shared_ptr<Job> &j);
 	void stored(const std::shared_ptr<Job> &j);
 	void content_mismatch(const std::shared_ptr<Job> &j, const std::string &why);
 	void fail_item(Project &p, const pm::FileEntry &f, bool meta, const std::string &url, const std::string &why);
@@ -303,8 +339,7 @@ bool ArtifactGet::journal_paths(Project &p, const std::string &url)
 	std::vector<std::string> paths;
 	for (auto &f : p.files) paths.push_back(f.path);
 	std::string err;
-	bool ok = opt_.s3 ? opt_.s3->add_to_unlisted(p.name, paths, &err)
-	                  : pm::add_to_unlisted(opt_.mirror, p.name, paths, opt_.fsync, &err);
+	bool ok = pm::add_to_unlisted(opt_.mirror, p.name, paths, opt_.fsync, &err); // s3: s3_journal_then_start
 	if (!ok) {
 		fail_item(p, p.files[(p.next_item - 1) / 2], (p.next_item - 1) % 2 == 1, url,
 		          "cannot record the files it downloads: " + err);
@@ -404,6 +439,10 @@ void ArtifactGet::start(const std::shared_ptr<Job> &j)
 
 void ArtifactGet::attempt(const std::shared_ptr<Job> &j)
 {
+	if (opt_.s3 && opt_.stream) {
+		stream_attempt(j);
+		return;
+	}
 	const std::string &url = j->urls[j->cand];
 	std::string err;
 	j->out.buffer(kWriteBlock);
@@ -553,13 +592,51 @@ void ArtifactGet::s3_head(const std::shared_ptr<Job> &j)
 			item_finished(j->p);
 			return;
 		}
-		if (!j->p->journaled && !journal_paths(*j->p, j->urls.back())) {
-			item_finished(j->p);
+		s3_journal_then_start(j);
+	});
+}
+
+// journal_paths() for a store: the journal object's GET and PUT go through
+// the same multi handle as the transfers (a blocking request inside a
+// completion callback would stall every other transfer). The project's
+// files wait for it; if it cannot be written, none is fetched.
+void ArtifactGet::s3_journal_then_start(const std::shared_ptr<Job> &j)
+{
+	const std::shared_ptr<Project> p = j->p;
+	if (p->journaled) {
+		s3_start(j);
+		return;
+	}
+	if (p->journal_failed) {
+		item_finished(p); // the project's error is already recorded
+		return;
+	}
+	p->journal_waiting.push_back(j);
+	if (p->journal_pending) return;
+	p->journal_pending = true;
+	std::vector<std::string> paths;
+	for (auto &f : p->files) paths.push_back(f.path);
+	opt_.s3->add_to_unlisted_async(http_, p->name, paths, [this, p](bool ok, const std::string &err) {
+		p->journal_pending = false;
+		auto waiting = std::move(p->journal_waiting);
+		p->journal_waiting.clear();
+		if (ok) {
+			p->journaled = true;
+			for (auto &w : waiting) s3_start(w);
 			return;
 		}
-		pm::remove_stale_temps(j->target);
-		attempt(j);
+		p->journal_failed = true;
+		const auto &first = waiting.front();
+		fail_item(*p, p->files[first->fi], first->meta, first->urls.back(),
+		          "cannot record the files it downloads: " + err);
+		for (size_t i = 0; i < waiting.size(); i++) item_finished(p);
 	});
+}
+
+void ArtifactGet::s3_start(const std::shared_ptr<Job> &j)
+{
+	if (!opt_.stream) pm::remove_stale_temps(j->target);
+	attempt(j);
 }
 
 // s3: the file, verified, goes to its final key; the store checks the body
@@ -603,6 +680,186 @@ void ArtifactGet::s3_uploaded(const std::shared_ptr<Job> &j, pm::Response &r)
 	if (!r.ok()) {
 		fail_item(*j->p, j->p->files[j->fi], j->meta, opt_.s3->config().location(),
 		          "cannot store " + j->rel + ": " + pm::s3_describe(r));
+		item_finished(j->p);
+		return;
+	}
+	stored(j);
+}
+
+// s3, streamed: an attempt is a download and the upload it feeds, in the
+// same multi handle, with no local copy. The upload starts at the first
+// byte of a 2xx body (an error page never reaches the store) and carries
+// PyPI's sha256 as x-amz-content-sha256; this side hashes the bytes too and
+// holds back the last one until they matched (see Pipe). Neither half is
+// retried inside pm::Http (a streamed body cannot be sent twice): the pair
+// is, by content_mismatch().
+void ArtifactGet::stream_attempt(const std::shared_ptr<Job> &j)
+{
+	const std::string &url = j->urls[j->cand];
+	j->pipe = std::make_unique<Pipe>();
+	j->digest.reset();
+	j->got = 0;
+	j->abort_reason.clear();
+	Pipe *pp = j->pipe.get();
+	Job *raw = j.get(); // the requests live no longer than the job they belong to
+	pp->halves = 1;
+	progress_clear();
+	LOG_INFO("Downloading: %s", url.c_str());
+	pm::Request req;
+	req.url = url;
+	req.what = "file " + j->rel;
+	req.retries = 0;
+	req.on_chunk = [this, j, raw, pp](const char *d, size_t n) -> pm::Pace {
+		if (pp->broken) return pm::Pace::Stop;
+		long long limit = raw->want_size >= 0 ? raw->want_size : kMaxMetadataBytes;
+		if (raw->got + static_cast<long long>(n) > limit) {
+			raw->abort_reason = raw->want_size >= 0
+			                        ? "size mismatch: got more than " + std::to_string(limit) + " bytes, want " +
+			                              std::to_string(limit)
+			                        : "metadata file larger than " + std::to_string(limit) + " bytes";
+			pp->broken = true;
+			if (pp->put_started) http_.resume(pp->put_id);
+			return pm::Pace::Stop;
+		}
+		if (!pp->put_started) { // the upload's first read wakes this again
+			pp->get_paused = true;
+			stream_put(j);
+			return pm::Pace::Pause;
+		}
+		size_t waiting = pp->buf.size() - pp->off;
+		if (waiting > 0 && waiting + n > kPipeBytes) {
+			pp->get_paused = true;
+			return pm::Pace::Pause;
+		}
+		if (pp->off == pp->buf.size()) {
+			pp->buf.clear();
+			pp->off = 0;
+		} else if (pp->off >= kPipeBytes / 2) {
+			pp->buf.erase(0, pp->off);
+			pp->off = 0;
+		}
+		pp->buf.append(d, n);
+		raw->digest.update(d, n);
+		raw->got += static_cast<long long>(n);
+		st_.transferred += static_cast<long long>(n);
+		progress();
+		if (pp->put_paused) {
+			pp->put_paused = false;
+			http_.resume(pp->put_id);
+		}
+		return pm::Pace::Take;
+	};
+	pp->get_id = http_.add(std::move(req), [this, j, raw, pp](pm::Request &, pm::Response &r) {
+		pp->get = std::move(r);
+		if (pp->get.ok() && raw->abort_reason.empty()) {
+			std::string got = raw->digest.hex();
+			if (raw->want_size >= 0 && raw->got != raw->want_size)
+				raw->abort_reason = "size mismatch: got " + std::to_string(raw->got) + " bytes, want " +
+				                    std::to_string(raw->want_size);
+			else if (got != raw->want_sha)
+				raw->abort_reason = "sha256 mismatch (got " + got + ", want " + raw->want_sha + ")";
+			else
+				pp->verified = true;
+		}
+		if (!pp->verified) pp->broken = true;
+		if (pp->verified && !pp->put_started) stream_put(j); // an empty body: no byte started it
+		else if (pp->put_started) http_.resume(pp->put_id);  // to send the rest, or to give up
+		stream_half_done(j);
+	});
+}
+
+// The upload half: its body is what the download left in the pipe.
+void ArtifactGet::stream_put(const std::shared_ptr<Job> &j)
+{
+	const pm::S3Store &s = *opt_.s3;
+	Pipe *pp = j->pipe.get();
+	Job *raw = j.get();
+	pp->put_started = true;
+	pp->halves++;
+	pm::S3Put put;
+	put.key = s.key(opt_.mirror.file(j->rel));
+	put.content_type = "application/octet-stream";
+	put.sha256 = j->want_sha;
+	put.meta.emplace_back("sha256", j->want_sha);
+	if (j->mtime >= 0) put.meta.emplace_back("uploaded-at", pm::S3Store::iso8601(j->mtime));
+	pm::Request req = pm::s3_put(s.config(), put);
+	req.upload_size = j->want_size; // a companion's is unknown: sent chunked
+	req.retries = 0;
+	req.paired = true;
+	req.on_read = [this, raw, pp](char *b, size_t n) -> long {
+		if (pp->broken) return -1;
+		size_t avail = pp->buf.size() - pp->off;
+		if (!pp->verified && raw->want_size > 0) {
+			long long room = raw->want_size - 1 - pp->sent; // the last byte waits for the hash
+			if (room < static_cast<long long>(avail)) avail = room > 0 ? static_cast<size_t>(room) : 0;
+		}
+		if (pp->get_paused && !pp->broken) {
+			pp->get_paused = false;
+			http_.resume(pp->get_id);
+		}
+		if (avail == 0) {
+			if (pp->verified && pp->off == pp->buf.size()) return 0;
+			pp->put_paused = true;
+			return pm::kReadPause;
+		}
+		size_t k = std::min(n, avail);
+		memcpy(b, pp->buf.data() + pp->off, k);
+		pp->off += k;
+		pp->sent += static_cast<long long>(k);
+		return static_cast<long>(k);
+	};
+	progress_clear();
+	LOG_INFO("Uploading: %s", put.key.c_str());
+	pp->put_id = http_.add(std::move(req), [this, j, pp](pm::Request &, pm::Response &r) {
+		pp->put = std::move(r);
+		if (!pp->put.ok()) {
+			pp->broken = true;
+			http_.resume(pp->get_id); // a paused download stops
+		}
+		stream_half_done(j);
+	});
+}
+
+// Both halves are over: the file is stored, or the attempt failed in one
+// place, named as the filesystem path names it.
+void ArtifactGet::stream_half_done(const std::shared_ptr<Job> &j)
+{
+	Pipe &p = *j->pipe;
+	if (--p.halves > 0) return;
+	const pm::FileEntry &f = j->p->files[j->fi];
+	const std::string &url = j->urls[j->cand];
+	bool store_failed = p.put_started && !p.put.ok() && p.put.error != "upload aborted by the sender";
+	if (store_failed && p.verified) {
+		fail_item(*j->p, f, j->meta, opt_.s3->config().location(),
+		          "cannot store " + j->rel + ": " + pm::s3_describe(p.put));
+		item_finished(j->p);
+		return;
+	}
+	if (!j->abort_reason.empty()) { // the bytes were not the file's
+		content_mismatch(j, j->abort_reason);
+		return;
+	}
+	if (store_failed) { // the store gave up first; the download was stopped for it
+		fail_item(*j->p, f, j->meta, opt_.s3->config().location(),
+		          "cannot store " + j->rel + ": " + pm::s3_describe(p.put));
+		item_finished(j->p);
+		return;
+	}
+	if (!p.get.ok()) {
+		std::string why = p.get.describe();
+		if (j->cand + 1 < j->urls.size()) {
+			progress_clear();
+			LOG_WARN("Download of %s failed (%s); trying %s", url.c_str(), why.c_str(), j->urls[j->cand + 1].c_str());
+			j->cand++;
+			j->content_tries = 0;
+			attempt(j);
+			return;
+		}
+		if (!p.get.error.empty()) { // a broken connection: the pair is tried again (bounded)
+			content_mismatch(j, why);
+			return;
+		}
+		fail_item(*j->p, f, j->meta, url, why);
 		item_finished(j->p);
 		return;
 	}
@@ -735,10 +992,12 @@ int main(int argc, char **argv)
 		kNoProgress,
 		kAllowHttp,
 		kConfig,
+		kS3Upload,
 	};
 	static const option longopts[] = {
 	    {"directory", required_argument, nullptr, 'd'},
 	    {"config", required_argument, nullptr, kConfig},
+	    {"s3-upload", required_argument, nullptr, kS3Upload},
 	    {"concurrency", required_argument, nullptr, 'j'},
 	    {"compare-method", required_argument, nullptr, kCompare},
 	    {"download-mirror", required_argument, nullptr, kMirror},
@@ -759,7 +1018,7 @@ int main(int argc, char **argv)
 	Options o;
 	int progress = -1;
 	const char *upstream = nullptr;
-	std::string config;
+	std::string config, s3_upload;
 	std::vector<std::string> extra_hosts;
 	int c;
 	while ((c = getopt_long(argc, argv, "d:j:u:n" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
@@ -793,6 +1052,11 @@ int main(int argc, char **argv)
 		case 'n': o.dry_run = true; break;
 		case kAllowHttp: o.allow_http = true; break;
 		case kConfig: config = optarg; break;
+		case kS3Upload:
+			if (strcmp(optarg, "stream") != 0 && strcmp(optarg, "scratch") != 0)
+				pm::usage_error(kProg, "--s3-upload wants stream or scratch, not '%s'", optarg);
+			s3_upload = optarg;
+			break;
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", kProg); return pm::kExitUsage;
 		}
 	}
@@ -816,6 +1080,11 @@ int main(int argc, char **argv)
 		if (!o.s3->check(why)) {
 			LOG_TOOL_ERROR("%s: %s", o.s3->config().location().c_str(), why.c_str());
 			return pm::kExitFatal;
+		}
+		o.stream = (s3_upload.empty() ? o.s3->config().upload : s3_upload) == "stream";
+		if (o.stream) { // nothing on local disk
+			ArtifactGet a(std::move(o));
+			return a.run();
 		}
 		const char *tmp = getenv("TMPDIR");
 		std::string t = std::string(tmp && *tmp ? tmp : "/tmp") + "/artifact-get.XXXXXX";

@@ -9,6 +9,7 @@
 #include <deque>
 #include <random>
 #include <thread>
+#include <unordered_map>
 
 #include <unistd.h>
 
@@ -197,6 +198,7 @@ struct Transfer {
 	double due = 0;
 	size_t max_error_body = 64 << 10; // HttpOptions::max_error_body of the client
 	size_t put_off = 0;               // how much of req.body a PUT has sent
+	unsigned long long id = 0;        // Http::add()'s answer, for resume()
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -208,6 +210,9 @@ struct Http::Impl {
 	std::vector<Transfer *> delayed; // waiting for a retry's backoff
 	int active = 0;
 	std::string ua;
+	unsigned long long next_id = 0;
+	std::unordered_map<unsigned long long, Transfer *> live; // added, not finished
+	std::vector<unsigned long long> to_resume;                // resume() calls run() has yet to act on
 	std::mt19937 rng{std::random_device{}()};
 
 	static size_t on_header(char *p, size_t sz, size_t n, void *ud);
@@ -275,6 +280,16 @@ size_t Http::Impl::on_write(char *p, size_t sz, size_t n, void *ud)
 		t->resp.body.append(p, std::min(room, len));
 		return len;
 	}
+	if (t->req.on_chunk) {
+		switch (t->req.on_chunk(p, len)) {
+		case Pace::Take: t->resp.bytes += static_cast<long long>(len); return len;
+		case Pace::Pause: return CURL_WRITEFUNC_PAUSE; // the same bytes come again after resume()
+		case Pace::Stop:
+			t->aborted = true;
+			if (t->abort_reason.empty()) t->abort_reason = "aborted by the receiver";
+			return 0;
+		}
+	}
 	t->resp.bytes += static_cast<long long>(len);
 	if (t->req.on_data) {
 		if (!t->req.on_data(p, len)) {
@@ -313,6 +328,7 @@ size_t Http::Impl::on_read(char *p, size_t sz, size_t n, void *ud)
 		return k;
 	}
 	long got = t->req.on_read(p, sz * n);
+	if (got == kReadPause) return CURL_READFUNC_PAUSE;
 	if (got < 0) {
 		t->aborted = true;
 		if (t->abort_reason.empty()) t->abort_reason = "upload aborted by the sender";
@@ -435,6 +451,11 @@ void Http::Impl::start(Transfer *t)
 		t->put_off = 0;
 		curl_off_t size = t->req.on_read ? t->req.upload_size : static_cast<curl_off_t>(t->req.body.size());
 		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, size);
+		// The body goes right after the headers, without waiting for a
+		// "100 Continue". (Removing the Expect header with "Expect:" is
+		// not possible under CURLOPT_AWS_SIGV4: libcurl 7.88 signs the
+		// removed header, and the store refuses the signature.)
+		curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
 	} else if (t->req.method != "GET") {
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method.c_str());
 	}
@@ -532,27 +553,34 @@ void Http::Impl::finish(Transfer *t, CURLcode rc)
 	}
 	if (t->hdrs) curl_slist_free_all(t->hdrs);
 	t->hdrs = nullptr;
+	live.erase(t->id);
 	auto done = std::move(t->done);
 	std::unique_ptr<Transfer> owned(t);
 	if (done) done(owned->req, owned->resp);
 }
 
-void Http::add(Request req, std::function<void(Request &, Response &)> done)
+unsigned long long Http::add(Request req, std::function<void(Request &, Response &)> done)
 {
 	auto *t = new Transfer;
+	t->id = ++impl_->next_id;
+	impl_->live[t->id] = t;
 	t->url = req.url;
 	t->origin = url_origin(req.url);
 	t->max_error_body = impl_->opt.max_error_body;
 	t->req = std::move(req);
 	t->done = std::move(done);
 	impl_->queue.push_back(t);
+	return t->id;
 }
+
+void Http::resume(unsigned long long id) { impl_->to_resume.push_back(id); }
 
 void Http::run(int max_concurrent, const std::function<bool()> &feed)
 {
 	auto &I = *impl_;
 	if (max_concurrent < 1) max_concurrent = 1;
-	curl_multi_setopt(I.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(max_concurrent));
+	// Room for the paired halves too (a download and the upload it feeds).
+	curl_multi_setopt(I.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(2 * max_concurrent));
 	bool feeding = static_cast<bool>(feed);
 	for (;;) {
 		double now = now_s();
@@ -572,6 +600,16 @@ void Http::run(int max_concurrent, const std::function<bool()> &feed)
 			I.queue.pop_front();
 			I.start(t);
 		}
+		// Paired halves start whatever the count (their first half holds the slot).
+		for (size_t i = 0; i < I.queue.size();) {
+			if (I.queue[i]->req.paired) {
+				Transfer *t = I.queue[i];
+				I.queue.erase(I.queue.begin() + static_cast<long>(i));
+				I.start(t);
+			} else {
+				i++;
+			}
+		}
 		if (I.active == 0 && I.queue.empty() && I.delayed.empty() && !feeding) break;
 
 		int running = 0;
@@ -585,6 +623,16 @@ void Http::run(int max_concurrent, const std::function<bool()> &feed)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char **>(&t));
 			I.finish(t, m->data.result);
 			finished_any = true;
+		}
+		// Paused transfers someone woke: unpausing may call their callbacks
+		// at once, which may wake others.
+		while (!I.to_resume.empty()) {
+			std::vector<unsigned long long> ids;
+			ids.swap(I.to_resume);
+			for (auto id : ids) {
+				auto it = I.live.find(id);
+				if (it != I.live.end() && it->second->easy) curl_easy_pause(it->second->easy, CURLPAUSE_CONT);
+			}
 		}
 		// All done: leave now rather than after a poll that has nothing to wait for.
 		if (I.active == 0 && I.queue.empty() && I.delayed.empty() && !feeding) break;

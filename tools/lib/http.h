@@ -97,13 +97,23 @@ struct Response {
 	std::string describe() const;
 };
 
+// Flow control for a body sink (Request::on_chunk): take the bytes, leave
+// them with libcurl until Http::resume() (they come again then), or stop the
+// transfer (not retried).
+enum class Pace { Take, Pause, Stop };
+
+// Request::on_read's answer for "no bytes yet": the upload waits until
+// Http::resume() (the read callback is called again then).
+constexpr long kReadPause = -2;
+
 struct Request {
 	std::string method = "GET";
 	std::string url;
 	std::vector<std::string> headers; // "Name: value"
 	std::string body;                 // request body, for POST (and PUT without on_read)
 	// A PUT's body streamed from the caller: fill up to n bytes, return how
-	// many (0 at the end, -1 to abort). upload_size: the body's length.
+	// many (0 at the end, -1 to abort, kReadPause to wait for resume()).
+	// upload_size: the body's length (-1: unknown, sent chunked).
 	// on_restart must rewind it for a retry.
 	std::function<long(char *, size_t)> on_read;
 	long long upload_size = -1;
@@ -113,6 +123,13 @@ struct Request {
 	// Streaming sink for a 2xx body; return false to abort (not retried).
 	// Without a sink, the body is collected into Response::body up to max_body.
 	std::function<bool(const char *, size_t)> on_data;
+	// A sink that can pause (one transfer feeding another in the same
+	// run(): a download streamed into an upload); used instead of on_data.
+	std::function<Pace(const char *, size_t)> on_chunk;
+	// The second half of a pair whose first half already holds a slot of
+	// run()'s max_concurrent: it starts even when all slots are taken (else
+	// a paused download would wait for an upload that waits for a slot).
+	bool paired = false;
 	// Called before a retry so a sink can start over (truncate, reset hash).
 	std::function<void()> on_restart;
 	size_t max_body = 256u << 20;
@@ -133,11 +150,15 @@ public:
 
 	// Concurrent transfers. Completion callbacks run on the calling thread
 	// inside run(); they may add() more requests.
-	void add(Request req, std::function<void(Request &, Response &)> done);
+	unsigned long long add(Request req, std::function<void(Request &, Response &)> done);
 	// Runs until every added request is done. feed() (optional) is called
 	// whenever fewer than max_concurrent transfers are active and should add
 	// more work; it returns false once its input is exhausted.
 	void run(int max_concurrent, const std::function<bool()> &feed = nullptr);
+	// add() returns the transfer's id: resume() wakes a transfer whose
+	// on_chunk or on_read paused it, once run() is back in control (never
+	// from inside a libcurl callback). A finished transfer's id is ignored.
+	void resume(unsigned long long id);
 	size_t pending() const;
 
 	const HttpOptions &options() const { return opt_; }

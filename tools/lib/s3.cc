@@ -193,6 +193,7 @@ bool s3_configure(const std::string &conf, bool use_directory, S3Config &cfg, st
 			else if (n == "aws_access_key_id") cfg.key_id = v;
 			else if (n == "aws_secret_access_key") cfg.secret = v;
 			else if (n == "signature_version") cfg.signature_version = v;
+			else if (n == "upload") cfg.upload = v;
 			else if (n.rfind("config_param_", 0) == 0)
 				warnings.push_back("[s3] " + n + " is a boto setting; ignored");
 			else if (n != "verify_concurrency" && n != "max_attempts")
@@ -238,6 +239,10 @@ bool s3_configure(const std::string &conf, bool use_directory, S3Config &cfg, st
 	if (cfg.key_id.empty() || cfg.secret.empty()) {
 		why = "no S3 credentials ([s3] aws_access_key_id and aws_secret_access_key, or AWS_ACCESS_KEY_ID and "
 		      "AWS_SECRET_ACCESS_KEY)";
+		return false;
+	}
+	if (cfg.upload != "stream" && cfg.upload != "scratch") {
+		why = "[s3] upload " + cfg.upload + ": stream or scratch";
 		return false;
 	}
 	if (cfg.signature_version != "s3v4" && cfg.signature_version != "v4") {

@@ -20,6 +20,13 @@ struct S3Config {
 	std::string key_id, secret;      // never logged
 	std::string bucket, prefix;      // prefix: "" or "a/b" (no slash at either end)
 	std::string signature_version = "s3v4";
+	// How artifact-get puts a file in the store ([s3] upload): "stream"
+	// feeds the download straight into the PUT, which carries PyPI's sha256
+	// as x-amz-content-sha256, so a store that checks it (AWS, Ceph RGW,
+	// MinIO, Swift) refuses wrong bytes; "scratch" downloads to local
+	// scratch space, verifies, then uploads (for stores that reject the
+	// header, as Backblaze B2 does).
+	std::string upload = "stream";
 	// The key of a mirror-relative path ("web/simple/foo/index.html").
 	std::string key(const std::string &rel) const { return prefix.empty() ? rel : prefix + "/" + rel; }
 	// "s3://BUCKET/PREFIX", for messages.
@@ -33,7 +40,8 @@ bool parse_s3_location(const std::string &s, bool config_form, std::string &buck
 inline bool is_s3_location(const std::string &s) { return s.rfind("s3://", 0) == 0; }
 
 // Fills cfg from a pypi-mirror.conf (or bandersnatch.conf): [s3] endpoint_url,
-// region_name, aws_access_key_id, aws_secret_access_key, signature_version;
+// region_name, aws_access_key_id, aws_secret_access_key, signature_version,
+// upload (stream or scratch, this mirror's own);
 // config_param_* keys are reported in warnings (not applied). With
 // use_directory, [mirror] directory (storage-backend = s3) gives bucket and
 // prefix. The environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,

@@ -28,30 +28,95 @@ bool S3Store::check(std::string &why)
 	return false;
 }
 
-bool S3Store::add_to_unlisted(const std::string &name, const std::vector<std::string> &paths, std::string *error)
+void S3Store::add_to_unlisted_async(Http &http, const std::string &name, const std::vector<std::string> &paths,
+                                    std::function<void(bool, const std::string &)> done) const
 {
 	std::string key = this->key(layout_.unlisted_journal(name));
-	Response got = http_.fetch(s3_get(cfg_, key));
-	std::string text;
-	if (got.ok()) {
-		text = std::move(got.body);
-	} else if (got.status != 404) {
-		if (error) *error = "cannot read " + key + ": " + s3_describe(got);
-		return false;
+	const S3Config &cfg = cfg_;
+	http.add(s3_get(cfg_, key), [&http, &cfg, key, paths, done](Request &, Response &got) {
+		std::string text;
+		if (got.ok()) {
+			text = std::move(got.body);
+		} else if (got.status != 404) {
+			done(false, "cannot read " + key + ": " + s3_describe(got));
+			return;
+		}
+		if (!merge_unlisted(text, paths)) {
+			done(true, "");
+			return;
+		}
+		S3Put put;
+		put.key = key;
+		put.content_type = "text/plain";
+		put.sha256 = sha256_hex(text);
+		Request r = s3_put(cfg, put);
+		r.body = std::move(text);
+		http.add(std::move(r), [key, done](Request &, Response &resp) {
+			if (resp.ok()) done(true, "");
+			else done(false, "cannot write " + key + ": " + s3_describe(resp));
+		});
+	});
+}
+
+bool S3Store::head_all(const std::vector<std::string> &keys, int concurrency, std::vector<long long> &sizes,
+                       std::string &why)
+{
+	sizes.assign(keys.size(), -1);
+	std::string first_error;
+	size_t next = 0, failed_at = keys.size();
+	http_.run(concurrency, [&]() {
+		if (next >= keys.size() || failed_at < keys.size()) return false;
+		size_t i = next++;
+		http_.add(s3_head(cfg_, keys[i]), [&, i](Request &, Response &r) {
+			if (r.ok()) sizes[i] = strtoll(r.header("content-length").c_str(), nullptr, 10);
+			else if (r.status != 404 && i < failed_at) {
+				failed_at = i;
+				first_error = "cannot look up " + keys[i] + ": " + s3_describe(r);
+			}
+		});
+		return true;
+	});
+	if (failed_at == keys.size()) return true;
+	why = first_error;
+	return false;
+}
+
+bool S3Store::get_all(const std::vector<std::string> &keys, std::vector<std::string> &bodies,
+                      std::vector<bool> &found, std::string &why)
+{
+	bodies.assign(keys.size(), std::string());
+	found.assign(keys.size(), false);
+	why.clear();
+	for (size_t i = 0; i < keys.size(); i++)
+		http_.add(s3_get(cfg_, keys[i]), [&, i](Request &, Response &r) {
+			if (r.ok()) {
+				found[i] = true;
+				bodies[i] = std::move(r.body);
+			} else if (r.status != 404 && why.empty()) {
+				why = "cannot read " + keys[i] + ": " + s3_describe(r);
+			}
+		});
+	http_.run(static_cast<int>(std::max<size_t>(1, keys.size())));
+	return why.empty();
+}
+
+bool S3Store::put_all(const std::vector<Object> &objects, std::string &why)
+{
+	why.clear();
+	for (auto &o : objects) {
+		S3Put p;
+		p.key = o.key;
+		p.content_type = o.content_type;
+		p.sha256 = sha256_hex(*o.body);
+		Request r = s3_put(cfg_, p);
+		r.body = *o.body;
+		std::string key = o.key;
+		http_.add(std::move(r), [&why, key](Request &, Response &resp) {
+			if (!resp.ok() && why.empty()) why = "cannot write " + key + ": " + s3_describe(resp);
+		});
 	}
-	if (!merge_unlisted(text, paths)) return true;
-	S3Put put;
-	put.key = key;
-	put.content_type = "text/plain";
-	put.sha256 = sha256_hex(text);
-	Request r = s3_put(cfg_, put);
-	r.body = std::move(text);
-	Response resp = http_.fetch(std::move(r));
-	if (!resp.ok()) {
-		if (error) *error = "cannot write " + key + ": " + s3_describe(resp);
-		return false;
-	}
-	return true;
+	http_.run(static_cast<int>(std::max<size_t>(1, objects.size())));
+	return why.empty();
 }
 
 bool S3Store::get(const std::string &key, std::string &body, bool &found, std::string &why)

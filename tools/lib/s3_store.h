@@ -7,6 +7,7 @@
 // their own pm::Http, concurrently): a reachability and credentials check,
 // and the project journals (Layout's DIR/.unlisted/NAME) kept as objects.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,7 +33,31 @@ public:
 
 	// add_to_unlisted() for a bucket: the journal object gains paths (one a
 	// line); a PUT replaces it whole, so a reader never sees half of it.
-	bool add_to_unlisted(const std::string &name, const std::vector<std::string> &paths, std::string *error);
+	// It does not block: the GET and the PUT run on the caller's http
+	// (inside its run(), from a completion callback too), and done(ok,
+	// error) follows the PUT; the caller's other transfers go on meanwhile.
+	void add_to_unlisted_async(Http &http, const std::string &name, const std::vector<std::string> &paths,
+	                           std::function<void(bool, const std::string &)> done) const;
+
+	// HEADs of many keys at once (up to concurrency in flight, on the
+	// store's own connections): sizes[i] is key i's size, -1 on a 404.
+	// False with why (naming the key) when a lookup failed otherwise.
+	bool head_all(const std::vector<std::string> &keys, int concurrency, std::vector<long long> &sizes,
+	              std::string &why);
+
+	// GETs of several keys at once: bodies[i] and found[i] for key i
+	// (found false on a 404). False with why when one failed otherwise.
+	bool get_all(const std::vector<std::string> &keys, std::vector<std::string> &bodies, std::vector<bool> &found,
+	             std::string &why);
+	// PUTs of several objects at once (key, body, Content-Type), as put()
+	// does each. False with why naming a key that failed; the others may
+	// have landed (each is whole or absent).
+	struct Object {
+		std::string key;
+		const std::string *body;
+		std::string content_type;
+	};
+	bool put_all(const std::vector<Object> &objects, std::string &why);
 
 	// Single blocking requests on the store's own connection, for the
 	// tools that write pages (a page is a few kilobytes; files go through
