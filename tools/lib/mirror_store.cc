@@ -21,7 +21,7 @@ public:
 	bool on_disk() const override { return true; }
 	bool read(const std::string &path, std::string &text, bool &found, std::string &why) override
 	{
-		found = read_file(path, text, 64u << 20);
+		found = read_file(path, text, size_t(1) << 30); // the largest: changelog-fetch's validators
 		if (found || errno == ENOENT) return true;
 		why = "cannot read " + path + ": " + strerror(errno);
 		return false;
