@@ -101,6 +101,25 @@ stale() {
 # A sleep without a process.
 nap() { read -r -t "$1" -u "$NAPFD" || true; }
 
+# kill_on PATTERN|random: a background run, killed (its whole process
+# group) as soon as its log shows PATTERN, or after a random 0.3-2.3 s;
+# a run that ends first is just reaped.
+kill_on() {
+	local deadline=$((SECONDS + 120))
+	pm_background mirror
+	if [ "$1" = random ]; then
+		nap "$((RANDOM % 2)).$(printf '%03d' $((300 + RANDOM % 700)))"
+	else
+		while kill -0 "$BG_PID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+			grep -qF -- "$1" "$T/bg.out" 2>/dev/null && break
+			nap 0.005
+		done
+	fi
+	kill -KILL -- "-$BG_PID" 2>/dev/null || true
+	wait "$BG_PID" 2>/dev/null || true
+	BG_PID=
+}
+
 @test "2401 pypi-mirror mirror into Swift: every file and page stored, state in the bucket, only the lock on local disk; an idle run fetches nothing" {
 	run pm mirror
 	assert_success
@@ -209,13 +228,10 @@ nap() { read -r -t "$1" -u "$NAPFD" || true; }
 	admin remove-file name="${names[4]}" filename="${victim##*/}"
 	target=$(upstream_serial)
 	exec {NAPFD}<> <(:)
-	# Kills spread over the run (uploads first, pages and deletions after).
-	for ms in 400 900 1500 $((300 + RANDOM % 2000)) $((300 + RANDOM % 3000)); do
-		pm_background mirror
-		nap "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-		kill -KILL -- "-$BG_PID" 2>/dev/null || true
-		wait "$BG_PID" 2>/dev/null || true
-		BG_PID=
+	# Killed as an upload is in flight, after a page, during the deletions,
+	# as the root and state are written, and at a random moment.
+	for point in "Uploading: " "Synced " "Deleting file: " "Updated the root index" "random"; do
+		kill_on "$point"
 		st=$(store_status)
 		# Never ahead: the old serial, or the target with everything stored.
 		if [ "$st" != "$s0" ]; then
