@@ -10,6 +10,7 @@
 
 #include "fsutil.h"
 #include "index_root.h"
+#include "mirror_store.h"
 
 namespace {
 
@@ -126,3 +127,36 @@ TEST_F(LayoutTest, StatusAndUnlistedJournal)
 }
 
 } // namespace
+
+// The state interface over a mirror directory: the layout's names, status
+// through it, a scratch directory of its own when asked.
+TEST_F(LayoutTest, MirrorStoreOnDisk)
+{
+	auto st = pm::open_mirror_store("layout-test", dir + "/mirror", "", dir + "/local");
+	ASSERT_TRUE(st->on_disk());
+	EXPECT_EQ(st->layout().status(), dir + "/mirror/status");
+	EXPECT_EQ(st->local_layout().work_dir(), dir + "/local/.pypi-mirror.work");
+	EXPECT_EQ(pm::open_mirror_store("layout-test", dir, "")->local_layout().work_dir(), dir + "/.pypi-mirror.work");
+	std::string text, why;
+	bool found = true;
+	ASSERT_TRUE(st->read(st->layout().state_file("failed"), text, found, why)) << why;
+	EXPECT_FALSE(found);
+	ASSERT_TRUE(st->write(st->layout().state_file("failed"), "{\"name\":\"a\"}\n", false, why)) << why;
+	ASSERT_TRUE(st->read(st->layout().state_file("failed"), text, found, why)) << why;
+	EXPECT_TRUE(found);
+	EXPECT_EQ(text, "{\"name\":\"a\"}\n");
+	ASSERT_TRUE(st->remove(st->layout().state_file("failed"), why)) << why;
+	ASSERT_TRUE(st->remove(st->layout().state_file("failed"), why)) << why; // gone already: fine
+	EXPECT_FALSE(pm::file_exists(dir + "/mirror/pypi-mirror.failed"));
+	long long serial = -1;
+	ASSERT_TRUE(pm::read_status(*st, serial, &why)) << why;
+	EXPECT_EQ(serial, 0);
+	ASSERT_TRUE(pm::write_status(*st, 7, false, &why)) << why;
+	ASSERT_TRUE(pm::read_file(dir + "/mirror/status", text));
+	EXPECT_EQ(text, "7");
+	ASSERT_TRUE(st->write(st->layout().status(), "x1", false, why)) << why;
+	EXPECT_FALSE(pm::read_status(*st, serial, &why));
+	put("mirror/web/simple/foo/index.html", "<html></html>");
+	EXPECT_TRUE(st->holds("foo"));
+	EXPECT_FALSE(st->holds("bar"));
+}

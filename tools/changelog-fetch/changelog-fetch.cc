@@ -32,6 +32,7 @@
 #include "index_root.h"
 #include "root_reader.h"
 #include "layout.h"
+#include "mirror_store.h"
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
@@ -55,6 +56,10 @@ const char *const kUsage =
     "  -d, --directory DIR    mirror root: the serial comes from DIR/status\n"
     "                         (unless -s is given), and mirrored projects no\n"
     "                         longer upstream are listed so they get removed\n"
+    "                         (or s3://BUCKET/PREFIX: the mirror in an S3 store;\n"
+    "                         the state objects under it)\n"
+    "      --config FILE      the [s3] section of FILE for an s3:// -d (default:\n"
+    "                         $PYPI_MIRROR_CONFIG); AWS_* from the environment\n"
     "      --source SRC       simple (default): diff the PEP 691 JSON root's\n"
     "                         _last-serial values (a root without them, or a\n"
     "                         PEP 503 HTML one: conditional requests per\n"
@@ -536,11 +541,13 @@ struct Validator {
 using Validators = std::unordered_map<std::string, Validator>;
 
 // False when the file is missing or unreadable (then nothing is known).
-bool read_validators(const std::string &path, Validators &out, long long *target)
+bool read_validators(pm::MirrorStore &m, const std::string &path, Validators &out, long long *target)
 {
 	out.clear();
-	std::string s;
-	if (!pm::read_file(path, s, size_t(1) << 30)) return false;
+	std::string s, why;
+	bool found;
+	if (!m.read(path, s, found, why)) LOG_WARN("%s", why.c_str());
+	if (!found) return false;
 	if (target) *target = -1;
 	size_t pos = 0;
 	while (pos < s.size()) {
@@ -573,7 +580,7 @@ std::string field(std::string v)
 // A page that is gone (404, 410) counts as changed: pkg-resolve then finds
 // the project gone. Any other failure is fatal (nothing printed). Without
 // -d there is nothing remembered and every page counts as changed.
-void unserialed_changes(pm::Http &http, const std::string &upstream, const std::string &dir, Run &run,
+void unserialed_changes(pm::Http &http, const std::string &upstream, pm::MirrorStore *mirror, Run &run,
                         int concurrency)
 {
 	if (run.unserialed.empty()) return;
@@ -582,22 +589,27 @@ void unserialed_changes(pm::Http &http, const std::string &upstream, const std::
 	long long base = run.since;
 	Validators old;
 	std::string vpath, npath;
-	if (!dir.empty()) {
-		pm::Layout m(dir);
+	if (mirror) {
+		const pm::Layout &m = mirror->layout();
 		vpath = m.state_file("validators");
 		npath = vpath + ".next";
 		long long status = 0;
-		std::string why;
-		if (!pm::read_status(m, status, &why)) fatal("%s", why.c_str());
+		std::string why, text;
+		if (!pm::read_status(*mirror, status, &why)) fatal("%s", why.c_str());
 		base = std::max(base, status);
 		long long t = -1;
-		if (read_validators(npath, old, &t) && t >= 0 && status >= t) {
-			if (rename(npath.c_str(), vpath.c_str()) != 0)
-				fatal("Cannot rename %s to %s: %s", npath.c_str(), vpath.c_str(), strerror(errno));
+		bool found;
+		if (read_validators(*mirror, npath, old, &t) && t >= 0 && status >= t) {
+			// Kept (vpath replaced whole), then the .next dropped: killed
+			// between, the next run promotes the same file again.
+			if (!mirror->read(npath, text, found, why) || !mirror->write(vpath, text, false, why) ||
+			    !mirror->remove(npath, why))
+				fatal("Cannot keep %s as %s: %s", npath.c_str(), vpath.c_str(), why.c_str());
 			LOG_DEBUG("The last run reached serial %lld: its validators are kept", t);
 		} else {
-			if (unlink(npath.c_str()) == 0) LOG_DEBUG("The last run did not land (status %lld): its validators are dropped", status);
-			read_validators(vpath, old, nullptr);
+			if (mirror->read(npath, text, found, why) && found && mirror->remove(npath, why))
+				LOG_DEBUG("The last run did not land (status %lld): its validators are dropped", status);
+			read_validators(*mirror, vpath, old, nullptr);
 		}
 	}
 	const long long serial = base + 1;
@@ -666,9 +678,7 @@ void unserialed_changes(pm::Http &http, const std::string &upstream, const std::
 	LOG_INFO("%zu projects listed without a serial: %zu changed, %zu gone, %zu unchanged (conditional requests)",
 	         run.unserialed.size(), changed, gone, same);
 	if (npath.empty()) return;
-	pm::AtomicFile f;
 	std::string err;
-	if (!f.open(npath, &err)) fatal("%s", err.c_str());
 	std::string out = "# target " + std::to_string(std::max(run.max_serial, changed + gone ? serial : run.since)) + "\n";
 	std::vector<const std::string *> names;
 	names.reserve(next.size());
@@ -677,12 +687,8 @@ void unserialed_changes(pm::Http &http, const std::string &upstream, const std::
 	for (auto *n : names) {
 		const Validator &v = next[*n];
 		out += *n + '\t' + v.etag + '\t' + v.last_modified + '\n';
-		if (out.size() >= (1u << 20)) {
-			if (!f.write(out)) fatal("Cannot write %s: %s", npath.c_str(), strerror(errno));
-			out.clear();
-		}
 	}
-	if (!f.write(out) || !f.commit(false, &err)) fatal("Cannot write %s: %s", npath.c_str(), err.empty() ? strerror(errno) : err.c_str());
+	if (!mirror->write(npath, out, false, err)) fatal("Cannot write %s: %s", npath.c_str(), err.c_str());
 }
 
 // ----------------------------------------------------------------- removals
@@ -690,7 +696,7 @@ void unserialed_changes(pm::Http &http, const std::string &upstream, const std::
 // Projects the mirror has that the full upstream listing no longer has.
 // Their records make pkg-resolve look again: a 404 there becomes a removal.
 // Returns how many.
-size_t mirror_removals(const std::string &dir, Run &run, long long serial)
+size_t mirror_removals(pm::MirrorStore &mirror, Run &run, long long serial)
 {
 	std::sort(run.upstream.begin(), run.upstream.end());
 	run.upstream.erase(std::unique(run.upstream.begin(), run.upstream.end()), run.upstream.end());
@@ -714,11 +720,11 @@ size_t mirror_removals(const std::string &dir, Run &run, long long serial)
 		run.changed.settle();
 	};
 
-	const pm::Layout mirror(dir);
 	pm::RootList held;
 	std::string why;
 	if (!mirror.held_projects(held, why)) {
-		LOG_WARN("Cannot tell which projects %s holds (%s); asking for no removals", dir.c_str(), why.c_str());
+		LOG_WARN("Cannot tell which projects %s holds (%s); asking for no removals", mirror.layout().dir().c_str(),
+		         why.c_str());
 		return 0;
 	}
 	for (size_t i = 0; i < held.size(); i++) consider(std::string(held.display(i)));
@@ -781,12 +787,13 @@ void emit(Run &run, long long target, const char *source)
 
 int main(int argc, char **argv)
 {
-	enum { kOptAllowHttp = 256, kOptSource, kOptLastSerial };
+	enum { kOptAllowHttp = 256, kOptSource, kOptLastSerial, kOptConfig };
 	static const struct option longopts[] = {
 	    {"upstream", required_argument, nullptr, 'u'},
 	    {"allow-non-https", no_argument, nullptr, kOptAllowHttp},
 	    {"since", required_argument, nullptr, 's'},
 	    {"directory", required_argument, nullptr, 'd'},
+	    {"config", required_argument, nullptr, kOptConfig},
 	    {"source", required_argument, nullptr, kOptSource},
 	    {"last-serial", no_argument, nullptr, kOptLastSerial},
 	    {"concurrency", required_argument, nullptr, 'j'},
@@ -797,7 +804,7 @@ int main(int argc, char **argv)
 	const char *upstream_arg = nullptr;
 	bool allow_http = false, last_serial = false, have_since = false;
 	long long since = 0;
-	std::string dir, source = "simple";
+	std::string dir, source = "simple", config;
 	int c;
 	int concurrency = 10;
 	while ((c = getopt_long(argc, argv, "u:s:d:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
@@ -824,6 +831,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case kOptLastSerial: last_serial = true; break;
+		case kOptConfig: config = optarg; break;
 		case 'j': concurrency = static_cast<int>(pm::parse_count(kProg, "--concurrency", optarg, 1, 1000)); break;
 		default:
 			fprintf(stderr, "Try '%s --help' for more information.\n", kProg);
@@ -849,9 +857,12 @@ int main(int argc, char **argv)
 		        kProg, kProg);
 		return pm::kExitUsage;
 	}
+	// The mirror -d names: a directory or a bucket (mirror_store.h).
+	std::unique_ptr<pm::MirrorStore> mirror;
+	if (!dir.empty()) mirror = pm::open_mirror_store(kProg, dir, config);
 	if (!have_since) {
 		std::string error;
-		if (!pm::read_status(pm::Layout(dir), since, &error)) {
+		if (!pm::read_status(*mirror, since, &error)) {
 			LOG_ERROR("%s", error.c_str());
 			return pm::kExitFatal;
 		}
@@ -874,12 +885,14 @@ int main(int argc, char **argv)
 	} else {
 		LOG_INFO("Fetching changes since serial %lld via the simple index", since);
 		bool serialless = false;
-		if (!dir.empty()) {
-			std::string v = pm::Layout(dir).state_file("validators");
-			serialless = access(v.c_str(), F_OK) == 0 || access((v + ".next").c_str(), F_OK) == 0;
+		if (mirror) {
+			std::string v = mirror->layout().state_file("validators"), text, why;
+			bool found = false;
+			serialless = (mirror->read(v, text, found, why) && found) ||
+			             (mirror->read(v + ".next", text, found, why) && found);
 		}
 		simple_changes(http, upstream, run, serialless);
-		unserialed_changes(http, upstream, dir, run, concurrency);
+		unserialed_changes(http, upstream, mirror.get(), run, concurrency);
 	}
 	long long target = run.max_serial;
 	// Nothing new upstream: no removal either (see simple_changes).
@@ -889,9 +902,9 @@ int main(int argc, char **argv)
 	else if (run.collect_names && run.local_serial > 0) {
 		// Without upstream serials a removal is a change of the mirror's
 		// own numbering like any other: the status moves past it.
-		if (mirror_removals(dir, run, run.local_serial) > 0) target = std::max(target, run.local_serial);
+		if (mirror_removals(*mirror, run, run.local_serial) > 0) target = std::max(target, run.local_serial);
 	} else if (run.collect_names)
-		mirror_removals(dir, run, target);
+		mirror_removals(*mirror, run, target);
 	run.changed.settle();
 	if (run.skipped) LOG_WARN("%zu upstream entries were unusable and skipped", run.skipped);
 	LOG_INFO("%zu projects changed, target serial %lld", run.changed.size(), target);

@@ -49,6 +49,11 @@ bool read_status(const Layout &m, long long &serial, std::string *error)
 		if (error) *error = "cannot read " + path + ": " + strerror(errno);
 		return false;
 	}
+	return parse_status(s, path, serial, error);
+}
+
+bool parse_status(std::string s, const std::string &path, long long &serial, std::string *error)
+{
 	while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
 	if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) {
 		if (error) *error = path + " does not hold a serial";

@@ -82,6 +82,8 @@ private:
 // Returns false on an unreadable or malformed file (error set).
 bool read_status(const Layout &m, long long &serial, std::string *error = nullptr);
 bool write_status(const Layout &m, long long serial, std::string *error = nullptr);
+// The text of a status file (PATH, for the message) as a serial.
+bool parse_status(std::string text, const std::string &path, long long &serial, std::string *error);
 
 // DIR/.unlisted/NAME: package paths stored for project NAME that no page of
 // NAME may list yet. artifact-get adds a project's paths before it downloads

@@ -17,8 +17,10 @@
 
 namespace pm {
 
-StatePaths::StatePaths(const std::string &d)
-    : m(d), dir(m.dir()), status(m.status()), failed(m.state_file("failed")), deferred(m.state_file("deferred")),
+StatePaths::StatePaths(const std::string &d) : StatePaths(open_mirror_store("mirror-state", d, "")) {}
+
+StatePaths::StatePaths(std::shared_ptr<MirrorStore> s)
+    : store(std::move(s)), m(store->layout()), dir(m.dir()), status(m.status()), failed(m.state_file("failed")), deferred(m.state_file("deferred")),
       synced(m.state_file("synced-serial")), filters(m.state_file("filters")), last_run(m.state_file("last-run")),
       last_modified(m.last_modified())
 {
@@ -31,6 +33,8 @@ namespace {
 // skip_bad, only a warning: a run's own record files can end in half a line
 // when the disk filled up under a tool, and the records lost with it count
 // as lost (their projects stay in the failed list), which is the truth.
+template <class Fn> bool each_record_in(FILE *f, const std::string &path, Fn fn, std::string &error, bool skip_bad);
+
 template <class Fn> bool each_record(const std::string &path, Fn fn, std::string &error, bool skip_bad = false)
 {
 	FILE *f = fopen(path.c_str(), "r");
@@ -39,6 +43,27 @@ template <class Fn> bool each_record(const std::string &path, Fn fn, std::string
 		error = "cannot read " + path + ": " + strerror(errno);
 		return false;
 	}
+	return each_record_in(f, path, fn, error, skip_bad);
+}
+
+// The same over an object's text (a state file on the mirror's storage).
+template <class Fn> bool each_record_of(MirrorStore &s, const std::string &path, Fn fn, std::string &error)
+{
+	std::string text;
+	bool found;
+	if (!s.read(path, text, found, error)) return false;
+	if (!found || text.empty()) return true;
+	FILE *f = fmemopen(text.data(), text.size(), "r");
+	if (!f) {
+		error = "cannot read " + path + ": " + strerror(errno);
+		return false;
+	}
+	return each_record_in(f, path, fn, error, false);
+}
+
+// Reads f to its end and closes it.
+template <class Fn> bool each_record_in(FILE *f, const std::string &path, Fn fn, std::string &error, bool skip_bad)
+{
 	NdjsonReader in(f);
 	rapidjson::Document doc;
 	std::string err;
@@ -89,6 +114,43 @@ std::string project_record(const std::string &name, long long serial)
 
 } // namespace
 
+namespace {
+
+// One record of a name list into out; false when it names no project.
+bool add_name_record(const rapidjson::Document &d, NameMap &out)
+{
+	std::string n = name_of(d);
+	if (n.empty()) return false;
+	long long s = std::max(0LL, get_int(d, "serial", 0)), first = std::max(0LL, get_int(d, "first", 0));
+	auto it = out.find(n);
+	if (it == out.end()) {
+		out[n] = Pending{s, first};
+	} else {
+		it->second.serial = std::max(it->second.serial, s);
+		if (first > 0 && (it->second.first == 0 || first < it->second.first)) it->second.first = first;
+	}
+	return true;
+}
+
+} // namespace
+
+bool read_name_list(MirrorStore &st, const std::string &path, NameMap &out, std::string &error)
+{
+	bool bad = false;
+	size_t line = 0;
+	bool ok = each_record_of(
+	    st, path,
+	    [&](const rapidjson::Document &d) {
+		    line++;
+		    if (!add_name_record(d, out) && !bad) {
+			    error = path + ": line " + std::to_string(line) + " names no project";
+			    bad = true;
+		    }
+	    },
+	    error);
+	return ok && !bad;
+}
+
 bool read_name_list(const std::string &path, NameMap &out, std::string &error)
 {
 	bool bad = false;
@@ -97,19 +159,9 @@ bool read_name_list(const std::string &path, NameMap &out, std::string &error)
 	    path,
 	    [&](const rapidjson::Document &d) {
 		    line++;
-		    std::string n = name_of(d);
-		    if (n.empty()) {
-			    if (!bad) error = path + ": line " + std::to_string(line) + " names no project";
+		    if (!add_name_record(d, out) && !bad) {
+			    error = path + ": line " + std::to_string(line) + " names no project";
 			    bad = true;
-			    return;
-		    }
-		    long long s = std::max(0LL, get_int(d, "serial", 0)), first = std::max(0LL, get_int(d, "first", 0));
-		    auto it = out.find(n);
-		    if (it == out.end()) {
-			    out[n] = Pending{s, first};
-		    } else {
-			    it->second.serial = std::max(it->second.serial, s);
-			    if (first > 0 && (it->second.first == 0 || first < it->second.first)) it->second.first = first;
 		    }
 	    },
 	    error);
@@ -118,9 +170,15 @@ bool read_name_list(const std::string &path, NameMap &out, std::string &error)
 
 bool held_projects(const std::string &mirror_dir, NameMap &out, std::string &error)
 {
-	// The one answer to which projects the mirror holds is the layout's.
+	return held_projects(*open_mirror_store("mirror-state", mirror_dir, ""), out, error);
+}
+
+bool held_projects(MirrorStore &st, NameMap &out, std::string &error)
+{
+	// The one answer to which projects the mirror holds is the layout's
+	// (the storage's, on a bucket).
 	RootList list;
-	if (!Layout(mirror_dir).held_projects(list, error)) return false;
+	if (!st.held_projects(list, error)) return false;
 	for (size_t i = 0; i < list.size(); i++) {
 		if (list.removed(i)) continue;
 		std::string n(list.display(i));
@@ -132,10 +190,12 @@ bool held_projects(const std::string &mirror_dir, NameMap &out, std::string &err
 
 bool begin_run(const StatePaths &p, const std::string &filters, Begin &b, std::string &error)
 {
-	if (!read_status(p.m, b.status, &error)) return false;
+	if (!read_status(*p.store, b.status, &error)) return false;
 	b.since = b.status;
 	std::string text;
-	if (read_file(p.synced, text, 256)) {
+	bool found;
+	if (!p.store->read(p.synced, text, found, error)) return false;
+	if (found) {
 		// "TARGET STATUS", only valid with the status it was written with: a
 		// status set back by hand (0 forces a full check) wins.
 		long long t = -1, base = -1;
@@ -145,7 +205,8 @@ bool begin_run(const StatePaths &p, const std::string &filters, Begin &b, std::s
 			b.since = t;
 	}
 	b.stored_filters.clear();
-	if (read_file(p.filters, text, 4096)) {
+	if (!p.store->read(p.filters, text, found, error)) return false;
+	if (found) {
 		size_t nl = text.find('\n');
 		b.stored_filters = text.substr(0, nl);
 	}

@@ -14,16 +14,21 @@
 #pragma once
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "layout.h"
+#include "mirror_store.h"
 
 namespace pm {
 
-// The state files, as the layout names them.
+// The state files, as the layout names them, and the storage they are on
+// (mirror_store.h): the mirror directory, or the mirror's bucket.
 struct StatePaths {
 	explicit StatePaths(const std::string &dir);
+	explicit StatePaths(std::shared_ptr<MirrorStore> s);
+	std::shared_ptr<MirrorStore> store;
 	Layout m;
 	std::string dir, status, failed, deferred, synced, filters, last_run, last_modified;
 };
@@ -42,11 +47,14 @@ using NameMap = std::map<std::string, Pending>;
 // records for one name the highest serial wins. Lines that are not records
 // of a valid normalized name are an error (the file is ours: it is damaged).
 bool read_name_list(const std::string &path, NameMap &out, std::string &error);
+// The same, of a state file on the mirror's storage.
+bool read_name_list(MirrorStore &s, const std::string &path, NameMap &out, std::string &error);
 
 // The projects the mirror holds, with the serial their pages were written at:
 // from the root index.v1_json when it is usable, else from the page
 // directories. The one place that asks; see index_root.h.
 bool held_projects(const std::string &mirror_dir, NameMap &out, std::string &error);
+bool held_projects(MirrorStore &s, NameMap &out, std::string &error);
 
 // Where a mirror run starts listing changes: DIR/status, or the processed
 // serial when it was written with this status; 0 for a full pass.

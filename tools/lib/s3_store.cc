@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <cstdlib>
 #include <ctime>
 #include <set>
 
@@ -205,7 +206,11 @@ std::unique_ptr<S3Store> s3_store_from_options(const char *prog, std::string &di
 	std::string why;
 	if (!dir.empty() && !parse_s3_location(dir, false, cfg.bucket, cfg.prefix, &why))
 		usage_error(prog, "-d: %s", why.c_str());
-	if (!s3_configure(config, dir.empty(), cfg, warnings, why)) usage_error(prog, "%s", why.c_str());
+	// pypi-mirror(1) names its configuration in the environment: the tools
+	// it runs on a bucket find the [s3] section there.
+	std::string conf = config;
+	if (conf.empty() && !dir.empty() && getenv("PYPI_MIRROR_CONFIG")) conf = getenv("PYPI_MIRROR_CONFIG");
+	if (!s3_configure(conf, dir.empty(), cfg, warnings, why)) usage_error(prog, "%s", why.c_str());
 	for (auto &w : warnings) LOG_TOOL_WARN("%s", w.c_str());
 	auto s = std::make_unique<S3Store>(std::move(cfg));
 	dir = s->config().location();

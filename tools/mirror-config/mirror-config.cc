@@ -19,6 +19,7 @@
 #include "ini_file.h"
 #include "log.h"
 #include "names.h"
+#include "s3.h"
 #include "target_env.h"
 #include "text.h"
 
@@ -437,9 +438,23 @@ int main(int argc, char **argv)
 	Reader m(cfg, "mirror");
 	std::string directory = m.str("directory");
 	if (directory.empty()) fail(cfg, "mirror", m.find("directory"), "directory", "is required (the mirror's root)");
-	directory = absolute(directory);
-	while (directory.size() > 1 && directory.back() == '/')
-		directory.pop_back();
+	// storage-backend = s3 (bandersnatch's form): directory is /BUCKET/PREFIX
+	// and the tools get s3://BUCKET/PREFIX; the [s3] section must give an
+	// endpoint and the bucket a usable name (pm::s3_configure says why not).
+	const std::string backend = lower(m.str("storage-backend", "filesystem"));
+	const bool s3 = backend == "s3";
+	if (s3) {
+		pm::S3Config sc;
+		std::vector<std::string> warnings;
+		std::string why;
+		if (!pm::s3_configure(file, true, sc, warnings, why)) fail(cfg, "mirror", m.find("storage-backend"), "", why);
+		for (auto &w : warnings) LOG_WARN("%s: %s", file.c_str(), w.c_str());
+		directory = sc.location();
+	} else {
+		directory = absolute(directory);
+		while (directory.size() > 1 && directory.back() == '/')
+			directory.pop_back();
+	}
 	bool allow_http = m.boolean("allow-non-https", false);
 	std::string master = m.url("master", "https://pypi.org", allow_http);
 	long long workers = m.integer("workers", 3, 1, 10);
@@ -473,8 +488,8 @@ int main(int argc, char **argv)
 		     "true is not supported: pip cannot use a hashed index without a URL rewrite; set it to false");
 	if (std::string d = lower(m.str("digest-name", "sha256")); d != "sha256")
 		fail(cfg, "mirror", m.find("digest-name"), "", "'" + d + "' is not supported: pages carry sha256 only");
-	if (std::string s = lower(m.str("storage-backend", "filesystem")); s != "filesystem")
-		fail(cfg, "mirror", m.find("storage-backend"), "", "'" + s + "' is not supported: only filesystem");
+	if (backend != "filesystem" && !s3)
+		fail(cfg, "mirror", m.find("storage-backend"), "", "'" + backend + "' is not supported: filesystem or s3");
 	std::string proxy = m.str("proxy");
 
 	// A private upstream: TLS files, and credentials that reach the tools
@@ -553,8 +568,23 @@ int main(int argc, char **argv)
 
 	Reader p(cfg, "pypi-mirror");
 	std::string log_dir = absolute(p.str("log-dir", "/var/log/pypi-mirror"));
+	// What stays on local disk: a run's scratch space (and, on a bucket, the
+	// lock): the mirror directory itself, or for a bucket local-dir (default
+	// $TMPDIR/pypi-mirror.BUCKET.PREFIX, one per mirror).
+	std::string local_dir = p.str("local-dir");
+	if (!local_dir.empty()) {
+		local_dir = absolute(local_dir);
+	} else if (s3) {
+		const char *t = getenv("TMPDIR");
+		std::string leaf = directory.substr(5);
+		for (char &ch : leaf)
+			if (ch == '/') ch = '.';
+		local_dir = std::string(t && *t ? t : "/tmp") + "/pypi-mirror." + leaf;
+	} else {
+		local_dir = directory;
+	}
 	std::string lock_file = p.str("lock-file");
-	lock_file = lock_file.empty() ? directory + "/.lock" : absolute(lock_file);
+	lock_file = lock_file.empty() ? local_dir + "/.lock" : absolute(lock_file);
 	std::string max_deletions;
 	if (p.present("max-deletions") && !p.str("max-deletions").empty())
 		max_deletions = std::to_string(p.integer("max-deletions", 0, 0, 1LL << 40));
@@ -647,6 +677,14 @@ int main(int argc, char **argv)
 	if (!closure && !closure_args.empty())
 		fail(cfg, "closure", nullptr, "requirements", "[closure] names no requirements, pyproject or lock file");
 
+	// What the tools do not do on a bucket yet: refused, not half done.
+	if (s3) {
+		if (json) fail(cfg, "mirror", m.find("json"), "", "true is not supported with storage-backend = s3 yet");
+		if (!diff_file.empty()) fail(cfg, "mirror", m.find("diff-file"), "", "is not supported with storage-backend = s3");
+		if (demand) fail(cfg, "demand", nullptr, "enabled", "[demand] is not supported with storage-backend = s3 yet");
+		if (closure) fail(cfg, "closure", nullptr, "requirements", "[closure] is not supported with storage-backend = s3 yet");
+	}
+
 	// Anything left unread in our sections is a typo or a key from
 	// another version: say so, naming it, but keep going.
 	for (Reader *r : {&m, &p, &dm, &cl})
@@ -667,6 +705,7 @@ int main(int argc, char **argv)
 	if (g_errors) return pm::kExitUsage;
 
 	out.set("PM_DIRECTORY", directory);
+	out.set("PM_LOCAL_DIR", local_dir);
 	out.set("PM_MASTER", master);
 	out.flag("PM_ALLOW_NON_HTTPS", allow_http);
 	out.set("PM_WORKERS", workers);

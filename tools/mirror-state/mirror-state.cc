@@ -18,6 +18,7 @@
 #include "fsutil.h"
 #include "layout.h"
 #include "log.h"
+#include "mirror_store.h"
 #include "names.h"
 #include "ndjson.h"
 #include "run_state.h"
@@ -59,7 +60,12 @@ static const char usage[] =
     "  progress [--phase NAME] [--input FILE]\n"
     "        pass records through, with a progress line on a terminal\n"
     "\n"
-    "  -d, --dir DIR      the mirror directory\n"
+    "  -d, --dir DIR      the mirror directory (or s3://BUCKET/PREFIX: the state\n"
+    "                     objects of a mirror in an S3 store)\n"
+    "      --config FILE  the [s3] section for an s3:// DIR (default:\n"
+    "                     $PYPI_MIRROR_CONFIG); AWS_* from the environment\n"
+    "      --local-dir D  where the run's scratch space lives (default DIR;\n"
+    "                     required by prepare for an s3:// DIR)\n"
     "  -v, --verbose      more log output; -q, --quiet less\n"
     "  -h, --help         this help;  -V, --version  the version\n"
     "Exit status: 0 done, 1 nothing to sync (plan) or some projects failed\n"
@@ -73,6 +79,8 @@ constexpr long long kNoSerials = -2;
 
 struct Opts {
 	std::string dir, filters, held, metrics, command = "mirror", master, phase = "sync";
+	std::string config, local; // --config (a bucket's [s3]), --local-dir (scratch space)
+	std::shared_ptr<MirrorStore> store; // where the state is: the mirror directory or its bucket
 	bool sync = false, purge = false, fsync = false, shell = false, json = false;
 	long long start = -1, exit_code = -1, upstream = -1;
 	RunFiles files;
@@ -124,9 +132,21 @@ int remove_hidden_tmp(const char *p, const struct stat *, int type, struct FTW *
 // generation file bandersnatch wants (it resets a mirror without one).
 int cmd_prepare(const Opts &o)
 {
-	Layout m(o.dir);
-	std::string work = m.work_dir(), running = o.dir + "/.pypi-mirror.running", err;
-	if (file_exists(work) || file_exists(running)) {
+	// On a bucket only the scratch space is local: the state objects need
+	// no sweep (each is one PUT: there or not), the disk no reserve.
+	MirrorStore &st = *o.store;
+	if (!st.on_disk() && o.local.empty()) usage_error("a mirror in a bucket needs --local-dir for its scratch space");
+	const Layout &m = st.local_layout();
+	std::string work = m.work_dir(), running = m.dir() + "/.pypi-mirror.running", err;
+	if (!st.on_disk()) {
+		if (file_exists(work)) {
+			LOG_WARN("the previous run did not finish; removing its work files");
+			if (!remove_tree(work)) return fail("cannot remove " + work + ": " + strerror(errno));
+		}
+		if (!remove_tree(m.spool_dir())) return fail("cannot remove " + m.spool_dir() + ": " + strerror(errno));
+		for (auto &d : {work, o.json ? m.spool_dir() : work})
+			if (!mkdir_p(d)) return fail("cannot create " + d + ": " + strerror(errno));
+	} else if (file_exists(work) || file_exists(running)) {
 		LOG_WARN("the previous run did not finish; removing its temporary files");
 		std::vector<std::string> gone = {work, m.spool_dir(), running};
 		for (const char *pat : {"/.status.*.*", "/.generation.*.*", "/.pypi-mirror.*.*.*", "/web/.last-modified.*.*"}) {
@@ -140,8 +160,8 @@ int cmd_prepare(const Opts &o)
 		nftw(m.web().c_str(), remove_hidden_tmp, 16, FTW_PHYS);
 	}
 	for (auto &d : {work, m.web(), o.json ? m.spool_dir() : work})
-		if (!mkdir_p(d)) return fail("cannot create " + d + ": " + strerror(errno));
-	if (!file_exists(m.reserve())) {
+		if (st.on_disk() && !mkdir_p(d)) return fail("cannot create " + d + ": " + strerror(errno));
+	if (st.on_disk() && !file_exists(m.reserve())) {
 		int fd = open(m.reserve().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		int e = fd < 0 ? errno : posix_fallocate(fd, 0, kReserveBytes);
 		if (e == EOPNOTSUPP || e == EINVAL) { // no fallocate here: write the bytes
@@ -161,7 +181,10 @@ int cmd_prepare(const Opts &o)
 		int fd = open((work + f).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0 || close(fd) != 0) return fail("cannot create " + work + f + ": " + strerror(errno));
 	}
-	if (!file_exists(m.generation()) && !write_file_atomic(m.generation(), "5", o.fsync, &err)) return fail(err);
+	std::string text;
+	bool found;
+	if (!st.read(st.layout().generation(), text, found, err)) return fail(err);
+	if (!found && !st.write(st.layout().generation(), "5", o.fsync, err)) return fail(err);
 	return kExitOk;
 }
 
@@ -185,7 +208,8 @@ struct Written {
 int cmd_diff_file(const Opts &o)
 {
 	if (o.args.size() != 1) usage_error("diff-file needs one PATH");
-	Layout m(o.dir);
+	if (!o.store->on_disk()) return fail("diff-file lists files on a filesystem; " + o.dir + " is a bucket");
+	const Layout &m = o.store->local_layout();
 	const std::string &path = o.args[0];
 	struct stat st;
 	if (stat((m.work_dir() + "/stamp").c_str(), &st) != 0) return fail("no run started: " + m.work_dir() + "/stamp");
@@ -217,10 +241,10 @@ void report(const Opts &o, Summary &s)
 	long long now = time(nullptr);
 	if (s.started > 0) s.seconds = now - s.started;
 	LOG_INFO("Run summary: %s", s.human().c_str());
-	StatePaths p(o.dir);
+	StatePaths p(o.store);
 	std::string text = local_time(now) + " " + s.command + " " + s.human() + " exit=" + std::to_string(s.exit_code) +
 	                   "\n" + s.to_json() + "\n", err;
-	if (!write_file_atomic(p.last_run, text, o.fsync, &err)) LOG_ERROR("cannot write %s", err.c_str());
+	if (!p.store->write(p.last_run, text, o.fsync, err)) LOG_ERROR("cannot write %s", err.c_str());
 	if (o.metrics.empty() || s.command != "mirror") return;
 	long long last_success = -1;
 	if (s.exit_code <= 1) {
@@ -237,11 +261,11 @@ int cmd_begin(const Opts &o)
 {
 	Begin b;
 	std::string err;
-	if (!begin_run(StatePaths(o.dir), o.filters, b, err)) return fail(err);
+	if (!begin_run(StatePaths(o.store), o.filters, b, err)) return fail(err);
 	long long nheld = 0;
 	if (!b.full_reason.empty() && !o.held.empty()) {
 		NameMap held;
-		if (!held_projects(o.dir, held, err)) return fail("cannot list the projects the mirror holds: " + err);
+		if (!held_projects(*o.store, held, err)) return fail("cannot list the projects the mirror holds: " + err);
 		std::string text;
 		for (auto &[n, p] : held)
 			text += "{\"name\":\"" + n + "\",\"serial\":" + std::to_string(p.serial) + "}\n";
@@ -255,10 +279,10 @@ int cmd_begin(const Opts &o)
 
 int cmd_plan(const Opts &o)
 {
-	StatePaths p(o.dir);
+	StatePaths p(o.store);
 	NameMap failed, held, deferred;
 	std::string err;
-	if (!read_name_list(p.failed, failed, err) || !read_name_list(p.deferred, deferred, err) ||
+	if (!read_name_list(*p.store, p.failed, failed, err) || !read_name_list(*p.store, p.deferred, deferred, err) ||
 	    (!o.held.empty() && !read_name_list(o.held, held, err)))
 		return fail(err);
 	PlanCounts c;
@@ -277,7 +301,7 @@ int cmd_held(const Opts &o)
 {
 	NameMap held;
 	std::string err;
-	if (!held_projects(o.dir, held, err)) return fail(err);
+	if (!held_projects(*o.store, held, err)) return fail(err);
 	for (auto &[n, p] : held) printf("{\"name\":\"%s\",\"serial\":%lld}\n", n.c_str(), p.serial);
 	return fflush(stdout) == 0 ? kExitOk : fail(std::string("cannot write: ") + strerror(errno));
 }
@@ -287,7 +311,7 @@ int cmd_sync_input(const Opts &o)
 	if (o.args.empty()) usage_error("sync-input needs at least one project name");
 	NameMap failed;
 	std::string err;
-	if (!read_name_list(StatePaths(o.dir).failed, failed, err)) return fail(err);
+	if (!read_name_list(*o.store, StatePaths(o.store).failed, failed, err)) return fail(err);
 	std::string out;
 	for (auto &a : o.args) {
 		if (!valid_project_name(a)) {
@@ -322,18 +346,18 @@ void print_summary(const Opts &o, const Summary &s)
 bool record_mirror(const Opts &o, const StatePaths &p, const Begin &b, Summary &s, const NameMap &failed,
                    const std::vector<std::string> &deferred, std::string &err)
 {
-	std::string old;
+	MirrorStore &st = *p.store;
 	if (!failed.empty()) {
-		if (!write_file_atomic(p.failed, failed_list_text(failed), o.fsync, &err)) return false;
-	} else {
-		remove_file(p.failed);
+		if (!st.write(p.failed, failed_list_text(failed), o.fsync, err)) return false;
+	} else if (!st.remove(p.failed, err)) {
+		return false;
 	}
 	// Releases the cooldown held back: their projects' records will not
 	// change when they come of age, so they are looked at again next run.
 	if (!o.filters.empty() && !deferred.empty()) {
-		if (!write_file_atomic(p.deferred, deferred_list_text(deferred), o.fsync, &err)) return false;
-	} else {
-		remove_file(p.deferred);
+		if (!st.write(p.deferred, deferred_list_text(deferred), o.fsync, err)) return false;
+	} else if (!st.remove(p.deferred, err)) {
+		return false;
 	}
 	if (s.target < b.since)
 		LOG_WARN("upstream's serial (%lld) is below the one this mirror already processed (%lld)", s.target, b.since);
@@ -341,27 +365,29 @@ bool record_mirror(const Opts &o, const StatePaths &p, const Begin &b, Summary &
 	if (s.unnamed == 0) {
 		long long processed = std::max(s.target, b.since);
 		std::string line = std::to_string(processed) + " " + std::to_string(s.serial) + "\n";
-		if (!write_file_atomic(p.synced, line, o.fsync, &err)) return false;
+		if (!st.write(p.synced, line, o.fsync, err)) return false;
 		// The mirror is now pruned to these rules: every project of the full
 		// pass landed, or waits in the failed list, which later runs retry
 		// under the same rules.
 		if (!o.filters.empty()) {
-			if (!write_file_atomic(p.filters, o.filters + "\n", o.fsync, &err)) return false;
+			if (!st.write(p.filters, o.filters + "\n", o.fsync, err)) return false;
 			if (!b.full_reason.empty()) LOG_INFO("Filter rules %s recorded in %s", o.filters.c_str(), p.filters.c_str());
-		} else if (!b.stored_filters.empty()) {
-			remove_file(p.filters);
+		} else if (!b.stored_filters.empty() && !st.remove(p.filters, err)) {
+			return false;
 		}
-	}
-	if (s.serial != s.previous_serial) {
-		if (!write_status(pm::Layout(o.dir), s.serial, &err)) return false;
-		LOG_INFO("Mirror serial %lld -> %lld", s.previous_serial, s.serial);
 	}
 	char stamp[32];
 	time_t t = static_cast<time_t>(s.started > 0 ? s.started : time(nullptr));
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H:%M:%S\n", &tm);
-	if (!write_file_atomic(p.last_modified, stamp, o.fsync, &err)) LOG_ERROR("cannot write %s", err.c_str());
+	std::string lm_err;
+	if (!st.write(p.last_modified, stamp, o.fsync, lm_err)) LOG_ERROR("cannot write %s", lm_err.c_str());
+	// status last: everything it covers is stored before it moves.
+	if (s.serial != s.previous_serial) {
+		if (!write_status(st, s.serial, o.fsync, &err)) return false;
+		LOG_INFO("Mirror serial %lld -> %lld", s.previous_serial, s.serial);
+	}
 	if (s.failed > 0) {
 		std::string names = failed_summary(failed);
 		LOG_WARN("%lld projects failed and will be retried next run: %s", s.failed,
@@ -373,12 +399,12 @@ bool record_mirror(const Opts &o, const StatePaths &p, const Begin &b, Summary &
 int cmd_collect(const Opts &o)
 {
 	if (o.files.input.empty()) usage_error("collect needs --input");
-	StatePaths p(o.dir);
+	StatePaths p(o.store);
 	Begin b;
 	NameMap prev, failed;
 	std::vector<std::string> deferred;
 	std::string err;
-	if (!begin_run(p, o.filters, b, err) || !read_name_list(p.failed, prev, err)) return fail(err);
+	if (!begin_run(p, o.filters, b, err) || !read_name_list(*p.store, p.failed, prev, err)) return fail(err);
 	Summary s;
 	s.command = o.sync ? "sync" : "mirror";
 	s.previous_serial = s.serial = b.status;
@@ -397,22 +423,23 @@ int cmd_collect(const Opts &o)
 	}
 	auto write = [&] {
 		if (!o.sync) return record_mirror(o, p, b, s, failed, deferred, err);
-		if (merged.empty()) return remove_file(p.failed), true;
-		return write_file_atomic(p.failed, failed_list_text(merged), o.fsync, &err);
+		if (merged.empty()) return p.store->remove(p.failed, err);
+		return p.store->write(p.failed, failed_list_text(merged), o.fsync, err);
 	};
 	// On a full disk, the space prepare set aside is given back once, and
 	// the state written again.
 	bool ok = write();
-	if (!ok && file_exists(p.m.reserve())) {
+	const Layout &local = p.store->local_layout();
+	if (!ok && p.store->on_disk() && file_exists(local.reserve())) {
 		LOG_WARN("cannot record this run's state in %s (%s): giving back the %lld bytes reserved in %s, and trying again",
-		         p.m.work_dir().c_str(), err.c_str(), kReserveBytes, p.m.reserve().c_str());
-		remove_file(p.m.reserve());
+		         p.dir.c_str(), err.c_str(), kReserveBytes, local.reserve().c_str());
+		remove_file(local.reserve());
 		ok = write();
 	}
 	if (!ok) {
 		LOG_ERROR("cannot record this run's state in %s: %s; status and the failed list are left as they were (the "
 		          "next run redoes this work)",
-		          p.m.work_dir().c_str(), err.c_str());
+		          p.dir.c_str(), err.c_str());
 		return kExitFatal;
 	}
 	s.exit_code = s.failed > 0 || s.unnamed > 0 ? kExitSomeFailed : kExitOk;
@@ -429,7 +456,7 @@ int cmd_finish(const Opts &o)
 	s.exit_code = static_cast<int>(o.exit_code);
 	s.started = o.start;
 	std::string err;
-	if (!read_status(pm::Layout(o.dir), s.serial, &err)) LOG_WARN("%s", err.c_str());
+	if (!read_status(*o.store, s.serial, &err)) LOG_WARN("%s", err.c_str());
 	s.previous_serial = s.serial;
 	for (auto &f : o.files.input) { // the target, when the run got that far
 		RunFiles only;
@@ -521,14 +548,14 @@ int cmd_progress(const Opts &o)
 
 int cmd_status(const Opts &o)
 {
-	StatePaths p(o.dir);
+	StatePaths p(o.store);
 	long long serial = 0;
-	std::string err, text;
-	bool have_serial = read_status(pm::Layout(o.dir), serial, &err);
+	std::string err, text, rerr;
+	bool have_serial = read_status(*p.store, serial, &err), found;
 	long long processed = -1;
-	if (read_file(p.synced, text, 256)) sscanf(text.c_str(), "%lld", &processed);
+	if (p.store->read(p.synced, text, found, rerr) && found) sscanf(text.c_str(), "%lld", &processed);
 	std::string last_human, last_json;
-	if (read_file(p.last_run, text, 1 << 16)) {
+	if (p.store->read(p.last_run, text, found, rerr) && found) {
 		size_t nl = text.find('\n');
 		last_human = text.substr(0, nl);
 		if (nl != std::string::npos) {
@@ -540,7 +567,7 @@ int cmd_status(const Opts &o)
 		}
 	}
 	NameMap failed;
-	bool failed_ok = read_name_list(p.failed, failed, err);
+	bool failed_ok = read_name_list(*p.store, p.failed, failed, err);
 	if (o.json) {
 		std::string j = "{\"serial\":" + (have_serial ? std::to_string(serial) : std::string("null"));
 		j += ",\"upstream_serial\":" + (o.upstream >= 0 ? std::to_string(o.upstream) : std::string("null"));
@@ -595,7 +622,8 @@ int main(int argc, char **argv)
 	log_set_prog(kProg);
 	enum {
 		kFilters = 1000, kHeld, kSync, kInput, kResults, kDropped, kStaleSeen, kStaleLeft, kPurged, kPurge,
-		kStart, kMetrics, kFsync, kShell, kExit, kCommand, kJson, kUpstream, kMaster, kPhase
+		kStart, kMetrics, kFsync, kShell, kExit, kCommand, kJson, kUpstream, kMaster, kPhase,
+		kConfig, kLocal
 	};
 	static const option longopts[] = {{"dir", required_argument, nullptr, 'd'},
 	                                  {"filters", required_argument, nullptr, kFilters},
@@ -618,6 +646,8 @@ int main(int argc, char **argv)
 	                                  {"upstream", required_argument, nullptr, kUpstream},
 	                                  {"master", required_argument, nullptr, kMaster},
 	                                  {"phase", required_argument, nullptr, kPhase},
+	                                  {"config", required_argument, nullptr, kConfig},
+	                                  {"local-dir", required_argument, nullptr, kLocal},
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	Opts o;
@@ -650,6 +680,8 @@ int main(int argc, char **argv)
 			break;
 		case kMaster: o.master = optarg; break;
 		case kPhase: o.phase = optarg; break;
+		case kConfig: o.config = optarg; break;
+		case kLocal: o.local = optarg; break;
 		}
 	}
 	if (optind >= argc) usage_error("no command given");
@@ -660,6 +692,7 @@ int main(int argc, char **argv)
 	if (o.command != "mirror" && o.command != "sync") usage_error("--command is mirror or sync");
 	if (cmd != "sync-input" && cmd != "tally" && cmd != "diff-file" && !o.args.empty())
 		usage_error("unexpected argument '" + o.args[0] + "'");
+	if (cmd != "tally" && cmd != "progress") o.store = open_mirror_store(kProg, o.dir, o.config, o.local);
 	if (cmd == "begin") return cmd_begin(o);
 	if (cmd == "plan") return cmd_plan(o);
 	if (cmd == "held") return cmd_held(o);

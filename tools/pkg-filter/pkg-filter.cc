@@ -12,6 +12,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "layout.h"
+#include "mirror_store.h"
 #include "log.h"
 #include "ndjson.h"
 #include "record.h"
@@ -30,6 +31,8 @@ static const char usage[] =
     "  -c, --config FILE   configuration file (INI) with the filter sections\n"
     "  -d, --directory DIR mirror root: a dropped project that the mirror holds\n"
     "                      becomes a removal record, so it is pruned\n"
+    "                      (s3://BUCKET/PREFIX: the mirror in an S3 store, its\n"
+    "                      [s3] section from CONFIG)\n"
     "      --dropped FILE  append a record of every dropped project/file and why\n"
     "      --now EPOCH     the time [min_age] counts from (default: $PYPI_MIRROR_NOW,\n"
     "                      else now)\n"
@@ -113,8 +116,10 @@ int main(int argc, char **argv)
 		if (deferred) set_bool(d, d, "deferred", true);
 		drop_out.write(d);
 	};
-	const Layout mirror(dir);
-	auto held_by_mirror = [&](const std::string &name) { return !dir.empty() && mirror.holds(name); };
+	// The mirror -d names, a directory or a bucket; -c gives a bucket's [s3].
+	std::unique_ptr<MirrorStore> mirror;
+	if (!dir.empty()) mirror = open_mirror_store("pkg-filter", dir, config);
+	auto held_by_mirror = [&](const std::string &name) { return mirror && mirror->holds(name); };
 	auto drop_project = [&](const ProjectRecord &r, const std::string &why) {
 		dropped_projects++;
 		note_drop(r.name, "", why);
