@@ -17,6 +17,7 @@
 #include "access_log.h"
 #include "cli.h"
 #include "ini_file.h"
+#include "layout.h"
 #include "log.h"
 #include "names.h"
 #include "target_env.h"
@@ -386,8 +387,25 @@ std::string shell_quote(const std::string &s)
 	return q + "'";
 }
 
+// Shell-quoted words, for the wrapper to turn into an array with eval.
+struct Words {
+	std::string text;
+	Words &add(const std::string &w)
+	{
+		text += (text.empty() ? "" : " ") + shell_quote(w);
+		return *this;
+	}
+	Words &add(const Words &w)
+	{
+		if (!w.text.empty()) text += (text.empty() ? "" : " ") + w.text;
+		return *this;
+	}
+};
+
 struct Out {
 	std::vector<std::pair<std::string, std::string>> vars;
+	// NAME=(WORDS): an array, its words quoted already.
+	void array(const char *k, const Words &w) { vars.emplace_back(std::string(k) + "=(", w.text + ")"); }
 	void set(const char *k, const std::string &v) { vars.emplace_back(k, v); }
 	void set(const char *k, long long v) { vars.emplace_back(k, std::to_string(v)); }
 	void flag(const char *k, bool v) { vars.emplace_back(k, v ? "1" : "0"); }
@@ -717,7 +735,93 @@ int main(int argc, char **argv)
 	out.set("PM_DEMAND_MAX_NEW", demand_max_new);
 	out.flag("PM_CLOSURE", closure);
 	out.set("PM_CLOSURE_ARGS", closure_args);
+
+	// What the settings mean to the tools: the environment they read and
+	// each tool's command line, so that pypi-mirror(1) derives nothing from
+	// the settings itself. PM_ENV, PM_ENV_UNSET and PM_ARGS_* are arrays.
+	pm::Layout lay(directory);
+	out.set("PM_WORK_DIR", lay.work_dir());
+	out.set("PM_SPOOL_DIR", lay.spool_dir());
+	Words env, unset;
+	env.add("PYPI_MIRROR_UPSTREAM=" + master);
+	env.add("PYPI_MIRROR_TIMEOUT=" + std::to_string(timeout));
+	env.add("PYPI_MIRROR_GLOBAL_TIMEOUT=" + std::to_string(global_timeout));
+	if (allow_http) env.add("PYPI_MIRROR_ALLOW_NON_HTTPS=1");
+	else unset.add("PYPI_MIRROR_ALLOW_NON_HTTPS");
+	if (!proxy.empty())
+		for (const char *v : {"http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY"}) env.add(std::string(v) + "=" + proxy);
+	// A private upstream (http_options_from_env): credentials reach the
+	// tools through the environment or a file, never argv.
+	for (auto [name, value] : {std::pair<const char *, const std::string *>{"CA_BUNDLE", &ca_bundle},
+	                           {"CLIENT_CERT", &client_cert}, {"CLIENT_KEY", &client_key}, {"NETRC", &netrc},
+	                           {"USERNAME", &username}, {"PASSWORD", &password}, {"PASSWORD_FILE", &password_file},
+	                           {"TOKEN", &token}, {"TOKEN_FILE", &token_file}}) {
+		std::string var = std::string("PYPI_MIRROR_") + name;
+		if (value->empty()) unset.add(var);
+		else env.add(var + "=" + *value);
+	}
+	out.array("PM_ENV", env);
+	out.array("PM_ENV_UNSET", unset);
+	Words hosts;
+	for (size_t i = 0; i < file_hosts.size();) {
+		size_t e = std::min(file_hosts.find(' ', i), file_hosts.size());
+		hosts.add("--allow-host").add(file_hosts.substr(i, e - i));
+		i = e + 1;
+	}
+	const std::string jobs = std::to_string(resolve_concurrency), work = lay.work_dir();
+	Words fetch, resolve, closure_cmd, filter, get, index, purge_cmd, dm_cmd, learn, verify, state;
+	fetch.add("-u").add(master).add("-j").add(jobs);
+	if (!source.empty()) fetch.add("--source").add(source);
+	resolve.add("-u").add(master).add("-j").add(jobs).add("--source").add(metadata_source).add(hosts);
+	closure_cmd.add("-u").add(master).add("-j").add(jobs).add(hosts).add("--cache").add(lay.closure_cache());
+	closure_cmd.add("--dropped").add(work + "/closure-dropped.ndjson");
+	if (!closure_args.empty()) closure_cmd.text += " " + closure_args; // quoted already
+	filter.add("-c").add(absolute(file)).add("-d").add(directory).add("--dropped").add(work + "/dropped.ndjson");
+	get.add("-d").add(directory).add("-u").add(master).add("-j").add(std::to_string(concurrency)).add(hosts);
+	get.add("--compare-method").add(compare).add("--no-progress");
+	if (!download_mirror.empty()) get.add("--download-mirror").add(download_mirror);
+	if (dm_no_fallback) get.add("--download-mirror-no-fallback");
+	if (!core_metadata) get.add("--no-metadata");
+	index.add("-d").add(directory).add("--simple-format").add(simple_format);
+	if (!root_uri.empty()) index.add("--root-uri").add(root_uri);
+	if (!release_files) index.add("--no-release-files");
+	if (json) index.add("--json");
+	if (!max_deletions.empty()) index.add("--max-deletions").add(max_deletions);
+	purge_cmd.add("-u").add(master);
+	if (!purge) purge_cmd.add("--no-purge");
+	dm_cmd.add("-d").add(directory).add("--min-requests").add(std::to_string(demand_min));
+	dm_cmd.add("--window").add(std::to_string(demand_window)).add("--expire").add(std::to_string(demand_expire));
+	dm_cmd.add("--absent-ttl").add(std::to_string(demand_absent)).add("--max-new").add(std::to_string(demand_max_new));
+	for (size_t i = 0; i < demand_logs.size();) {
+		size_t e = std::min(demand_logs.find('\n', i), demand_logs.size());
+		dm_cmd.add("--log").add(demand_logs.substr(i, e - i));
+		i = e + 1;
+	}
+	for (size_t i = 0; i < demand_keep.size();) {
+		size_t e = std::min(demand_keep.find(' ', i), demand_keep.size());
+		dm_cmd.add("--keep").add(demand_keep.substr(i, e - i));
+		i = e + 1;
+	}
+	learn.add("-d").add(directory).add("--absent-ttl").add(std::to_string(demand_absent)).add("--learn");
+	verify.add("-d").add(directory);
+	if (json) verify.add("--json");
+	state.add("-d").add(directory);
+	for (Words *w : {&get, &index, &dm_cmd, &learn, &state})
+		if (fsync) w->add("--fsync");
+	out.array("PM_ARGS_CHANGELOG_FETCH", fetch);
+	out.array("PM_ARGS_PKG_RESOLVE", resolve);
+	out.array("PM_ARGS_SERIAL_CHECK", Words().add("--max-rounds").add(std::to_string(stale_rounds)));
+	out.array("PM_ARGS_PKG_CLOSURE", closure_cmd);
+	out.array("PM_ARGS_PKG_FILTER", filter);
+	out.array("PM_ARGS_ARTIFACT_GET", get);
+	out.array("PM_ARGS_INDEX_WRITE", index);
+	out.array("PM_ARGS_CDN_PURGE", purge_cmd);
+	out.array("PM_ARGS_PKG_DEMAND", dm_cmd);
+	out.array("PM_ARGS_PKG_DEMAND_LEARN", learn);
+	out.array("PM_ARGS_MIRROR_VERIFY", verify);
+	out.array("PM_ARGS_MIRROR_STATE", state);
 	for (const auto &[k, v] : out.vars)
-		printf("%s=%s\n", k.c_str(), shell_quote(v).c_str());
+		if (k.back() == '(') printf("%s%s\n", k.c_str(), v.c_str());
+		else printf("%s=%s\n", k.c_str(), shell_quote(v).c_str());
 	return fflush(stdout) == 0 ? pm::kExitOk : pm::kExitFatal;
 }
