@@ -461,7 +461,7 @@ EOF
 	assert_equal "${PM_ARGS_INDEX_WRITE[*]}" "-d /srv/it's here --simple-format all --json --max-deletions 7 --fsync"
 	assert_equal "${PM_ARGS_SERIAL_CHECK[*]}" '--max-rounds 5'
 	assert_equal "${PM_ARGS_CDN_PURGE[*]}" '-u http://127.0.0.1:9 --no-purge'
-	assert_equal "${PM_ARGS_MIRROR_STATE[*]}" "-d /srv/it's here --fsync"
+	assert_equal "${PM_ARGS_MIRROR_STATE[*]}" "-d /srv/it's here --fsync" # purge = false
 	assert_equal "${PM_ARGS_MIRROR_VERIFY[*]}" "-d /srv/it's here --json"
 	assert_equal "${PM_ARGS_PKG_FILTER[*]}" "-c $CONF -d /srv/it's here --dropped /srv/it's here/.pypi-mirror.work/dropped.ndjson"
 	# A credential reaches the environment array, and no command line.

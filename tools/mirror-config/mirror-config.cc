@@ -806,6 +806,9 @@ int main(int argc, char **argv)
 	verify.add("-d").add(directory);
 	if (json) verify.add("--json");
 	state.add("-d").add(directory);
+	// collect's and finish's: where the metrics go, whether PURGE is asked.
+	if (!metrics_file.empty()) state.add("--metrics").add(metrics_file);
+	if (purge) state.add("--purge");
 	for (Words *w : {&get, &index, &dm_cmd, &learn, &state})
 		if (fsync) w->add("--fsync");
 	out.array("PM_ARGS_CHANGELOG_FETCH", fetch);

@@ -47,7 +47,8 @@ static const char usage[] =
     "        the processed serial, last-run file, metrics; print the summary record\n"
     "        (--shell: as NAME=VALUE lines); --run: the files pypi-mirror(1) keeps in\n"
     "        the run's work directory\n"
-    "  finish --exit N [--command mirror|sync] [--start T] [--input F] [--metrics FILE]\n"
+    "  finish --exit N [--command mirror|sync] [--start T] [--input F | --run]\n"
+    "        [--metrics FILE]\n"
     "        the last-run file and metrics of a run that recorded nothing\n"
     "  prepare [--json] [--fsync]\n"
     "        the run's scratch space (after a run that did not finish, its\n"
@@ -436,9 +437,10 @@ int cmd_collect(Opts o)
 	return s.exit_code;
 }
 
-int cmd_finish(const Opts &o)
+int cmd_finish(Opts o)
 {
 	if (o.exit_code < 0) usage_error("finish needs --exit");
+	if (o.run) o.files.input = run_files(Layout(o.dir)).input;
 	Summary s;
 	s.command = o.command;
 	s.exit_code = static_cast<int>(o.exit_code);
