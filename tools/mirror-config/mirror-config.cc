@@ -387,6 +387,25 @@ std::string shell_quote(const std::string &s)
 	return q + "'";
 }
 
+// The items of a list value: one a line, or separated by white space or commas.
+std::vector<std::string> items(const std::vector<std::string> &lines)
+{
+	std::vector<std::string> out;
+	for (const auto &l : lines)
+		for (size_t pos = 0, end; pos < l.size(); pos = end + 1) {
+			end = std::min(l.find_first_of(" \t,", pos), l.size());
+			if (end > pos) out.push_back(l.substr(pos, end - pos));
+		}
+	return out;
+}
+
+std::string join(const std::vector<std::string> &v, const char *sep)
+{
+	std::string s;
+	for (auto &x : v) s += (s.empty() ? "" : sep) + x;
+	return s;
+}
+
 // Shell-quoted words, for the wrapper to turn into an array with eval.
 struct Words {
 	std::string text;
@@ -532,22 +551,11 @@ int main(int argc, char **argv)
 	}
 	// Hosts file URLs may point at besides the upstream's (a CDN, a
 	// storage bucket): one per line or separated by spaces.
-	std::string file_hosts;
-	for (const auto &l : m.lines("file-hosts")) {
-		size_t pos = 0;
-		while (pos < l.size()) {
-			size_t sp = l.find_first_of(" \t,", pos);
-			if (sp == std::string::npos) sp = l.size();
-			std::string h = l.substr(pos, sp - pos);
-			pos = sp + 1;
-			if (h.empty()) continue;
-			if (h.find_first_of("/@?#") != std::string::npos) {
-				fail(cfg, "mirror", m.find("file-hosts"), "file-hosts",
-				     "'" + h + "' is not a host name (or HOST:PORT)");
-				continue;
-			}
-			file_hosts += (file_hosts.empty() ? "" : " ") + lower(h);
-		}
+	std::vector<std::string> file_hosts;
+	for (const auto &h : items(m.lines("file-hosts"))) {
+		if (h.find_first_of("/@?#") != std::string::npos)
+			fail(cfg, "mirror", m.find("file-hosts"), "file-hosts", "'" + h + "' is not a host name (or HOST:PORT)");
+		else file_hosts.push_back(lower(h));
 	}
 	struct Ignored {
 		const char *key, *dflt, *why;
@@ -593,26 +601,13 @@ int main(int argc, char **argv)
 	bool demand_section = cfg.sections.count("demand") > 0;
 	Reader dm(cfg, "demand");
 	bool demand = demand_section && dm.boolean("enabled", true);
-	std::string demand_logs, demand_keep;
-	for (auto &l : dm.lines("logs")) {
-		demand_logs += (demand_logs.empty() ? "" : "\n") + absolute(l);
-	}
+	std::vector<std::string> demand_logs, demand_keep;
+	for (auto &l : dm.lines("logs")) demand_logs.push_back(absolute(l));
 	if (demand && demand_logs.empty())
 		fail(cfg, "demand", dm.find("logs"), "logs", "needs at least one access log file (one per line)");
-	for (auto &l : dm.lines("keep")) {
-		size_t pos = 0;
-		while (pos < l.size()) {
-			size_t e = l.find_first_of(" \t,", pos);
-			if (e == std::string::npos) e = l.size();
-			std::string n = l.substr(pos, e - pos);
-			pos = e + 1;
-			if (n.empty()) continue;
-			if (!pm::valid_project_name(n)) {
-				fail(cfg, "demand", dm.find("keep"), "keep", "not a project name: '" + n + "'");
-				continue;
-			}
-			demand_keep += (demand_keep.empty() ? "" : " ") + pm::normalize_name(n);
-		}
+	for (auto &n : items(dm.lines("keep"))) {
+		if (!pm::valid_project_name(n)) fail(cfg, "demand", dm.find("keep"), "keep", "not a project name: '" + n + "'");
+		else demand_keep.push_back(pm::normalize_name(n));
 	}
 	long long demand_min = dm.integer("min-requests", 1, 1, 10000);
 	long long demand_window = dm.duration("window", 7 * 86400, 1);
@@ -711,7 +706,7 @@ int main(int argc, char **argv)
 	out.set("PM_PASSWORD_FILE", password_file);
 	out.set("PM_TOKEN", token);
 	out.set("PM_TOKEN_FILE", token_file);
-	out.set("PM_FILE_HOSTS", file_hosts);
+	out.set("PM_FILE_HOSTS", join(file_hosts, " "));
 	out.set("PM_LOG_DIR", log_dir);
 	out.set("PM_LOCK_FILE", lock_file);
 	out.set("PM_MAX_DELETIONS", max_deletions);
@@ -726,11 +721,11 @@ int main(int argc, char **argv)
 	out.set("PM_METADATA_SOURCE", metadata_source);
 	out.flag("PM_FILTERS_ENABLED", filters);
 	out.flag("PM_DEMAND", demand);
-	out.set("PM_DEMAND_LOGS", demand_logs);
+	out.set("PM_DEMAND_LOGS", join(demand_logs, "\n"));
 	out.set("PM_DEMAND_MIN_REQUESTS", demand_min);
 	out.set("PM_DEMAND_WINDOW", demand_window);
 	out.set("PM_DEMAND_EXPIRE", demand_expire);
-	out.set("PM_DEMAND_KEEP", demand_keep);
+	out.set("PM_DEMAND_KEEP", join(demand_keep, " "));
 	out.set("PM_DEMAND_ABSENT_TTL", demand_absent);
 	out.set("PM_DEMAND_MAX_NEW", demand_max_new);
 	out.flag("PM_CLOSURE", closure);
@@ -763,11 +758,7 @@ int main(int argc, char **argv)
 	out.array("PM_ENV", env);
 	out.array("PM_ENV_UNSET", unset);
 	Words hosts;
-	for (size_t i = 0; i < file_hosts.size();) {
-		size_t e = std::min(file_hosts.find(' ', i), file_hosts.size());
-		hosts.add("--allow-host").add(file_hosts.substr(i, e - i));
-		i = e + 1;
-	}
+	for (auto &h : file_hosts) hosts.add("--allow-host").add(h);
 	const std::string jobs = std::to_string(resolve_concurrency), work = lay.work_dir();
 	Words fetch, resolve, closure_cmd, filter, get, index, purge_cmd, dm_cmd, learn, verify, state;
 	fetch.add("-u").add(master).add("-j").add(jobs);
@@ -792,16 +783,8 @@ int main(int argc, char **argv)
 	dm_cmd.add("-d").add(directory).add("--min-requests").add(std::to_string(demand_min));
 	dm_cmd.add("--window").add(std::to_string(demand_window)).add("--expire").add(std::to_string(demand_expire));
 	dm_cmd.add("--absent-ttl").add(std::to_string(demand_absent)).add("--max-new").add(std::to_string(demand_max_new));
-	for (size_t i = 0; i < demand_logs.size();) {
-		size_t e = std::min(demand_logs.find('\n', i), demand_logs.size());
-		dm_cmd.add("--log").add(demand_logs.substr(i, e - i));
-		i = e + 1;
-	}
-	for (size_t i = 0; i < demand_keep.size();) {
-		size_t e = std::min(demand_keep.find(' ', i), demand_keep.size());
-		dm_cmd.add("--keep").add(demand_keep.substr(i, e - i));
-		i = e + 1;
-	}
+	for (auto &l : demand_logs) dm_cmd.add("--log").add(l);
+	for (auto &k : demand_keep) dm_cmd.add("--keep").add(k);
 	learn.add("-d").add(directory).add("--absent-ttl").add(std::to_string(demand_absent)).add("--learn");
 	verify.add("-d").add(directory);
 	if (json) verify.add("--json");
