@@ -323,3 +323,68 @@ $M/web/simple/new/index.html"
 	run --separate-stderr ms diff-file "$BATS_TEST_TMPDIR/out/written"
 	assert_failure 3
 }
+
+@test "1313 mirror-state stale-round: stale.ndjson becomes stale.N.ndjson, the backoff doubles; exit 1 when none or rounds used up" {
+	local w=$M/.pypi-mirror.work
+	ms prepare
+	run --separate-stderr ms stale-round --round 0 --max-rounds 2 --backoff 0.5
+	assert_failure 1 # nothing stale
+	assert_equal "$output$stderr" ""
+	printf '{"type":"project","name":"a","serial":3}\n{"type":"project","name":"b","serial":4}\n' >"$w/stale.ndjson"
+	run --separate-stderr ms stale-round --round 1 --max-rounds 2 --backoff 0.5
+	assert_success
+	assert_output 'delay=1'
+	[[ $stderr == *"INFO: Stale round 2: 2 projects, after 1s"* ]] || fail "$stderr"
+	[ ! -e "$w/stale.ndjson" ]
+	[ "$(wc -l <"$w/stale.1.ndjson")" = 2 ]
+	printf '{"type":"project","name":"a","serial":3}\n' >"$w/stale.ndjson"
+	run --separate-stderr ms stale-round --round 3 --max-rounds 2 --backoff 0.5
+	assert_failure 1
+	[[ $stderr == *"ERROR: stale projects left after 3 rounds; they will be retried next run"* ]] || fail "$stderr"
+	[ -s "$w/stale.ndjson" ] # left for collect: its projects failed
+}
+
+@test "1314 mirror-state collect --run: the run's files from the work directory, stale rounds and dropped records included" {
+	local w=$M/.pypi-mirror.work
+	printf 100 >"$M/status"
+	ms prepare
+	cat >"$w/input.ndjson" <<'EOF'
+{"type":"project","name":"a-pkg","serial":105}
+{"type":"project","name":"stale-pkg","serial":106}
+{"type":"project","name":"dropped-pkg","serial":107}
+{"type":"project","name":"left-pkg","serial":108}
+{"type":"target","serial":110}
+EOF
+	printf '{"type":"synced","name":"a-pkg","serial":105}\n{"type":"synced","name":"stale-pkg","serial":106}\n' >"$w/results.ndjson"
+	printf '{"type":"project","name":"stale-pkg","serial":106}\n' >"$w/stale.0.ndjson"
+	printf '{"type":"project","name":"stale-pkg","serial":106}\n' >"$w/purged.0.ndjson"
+	printf '{"type":"dropped","name":"dropped-pkg","serial":107,"reason":"blocklist"}\n' >"$w/closure-dropped.ndjson"
+	printf '{"type":"project","name":"left-pkg","serial":108}\n' >"$w/stale.ndjson"
+	run --separate-stderr ms collect --run --purge --shell
+	assert_failure 1
+	assert_output 'serial=107 previous_serial=100 projects=2 failed=1 unnamed=0 exit=1'
+	assert_equal "$(cat "$M/pypi-mirror.failed")" '{"name":"left-pkg","serial":108,"first":108}'
+	run jq -c '[.stale, .purged, .lost]' <(sed -n 2p "$M/pypi-mirror.last-run")
+	assert_output '[1,1,0]'
+}
+
+@test "1315 mirror-state begin --master: the run's opening lines, the full pass with its deletion cap" {
+	run --separate-stderr ms begin --master https://pypi.example
+	assert_success
+	assert_output "status=0 since=0 full=0 held=0 why=''"
+	[[ $stderr == *"INFO: Starting mirror run: status 0, listing changes since 0 from https://pypi.example"* ]] || fail "$stderr"
+	[[ $stderr != *"Full pass"* ]] || fail "$stderr"
+	# A mirror that holds projects, and filters it was not pruned to.
+	printf 50 >"$M/status"
+	mkdir -p "$M/web/simple/demo"
+	: >"$M/web/simple/demo/index.html"
+	run --separate-stderr ms begin --filters abc --held "$BATS_TEST_TMPDIR/held" --master https://pypi.example --max-deletions 0
+	assert_success
+	assert_output --regexp '^status=50 since=0 full=1 held=1 why='
+	[[ $stderr == *"INFO: Full pass: "*": listing every upstream project and checking the 1 projects the mirror holds against the filters (no deletion cap)"* ]] || fail "$stderr"
+	run --separate-stderr ms begin --filters abc --held "$BATS_TEST_TMPDIR/held" --master https://pypi.example --max-deletions 25
+	[[ $stderr == *"(at most 25 files deleted)"* ]] || fail "$stderr"
+	# Without --master, nothing is logged.
+	run --separate-stderr ms begin
+	assert_equal "$stderr" ""
+}

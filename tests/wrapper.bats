@@ -429,6 +429,54 @@ EOF
 	assert_output --partial "PM_ROOT_URI='https://files.pythonhosted.org'"
 }
 
+@test "0620 mirror-config: the tools' environment and command lines as arrays, values one word each" {
+	cat >"$CONF" <<EOF
+[mirror]
+directory = /srv/it's here
+master = http://127.0.0.1:9
+allow-non-https = true
+workers = 2
+compare-method = stat
+file-hosts = a.example b.example:8080
+json = true
+core-metadata = false
+
+[pypi-mirror]
+fsync = true
+max-deletions = 7
+purge = false
+stale-rounds = 5
+resolve-concurrency = 3
+EOF
+	run mirror-config -c "$CONF"
+	assert_success
+	eval "$output"
+	assert_equal "$PM_WORK_DIR" "/srv/it's here/.pypi-mirror.work"
+	assert_equal "$PM_SPOOL_DIR" "/srv/it's here/.spool"
+	assert_equal "${PM_ENV[*]}" 'PYPI_MIRROR_UPSTREAM=http://127.0.0.1:9 PYPI_MIRROR_TIMEOUT=10 PYPI_MIRROR_GLOBAL_TIMEOUT=1800 PYPI_MIRROR_ALLOW_NON_HTTPS=1'
+	[[ " ${PM_ENV_UNSET[*]} " == *" PYPI_MIRROR_TOKEN "* ]] || fail "${PM_ENV_UNSET[*]}"
+	assert_equal "${PM_ARGS_PKG_RESOLVE[*]}" '-u http://127.0.0.1:9 -j 3 --source auto --allow-host a.example --allow-host b.example:8080'
+	assert_equal "${PM_ARGS_ARTIFACT_GET[*]}" "-d /srv/it's here -u http://127.0.0.1:9 -j 8 --allow-host a.example --allow-host b.example:8080 --compare-method stat --no-progress --no-metadata --fsync"
+	assert_equal "${PM_ARGS_ARTIFACT_GET[1]}" "/srv/it's here" # one word
+	assert_equal "${PM_ARGS_INDEX_WRITE[*]}" "-d /srv/it's here --simple-format all --json --max-deletions 7 --fsync"
+	assert_equal "${PM_ARGS_SERIAL_CHECK[*]}" '--max-rounds 5'
+	assert_equal "${PM_ARGS_CDN_PURGE[*]}" '-u http://127.0.0.1:9 --no-purge'
+	assert_equal "${PM_ARGS_MIRROR_STATE[*]}" "-d /srv/it's here --fsync" # purge = false
+	assert_equal "${PM_ARGS_MIRROR_VERIFY[*]}" "-d /srv/it's here --json"
+	assert_equal "${PM_ARGS_PKG_FILTER[*]}" "-c $CONF -d /srv/it's here --dropped /srv/it's here/.pypi-mirror.work/dropped.ndjson"
+	# A credential reaches the environment array, and no command line.
+	printf '[mirror]\ndirectory = /a\nusername = u\npassword = s3cr3t\n' >"$CONF"
+	run mirror-config -c "$CONF"
+	assert_success
+	eval "$output"
+	[[ " ${PM_ENV[*]} " == *" PYPI_MIRROR_PASSWORD=s3cr3t "* ]] || fail "${PM_ENV[*]}"
+	local v
+	for v in ${!PM_ARGS_*}; do
+		v="$v[*]"
+		[[ ${!v} != *s3cr3t* ]] || fail "$v carries the password"
+	done
+}
+
 @test "0614 pypi-mirror: pip installs from the mirror served by nginx" {
 	[ -f "$BATS_TEST_DIRNAME/lib/nginx.bash" ] || skip "tests/lib/nginx.bash is not there yet"
 	load lib/nginx

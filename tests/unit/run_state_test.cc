@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "fsutil.h"
+#include "layout.h"
 
 using namespace pm;
 
@@ -397,6 +398,39 @@ TEST_F(RunStateTest, SummaryRecordAndShellQuote)
 	                       "\"started\":0,\"seconds\":0,\"exit\":0}");
 	EXPECT_EQ(s.human(), "projects=4 files=0 bytes=0 deleted=0 stale=0 purged=0 failed=0 serial=1->2 seconds=0");
 	EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+}
+
+TEST_F(RunStateTest, RunFilesAreTheWorkDirectorysRoundsInOrder)
+{
+	Layout m(dir);
+	ASSERT_TRUE(mkdir_p(m.work_dir()));
+	std::string w = m.work_dir() + "/";
+	RunFiles none = run_files(m); // no round taken up: no stale.N, no purged.N
+	EXPECT_EQ(none.input, std::vector<std::string>{w + "input.ndjson"});
+	EXPECT_EQ(none.results, std::vector<std::string>{w + "results.ndjson"});
+	EXPECT_EQ(none.dropped, (std::vector<std::string>{w + "dropped.ndjson", w + "closure-dropped.ndjson"}));
+	EXPECT_TRUE(none.stale_seen.empty());
+	EXPECT_TRUE(none.purged.empty());
+	EXPECT_EQ(none.stale_left, std::vector<std::string>{w + "stale.ndjson"});
+	put(".pypi-mirror.work/stale.0.ndjson", "");
+	put(".pypi-mirror.work/stale.1.ndjson", "");
+	put(".pypi-mirror.work/stale.3.ndjson", ""); // not after a gap
+	RunFiles two = run_files(m);
+	EXPECT_EQ(two.stale_seen, (std::vector<std::string>{w + "stale.0.ndjson", w + "stale.1.ndjson"}));
+	EXPECT_EQ(two.purged, (std::vector<std::string>{w + "purged.0.ndjson", w + "purged.1.ndjson"}));
+	EXPECT_EQ(stale_round_file(m, 2), w + "stale.2.ndjson");
+	EXPECT_EQ(stale_file(m), w + "stale.ndjson");
+}
+
+TEST_F(RunStateTest, StaleDelayDoublesEachRoundInPlainDecimals)
+{
+	EXPECT_EQ(stale_delay("2", 0), "2");
+	EXPECT_EQ(stale_delay("2", 1), "4");
+	EXPECT_EQ(stale_delay("2", 3), "16");
+	EXPECT_EQ(stale_delay("0.1", 0), "0.1");
+	EXPECT_EQ(stale_delay("0.1", 2), "0.4");
+	EXPECT_EQ(stale_delay("0", 5), "0");
+	EXPECT_EQ(stale_delay("1000", 20), "1048576000"); // no exponent for sleep(1)
 }
 
 } // namespace

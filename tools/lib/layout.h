@@ -14,6 +14,7 @@
 //   DIR/.unlisted/NAME            files stored for NAME that no page lists yet
 //   DIR/.pending-deletions/NAME   files to delete once NAME's new page is out
 //   DIR/.pypi-mirror.work/, DIR/.spool/   a run's scratch space
+//   DIR/.closure-cache/           pkg-closure's metadata cache
 //   DIR/.pypi-mirror.reserve      disk space kept for recording a run's state
 //   DIR/.pypi-mirror.verify-checkpoint/   mirror-verify's, resumable
 #pragma once
@@ -61,6 +62,8 @@ public:
 	// record its state (mirror-state prepare makes it, collect spends it).
 	std::string reserve() const { return dir_ + "/.pypi-mirror.reserve"; }
 	std::string spool_dir() const { return dir_ + "/.spool"; }
+	// pkg-closure's cache of the metadata it read ([closure]).
+	std::string closure_cache() const { return dir_ + "/.closure-cache"; }
 	// mirror-verify's sort runs and checkpoint (a killed verify resumes).
 	std::string verify_checkpoint_dir() const { return dir_ + "/.pypi-mirror.verify-checkpoint"; }
 

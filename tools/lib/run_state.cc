@@ -17,6 +17,40 @@
 
 namespace pm {
 
+RunFiles run_files(const Layout &m)
+{
+	const std::string w = m.work_dir() + "/";
+	RunFiles f;
+	f.input = {w + "input.ndjson"};
+	f.results = {w + "results.ndjson"};
+	f.dropped = {w + "dropped.ndjson", w + "closure-dropped.ndjson"};
+	for (long long n = 0; file_exists(stale_round_file(m, n)); n++) {
+		f.stale_seen.push_back(stale_round_file(m, n));
+		f.purged.push_back(w + "purged." + std::to_string(n) + ".ndjson");
+	}
+	f.stale_left = {stale_file(m)};
+	return f;
+}
+
+std::string stale_file(const Layout &m) { return m.work_dir() + "/stale.ndjson"; }
+
+std::string stale_round_file(const Layout &m, long long round)
+{
+	return m.work_dir() + "/stale." + std::to_string(round) + ".ndjson";
+}
+
+std::string stale_delay(const std::string &backoff, long long round)
+{
+	double d = strtod(backoff.c_str(), nullptr);
+	for (long long i = 0; i < round; i++) d *= 2;
+	char b[64];
+	snprintf(b, sizeof b, "%.6f", d);
+	std::string t = b; // no exponent; trailing zeros dropped
+	while (t.back() == '0') t.pop_back();
+	if (t.back() == '.') t.pop_back();
+	return t;
+}
+
 StatePaths::StatePaths(const std::string &d) : StatePaths(open_mirror_store("mirror-state", d, "")) {}
 
 StatePaths::StatePaths(std::shared_ptr<MirrorStore> s)

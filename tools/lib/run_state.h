@@ -90,6 +90,22 @@ struct RunFiles {
 	std::vector<std::string> purged;     // cdn-purge's output of each round
 };
 
+// The files of a mirror run in its work directory (Layout::work_dir), as
+// pypi-mirror(1) names them: input.ndjson, results.ndjson, dropped.ndjson and
+// closure-dropped.ndjson, stale.N.ndjson and purged.N.ndjson for each stale
+// round N = 0, 1, ... that was taken up, stale.ndjson for what no round took.
+// Lists them whether or not they exist (a missing file holds no record); the
+// rounds stop at the first N without a stale.N.ndjson.
+RunFiles run_files(const Layout &m);
+// Where the next stale round's records go: stale.ndjson renamed to
+// stale.ROUND.ndjson (see run_files).
+std::string stale_file(const Layout &m);
+std::string stale_round_file(const Layout &m, long long round);
+
+// How long stale round ROUND (0 first) waits: backoff * 2^round seconds,
+// as sleep(1) reads it ("2", "0.25", "1e+03" never: plain decimals).
+std::string stale_delay(const std::string &backoff, long long round);
+
 struct Summary {
 	std::string command = "mirror";
 	long long previous_serial = 0, serial = 0, target = -1; // -1: no target known

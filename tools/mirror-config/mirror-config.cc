@@ -17,6 +17,7 @@
 #include "access_log.h"
 #include "cli.h"
 #include "ini_file.h"
+#include "layout.h"
 #include "log.h"
 #include "names.h"
 #include "s3.h"
@@ -387,8 +388,44 @@ std::string shell_quote(const std::string &s)
 	return q + "'";
 }
 
+// The items of a list value: one a line, or separated by white space or commas.
+std::vector<std::string> items(const std::vector<std::string> &lines)
+{
+	std::vector<std::string> out;
+	for (const auto &l : lines)
+		for (size_t pos = 0, end; pos < l.size(); pos = end + 1) {
+			end = std::min(l.find_first_of(" \t,", pos), l.size());
+			if (end > pos) out.push_back(l.substr(pos, end - pos));
+		}
+	return out;
+}
+
+std::string join(const std::vector<std::string> &v, const char *sep)
+{
+	std::string s;
+	for (auto &x : v) s += (s.empty() ? "" : sep) + x;
+	return s;
+}
+
+// Shell-quoted words, for the wrapper to turn into an array with eval.
+struct Words {
+	std::string text;
+	Words &add(const std::string &w)
+	{
+		text += (text.empty() ? "" : " ") + shell_quote(w);
+		return *this;
+	}
+	Words &add(const Words &w)
+	{
+		if (!w.text.empty()) text += (text.empty() ? "" : " ") + w.text;
+		return *this;
+	}
+};
+
 struct Out {
 	std::vector<std::pair<std::string, std::string>> vars;
+	// NAME=(WORDS): an array, its words quoted already.
+	void array(const char *k, const Words &w) { vars.emplace_back(std::string(k) + "=(", w.text + ")"); }
 	void set(const char *k, const std::string &v) { vars.emplace_back(k, v); }
 	void set(const char *k, long long v) { vars.emplace_back(k, std::to_string(v)); }
 	void flag(const char *k, bool v) { vars.emplace_back(k, v ? "1" : "0"); }
@@ -529,22 +566,11 @@ int main(int argc, char **argv)
 	}
 	// Hosts file URLs may point at besides the upstream's (a CDN, a
 	// storage bucket): one per line or separated by spaces.
-	std::string file_hosts;
-	for (const auto &l : m.lines("file-hosts")) {
-		size_t pos = 0;
-		while (pos < l.size()) {
-			size_t sp = l.find_first_of(" \t,", pos);
-			if (sp == std::string::npos) sp = l.size();
-			std::string h = l.substr(pos, sp - pos);
-			pos = sp + 1;
-			if (h.empty()) continue;
-			if (h.find_first_of("/@?#") != std::string::npos) {
-				fail(cfg, "mirror", m.find("file-hosts"), "file-hosts",
-				     "'" + h + "' is not a host name (or HOST:PORT)");
-				continue;
-			}
-			file_hosts += (file_hosts.empty() ? "" : " ") + lower(h);
-		}
+	std::vector<std::string> file_hosts;
+	for (const auto &h : items(m.lines("file-hosts"))) {
+		if (h.find_first_of("/@?#") != std::string::npos)
+			fail(cfg, "mirror", m.find("file-hosts"), "file-hosts", "'" + h + "' is not a host name (or HOST:PORT)");
+		else file_hosts.push_back(lower(h));
 	}
 	struct Ignored {
 		const char *key, *dflt, *why;
@@ -605,26 +631,13 @@ int main(int argc, char **argv)
 	bool demand_section = cfg.sections.count("demand") > 0;
 	Reader dm(cfg, "demand");
 	bool demand = demand_section && dm.boolean("enabled", true);
-	std::string demand_logs, demand_keep;
-	for (auto &l : dm.lines("logs")) {
-		demand_logs += (demand_logs.empty() ? "" : "\n") + absolute(l);
-	}
+	std::vector<std::string> demand_logs, demand_keep;
+	for (auto &l : dm.lines("logs")) demand_logs.push_back(absolute(l));
 	if (demand && demand_logs.empty())
 		fail(cfg, "demand", dm.find("logs"), "logs", "needs at least one access log file (one per line)");
-	for (auto &l : dm.lines("keep")) {
-		size_t pos = 0;
-		while (pos < l.size()) {
-			size_t e = l.find_first_of(" \t,", pos);
-			if (e == std::string::npos) e = l.size();
-			std::string n = l.substr(pos, e - pos);
-			pos = e + 1;
-			if (n.empty()) continue;
-			if (!pm::valid_project_name(n)) {
-				fail(cfg, "demand", dm.find("keep"), "keep", "not a project name: '" + n + "'");
-				continue;
-			}
-			demand_keep += (demand_keep.empty() ? "" : " ") + pm::normalize_name(n);
-		}
+	for (auto &n : items(dm.lines("keep"))) {
+		if (!pm::valid_project_name(n)) fail(cfg, "demand", dm.find("keep"), "keep", "not a project name: '" + n + "'");
+		else demand_keep.push_back(pm::normalize_name(n));
 	}
 	long long demand_min = dm.integer("min-requests", 1, 1, 10000);
 	long long demand_window = dm.duration("window", 7 * 86400, 1);
@@ -732,7 +745,7 @@ int main(int argc, char **argv)
 	out.set("PM_PASSWORD_FILE", password_file);
 	out.set("PM_TOKEN", token);
 	out.set("PM_TOKEN_FILE", token_file);
-	out.set("PM_FILE_HOSTS", file_hosts);
+	out.set("PM_FILE_HOSTS", join(file_hosts, " "));
 	out.set("PM_LOG_DIR", log_dir);
 	out.set("PM_LOCK_FILE", lock_file);
 	out.set("PM_MAX_DELETIONS", max_deletions);
@@ -747,16 +760,96 @@ int main(int argc, char **argv)
 	out.set("PM_METADATA_SOURCE", metadata_source);
 	out.flag("PM_FILTERS_ENABLED", filters);
 	out.flag("PM_DEMAND", demand);
-	out.set("PM_DEMAND_LOGS", demand_logs);
+	out.set("PM_DEMAND_LOGS", join(demand_logs, "\n"));
 	out.set("PM_DEMAND_MIN_REQUESTS", demand_min);
 	out.set("PM_DEMAND_WINDOW", demand_window);
 	out.set("PM_DEMAND_EXPIRE", demand_expire);
-	out.set("PM_DEMAND_KEEP", demand_keep);
+	out.set("PM_DEMAND_KEEP", join(demand_keep, " "));
 	out.set("PM_DEMAND_ABSENT_TTL", demand_absent);
 	out.set("PM_DEMAND_MAX_NEW", demand_max_new);
 	out.flag("PM_CLOSURE", closure);
 	out.set("PM_CLOSURE_ARGS", closure_args);
+
+	// What the settings mean to the tools: the environment they read and
+	// each tool's command line, so that pypi-mirror(1) derives nothing from
+	// the settings itself. PM_ENV, PM_ENV_UNSET and PM_ARGS_* are arrays.
+	// A run's scratch space is local (local-dir): on a bucket, too.
+	pm::Layout lay(directory), local(local_dir);
+	out.set("PM_WORK_DIR", local.work_dir());
+	out.set("PM_SPOOL_DIR", local.spool_dir());
+	Words env, unset;
+	// The tools find a bucket's [s3] section (its credentials) here.
+	env.add("PYPI_MIRROR_CONFIG=" + absolute(file));
+	env.add("PYPI_MIRROR_UPSTREAM=" + master);
+	env.add("PYPI_MIRROR_TIMEOUT=" + std::to_string(timeout));
+	env.add("PYPI_MIRROR_GLOBAL_TIMEOUT=" + std::to_string(global_timeout));
+	if (allow_http) env.add("PYPI_MIRROR_ALLOW_NON_HTTPS=1");
+	else unset.add("PYPI_MIRROR_ALLOW_NON_HTTPS");
+	if (!proxy.empty())
+		for (const char *v : {"http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY"}) env.add(std::string(v) + "=" + proxy);
+	// A private upstream (http_options_from_env): credentials reach the
+	// tools through the environment or a file, never argv.
+	for (auto [name, value] : {std::pair<const char *, const std::string *>{"CA_BUNDLE", &ca_bundle},
+	                           {"CLIENT_CERT", &client_cert}, {"CLIENT_KEY", &client_key}, {"NETRC", &netrc},
+	                           {"USERNAME", &username}, {"PASSWORD", &password}, {"PASSWORD_FILE", &password_file},
+	                           {"TOKEN", &token}, {"TOKEN_FILE", &token_file}}) {
+		std::string var = std::string("PYPI_MIRROR_") + name;
+		if (value->empty()) unset.add(var);
+		else env.add(var + "=" + *value);
+	}
+	out.array("PM_ENV", env);
+	out.array("PM_ENV_UNSET", unset);
+	Words hosts;
+	for (auto &h : file_hosts) hosts.add("--allow-host").add(h);
+	const std::string jobs = std::to_string(resolve_concurrency), work = local.work_dir();
+	Words fetch, resolve, closure_cmd, filter, get, index, purge_cmd, dm_cmd, learn, verify, state;
+	fetch.add("-u").add(master).add("-j").add(jobs);
+	if (!source.empty()) fetch.add("--source").add(source);
+	resolve.add("-u").add(master).add("-j").add(jobs).add("--source").add(metadata_source).add(hosts);
+	closure_cmd.add("-u").add(master).add("-j").add(jobs).add(hosts).add("--cache").add(lay.closure_cache());
+	closure_cmd.add("--dropped").add(work + "/closure-dropped.ndjson");
+	if (!closure_args.empty()) closure_cmd.text += " " + closure_args; // quoted already
+	filter.add("-c").add(absolute(file)).add("-d").add(directory).add("--dropped").add(work + "/dropped.ndjson");
+	get.add("-d").add(directory).add("-u").add(master).add("-j").add(std::to_string(concurrency)).add(hosts);
+	get.add("--compare-method").add(compare).add("--no-progress");
+	if (!download_mirror.empty()) get.add("--download-mirror").add(download_mirror);
+	if (dm_no_fallback) get.add("--download-mirror-no-fallback");
+	if (!core_metadata) get.add("--no-metadata");
+	index.add("-d").add(directory).add("--simple-format").add(simple_format);
+	if (!root_uri.empty()) index.add("--root-uri").add(root_uri);
+	if (!release_files) index.add("--no-release-files");
+	if (json) index.add("--json");
+	if (!max_deletions.empty()) index.add("--max-deletions").add(max_deletions);
+	purge_cmd.add("-u").add(master);
+	if (!purge) purge_cmd.add("--no-purge");
+	dm_cmd.add("-d").add(directory).add("--min-requests").add(std::to_string(demand_min));
+	dm_cmd.add("--window").add(std::to_string(demand_window)).add("--expire").add(std::to_string(demand_expire));
+	dm_cmd.add("--absent-ttl").add(std::to_string(demand_absent)).add("--max-new").add(std::to_string(demand_max_new));
+	for (auto &l : demand_logs) dm_cmd.add("--log").add(l);
+	for (auto &k : demand_keep) dm_cmd.add("--keep").add(k);
+	learn.add("-d").add(directory).add("--absent-ttl").add(std::to_string(demand_absent)).add("--learn");
+	verify.add("-d").add(directory);
+	if (json) verify.add("--json");
+	state.add("-d").add(directory).add("--local-dir").add(local_dir);
+	// collect's and finish's: where the metrics go, whether PURGE is asked.
+	if (!metrics_file.empty()) state.add("--metrics").add(metrics_file);
+	if (purge) state.add("--purge");
+	for (Words *w : {&get, &index, &dm_cmd, &learn, &state})
+		if (fsync) w->add("--fsync");
+	out.array("PM_ARGS_CHANGELOG_FETCH", fetch);
+	out.array("PM_ARGS_PKG_RESOLVE", resolve);
+	out.array("PM_ARGS_SERIAL_CHECK", Words().add("--max-rounds").add(std::to_string(stale_rounds)));
+	out.array("PM_ARGS_PKG_CLOSURE", closure_cmd);
+	out.array("PM_ARGS_PKG_FILTER", filter);
+	out.array("PM_ARGS_ARTIFACT_GET", get);
+	out.array("PM_ARGS_INDEX_WRITE", index);
+	out.array("PM_ARGS_CDN_PURGE", purge_cmd);
+	out.array("PM_ARGS_PKG_DEMAND", dm_cmd);
+	out.array("PM_ARGS_PKG_DEMAND_LEARN", learn);
+	out.array("PM_ARGS_MIRROR_VERIFY", verify);
+	out.array("PM_ARGS_MIRROR_STATE", state);
 	for (const auto &[k, v] : out.vars)
-		printf("%s=%s\n", k.c_str(), shell_quote(v).c_str());
+		if (k.back() == '(') printf("%s%s\n", k.c_str(), v.c_str());
+		else printf("%s=%s\n", k.c_str(), shell_quote(v).c_str());
 	return fflush(stdout) == 0 ? pm::kExitOk : pm::kExitFatal;
 }

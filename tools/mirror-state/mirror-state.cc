@@ -31,28 +31,34 @@ static const char usage[] =
     "usage: mirror-state -d DIR [-v|-q] COMMAND [options] [ARG...]\n"
     "\n"
     "The run state of the pypi-mirror in DIR. Commands:\n"
-    "  begin [--filters FP] [--held FILE]\n"
+    "  begin [--filters FP] [--held FILE] [--master URL [--max-deletions N]]\n"
     "        print status=N since=N full=0|1 why=... held=N: where a mirror run\n"
-    "        starts listing changes (a full pass also writes the held projects to FILE)\n"
+    "        starts listing changes (a full pass also writes the held projects to FILE);\n"
+    "        --master: log where the run starts (and a full pass, with its deletion cap)\n"
     "  plan [--held FILE]\n"
     "        changes on stdin -> the run's input on stdout (failed, held and deferred\n"
     "        projects merged in, target last); exit 1: nothing to sync\n"
     "  held  the projects the mirror holds, {\"name\":N,\"serial\":S} per line\n"
     "  sync-input NAME...\n"
     "        the input records for syncing the named projects\n"
-    "  collect [--sync] --input F --results F [--dropped F] [--stale-seen F]...\n"
-    "        [--stale-left F] [--purged F]... [--purge] [--filters FP]\n"
+    "  collect [--sync] {--run | --input F --results F [--dropped F] [--stale-seen F]...\n"
+    "        [--stale-left F] [--purged F]...} [--purge] [--filters FP]\n"
     "        [--start T] [--metrics FILE] [--fsync] [--shell]\n"
     "        record what the run achieved: the failed and deferred lists, status,\n"
     "        the processed serial, last-run file, metrics; print the summary record\n"
-    "        (--shell: as NAME=VALUE lines)\n"
-    "  finish --exit N [--command mirror|sync] [--start T] [--input F] [--metrics FILE]\n"
+    "        (--shell: as NAME=VALUE lines); --run: the files pypi-mirror(1) keeps in\n"
+    "        the run's work directory\n"
+    "  finish --exit N [--command mirror|sync] [--start T] [--input F | --run]\n"
+    "        [--metrics FILE]\n"
     "        the last-run file and metrics of a run that recorded nothing\n"
     "  prepare [--json] [--fsync]\n"
     "        the run's scratch space (after a run that did not finish, its\n"
     "        temporaries are swept first), the disk reserve, the generation file\n"
     "  diff-file PATH [--fsync]\n"
     "        write the files under DIR/web this run changed, one absolute path a line\n"
+    "  stale-round [--round N] [--max-rounds N] [--backoff SECONDS]\n"
+    "        take up the stale projects of the work directory for round N (0 first):\n"
+    "        print delay=SECONDS (backoff * 2^N); exit 1: none, or rounds used up\n"
     "  tally FILE...\n"
     "        print records=N errors=N cache_bust=N projects=N\n"
     "  status [--json] [--upstream N|none] [--master URL]\n"
@@ -78,11 +84,11 @@ namespace {
 constexpr long long kNoSerials = -2;
 
 struct Opts {
-	std::string dir, filters, held, metrics, command = "mirror", master, phase = "sync";
+	std::string dir, filters, held, metrics, command = "mirror", master, phase = "sync", max_deletions, backoff = "2";
 	std::string config, local; // --config (a bucket's [s3]), --local-dir (scratch space)
 	std::shared_ptr<MirrorStore> store; // where the state is: the mirror directory or its bucket
-	bool sync = false, purge = false, fsync = false, shell = false, json = false;
-	long long start = -1, exit_code = -1, upstream = -1;
+	bool sync = false, purge = false, fsync = false, shell = false, json = false, run = false;
+	long long start = -1, exit_code = -1, upstream = -1, round = 0, max_rounds = 3;
 	RunFiles files;
 	std::vector<std::string> args;
 };
@@ -272,6 +278,18 @@ int cmd_begin(const Opts &o)
 		if (!write_file_atomic(o.held, text, false, &err)) return fail(err);
 		nheld = static_cast<long long>(held.size());
 	}
+	// With --master, the run's opening lines for the log. (A new mirror
+	// lists everything anyway: no full pass to announce.)
+	if (!o.master.empty()) {
+		std::string cap = "at most " + (o.max_deletions.empty() ? "10000" : o.max_deletions) + " files deleted";
+		if (o.max_deletions == "0") cap = "no deletion cap";
+		if (!b.full_reason.empty() && (nheld > 0 || b.status > 0))
+			LOG_INFO("Full pass: %s: listing every upstream project and checking the %lld projects the mirror holds "
+			         "against the filters (%s)",
+			         b.full_reason.c_str(), nheld, cap.c_str());
+		LOG_INFO("Starting mirror run: status %lld, listing changes since %lld from %s", b.status, b.since,
+		         o.master.c_str());
+	}
 	printf("status=%lld since=%lld full=%d held=%lld why=%s\n", b.status, b.since, b.full_reason.empty() ? 0 : 1,
 	       nheld, shell_quote(b.full_reason).c_str());
 	return kExitOk;
@@ -396,9 +414,10 @@ bool record_mirror(const Opts &o, const StatePaths &p, const Begin &b, Summary &
 	return true;
 }
 
-int cmd_collect(const Opts &o)
+int cmd_collect(Opts o)
 {
-	if (o.files.input.empty()) usage_error("collect needs --input");
+	if (o.run) o.files = run_files(o.store->local_layout());
+	if (o.files.input.empty()) usage_error("collect needs --input or --run");
 	StatePaths p(o.store);
 	Begin b;
 	NameMap prev, failed;
@@ -448,9 +467,10 @@ int cmd_collect(const Opts &o)
 	return s.exit_code;
 }
 
-int cmd_finish(const Opts &o)
+int cmd_finish(Opts o)
 {
 	if (o.exit_code < 0) usage_error("finish needs --exit");
+	if (o.run) o.files.input = run_files(o.store->local_layout()).input;
 	Summary s;
 	s.command = o.command;
 	s.exit_code = static_cast<int>(o.exit_code);
@@ -467,6 +487,35 @@ int cmd_finish(const Opts &o)
 		if (collect_run(only, none, false, t, out, d, err)) s.target = t.target;
 	}
 	report(o, s);
+	return kExitOk;
+}
+
+// The next stale round: stale.ndjson becomes stale.ROUND.ndjson, and the
+// wait before it is printed (delay=SECONDS). Exit 1: no round (nothing
+// stale, or the rounds are used up, which is logged).
+int cmd_stale_round(const Opts &o)
+{
+	const Layout &m = o.store->local_layout();
+	const std::string stale = stale_file(m), taken = stale_round_file(m, o.round);
+	struct stat st;
+	if (stat(stale.c_str(), &st) != 0 || st.st_size == 0) return kExitSomeFailed;
+	if (o.round >= o.max_rounds + 1) {
+		LOG_ERROR("stale projects left after %lld rounds; they will be retried next run", o.round);
+		return kExitSomeFailed;
+	}
+	if (rename(stale.c_str(), taken.c_str()) != 0) return fail("cannot rename " + stale + ": " + strerror(errno));
+	long long n = 0;
+	FILE *f = fopen(taken.c_str(), "r");
+	if (!f) return fail("cannot read " + taken + ": " + strerror(errno));
+	NdjsonReader in(f);
+	rapidjson::Document d;
+	std::string err;
+	while (in.next(d, err))
+		if (err.empty()) n++;
+	fclose(f);
+	std::string delay = stale_delay(o.backoff, o.round);
+	LOG_INFO("Stale round %lld: %lld projects, after %ss", o.round + 1, n, delay.c_str());
+	printf("delay=%s\n", delay.c_str());
 	return kExitOk;
 }
 
@@ -623,7 +672,7 @@ int main(int argc, char **argv)
 	enum {
 		kFilters = 1000, kHeld, kSync, kInput, kResults, kDropped, kStaleSeen, kStaleLeft, kPurged, kPurge,
 		kStart, kMetrics, kFsync, kShell, kExit, kCommand, kJson, kUpstream, kMaster, kPhase,
-		kConfig, kLocal
+		kConfig, kLocal, kMaxDeletions, kRun, kRound, kMaxRounds, kBackoff
 	};
 	static const option longopts[] = {{"dir", required_argument, nullptr, 'd'},
 	                                  {"filters", required_argument, nullptr, kFilters},
@@ -648,6 +697,11 @@ int main(int argc, char **argv)
 	                                  {"phase", required_argument, nullptr, kPhase},
 	                                  {"config", required_argument, nullptr, kConfig},
 	                                  {"local-dir", required_argument, nullptr, kLocal},
+	                                  {"max-deletions", required_argument, nullptr, kMaxDeletions},
+	                                  {"run", no_argument, nullptr, kRun},
+	                                  {"round", required_argument, nullptr, kRound},
+	                                  {"max-rounds", required_argument, nullptr, kMaxRounds},
+	                                  {"backoff", required_argument, nullptr, kBackoff},
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	Opts o;
@@ -682,6 +736,11 @@ int main(int argc, char **argv)
 		case kPhase: o.phase = optarg; break;
 		case kConfig: o.config = optarg; break;
 		case kLocal: o.local = optarg; break;
+		case kMaxDeletions: o.max_deletions = std::to_string(parse_count(kProg, "--max-deletions", optarg)); break;
+		case kRun: o.run = true; break;
+		case kRound: o.round = parse_count(kProg, "--round", optarg); break;
+		case kMaxRounds: o.max_rounds = parse_count(kProg, "--max-rounds", optarg); break;
+		case kBackoff: o.backoff = optarg; break;
 		}
 	}
 	if (optind >= argc) usage_error("no command given");
@@ -700,6 +759,7 @@ int main(int argc, char **argv)
 	if (cmd == "collect") return cmd_collect(o);
 	if (cmd == "finish") return cmd_finish(o);
 	if (cmd == "tally") return cmd_tally(o);
+	if (cmd == "stale-round") return cmd_stale_round(o);
 	if (cmd == "prepare") return cmd_prepare(o);
 	if (cmd == "diff-file") return cmd_diff_file(o);
 	if (cmd == "status") return cmd_status(o);
