@@ -283,7 +283,7 @@ def start_emulator(servers, emulator, state, tmp, files_url):
         cmd += ["--files-url", files_url]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "emulator.log"), "ab"))
     servers.add(p, "emulator")
-    end = time.time() + 60
+    end = time.time() + 600  # a 20k-project state loads for minutes on a loaded machine
     while time.time() < end:
         if p.poll() is not None:
             raise RuntimeError("emulator exited early; see %s/emulator.log" % tmp)

@@ -74,6 +74,8 @@ private:
 	size_t buf_cap_ = 0;
 	std::string buf_;
 	bool flush();
+	void take_buffer();      // a pooled buffer of buf_cap_ bytes
+	void give_back_buffer(); // to the pool, for the next file
 	bool write_through(const char *p, size_t n); // every byte, or failed_
 };
 
