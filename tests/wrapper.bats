@@ -453,7 +453,7 @@ EOF
 	eval "$output"
 	assert_equal "$PM_WORK_DIR" "/srv/it's here/.pypi-mirror.work"
 	assert_equal "$PM_SPOOL_DIR" "/srv/it's here/.spool"
-	assert_equal "${PM_ENV[*]}" 'PYPI_MIRROR_UPSTREAM=http://127.0.0.1:9 PYPI_MIRROR_TIMEOUT=10 PYPI_MIRROR_GLOBAL_TIMEOUT=1800 PYPI_MIRROR_ALLOW_NON_HTTPS=1'
+	assert_equal "${PM_ENV[*]}" "PYPI_MIRROR_CONFIG=$CONF "'PYPI_MIRROR_UPSTREAM=http://127.0.0.1:9 PYPI_MIRROR_TIMEOUT=10 PYPI_MIRROR_GLOBAL_TIMEOUT=1800 PYPI_MIRROR_ALLOW_NON_HTTPS=1'
 	[[ " ${PM_ENV_UNSET[*]} " == *" PYPI_MIRROR_TOKEN "* ]] || fail "${PM_ENV_UNSET[*]}"
 	assert_equal "${PM_ARGS_PKG_RESOLVE[*]}" '-u http://127.0.0.1:9 -j 3 --source auto --allow-host a.example --allow-host b.example:8080'
 	assert_equal "${PM_ARGS_ARTIFACT_GET[*]}" "-d /srv/it's here -u http://127.0.0.1:9 -j 8 --allow-host a.example --allow-host b.example:8080 --compare-method stat --no-progress --no-metadata --fsync"

@@ -830,7 +830,8 @@ int main(int argc, char **argv)
 	learn.add("-d").add(directory).add("--absent-ttl").add(std::to_string(demand_absent)).add("--learn");
 	verify.add("-d").add(directory);
 	if (json) verify.add("--json");
-	state.add("-d").add(directory).add("--local-dir").add(local_dir);
+	state.add("-d").add(directory);
+	if (local_dir != directory) state.add("--local-dir").add(local_dir);
 	// collect's and finish's: where the metrics go, whether PURGE is asked.
 	if (!metrics_file.empty()) state.add("--metrics").add(metrics_file);
 	if (purge) state.add("--purge");
