@@ -193,6 +193,7 @@ private:
 	void attempt(const std::shared_ptr<Job> &j);
 	void done(const std::shared_ptr<Job> &j, pm::Response &r);
 	void s3_head(const std::shared_ptr<Job> &j);
+	pm::Request s3_file_put(const Job &j) const;
 	void s3_upload(const std::shared_ptr<Job> &j);
 	void s3_uploaded(const std::shared_ptr<Job> &j, pm::Response &r);
 	void s3_journal_then_start(const std::shared_ptr<Job> &j);
@@ -640,6 +641,22 @@ void ArtifactGet::s3_start(const std::shared_ptr<Job> &j)
 	attempt(j);
 }
 
+// The PUT of a release file to its final key, from scratch or streamed:
+// the store checks the body against PyPI's sha256 (x-amz-content-sha256),
+// and the sha256 and upload time go with it as user metadata, so that a
+// later check never reads the bytes back.
+pm::Request ArtifactGet::s3_file_put(const Job &j) const
+{
+	const pm::S3Store &s = *opt_.s3;
+	pm::S3Put put;
+	put.key = s.key(opt_.mirror.file(j.rel));
+	put.content_type = "application/octet-stream";
+	put.sha256 = j.want_sha;
+	put.meta.emplace_back("sha256", j.want_sha);
+	if (j.mtime >= 0) put.meta.emplace_back("uploaded-at", pm::S3Store::iso8601(j.mtime));
+	return pm::s3_put(s.config(), put);
+}
+
 // s3: the file, verified, goes to its final key; the store checks the body
 // against x-amz-content-sha256 (PyPI's sha256) once more, and a PUT that does
 // not complete leaves nothing under the key.
@@ -654,13 +671,7 @@ void ArtifactGet::s3_upload(const std::shared_ptr<Job> &j)
 		item_finished(j->p);
 		return;
 	}
-	pm::S3Put put;
-	put.key = s.key(opt_.mirror.file(j->rel));
-	put.content_type = "application/octet-stream";
-	put.sha256 = j->want_sha;
-	put.meta.emplace_back("sha256", j->want_sha);
-	if (j->mtime >= 0) put.meta.emplace_back("uploaded-at", pm::S3Store::iso8601(j->mtime));
-	pm::Request req = pm::s3_put(s.config(), put);
+	pm::Request req = s3_file_put(*j);
 	Job *raw = j.get();
 	req.upload_size = j->got;
 	req.on_read = [raw](char *b, size_t n) -> long {
@@ -669,7 +680,7 @@ void ArtifactGet::s3_upload(const std::shared_ptr<Job> &j)
 	};
 	req.on_restart = [raw]() { rewind(raw->upload); };
 	progress_clear();
-	LOG_INFO("Uploading: %s", put.key.c_str());
+	LOG_INFO("Uploading: %s", s.key(opt_.mirror.file(j->rel)).c_str());
 	http_.add(std::move(req), [this, j](pm::Request &, pm::Response &r) { s3_uploaded(j, r); });
 }
 
@@ -777,13 +788,7 @@ void ArtifactGet::stream_put(const std::shared_ptr<Job> &j)
 	Job *raw = j.get();
 	pp->put_started = true;
 	pp->halves++;
-	pm::S3Put put;
-	put.key = s.key(opt_.mirror.file(j->rel));
-	put.content_type = "application/octet-stream";
-	put.sha256 = j->want_sha;
-	put.meta.emplace_back("sha256", j->want_sha);
-	if (j->mtime >= 0) put.meta.emplace_back("uploaded-at", pm::S3Store::iso8601(j->mtime));
-	pm::Request req = pm::s3_put(s.config(), put);
+	pm::Request req = s3_file_put(*j);
 	req.upload_size = j->want_size; // a companion's is unknown: sent chunked
 	req.retries = 0;
 	req.paired = true;
@@ -810,7 +815,7 @@ void ArtifactGet::stream_put(const std::shared_ptr<Job> &j)
 		return static_cast<long>(k);
 	};
 	progress_clear();
-	LOG_INFO("Uploading: %s", put.key.c_str());
+	LOG_INFO("Uploading: %s", s.key(opt_.mirror.file(j->rel)).c_str());
 	pp->put_id = http_.add(std::move(req), [this, j, pp](pm::Request &, pm::Response &r) {
 		pp->put = std::move(r);
 		if (!pp->put.ok()) {

@@ -168,38 +168,32 @@ bool add_name_record(const rapidjson::Document &d, NameMap &out)
 
 } // namespace
 
-bool read_name_list(MirrorStore &st, const std::string &path, NameMap &out, std::string &error)
+namespace {
+// A name list's records through each (a local file's reader or a store's):
+// every line must name a project.
+template <class Each> bool read_names_with(Each each, const std::string &path, NameMap &out, std::string &error)
 {
 	bool bad = false;
 	size_t line = 0;
-	bool ok = each_record_of(
-	    st, path,
-	    [&](const rapidjson::Document &d) {
-		    line++;
-		    if (!add_name_record(d, out) && !bad) {
-			    error = path + ": line " + std::to_string(line) + " names no project";
-			    bad = true;
-		    }
-	    },
-	    error);
+	bool ok = each([&](const rapidjson::Document &d) {
+		line++;
+		if (!add_name_record(d, out) && !bad) {
+			error = path + ": line " + std::to_string(line) + " names no project";
+			bad = true;
+		}
+	});
 	return ok && !bad;
+}
+} // namespace
+
+bool read_name_list(MirrorStore &st, const std::string &path, NameMap &out, std::string &error)
+{
+	return read_names_with([&](auto fn) { return each_record_of(st, path, fn, error); }, path, out, error);
 }
 
 bool read_name_list(const std::string &path, NameMap &out, std::string &error)
 {
-	bool bad = false;
-	size_t line = 0;
-	bool ok = each_record(
-	    path,
-	    [&](const rapidjson::Document &d) {
-		    line++;
-		    if (!add_name_record(d, out) && !bad) {
-			    error = path + ": line " + std::to_string(line) + " names no project";
-			    bad = true;
-		    }
-	    },
-	    error);
-	return ok && !bad;
+	return read_names_with([&](auto fn) { return each_record(path, fn, error); }, path, out, error);
 }
 
 bool held_projects(const std::string &mirror_dir, NameMap &out, std::string &error)
