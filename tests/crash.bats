@@ -418,7 +418,7 @@ record() {
 	# the space it reserves for that), and says so: the projects that did
 	# not fit are in the failed list, which the run after it retried.
 	[ "$first_rc" -eq 1 ] || fail "exit $first_rc, not 1 (some projects failed): $(tail -n 4 <<<"$first")"
-	[[ $first == *"WARNING: cannot record this run's state in $M/.pypi-mirror.work ("*"): giving back the 262144 bytes reserved in $M/.pypi-mirror.reserve, and trying again"* ]] ||
+	[[ $first == *"WARNING: cannot record this run's state in $M"*" ("*"): giving back the 262144 bytes reserved in $M/.pypi-mirror.reserve, and trying again"* ]] ||
 		fail "$(printf 'no word of the reserve; the last lines:\n%s' "$(tail -n 4 <<<"$first")")"
 	[[ $first == *"Run summary: projects="*" failed="[1-9]* ]] || fail "the summary names no failure: $(grep 'Run summary' <<<"$first")"
 	[ -e "$M/.pypi-mirror.reserve" ] || fail "the reserve was not made again once there was room"

@@ -6,6 +6,7 @@
 
 load lib/common
 load lib/swift
+load lib/nginx
 
 setup_file() {
 	emu_file_start
@@ -111,6 +112,37 @@ package_gets() {
 	diff <(want_objects "$T/plus.ndjson" "$P") <(have_objects "$P")
 	key=$(want_objects "$T/plus.ndjson" "$P" | head -1 | cut -d' ' -f1)
 	[[ "$key" == *"+cpu"* ]]
+}
+
+@test "2111 artifact-get | index-write -d s3://: a filename with non-ASCII bytes is stored under its own key and linked, percent-encoded, from its page" {
+	# PyPI's upload rules keep filenames ASCII (project name, PEP 440 version,
+	# tags), so the emulator makes none: the file is served by a plain nginx
+	# under a non-ASCII name, and its record rewritten to that name.
+	admin new-project name=cafe-pkg version=1.0 sdist=0 wheels=py3-none-any
+	jq -cn '{name:"cafe-pkg"}' | pkg-resolve -q >"$T/orig.ndjson"
+	old=$(jq -r '.files[0].filename' "$T/orig.ndjson")
+	url=$(jq -r '.files[0].url' "$T/orig.ndjson")
+	dir=$(jq -r '.files[0].path' "$T/orig.ndjson")
+	dir=${dir%/*}
+	name=$'cafe_pkg-1.0-caf\xc3\xa9-py3-none-any.whl'
+	mkdir -p "$T/web/$dir"
+	curl -fsS -o "$T/web/$dir/$name" "$url"
+	NGINX_VARIANT=plain nginx_start "$T/web"
+	enc=$(jq -rn --arg n "$name" '$n | @uri')
+	assert_equal "$enc" 'cafe_pkg-1.0-caf%C3%A9-py3-none-any.whl'
+	jq -c --arg n "$name" --arg u "$NGINX_URL/$dir/$enc" --arg p "$dir/$name" \
+		'.files[0] |= (.filename = $n | .url = $u | .path = $p | del(.core_metadata)) | .files |= .[:1]' \
+		"$T/orig.ndjson" >"$T/rec.ndjson"
+	run --separate-stderr bash -c "artifact-get -d '$S3' --allow-host '${NGINX_URL#http://}' <'$T/rec.ndjson' | index-write -d '$S3'"
+	nginx_stop
+	assert_success
+	[[ "$output" != *'"error"'* ]] || fail "$output"
+	# The object is under the UTF-8 name, with the bytes the record names.
+	diff <(want_objects "$T/rec.ndjson" "$P") <(have_objects "$P" | grep -F '/packages/')
+	have_objects "$P" | grep -qF "/$name "
+	# Its page links it percent-encoded, as PyPI's pages do.
+	swift_cat "$S3_BUCKET" "$P/web/simple/cafe-pkg/index.html" >"$T/page.html"
+	grep -qF "$enc#sha256=" "$T/page.html" || fail "$(cat "$T/page.html")"
 }
 
 @test "2104 artifact-get: wrong credentials and an unreachable endpoint exit 3 naming the store and the reason, storing nothing" {
