@@ -296,8 +296,10 @@ newer_than_status() {
 	s0=$(status)
 	new_release demo-pkg 6.3
 	# The files of 6.3 are slow, so the run is between pkg-resolve and the
-	# end of artifact-get when upstream changes the project again.
+	# end of artifact-get when upstream changes the project again. Slow, not
+	# stalled: timeout = 5 leaves a loaded machine room for the 1.5 s.
 	admin fault path="/$TAR" kind=slow delay=1.5
+	sed -i 's/^timeout = .*/timeout = 5/' "$CONF"
 	pm_background mirror
 	wait_until 30 "artifact-get to ask for $TAR" asked "/$TAR"
 	[ "$(requests /pypi/demo-pkg/json)" -ge 1 ] || fail "pkg-resolve had not asked for demo-pkg"
