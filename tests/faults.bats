@@ -252,10 +252,12 @@ assert_times_out() {
 	assert_converges
 }
 
-# The files of the mirror written since DIR/status (but the log and the
-# run's working files).
+# The files of the mirror written since DIR/status (but the log, the run's
+# working files and pypi-mirror.last-run: every run records how it ended
+# there, a failed one too, and status is written after it).
 newer_than_status() {
-	(cd "$M" && find . -type f ! -name '*.log' ! -path './.pypi-mirror.work/*' -newer status | LC_ALL=C sort)
+	(cd "$M" && find . -type f ! -name '*.log' ! -path './.pypi-mirror.work/*' ! -name pypi-mirror.last-run -newer status |
+		LC_ALL=C sort)
 }
 
 @test "0811 faults: upstream's index unreachable (503 for ever): exit 3, nothing changed" {
