@@ -314,9 +314,7 @@ sync_both() {
 	jq -c 'select(.type == "project")' "$ALL" | head -1 >"$T/small.ndjson"
 	TMPDIR="$T/no-such-dir" /usr/bin/time -f '%M' -o "$T/rss-small" artifact-get -q -d "$S3-small" <"$T/small.ndjson" >/dev/null
 	(( $(cat "$T/rss") - $(cat "$T/rss-small") < 16384 )) || fail "peak RSS $(cat "$T/rss") KiB, $(cat "$T/rss-small") KiB for a small project"
-	if ! ldd "$(command -v artifact-get)" | grep -q libasan; then
-		(( $(cat "$T/rss") < 32768 )) || fail "peak RSS $(cat "$T/rss") KiB"
-	fi
+	sanitized_build || (( $(cat "$T/rss") < 32768 )) || fail "peak RSS $(cat "$T/rss") KiB"
 	[ ! -e "$T/no-such-dir" ]
 	# No file is created or opened for writing at all, while it runs.
 	command -v strace >/dev/null || skip "no strace to watch the run"

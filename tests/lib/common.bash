@@ -111,6 +111,11 @@ allowlist_section() { printf '[allowlist]\npackages =\n'; printf '    %s\n' "$@"
 
 pm() { pypi-mirror -c "$CONF" "$@"; }
 
+# True when the tools under test are the sanitized build (tests/run's
+# second pass): its shadow memory lifts every peak RSS, so absolute memory
+# bounds hold for the plain build only; relative ones hold for both.
+sanitized_build() { ldd "$(command -v "${1:-artifact-get}")" 2>/dev/null | grep -q libasan; }
+
 pm_background() {
 	# setsid: its own process group, so that one kill takes every tool.
 	setsid pypi-mirror -c "$CONF" "$@" >"$BATS_TEST_TMPDIR/bg.out" 2>&1 3>&- &
