@@ -325,6 +325,9 @@ newer_than_status() {
 	admin fault path="/$TAR" kind=slow delay=1.5 count=1
 	pm_background mirror
 	wait_until 30 "pkg-resolve to ask for demo-pkg" asked /pypi/demo-pkg/json
+	# The watcher learns the wheel while upstream lists it: fetched before
+	# it goes (a loaded machine), it is a file upstream did list.
+	watcher snapshot "$EMU_URL" "$SNAP"
 	admin remove-file name=demo-pkg filename="$WHLNAME"
 	local rc=0
 	wait "$BG_PID" || rc=$?
