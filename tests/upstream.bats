@@ -539,6 +539,11 @@ static_a_setup() {
 	static_tree "$M/web" "$A/web" ${1:+"$1"}
 	NGINX_VARIANT=plain NGINX_TLS=1 nginx_start "$A/web"
 	NGINX_PID_STARTED=1
+	write_conf_b
+}
+# B's configuration: a mirror of $NGINX_URL (A behind nginx, https with
+# the test CA) into $B, resolving through the Simple API.
+write_conf_b() {
 	CONF_B="$BATS_TEST_TMPDIR/b.conf"
 	cat >"$CONF_B" <<-EOF
 	[mirror]
@@ -686,19 +691,7 @@ requests_after() { tail -n +$(($1 + 1)) "$NGINX_DIR/access.log" | cut -d' ' -f1-
 	ln -s "$M" "$A"
 	NGINX_TLS=1 nginx_start "$M/web"
 	NGINX_PID_STARTED=1
-	CONF_B="$BATS_TEST_TMPDIR/b.conf"
-	cat >"$CONF_B" <<-EOF2
-	[mirror]
-	directory = $B
-	master = $NGINX_URL
-	workers = 2
-	ca-bundle = $TLS_DIR/ca.pem
-
-	[pypi-mirror]
-	log-dir = $LOGDIR/b
-	stale-backoff = 0
-	metadata-source = simple
-	EOF2
+	write_conf_b
 	run pmb mirror
 	assert_success
 	assert_b_is_a

@@ -178,6 +178,19 @@ struct Job {
 	std::unique_ptr<Pipe> pipe; // s3, streamed: this attempt's pair of transfers
 };
 
+// The next n bytes would take the body past the size the record names (a
+// .metadata companion has none: past kMaxMetadataBytes): why, in
+// abort_reason. One check for the download to disk and the streamed one.
+static bool over_size(Job &j, size_t n)
+{
+	long long limit = j.want_size >= 0 ? j.want_size : kMaxMetadataBytes;
+	if (j.got + static_cast<long long>(n) <= limit) return false;
+	j.abort_reason = j.want_size >= 0 ? "size mismatch: got more than " + std::to_string(limit) + " bytes, want " +
+	                                         std::to_string(limit)
+	                                   : "metadata file larger than " + std::to_string(limit) + " bytes";
+	return true;
+}
+
 class ArtifactGet {
 public:
 	explicit ArtifactGet(Options o) : opt_(std::move(o)), loop_(kProg, {"project"}) {}
@@ -465,12 +478,7 @@ void ArtifactGet::attempt(const std::shared_ptr<Job> &j)
 	req.what = "file " + j->rel;
 	Job *raw = j.get(); // the request lives no longer than the job it belongs to
 	req.on_data = [this, raw](const char *d, size_t n) {
-		long long limit = raw->want_size >= 0 ? raw->want_size : kMaxMetadataBytes;
-		if (raw->got + static_cast<long long>(n) > limit) {
-			raw->abort_reason = raw->want_size >= 0
-			                        ? "size mismatch: got more than " + std::to_string(limit) + " bytes, want " +
-			                              std::to_string(limit)
-			                        : "metadata file larger than " + std::to_string(limit) + " bytes";
+		if (over_size(*raw, n)) {
 			return false;
 		}
 		if (!raw->out.write(d, n)) {
@@ -723,12 +731,7 @@ void ArtifactGet::stream_attempt(const std::shared_ptr<Job> &j)
 	req.retries = 0;
 	req.on_chunk = [this, j, raw, pp](const char *d, size_t n) -> pm::Pace {
 		if (pp->broken) return pm::Pace::Stop;
-		long long limit = raw->want_size >= 0 ? raw->want_size : kMaxMetadataBytes;
-		if (raw->got + static_cast<long long>(n) > limit) {
-			raw->abort_reason = raw->want_size >= 0
-			                        ? "size mismatch: got more than " + std::to_string(limit) + " bytes, want " +
-			                              std::to_string(limit)
-			                        : "metadata file larger than " + std::to_string(limit) + " bytes";
+		if (over_size(*raw, n)) {
 			pp->broken = true;
 			if (pp->put_started) http_.resume(pp->put_id);
 			return pm::Pace::Stop;
