@@ -206,8 +206,11 @@ mutate() {
 	mutate 0
 	snapshot
 	# At most CRASH_KILLS runs, and no more than CRASH_BUDGET seconds of them
-	# (a slow machine gets fewer kill points; the count is printed).
+	# (a slow machine gets fewer kill points; the count is printed). A killed
+	# process leaves no sanitizer report: the sanitized pass needs only the
+	# runs that read what the kills left, so it gets a smaller budget.
 	local budget=${CRASH_BUDGET:-110}
+	[ -z "${CRASH_BUDGET:-}" ] && sanitized_build && budget=40
 	for ((i = 0; i < kills; i++)); do
 		if [ $((SECONDS - t0)) -ge "$budget" ] && [ "$i" -ge 12 ]; then kills=$i; break; fi
 		point=${points[i % ${#points[@]}]}

@@ -31,10 +31,12 @@ static const char usage[] =
     "usage: mirror-state -d DIR [-v|-q] COMMAND [options] [ARG...]\n"
     "\n"
     "The run state of the pypi-mirror in DIR. Commands:\n"
-    "  begin [--filters FP] [--held FILE] [--master URL [--max-deletions N]]\n"
+    "  begin [--prepare [--json]] [--filters FP] [--held FILE] [--master URL\n"
+    "        [--max-deletions N]]\n"
     "        print status=N since=N full=0|1 why=... held=N: where a mirror run\n"
     "        starts listing changes (a full pass also writes the held projects to FILE);\n"
-    "        --master: log where the run starts (and a full pass, with its deletion cap)\n"
+    "        --master: log where the run starts (and a full pass, with its deletion cap);\n"
+    "        --prepare: what prepare does, first (one process for both)\n"
     "  plan [--held FILE]\n"
     "        changes on stdin -> the run's input on stdout (failed, held and deferred\n"
     "        projects merged in, target last); exit 1: nothing to sync\n"
@@ -87,7 +89,7 @@ struct Opts {
 	std::string dir, filters, held, metrics, command = "mirror", master, phase = "sync", max_deletions, backoff = "2";
 	std::string config, local; // --config (a bucket's [s3]), --local-dir (scratch space)
 	std::shared_ptr<MirrorStore> store; // where the state is: the mirror directory or its bucket
-	bool sync = false, purge = false, fsync = false, shell = false, json = false, run = false;
+	bool sync = false, purge = false, fsync = false, shell = false, json = false, run = false, prepare = false;
 	long long start = -1, exit_code = -1, upstream = -1, round = 0, max_rounds = 3;
 	RunFiles files;
 	std::vector<std::string> args;
@@ -265,6 +267,10 @@ void report(const Opts &o, Summary &s)
 
 int cmd_begin(const Opts &o)
 {
+	// --prepare: a run's first two steps in one process (an idle run from
+	// cron is mostly process start-ups).
+	if (o.prepare)
+		if (int rc = cmd_prepare(o); rc != kExitOk) return rc;
 	Begin b;
 	std::string err;
 	if (!begin_run(StatePaths(o.store), o.filters, b, err)) return fail(err);
@@ -672,7 +678,7 @@ int main(int argc, char **argv)
 	enum {
 		kFilters = 1000, kHeld, kSync, kInput, kResults, kDropped, kStaleSeen, kStaleLeft, kPurged, kPurge,
 		kStart, kMetrics, kFsync, kShell, kExit, kCommand, kJson, kUpstream, kMaster, kPhase,
-		kConfig, kLocal, kMaxDeletions, kRun, kRound, kMaxRounds, kBackoff
+		kConfig, kLocal, kMaxDeletions, kRun, kRound, kMaxRounds, kBackoff, kPrepare
 	};
 	static const option longopts[] = {{"dir", required_argument, nullptr, 'd'},
 	                                  {"filters", required_argument, nullptr, kFilters},
@@ -702,6 +708,7 @@ int main(int argc, char **argv)
 	                                  {"round", required_argument, nullptr, kRound},
 	                                  {"max-rounds", required_argument, nullptr, kMaxRounds},
 	                                  {"backoff", required_argument, nullptr, kBackoff},
+	                                  {"prepare", no_argument, nullptr, kPrepare},
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	Opts o;
@@ -741,6 +748,7 @@ int main(int argc, char **argv)
 		case kRound: o.round = parse_count(kProg, "--round", optarg); break;
 		case kMaxRounds: o.max_rounds = parse_count(kProg, "--max-rounds", optarg); break;
 		case kBackoff: o.backoff = optarg; break;
+		case kPrepare: o.prepare = true; break;
 		}
 	}
 	if (optind >= argc) usage_error("no command given");
