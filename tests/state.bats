@@ -388,3 +388,27 @@ EOF
 	run --separate-stderr ms begin
 	assert_equal "$stderr" ""
 }
+
+@test "1316 mirror-state begin --prepare: the scratch space and the state in one process; libcurl is not loaded for a mirror on disk" {
+	run --separate-stderr ms begin --prepare --json --master https://pypi.example
+	assert_success
+	assert_output "status=0 since=0 full=0 held=0 why=''"
+	# What prepare makes: the work directory with its stamp and empty
+	# results, the spool (--json), the reserve, the generation file.
+	[ -f "$M/.pypi-mirror.work/stamp" ] && [ -f "$M/.pypi-mirror.work/results.ndjson" ] || fail "$(ls -la "$M")"
+	[ -d "$M/.spool" ] || fail "no spool: $(ls -a "$M")"
+	[ "$(cat "$M/generation")" = 5 ]
+	# A second begin --prepare finds the work directory of a run that did
+	# not finish, and sweeps it first.
+	: >"$M/.pypi-mirror.work/leftover"
+	run --separate-stderr ms begin --prepare
+	assert_success
+	[[ $stderr == *"previous run did not finish"* ]] || fail "$stderr"
+	[ ! -e "$M/.pypi-mirror.work/leftover" ]
+	# Three of these run in every cron run: libcurl (and the ~30 libraries it
+	# brings) is loaded only when a bucket needs HTTP (curl_lazy.cc).
+	run readelf -d "$(command -v mirror-state)"
+	assert_success
+	assert_output --partial "(NEEDED)"
+	refute_output --partial "libcurl"
+}
