@@ -46,6 +46,17 @@ template <typename F> F resolve(const char *name)
 	return reinterpret_cast<F>(f);
 }
 
+// The variadic three pass on their one argument with the type the option
+// number says it has, the way libcurl itself reads it: options are
+// numbered from a base per type (long, object pointer, function pointer,
+// curl_off_t, blob pointer); every getinfo argument is a pointer.
+template <typename R, typename H, typename O> R pass_option(R (*f)(H, O, ...), H h, O opt, va_list ap)
+{
+	if (opt < CURLOPTTYPE_OBJECTPOINT) return f(h, opt, va_arg(ap, long));
+	if (opt >= CURLOPTTYPE_OFF_T && opt < CURLOPTTYPE_BLOB) return f(h, opt, va_arg(ap, curl_off_t));
+	return f(h, opt, va_arg(ap, void *));
+}
+
 } // namespace
 
 // One forwarder per function: its type is taken from curl's own header, so
@@ -86,22 +97,12 @@ PM_FORWARD(CURLUcode, curl_url_set, (CURLU * u, CURLUPart what, const char *part
            (u, what, part, flags))
 PM_FORWARD(const char *, curl_url_strerror, (CURLUcode c), (c))
 
-// The variadic three pass on their one argument with the type the option
-// number says it has, the way libcurl itself reads it: options are
-// numbered from a base per type (long, object pointer, function pointer,
-// curl_off_t, blob pointer); every getinfo argument is a pointer.
 CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
 {
 	static auto f = resolve<decltype(&curl_easy_setopt)>("curl_easy_setopt");
 	va_list ap;
 	va_start(ap, opt);
-	CURLcode rc;
-	if (opt < CURLOPTTYPE_OBJECTPOINT)
-		rc = f(h, opt, va_arg(ap, long));
-	else if (opt >= CURLOPTTYPE_OFF_T && opt < CURLOPTTYPE_BLOB)
-		rc = f(h, opt, va_arg(ap, curl_off_t));
-	else
-		rc = f(h, opt, va_arg(ap, void *));
+	CURLcode rc = pass_option(f, h, opt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -111,13 +112,7 @@ CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
 	static auto f = resolve<decltype(&curl_multi_setopt)>("curl_multi_setopt");
 	va_list ap;
 	va_start(ap, opt);
-	CURLMcode rc;
-	if (opt < CURLOPTTYPE_OBJECTPOINT)
-		rc = f(m, opt, va_arg(ap, long));
-	else if (opt >= CURLOPTTYPE_OFF_T && opt < CURLOPTTYPE_BLOB)
-		rc = f(m, opt, va_arg(ap, curl_off_t));
-	else
-		rc = f(m, opt, va_arg(ap, void *));
+	CURLMcode rc = pass_option(f, m, opt, ap);
 	va_end(ap);
 	return rc;
 }
