@@ -267,6 +267,79 @@ def start_nginx(servers, tmp, snap, packages_root):
     raise RuntimeError("nginx would not start; see %s/error.log" % tmp)
 
 
+DAV_STORE_CONF = """
+user root root;
+worker_processes 1;
+daemon off;
+master_process on;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 120;
+    # The bodies land next to the objects (same file system: a rename).
+    client_body_temp_path {root}/.body;
+    client_max_body_size 0;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    types {{ }}
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        {buckets}
+        location / {{
+            dav_methods PUT DELETE;
+            create_full_put_path on;
+        }}
+    }}
+}}
+"""
+
+# The bucket itself (GET /BUCKET?list-type=2...: the tools' reachability
+# check) answers an empty listing; anything else there (a multi-object
+# DELETE) is refused, so a tool that needs it fails visibly.
+DAV_BUCKET = """location = /{bucket} {{
+            limit_except GET {{ deny all; }}
+            default_type application/xml;
+            return 200 '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>{bucket}</Name><IsTruncated>false</IsTruncated><KeyCount>0</KeyCount></ListBucketResult>';
+        }}"""
+
+
+def start_dav_store(servers, tmp, root, buckets):
+    """A stand-in for an S3 store, for memory figures only: nginx's WebDAV
+    PUT/DELETE under root (BUCKET/KEY is a file), GET and HEAD as files.
+    It ignores the SigV4 signature and x-amz-content-sha256, keeps no
+    metadata, cannot list (the bucket answers an empty listing) and has no
+    multi-object DELETE. Returns (process, endpoint)."""
+    os.makedirs(tmp, exist_ok=True)
+    for b in buckets:
+        os.makedirs(os.path.join(root, b), exist_ok=True)
+    os.makedirs(os.path.join(root, ".body"), exist_ok=True)
+    bconf = "\n        ".join(DAV_BUCKET.format(bucket=b) for b in buckets)
+    for port_try in range(5):
+        port = free_port()
+        conf = DAV_STORE_CONF.format(tmp=tmp, port=port, root=root, buckets=bconf)
+        with open(os.path.join(tmp, "nginx.conf"), "w") as fh:
+            fh.write(conf)
+        p = subprocess.Popen(["nginx", "-p", tmp, "-c", os.path.join(tmp, "nginx.conf"),
+                              "-e", os.path.join(tmp, "error.log")],
+                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "stderr.log"), "ab"))
+        servers.add(p, "nginx-dav")
+        try:
+            wait_port(port, p, "nginx (DAV store)")
+            return p, "http://127.0.0.1:%d" % port
+        except RuntimeError:
+            servers.stop(p)
+    raise RuntimeError("nginx (DAV store) would not start; see %s/error.log" % tmp)
+
+
 def find_nginx():
     for c in ("/usr/sbin/nginx", shutil.which("nginx") or ""):
         if c and os.access(c, os.X_OK):

@@ -410,3 +410,36 @@ sync_both() {
 	run swift_keys "$S3_BUCKET" "$P/web/simple/demo-pkg/"
 	assert_output ""
 }
+
+@test "2141 mirror-state held and changelog-fetch -d s3://: the root index object streams through a private temporary, never whole in memory (a 40 MB root)" {
+	# Two projects padded with 40 MB of whitespace (still valid JSON): the
+	# list is tiny, the object is not. The same two without the padding,
+	# under another prefix, give the baseline.
+	root() {
+		printf '{"meta":{"_last-serial":5,"api-version":"1.1"},"projects":[{"_last-serial":5,"name":"held-one"},'
+		[ "$1" = 0 ] || head -c "$1" /dev/zero | tr '\0' ' '
+		printf '{"_last-serial":4,"name":"Held_Two"}]}'
+	}
+	root 40000000 >"$T/big.json"
+	root 0 >"$T/small.json"
+	swift_put "$S3_BUCKET" "$P/web/simple/index.v1_json" "$T/big.json"
+	swift_put "$S3_BUCKET" "$P-small/web/simple/index.v1_json" "$T/small.json"
+	mkdir "$T/tmp"
+	want='{"name":"held-one","serial":5}
+{"name":"held-two","serial":4}'
+	for p in "$P" "$P-small"; do
+		TMPDIR="$T/tmp" /usr/bin/time -f '%M' -o "$T/$p.ms.rss" mirror-state -q -d "s3://$S3_BUCKET/$p" held >"$T/held"
+		[ "$(cat "$T/held")" = "$want" ] || fail "mirror-state held on $p: $(cat "$T/held")"
+		# Upstream lists neither: both are asked about again (removals).
+		TMPDIR="$T/tmp" /usr/bin/time -f '%M' -o "$T/$p.cf.rss" changelog-fetch -q -d "s3://$S3_BUCKET/$p" -s 0 >"$T/cf"
+		jq -e -s '[.[] | select(.type == "project" and (.name == "held-one" or .name == "held-two"))] | length == 2' "$T/cf"
+	done
+	run ls -A "$T/tmp"
+	assert_output ""
+	for t in ms cf; do
+		big=$(tail -1 "$T/$P.$t.rss") small=$(tail -1 "$T/$P-small.$t.rss")
+		echo "$t peak RSS: $big KiB (40 MB root), $small KiB (small root)" >&3
+		(( big - small < 16384 )) || fail "$t: peak RSS $big KiB with the 40 MB root, $small KiB without"
+		sanitized_build mirror-state || (( big < 32768 )) || fail "$t: peak RSS $big KiB"
+	done
+}

@@ -77,17 +77,18 @@ public:
 	bool held_projects(RootList &out, std::string &why) override
 	{
 		out.clear();
-		std::string text, path = layout().root_index();
-		bool found;
-		if (!read(path, text, found, why)) return false;
-		if (!found) return true; // a new mirror: index-write stores the root after every pass
-		// load_root_json reads a file: the object goes through a private
-		// temporary (the root is the one large object read here).
+		// The root index grows with the mirror (~45 bytes a project): it
+		// streams into a private temporary that load_root_json reads as it
+		// reads the filesystem's, so memory holds the list, not its text.
 		const char *tmp = getenv("TMPDIR");
 		std::string t = std::string(tmp && *tmp ? tmp : "/tmp") + "/pypi-mirror-root." + std::to_string(getpid());
+		std::string key = s3_->key(layout().root_index());
+		bool found;
+		if (!s3_->get_file(key, t, found, why)) return false;
+		if (!found) return true; // a new mirror: index-write stores the root after every pass
 		long long meta_serial;
-		bool ok = write_file_atomic(t, text, false, &why);
-		if (ok && !load_root_json(t, out, meta_serial, why)) ok = false, why = s3_->key(path) + ": " + why;
+		bool ok = load_root_json(t, out, meta_serial, why);
+		if (!ok) why = key + ": " + why;
 		unlink(t.c_str());
 		return ok;
 	}

@@ -201,19 +201,28 @@ bool held_projects(const std::string &mirror_dir, NameMap &out, std::string &err
 	return held_projects(*open_mirror_store("mirror-state", mirror_dir, ""), out, error);
 }
 
-bool held_projects(MirrorStore &st, NameMap &out, std::string &error)
+bool each_held_project(MirrorStore &st, const std::function<void(const std::string &, long long)> &each,
+                       std::string &error)
 {
 	// The one answer to which projects the mirror holds is the layout's
-	// (the storage's, on a bucket).
+	// (the storage's, on a bucket): a list sorted by normalized name with
+	// one entry per name (load_root_json and scan_simple_dir sort_unique it).
 	RootList list;
 	if (!st.held_projects(list, error)) return false;
+	std::string d, n;
 	for (size_t i = 0; i < list.size(); i++) {
 		if (list.removed(i)) continue;
-		std::string n(list.display(i));
-		if (!valid_project_name(n)) continue;
-		keep_max(out, normalize_name(n), std::max(0LL, list.serial(i)));
+		d.assign(list.display(i));
+		if (!valid_project_name(d)) continue;
+		normalize_name_into(d, n);
+		each(n, std::max(0LL, list.serial(i)));
 	}
 	return true;
+}
+
+bool held_projects(MirrorStore &st, NameMap &out, std::string &error)
+{
+	return each_held_project(st, [&](const std::string &n, long long s) { keep_max(out, n, s); }, error);
 }
 
 bool begin_run(const StatePaths &p, const std::string &filters, Begin &b, std::string &error)

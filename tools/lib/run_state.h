@@ -13,6 +13,7 @@
 //                              summary record
 #pragma once
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,6 +56,11 @@ bool read_name_list(MirrorStore &s, const std::string &path, NameMap &out, std::
 // directories. The one place that asks; see index_root.h.
 bool held_projects(const std::string &mirror_dir, NameMap &out, std::string &error);
 bool held_projects(MirrorStore &s, NameMap &out, std::string &error);
+// The same one project at a time, in name order (normalized name, serial),
+// with no map of them all: the compact list the layout reads is all that
+// is held (~25 bytes a project against ~100 in a NameMap).
+bool each_held_project(MirrorStore &s, const std::function<void(const std::string &, long long)> &each,
+                       std::string &error);
 
 // Where a mirror run starts listing changes: DIR/status, or the processed
 // serial when it was written with this status; 0 for a full pass.

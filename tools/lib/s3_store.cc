@@ -1,10 +1,13 @@
 #include "s3_store.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <cstdlib>
 #include <ctime>
 #include <set>
+#include <unistd.h>
 
 #include "cli.h"
 #include "hash.h"
@@ -130,6 +133,41 @@ bool S3Store::get(const std::string &key, std::string &body, bool &found, std::s
 	}
 	if (r.status == 404) return true;
 	why = "cannot read " + key + ": " + s3_describe(r);
+	return false;
+}
+
+bool S3Store::get_file(const std::string &key, const std::string &path, bool &found, std::string &why)
+{
+	found = false;
+	FILE *f = fopen(path.c_str(), "wbe");
+	if (!f) {
+		why = "cannot create " + path + ": " + strerror(errno);
+		return false;
+	}
+	int werr = 0;
+	Request r = s3_get(cfg_, key);
+	r.on_data = [f, &werr](const char *d, size_t n) {
+		if (fwrite(d, 1, n, f) == n) return true;
+		werr = errno;
+		return false;
+	};
+	r.on_restart = [f] {
+		rewind(f);
+		if (ftruncate(fileno(f), 0) != 0) clearerr(f);
+	};
+	Response resp = http_.fetch(std::move(r));
+	if (fclose(f) != 0 && !werr) werr = errno;
+	if (resp.ok() && !werr) {
+		found = true;
+		return true;
+	}
+	unlink(path.c_str());
+	if (werr) {
+		why = "cannot write " + path + ": " + strerror(werr);
+		return false;
+	}
+	if (resp.status == 404) return true;
+	why = "cannot read " + key + ": " + s3_describe(resp);
 	return false;
 }
 

@@ -63,6 +63,11 @@ public:
 	// tools that write pages (a page is a few kilobytes; files go through
 	// the tools' own concurrent transfers). get: found is false on a 404.
 	bool get(const std::string &key, std::string &body, bool &found, std::string &why);
+	// get_file: the body streamed into the local file path (created or
+	// truncated; removed when there is no object or the read failed), so
+	// an object of any size costs no memory: the root index, which grows
+	// with the mirror.
+	bool get_file(const std::string &key, const std::string &path, bool &found, std::string &why);
 	// head: the object's size, or found false on a 404.
 	bool head(const std::string &key, long long &size, bool &found, std::string &why);
 	// put: the body's sha256 goes in x-amz-content-sha256, so the store

@@ -265,6 +265,12 @@ void report(const Opts &o, Summary &s)
 		LOG_WARN("cannot write metrics to %s: %s", o.metrics.c_str(), err.c_str());
 }
 
+// A line of the held list ({"name":N,"serial":S}, what read_name_list reads).
+std::string held_record(const std::string &name, long long serial)
+{
+	return "{\"name\":\"" + name + "\",\"serial\":" + std::to_string(serial) + "}\n";
+}
+
 int cmd_begin(const Opts &o)
 {
 	// --prepare: a run's first two steps in one process (an idle run from
@@ -276,13 +282,17 @@ int cmd_begin(const Opts &o)
 	if (!begin_run(StatePaths(o.store), o.filters, b, err)) return fail(err);
 	long long nheld = 0;
 	if (!b.full_reason.empty() && !o.held.empty()) {
-		NameMap held;
-		if (!held_projects(*o.store, held, err)) return fail("cannot list the projects the mirror holds: " + err);
-		std::string text;
-		for (auto &[n, p] : held)
-			text += "{\"name\":\"" + n + "\",\"serial\":" + std::to_string(p.serial) + "}\n";
-		if (!write_file_atomic(o.held, text, false, &err)) return fail(err);
-		nheld = static_cast<long long>(held.size());
+		// Streamed into the file, one project at a time: a full pass over a
+		// mirror of 700,000 projects holds no map of them.
+		AtomicFile f;
+		if (!f.open(o.held, &err)) return fail(err);
+		f.buffer(64 << 10);
+		if (!each_held_project(*o.store, [&](const std::string &n, long long s) {
+			    f.write(held_record(n, s));
+			    nheld++;
+		    }, err))
+			return fail("cannot list the projects the mirror holds: " + err);
+		if (!f.commit(false, &err)) return fail(err);
 	}
 	// With --master, the run's opening lines for the log. (A new mirror
 	// lists everything anyway: no full pass to announce.)
@@ -323,10 +333,10 @@ int cmd_plan(const Opts &o)
 
 int cmd_held(const Opts &o)
 {
-	NameMap held;
 	std::string err;
-	if (!held_projects(*o.store, held, err)) return fail(err);
-	for (auto &[n, p] : held) printf("{\"name\":\"%s\",\"serial\":%lld}\n", n.c_str(), p.serial);
+	if (!each_held_project(*o.store, [](const std::string &n, long long s) { fputs(held_record(n, s).c_str(), stdout); },
+	                       err))
+		return fail(err);
 	return fflush(stdout) == 0 ? kExitOk : fail(std::string("cannot write: ") + strerror(errno));
 }
 
