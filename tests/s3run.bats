@@ -118,6 +118,9 @@ lines() { printf '%s\n' "$@" | sed '/^$/d' | LC_ALL=C sort; }
 # An object's Swift timestamp (changes with every PUT of it).
 stamp() { swift_head "$S3_BUCKET" "$1" | sed -n 's/^x-timestamp: //p'; }
 
+# Whether the demand state on stdin has NAME's entry matching the jq COND.
+demand_has() { jq -s -e --arg n "$1" "any(.[]; .type == \"demand\" and .name == \$n and ($2))" >/dev/null; }
+
 # A sleep without a process.
 nap() { read -r -t "$1" -u "$NAPFD" || true; }
 
@@ -368,7 +371,7 @@ kill_on() {
 		printf '{"type":"project","name":"%s","serial":1}\n' "$k" |
 			pkg-resolve -u "$EMU_URL" --allow-non-https --save-json "$d" |
 			index-write -d "s3://$S3_BUCKET/$P" --config "$CONF" --json --local-dir "$T/local" --no-root >"$T/iw.out"
-		jq -e --arg n "$k" 'select(.type == "synced" and .name == $n)' "$T/iw.out" >/dev/null
+		jq -s -e --arg n "$k" 'any(.[]; .type == "synced" and .name == $n)' "$T/iw.out" >/dev/null
 	done
 	run find "$T/local/.spool" -type f
 	assert_output ""
@@ -488,7 +491,7 @@ kill_on() {
 	assert_success
 	assert_equal "$(root_names)" "$a"
 	assert_equal "$(page_dirs)" "$a"
-	swift_cat "$S3_BUCKET" "$P/pypi-mirror.demand" | jq -e --arg n "$a" 'select(.type == "demand" and .name == $n and .state == "wanted" and .count == 1)' >/dev/null
+	swift_cat "$S3_BUCKET" "$P/pypi-mirror.demand" | demand_has "$a" '.state == "wanted" and .count == 1'
 	run find "$T/local" -type f
 	assert_output "$T/local/.lock"
 
@@ -501,8 +504,8 @@ kill_on() {
 	run pypi-mirror -c "$T/b.conf" mirror
 	assert_success
 	assert_equal "$(root_names)" "$(lines "$a" "$b")"
-	swift_cat "$S3_BUCKET" "$P/pypi-mirror.demand" | jq -e --arg n "$a" 'select(.type == "demand" and .name == $n and .count == 2)' >/dev/null
-	swift_cat "$S3_BUCKET" "$P/pypi-mirror.demand" | jq -e --arg n "$b" 'select(.type == "demand" and .name == $n and .state == "wanted")' >/dev/null
+	swift_cat "$S3_BUCKET" "$P/pypi-mirror.demand" | demand_has "$a" '.count == 2'
+	swift_cat "$S3_BUCKET" "$P/pypi-mirror.demand" | demand_has "$b" '.state == "wanted"'
 	run find "$T/b" -type f
 	assert_output "$T/b/.lock"
 }
