@@ -98,6 +98,29 @@ stale() {
 	STALED="${STALED:-} $1"
 }
 
+# The projects the stored root index lists, normalized, sorted.
+root_names() {
+	swift_cat "$S3_BUCKET" "$P/web/simple/index.v1_json" | jq -r '.projects[].name | ascii_downcase | gsub("[-_.]+"; "-")' |
+		LC_ALL=C sort
+}
+# The projects with pages in the store, sorted.
+page_dirs() { swift_keys "$S3_BUCKET" "$P/web/simple/" | sed -n "s|^$P/web/simple/\([^/]*\)/.*|\1|p" | LC_ALL=C sort -u; }
+# The package keys NAME's stored JSON page links, sorted.
+page_keys() {
+	local raw
+	raw=$(swift_cat "$S3_BUCKET" "$P/web/simple/$1/index.v1_json" | jq -r '.files[].url | sub("^\\.\\./\\.\\./"; "")')
+	[ -n "$raw" ] || return 0
+	printf '%b\n' "${raw//%/\\x}" | sed "s|^|$P/web/|" | LC_ALL=C sort
+}
+# The package files the store holds (not the .metadata companions), sorted.
+store_packages() { swift_keys "$S3_BUCKET" "$P/web/packages/" | grep -v '\.metadata$' || true; }
+lines() { printf '%s\n' "$@" | sed '/^$/d' | LC_ALL=C sort; }
+# An object's Swift timestamp (changes with every PUT of it).
+stamp() { swift_head "$S3_BUCKET" "$1" | sed -n 's/^x-timestamp: //p'; }
+
+# Whether the demand state on stdin has NAME's entry matching the jq COND.
+demand_has() { jq -s -e --arg n "$1" "any(.[]; .type == \"demand\" and .name == \$n and ($2))" >/dev/null; }
+
 # A sleep without a process.
 nap() { read -r -t "$1" -u "$NAPFD" || true; }
 
@@ -266,7 +289,7 @@ kill_on() {
 	swift_cat "$S3_BUCKET" "$P/web/simple/$(norm "$name")/index.html" | grep -q -- '-24.5'
 }
 
-@test "2406 mirror-config: storage-backend = s3 gives the tools s3://BUCKET/PREFIX and a local directory; what a bucket does not support is refused" {
+@test "2406 mirror-config: storage-backend = s3 gives the tools s3://BUCKET/PREFIX and a local directory; json, [closure] and [demand] too; a diff file is refused" {
 	run mirror-config -c "$CONF"
 	assert_success
 	assert_line "PM_DIRECTORY='s3://$S3_BUCKET/$P'"
@@ -277,13 +300,212 @@ kill_on() {
 	TMPDIR="$T/tmp" run mirror-config -c "$CONF"
 	assert_success
 	assert_line "PM_LOCAL_DIR='$T/tmp/pypi-mirror.$S3_BUCKET.$P'"
-	sed -i 's/^workers = 2/workers = 2\njson = true/' "$CONF"
+	# json = true, [closure] and [demand] work on a bucket: index-write
+	# consumes the spool under the local directory, the closure's metadata
+	# cache is there too.
+	local lo="$T/tmp/pypi-mirror.$S3_BUCKET.$P"
+	printf 'demo-pkg\n' >"$T/req.txt"
+	: >"$T/access.log"
+	sed 's/^workers = 2/workers = 2\njson = true/' "$CONF" >"$T/more.conf"
+	printf '[closure]\nrequirements = %s\nenvironments = cp312-manylinux-x86_64\n[demand]\nlogs = %s\n' \
+		"$T/req.txt" "$T/access.log" >>"$T/more.conf"
+	TMPDIR="$T/tmp" run --separate-stderr mirror-config -c "$T/more.conf"
+	assert_success
+	eval "$output"
+	assert_equal "$PM_JSON$PM_CLOSURE$PM_DEMAND" 111
+	[[ " ${PM_ARGS_INDEX_WRITE[*]} " == *" --json --local-dir $lo "* ]] || fail "${PM_ARGS_INDEX_WRITE[*]}"
+	[[ " ${PM_ARGS_PKG_CLOSURE[*]} " == *" --cache $lo/.closure-cache "* ]] || fail "${PM_ARGS_PKG_CLOSURE[*]}"
+	# A diff file lists local paths of what a run wrote: refused.
+	sed -i 's/^workers = 2/workers = 2\ndiff-file = \/tmp\/changed/' "$CONF"
 	run mirror-config -c "$CONF"
 	assert_failure 2
-	assert_output --partial "not supported with storage-backend = s3"
-	sed -i '/^json = true/d; /^endpoint_url/d' "$CONF"
+	assert_output --partial "diff-file: is not supported with storage-backend = s3"
+	sed -i '/^diff-file/d; /^endpoint_url/d' "$CONF"
 	run mirror-config -c "$CONF"
 	assert_failure 2
 	assert_output --partial "no S3 endpoint"
 	[[ "$output" != *"$SWIFT_S3_SECRET"* ]]
+}
+
+@test "2407 pypi-mirror json = true into Swift: the JSON API copies are upstream's document as application/json; an unchanged copy is not stored again; a removed project's go; the spool is consumed" {
+	sed -i 's/^workers = 2/workers = 2\njson = true/' "$CONF"
+	run pm mirror
+	assert_success
+	mapfile -t names < <(simple_root | jq -r '.projects[].name')
+	local n k key
+	for n in "${names[@]}"; do
+		k=$(norm "$n")
+		curl -fsS "$EMU_URL/pypi/$k/json?fresh=$RANDOM" >"$T/up.json"
+		for key in "$P/web/json/$k" "$P/web/pypi/$k/json"; do
+			cmp "$T/up.json" <(swift_cat "$S3_BUCKET" "$key") || fail "$key is not upstream's document"
+			swift_head "$S3_BUCKET" "$key" | grep -qx 'content-type: application/json' ||
+				fail "$key: $(swift_head "$S3_BUCKET" "$key" | grep content-type)"
+		done
+	done
+	run find "$T/local" -type f
+	assert_output "$T/local/.lock"
+
+	# The project again, unchanged upstream: its page is as stored, so the
+	# copies are looked up and only the one changed behind our back is
+	# stored again.
+	k=$(norm "${names[0]}")
+	local short_before api_before
+	short_before=$(stamp "$P/web/json/$k")
+	api_before=$(stamp "$P/web/pypi/$k/json")
+	printf '{}' >"$T/junk"
+	swift_put "$S3_BUCKET" "$P/web/pypi/$k/json" "$T/junk"
+	run pm sync "$k"
+	assert_success
+	assert_output --partial "Synced $k "
+	assert_equal "$(stamp "$P/web/json/$k")" "$short_before"
+	[ "$(stamp "$P/web/pypi/$k/json")" != "$api_before" ]
+	curl -fsS "$EMU_URL/pypi/$k/json?fresh=$RANDOM" >"$T/up.json"
+	cmp "$T/up.json" <(swift_cat "$S3_BUCKET" "$P/web/json/$k")
+	cmp "$T/up.json" <(swift_cat "$S3_BUCKET" "$P/web/pypi/$k/json")
+
+	# index-write alone: a spooled document under --local-dir is consumed
+	# once stored, one elsewhere is left where it is.
+	k=$(norm "${names[1]}")
+	mkdir -p "$T/local/.spool" "$T/elsewhere"
+	for d in "$T/local/.spool" "$T/elsewhere"; do
+		printf '{"type":"project","name":"%s","serial":1}\n' "$k" |
+			pkg-resolve -u "$EMU_URL" --allow-non-https --save-json "$d" |
+			index-write -d "s3://$S3_BUCKET/$P" --config "$CONF" --json --local-dir "$T/local" --no-root >"$T/iw.out"
+		jq -s -e --arg n "$k" 'any(.[]; .type == "synced" and .name == $n)' "$T/iw.out" >/dev/null
+	done
+	run find "$T/local/.spool" -type f
+	assert_output ""
+	run find "$T/elsewhere" -type f -name "$k.*.json"
+	assert_output --regexp "^$T/elsewhere/$k\.[0-9]+\.json$"
+
+	# A project removed upstream: both copies go with its pages.
+	admin remove-project name="${names[2]}"
+	k=$(norm "${names[2]}")
+	swift_keys "$S3_BUCKET" "$P/web/json/$k" | grep -qxF "$P/web/json/$k"
+	run pm mirror
+	assert_success
+	run swift_keys "$S3_BUCKET" "$P/web/json/$k"
+	assert_output ""
+	run swift_keys "$S3_BUCKET" "$P/web/pypi/$k/"
+	assert_output ""
+	run swift_keys "$S3_BUCKET" "$P/web/simple/$k/"
+	assert_output ""
+}
+
+@test "2408 pypi-mirror: a filtered mirror in Swift holds only the allowed projects; a shrunk allowlist prunes the dropped one's keys (a full pass), within max-deletions" {
+	mapfile -t names < <(simple_root | jq -r '.projects[].name')
+	local a b
+	a=$(norm "${names[0]}") b=$(norm "${names[1]}")
+	cp "$CONF" "$T/base.conf"
+	{ plugins_section allowlist_project; allowlist_section "${names[0]}" "${names[1]}"; } >>"$CONF"
+	run pm mirror
+	assert_success
+	assert_equal "$(root_names)" "$(lines "$a" "$b")"
+	assert_equal "$(page_dirs)" "$(lines "$a" "$b")"
+	# Every file stored is one an allowed project's page links, and the
+	# other way round.
+	assert_equal "$(store_packages)" "$(lines "$(page_keys "$a")" "$(page_keys "$b")")"
+	swift_keys "$S3_BUCKET" "$P/pypi-mirror.filters" | grep -qxF "$P/pypi-mirror.filters"
+	local b_keys a_keys
+	b_keys=$(page_keys "$b")
+	a_keys=$(page_keys "$a")
+	[ "$(wc -l <<<"$b_keys")" -ge 2 ] || fail "$b has only: $b_keys"
+
+	# The allowlist loses b; the deletion cap of 1 holds it all back.
+	{ cat "$T/base.conf"; plugins_section allowlist_project; allowlist_section "${names[0]}"; } >"$CONF"
+	sed -i 's/^stale-backoff = 0/&\nmax-deletions = 1/' "$CONF"
+	run pm mirror
+	assert_failure 1
+	assert_output --partial 'Full pass: the filter configuration changed'
+	assert_output --partial 'deletion cap of 1 files reached'
+	assert_equal "$(store_packages)" "$(lines "$a_keys" "$b_keys")"
+	assert_equal "$(root_names)" "$(lines "$a" "$b")"
+
+	# A cap that allows it: the project that failed is retried under the
+	# same rules, and b's pages, files and root entry go; a stays.
+	sed -i 's/^max-deletions = 1$/max-deletions = 1000/' "$CONF"
+	run pm mirror
+	assert_success
+	assert_output --partial "Removed $b "
+	assert_equal "$(root_names)" "$a"
+	assert_equal "$(page_dirs)" "$a"
+	assert_equal "$(store_packages)" "$a_keys"
+	run swift_keys "$S3_BUCKET" "$P/.pending-deletions/"
+	assert_output ""
+	# The same rules again: an ordinary run, nothing pruned.
+	run pm mirror
+	assert_success
+	refute_output --partial 'Full pass'
+	refute_output --partial 'Deleting file'
+}
+
+@test "2409 pypi-mirror [closure] into Swift: the bucket holds the closure; pkg-closure -d s3:// prunes what the bucket holds and the closure no longer needs" {
+	admin new-project name=s3c-dep
+	admin new-project name=s3c-app requires=s3c-dep
+	admin new-project name=s3c-solo
+	printf 's3c-app\ns3c-solo\n' >"$T/req.txt"
+	printf '[closure]\nrequirements = %s\nenvironments = cp312-manylinux-x86_64\n' "$T/req.txt" >>"$CONF"
+	run pm mirror
+	assert_success
+	assert_equal "$(root_names)" "$(lines s3c-app s3c-dep s3c-solo)"
+	assert_equal "$(page_dirs)" "$(lines s3c-app s3c-dep s3c-solo)"
+	assert_equal "$(store_packages)" "$(lines "$(page_keys s3c-app)" "$(page_keys s3c-dep)" "$(page_keys s3c-solo)")"
+	# The metadata cache is local scratch, under local-dir.
+	[ -n "$(find "$T/local/.closure-cache" -type f)" ] || fail "no metadata cached under $T/local/.closure-cache"
+	[ ! -e "s3:" ] || fail "a directory named s3: in $PWD"
+	local solo_keys
+	solo_keys=$(page_keys s3c-solo)
+
+	# pkg-closure alone reads what the bucket holds (its [s3] from --config):
+	# s3c-solo left the requirements, so it is a removal record.
+	printf 's3c-app\n' >"$T/req.txt"
+	run --separate-stderr pkg-closure -u "$EMU_URL" --allow-non-https -r "$T/req.txt" -e cp312-manylinux-x86_64 \
+		-d "s3://$S3_BUCKET/$P" --config "$CONF" </dev/null
+	assert_success
+	assert_equal "$(jq -c 'select(.type == "removal") | .name' <<<"$output")" '"s3c-solo"'
+	assert_equal "$(jq -r 'select(.type == "project") | .name' <<<"$output" | LC_ALL=C sort)" "$(lines s3c-app s3c-dep)"
+	[[ "$stderr" != *"$SWIFT_S3_SECRET"* ]]
+
+	# The wrapper: s3c-solo's pages, files and root entry leave the bucket.
+	run pm mirror
+	assert_success
+	assert_output --partial 'no longer in the requirement closure'
+	assert_equal "$(root_names)" "$(lines s3c-app s3c-dep)"
+	assert_equal "$(page_dirs)" "$(lines s3c-app s3c-dep)"
+	local k
+	for k in $solo_keys; do
+		run swift_keys "$S3_BUCKET" "$k"
+		assert_output ""
+	done
+	assert_equal "$(store_packages)" "$(lines "$(page_keys s3c-app)" "$(page_keys s3c-dep)")"
+}
+
+@test "2410 pypi-mirror [demand] into Swift: what clients asked for is mirrored; the demand state is an object, so a second host goes on counting" {
+	mapfile -t names < <(simple_root | jq -r '.projects[].name')
+	local a b when
+	a=$(norm "${names[0]}") b=$(norm "${names[1]}")
+	when=$(LC_ALL=C date -u +'%d/%b/%Y:%H:%M:%S +0000')
+	printf '127.0.0.1 - - [%s] "GET /simple/%s/ HTTP/1.1" 404 0 "-" "pip/24.0"\n' "$when" "$a" >"$T/access.log"
+	printf '[demand]\nlogs = %s\n' "$T/access.log" >>"$CONF"
+	run pm mirror
+	assert_success
+	assert_equal "$(root_names)" "$a"
+	assert_equal "$(page_dirs)" "$a"
+	swift_cat "$S3_BUCKET" "$P/pypi-mirror.demand" | demand_has "$a" '.state == "wanted" and .count == 1'
+	run find "$T/local" -type f
+	assert_output "$T/local/.lock"
+
+	# Host B: the configuration and the bucket. The log gains a request for
+	# b and another for a: counted once each, on top of what the bucket's
+	# state had.
+	printf '127.0.0.1 - - [%s] "GET /simple/%s/ HTTP/1.1" 404 0 "-" "pip/24.0"\n' "$when" "$b" "$when" "$a" >>"$T/access.log"
+	s3_config "$T/b.conf" "$T/b"
+	printf '[demand]\nlogs = %s\n' "$T/access.log" >>"$T/b.conf"
+	run pypi-mirror -c "$T/b.conf" mirror
+	assert_success
+	assert_equal "$(root_names)" "$(lines "$a" "$b")"
+	swift_cat "$S3_BUCKET" "$P/pypi-mirror.demand" | demand_has "$a" '.count == 2'
+	swift_cat "$S3_BUCKET" "$P/pypi-mirror.demand" | demand_has "$b" '.state == "wanted"'
+	run find "$T/b" -type f
+	assert_output "$T/b/.lock"
 }

@@ -59,6 +59,9 @@ Options:
                           go to --root-uri), so none is checked or deleted
       --json              also publish the spooled JSON API document of each
                           project as DIR/web/json/NAME and DIR/web/pypi/NAME/json
+      --local-dir DIR     the run's local scratch space (pypi-mirror's
+                          local-dir): spooled documents under it, as under
+                          the mirror directory, are consumed once published
       --simple-format FMT which project pages to write: html (index.html,
                           index.v1_html), json (index.v1_json) or all (default)
       --max-deletions N   delete at most N files in this run (default 10000,
@@ -82,6 +85,7 @@ Exit status: 0 success, 1 some projects failed (error records written),
 
 struct Options {
 	std::string dir, root_uri;
+	std::string local; // --local-dir: spooled JSON documents under it are ours to consume
 	pm::Layout m{""}; // where things are in dir
 	bool json = false, html_pages = true, json_pages = true, sync = false, no_root = false, rebuild_root = false;
 	bool release_files = true; // false: index-only mirror (bandersnatch's release-files = false)
@@ -430,12 +434,12 @@ bool read_json_document(const pm::ProjectRecord &r, std::string &text, std::stri
 	return true;
 }
 
-// Whether path's directory is inside the mirror directory (symbolic links
-// and ".." resolved).
-bool inside_mirror(const Run &run, const std::string &path)
+// Whether path's directory is inside directory top (symbolic links and
+// ".." resolved).
+bool inside(const std::string &top, const std::string &path)
 {
 	char *d = realpath(pm::dirname_of(path).c_str(), nullptr);
-	char *m = realpath(run.o.dir.c_str(), nullptr);
+	char *m = top.empty() ? nullptr : realpath(top.c_str(), nullptr);
 	bool in = false;
 	if (d && m) {
 		std::string ds = d, ms = m;
@@ -447,14 +451,22 @@ bool inside_mirror(const Run &run, const std::string &path)
 	return in;
 }
 
+// Whether a record's spooled document is ours to consume (move or delete):
+// it lies inside the mirror directory or the run's local scratch space
+// (--local-dir), where pypi-mirror(1) has pkg-resolve spool. A record
+// naming a file elsewhere must not make us move or delete it. (A bucket's
+// s3:// location is no local directory: never inside.)
+bool consumable(const Run &run, const std::string &path)
+{
+	return inside(run.o.dir, path) || inside(run.o.local, path);
+}
+
 bool publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text, std::string &why)
 {
 	std::string dest = run.o.m.json_copy(r.name), old;
 	// The spooled document is consumed (moved into place, or deleted when
-	// unchanged) only when it lies inside the mirror, as pkg-resolve's spool
-	// does for the wrapper. A record naming a file elsewhere must not make us
-	// move or delete it: it is copied.
-	bool consume = inside_mirror(run, r.json_file);
+	// unchanged) only when it is ours (consumable); else it is copied.
+	bool consume = consumable(run, r.json_file);
 	if (pm::read_file(dest, old, text.size() + 1) && old == text) {
 		if (consume) pm::remove_file(r.json_file); // unchanged: keep the published copy as it is
 	} else {
@@ -779,6 +791,27 @@ bool s3_journal(Run &run, const pm::ProjectRecord &r, const std::vector<std::str
 	return false;
 }
 
+// publish_json() for a bucket: both copies, application/json, each with
+// the document's sha256 in its user metadata. A page that did not change
+// means a project upstream did not change either (its serial is on the
+// page): a full pass or a retry brings such projects by the thousand, so
+// their copies are looked up (HEAD) and stored only when they differ. A
+// changed page comes with a changed document (a new serial): stored
+// without asking. The spooled document is consumed once both copies hold
+// it.
+bool s3_publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text, bool page_same, std::string &why)
+{
+	pm::S3Store &s = *run.o.s3;
+	int stored = 0;
+	if (!s.put_unless_held({s.key(run.o.m.json_copy(r.name)), s.key(run.o.m.json_api(r.name))}, text,
+	                       pm::S3Store::content_type(run.o.m.relative(run.o.m.json_copy(r.name))), page_same, stored,
+	                       why))
+		return false;
+	if (!stored) LOG_DEBUG("%s: JSON API copies unchanged", r.name.c_str());
+	if (consumable(run, r.json_file)) pm::remove_file(r.json_file);
+	return true;
+}
+
 void s3_process_project(Run &run, const pm::ProjectRecord &r)
 {
 	if (!r.resolved) {
@@ -842,17 +875,17 @@ void s3_process_project(Run &run, const pm::ProjectRecord &r)
 		stale = {dir + "/index.html", dir + "/index.v1_html"};
 	}
 	// The JSON page last, as on a filesystem: the next run reads it.
+	bool page_same = false; // the project's JSON page is as stored
 	if (ok && run.o.json_pages) {
 		std::string json = pm::render_project_json(r, serial, run.o.root_uri);
-		if (!old.have_json || json != old.json) ok = s3_put(run, dir + "/index.v1_json", json, why);
+		page_same = old.have_json && json == old.json;
+		if (!page_same) ok = s3_put(run, dir + "/index.v1_json", json, why);
 	} else if (ok && old.dir_exists) {
 		stale.push_back(dir + "/index.v1_json");
 	}
 	if (ok) ok = s3_remove(run, stale, why);
 	if (!ok) return emit_error(run, r, "cannot write page: " + why);
-	if (publish && !run.o.s3->put_all({s3_object(run, run.o.m.json_copy(r.name), json_text),
-	                                   s3_object(run, run.o.m.json_api(r.name), json_text)},
-	                                  why))
+	if (publish && !s3_publish_json(run, r, json_text, page_same, why))
 		return emit_error(run, r, "cannot write JSON API copy: " + why);
 	long long deleted = 0;
 	if (!s3_delete_files(run, r, doomed, deleted, why)) return emit_error(run, r, why); // the journal stays
@@ -985,13 +1018,14 @@ int main(int argc, char **argv)
 	pm::log_set_prog(kProg);
 	Run run;
 	Options &o = run.o;
-	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kFsync, kSerial, kNoRoot, kRebuild, kNoReleaseFiles, kConfig };
+	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kFsync, kSerial, kNoRoot, kRebuild, kNoReleaseFiles, kConfig, kLocalDir };
 	static const struct option longopts[] = {
 	    {"directory", required_argument, nullptr, 'd'},
 	    {"config", required_argument, nullptr, kConfig},
 	    {"root-uri", required_argument, nullptr, kRootUri},
 	    {"no-release-files", no_argument, nullptr, kNoReleaseFiles},
 	    {"json", no_argument, nullptr, kJson},
+	    {"local-dir", required_argument, nullptr, kLocalDir},
 	    {"simple-format", required_argument, nullptr, kFormat},
 	    {"max-deletions", required_argument, nullptr, kMaxDel},
 	    {"fsync", no_argument, nullptr, kFsync},
@@ -1010,6 +1044,7 @@ int main(int argc, char **argv)
 		case kRootUri: o.root_uri = optarg; break;
 		case kNoReleaseFiles: o.release_files = false; break;
 		case kJson: o.json = true; break;
+		case kLocalDir: o.local = optarg; break;
 		case kFormat:
 			if (!strcasecmp(optarg, "all")) {
 				o.html_pages = o.json_pages = true;

@@ -123,6 +123,40 @@ bool S3Store::put_all(const std::vector<Object> &objects, std::string &why)
 	return why.empty();
 }
 
+bool S3Store::put_unless_held(const std::vector<std::string> &keys, const std::string &body,
+                              const std::string &content_type, bool compare, int &stored, std::string &why)
+{
+	stored = 0;
+	why.clear();
+	const std::string sha = sha256_hex(body);
+	std::vector<bool> held(keys.size(), false);
+	if (compare) {
+		for (size_t i = 0; i < keys.size(); i++)
+			http_.add(s3_head(cfg_, keys[i]), [&, i](Request &, Response &r) {
+				if (r.ok()) held[i] = r.header("x-amz-meta-sha256") == sha;
+				else if (r.status != 404 && why.empty()) why = "cannot look up " + keys[i] + ": " + s3_describe(r);
+			});
+		http_.run(static_cast<int>(std::max<size_t>(1, keys.size())));
+		if (!why.empty()) return false;
+	}
+	for (size_t i = 0; i < keys.size(); i++) {
+		if (held[i]) continue;
+		S3Put p;
+		p.key = keys[i];
+		p.content_type = content_type;
+		p.sha256 = sha;
+		p.meta.emplace_back("sha256", sha);
+		Request r = s3_put(cfg_, p);
+		r.body = body;
+		stored++;
+		http_.add(std::move(r), [&, i](Request &, Response &resp) {
+			if (!resp.ok() && why.empty()) why = "cannot write " + keys[i] + ": " + s3_describe(resp);
+		});
+	}
+	if (stored) http_.run(stored);
+	return why.empty();
+}
+
 bool S3Store::get(const std::string &key, std::string &body, bool &found, std::string &why)
 {
 	Response r = http_.fetch(s3_get(cfg_, key));

@@ -58,6 +58,15 @@ public:
 		std::string content_type;
 	};
 	bool put_all(const std::vector<Object> &objects, std::string &why);
+	// Stores body under each of keys (content_type), each object carrying
+	// body's sha256 in its user metadata (x-amz-meta-sha256, as
+	// artifact-get's files carry theirs). With compare, HEADs read that
+	// first (all at once) and a key already holding this body is not
+	// stored again: a document that did not change costs a HEAD, not an
+	// upload. stored: how many were PUT. False with why naming a key that
+	// failed; each object is whole, the new one or the old.
+	bool put_unless_held(const std::vector<std::string> &keys, const std::string &body,
+	                     const std::string &content_type, bool compare, int &stored, std::string &why);
 
 	// Single blocking requests on the store's own connection, for the
 	// tools that write pages (a page is a few kilobytes; files go through

@@ -690,13 +690,10 @@ int main(int argc, char **argv)
 	if (!closure && !closure_args.empty())
 		fail(cfg, "closure", nullptr, "requirements", "[closure] names no requirements, pyproject or lock file");
 
-	// What the tools do not do on a bucket yet: refused, not half done.
-	if (s3) {
-		if (json) fail(cfg, "mirror", m.find("json"), "", "true is not supported with storage-backend = s3 yet");
-		if (!diff_file.empty()) fail(cfg, "mirror", m.find("diff-file"), "", "is not supported with storage-backend = s3");
-		if (demand) fail(cfg, "demand", nullptr, "enabled", "[demand] is not supported with storage-backend = s3 yet");
-		if (closure) fail(cfg, "closure", nullptr, "requirements", "[closure] is not supported with storage-backend = s3 yet");
-	}
+	// What the tools do not do on a bucket: refused, not half done. A diff
+	// file lists the local paths of what a run wrote; a bucket has none.
+	if (s3 && !diff_file.empty())
+		fail(cfg, "mirror", m.find("diff-file"), "", "is not supported with storage-backend = s3");
 
 	// Anything left unread in our sections is a typo or a key from
 	// another version: say so, naming it, but keep going.
@@ -806,7 +803,9 @@ int main(int argc, char **argv)
 	fetch.add("-u").add(master).add("-j").add(jobs);
 	if (!source.empty()) fetch.add("--source").add(source);
 	resolve.add("-u").add(master).add("-j").add(jobs).add("--source").add(metadata_source).add(hosts);
-	closure_cmd.add("-u").add(master).add("-j").add(jobs).add(hosts).add("--cache").add(lay.closure_cache());
+	// The metadata cache is local: under the mirror, or for a bucket under
+	// local-dir (it saves fetches; losing it costs nothing else).
+	closure_cmd.add("-u").add(master).add("-j").add(jobs).add(hosts).add("--cache").add((s3 ? local : lay).closure_cache());
 	closure_cmd.add("--dropped").add(work + "/closure-dropped.ndjson");
 	if (!closure_args.empty()) closure_cmd.text += " " + closure_args; // quoted already
 	filter.add("-c").add(absolute(file)).add("-d").add(directory).add("--dropped").add(work + "/dropped.ndjson");
@@ -819,6 +818,8 @@ int main(int argc, char **argv)
 	if (!root_uri.empty()) index.add("--root-uri").add(root_uri);
 	if (!release_files) index.add("--no-release-files");
 	if (json) index.add("--json");
+	// pkg-resolve's spool is under local-dir: index-write consumes it.
+	if (json && local_dir != directory) index.add("--local-dir").add(local_dir);
 	if (!max_deletions.empty()) index.add("--max-deletions").add(max_deletions);
 	purge_cmd.add("-u").add(master);
 	if (!purge) purge_cmd.add("--no-purge");

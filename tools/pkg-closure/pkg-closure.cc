@@ -25,6 +25,7 @@
 #include "index_root.h"
 #include "layout.h"
 #include "log.h"
+#include "mirror_store.h"
 #include "names.h"
 #include "ndjson.h"
 #include "pep440.h"
@@ -42,7 +43,8 @@ using namespace pm;
 static const char usage[] =
     "usage: pkg-closure [-r FILE]... [-c FILE]... [--pyproject FILE]... [--lock FILE]...\n"
     "                   [-e ENV]... [--newest N] [--max-projects N] [-u URL]\n"
-    "                   [--allow-non-https] [--allow-host HOST]... [-d DIR] [-j N] [-v|-q]\n"
+    "                   [--allow-non-https] [--allow-host HOST]... [-d DIR [--config FILE]]\n"
+    "                   [-j N] [-v|-q]\n"
     "\n"
     "Resolves the closure of the requirements for every target environment and\n"
     "writes one resolved project record per project in it, with only the files\n"
@@ -69,7 +71,10 @@ static const char usage[] =
     "                           the sha256 of its metadata: fetched once, ever\n"
     "  -d, --directory DIR      the mirror root: a project it holds that the closure\n"
     "                           no longer needs becomes a removal record (not when\n"
-    "                           a fetch failed: the closure may be incomplete)\n"
+    "                           a fetch failed: the closure may be incomplete);\n"
+    "                           s3://BUCKET/PREFIX: the mirror in an S3 store\n"
+    "      --config FILE        the [s3] section of FILE for an s3:// -d (default:\n"
+    "                           $PYPI_MIRROR_CONFIG); AWS_* from the environment\n"
     "      --dropped FILE       append {\"name\",\"reason\"} for every input project\n"
     "                           not passed on (outside the closure)\n"
     "      --input-roots        every project record on standard input is a\n"
@@ -160,7 +165,8 @@ std::vector<std::string> requires_dist_lines(const std::string &meta)
 
 int main(int argc, char **argv)
 {
-	enum { kAllowHttp = 1000, kAllowHost, kPyproject, kExtra, kLock, kNewest, kMaxProjects, kCache, kInputRoots, kDropped };
+	enum { kAllowHttp = 1000, kAllowHost, kPyproject, kExtra, kLock, kNewest, kMaxProjects, kCache, kInputRoots, kDropped,
+	       kConfig };
 	static const option longopts[] = {{"requirements", required_argument, nullptr, 'r'},
 	                                  {"constraints", required_argument, nullptr, 'c'},
 	                                  {"pyproject", required_argument, nullptr, kPyproject},
@@ -177,6 +183,7 @@ int main(int argc, char **argv)
 	                                  {"input-roots", no_argument, nullptr, kInputRoots},
 	                                  {"directory", required_argument, nullptr, 'd'},
 	                                  {"dropped", required_argument, nullptr, kDropped},
+	                                  {"config", required_argument, nullptr, kConfig},
 	                                  PM_HTTP_LONGOPTS,
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
@@ -185,7 +192,7 @@ int main(int argc, char **argv)
 	int concurrency = 10;
 	long long newest = 0, max_projects = 1000;
 	std::vector<std::string> extra_hosts;
-	std::string cache_dir, mirror_dir, dropped_path;
+	std::string cache_dir, mirror_dir, dropped_path, config;
 	std::vector<TargetEnv> envs;
 	std::set<std::string> extras_wanted;
 	std::vector<std::pair<char, std::string>> sources; // 'r' 'c' 'p' 'l'
@@ -227,6 +234,7 @@ int main(int argc, char **argv)
 		case kInputRoots: input_roots = true; break;
 		case 'd': mirror_dir = optarg; break;
 		case kDropped: dropped_path = optarg; break;
+		case kConfig: config = optarg; break;
 		case 'j': concurrency = static_cast<int>(parse_count("pkg-closure", "--concurrency", optarg, 1, 1000)); break;
 		}
 	}
@@ -249,6 +257,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pkg-closure: requirements need at least one target environment (-e)\n");
 		return kExitUsage;
 	}
+	if (!config.empty() && mirror_dir.empty()) {
+		fprintf(stderr, "pkg-closure: --config goes with -d (the mirror whose projects may be pruned)\n");
+		return kExitUsage;
+	}
+	// The mirror -d names, a directory or a bucket: what it holds is read
+	// at the end, through the one interface over both.
+	std::unique_ptr<MirrorStore> mirror;
+	if (!mirror_dir.empty()) mirror = open_mirror_store("pkg-closure", mirror_dir, config);
 	if (allow_non_https_env()) allow_http = true;
 	const std::string upstream = upstream_or_exit("pkg-closure", upstream_arg, allow_http);
 	const ProjectJsonPolicy policy = project_json_policy(upstream, extra_hosts, allow_http);
@@ -723,7 +739,7 @@ int main(int argc, char **argv)
 		if (incomplete) {
 			LOG_WARN("pkg-closure: some projects or metadata could not be fetched: nothing pruned from %s this run",
 			         mirror_dir.c_str());
-		} else if (!Layout(mirror_dir).held_projects(held, why)) {
+		} else if (!mirror->held_projects(held, why)) {
 			LOG_ERROR("pkg-closure: cannot list the projects %s holds: %s", mirror_dir.c_str(), why.c_str());
 			bad = true;
 		} else {

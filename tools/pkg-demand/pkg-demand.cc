@@ -26,7 +26,9 @@
 #include "cli.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "index_root.h"
 #include "log.h"
+#include "mirror_store.h"
 #include "names.h"
 #include "ndjson.h"
 #include "record.h"
@@ -52,6 +54,10 @@ const char kUsage[] =
     "was left, per-project request times) is kept in DIR/pypi-mirror.demand.\n"
     "\n"
     "  -d, --directory DIR    the mirror (holding web/simple/); required\n"
+    "                         (or s3://BUCKET/PREFIX: the mirror in an S3 store;\n"
+    "                         the state is an object under it)\n"
+    "      --config FILE      the [s3] section of FILE for an s3:// -d (default:\n"
+    "                         $PYPI_MIRROR_CONFIG); AWS_* from the environment\n"
     "      --log PATH         an access log (repeatable); rotated files PATH.1,\n"
     "                         PATH.1.gz, PATH.2.gz ... are found when PATH rotates\n"
     "      --min-requests N   requests that make a project worth mirroring\n"
@@ -65,7 +71,7 @@ const char kUsage[] =
     "      --max-new N        newly demanded projects per run, most asked first\n"
     "                         (default 100; 0: no limit)\n"
     "      --max-tracked N    names remembered at most (default 100000)\n"
-    "      --state FILE       state file (default DIR/pypi-mirror.demand)\n"
+    "      --state FILE       state file, local (default DIR/pypi-mirror.demand)\n"
     "      --learn            read a run's result records (index-write's output):\n"
     "                         a removed project becomes absent for --absent-ttl\n"
     "      --now EPOCH        the time (default: $PYPI_MIRROR_NOW, else now)\n"
@@ -115,7 +121,12 @@ LogPos pos_for(const std::string &path)
 }
 
 struct Options {
-	std::string dir, state_path;
+	std::string dir, state_path, config;
+	// The mirror -d names (a directory or a bucket), and where the state is
+	// read and written: the mirror's own pypi-mirror.demand, or --state on
+	// local disk.
+	std::unique_ptr<MirrorStore> store, local_state;
+	MirrorStore *state = nullptr;
 	std::vector<std::string> logs;
 	std::set<std::string> keep;
 	long long min_requests = 1, window = 7 * 86400, expire = 30 * 86400, absent_ttl = 86400;
@@ -158,17 +169,13 @@ public:
 	// false: the file exists and cannot be read (nothing may be written).
 	bool load()
 	{
-		std::string text;
-		struct stat st;
-		if (stat(o_.state_path.c_str(), &st) != 0) {
-			if (errno == ENOENT) return true;
-			LOG_ERROR("%s: cannot read the demand state %s: %s", kProg, o_.state_path.c_str(), strerror(errno));
+		std::string text, why;
+		bool found = false;
+		if (!o_.state->read(o_.state_path, text, found, why)) {
+			LOG_ERROR("%s: cannot read the demand state: %s", kProg, why.c_str());
 			return false;
 		}
-		if (!read_file(o_.state_path, text)) {
-			LOG_ERROR("%s: cannot read the demand state %s: %s", kProg, o_.state_path.c_str(), strerror(errno));
-			return false;
-		}
+		if (!found) return true;
 		size_t pos = 0, lineno = 0, bad = 0;
 		while (pos < text.size()) {
 			size_t nl = text.find('\n', pos);
@@ -224,7 +231,7 @@ public:
 			out += "}\n";
 		}
 		std::string err;
-		if (!write_file_atomic(o_.state_path, out, o_.fsync, &err)) {
+		if (!o_.state->write(o_.state_path, out, o_.fsync, err)) {
 			LOG_ERROR("%s: cannot write the demand state: %s", kProg, err.c_str());
 			return false;
 		}
@@ -234,6 +241,19 @@ public:
 	// ------------------------------------------------------------ held
 	bool list_held()
 	{
+		// A bucket: the projects its root index lists (index-write keeps
+		// it; a bucket without one holds nothing).
+		if (!o_.store->on_disk()) {
+			RootList held;
+			std::string why;
+			if (!o_.store->held_projects(held, why)) {
+				LOG_ERROR("%s: cannot list the projects %s holds: %s", kProg, o_.dir.c_str(), why.c_str());
+				return false;
+			}
+			for (size_t i = 0; i < held.size(); i++)
+				if (!held.removed(i)) held_.insert(normalize_name(held.display(i)));
+			return true;
+		}
 		std::string simple = o_.dir + "/web/simple";
 		DIR *d = opendir(simple.c_str());
 		if (!d) {
@@ -869,7 +889,7 @@ long long duration_or_exit(const char *opt, const char *arg)
 int main(int argc, char **argv)
 {
 	log_set_prog(kProg);
-	enum { kLog = 1000, kMin, kWindow, kExpire, kKeep, kAbsent, kMaxNew, kMaxTracked, kState, kLearn, kNow, kFsync };
+	enum { kLog = 1000, kMin, kWindow, kExpire, kKeep, kAbsent, kMaxNew, kMaxTracked, kState, kLearn, kNow, kFsync, kConfig };
 	static const option longopts[] = {{"directory", required_argument, nullptr, 'd'},
 	                                  {"log", required_argument, nullptr, kLog},
 	                                  {"min-requests", required_argument, nullptr, kMin},
@@ -883,6 +903,7 @@ int main(int argc, char **argv)
 	                                  {"learn", no_argument, nullptr, kLearn},
 	                                  {"now", required_argument, nullptr, kNow},
 	                                  {"fsync", no_argument, nullptr, kFsync},
+	                                  {"config", required_argument, nullptr, kConfig},
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	Options o;
@@ -911,13 +932,21 @@ int main(int argc, char **argv)
 		case kLearn: o.learn = true; break;
 		case kNow: o.now = parse_count(kProg, "--now", optarg); break;
 		case kFsync: o.fsync = true; break;
+		case kConfig: o.config = optarg; break;
 		}
 	}
 	no_operands(kProg, argc, argv);
 	if (o.dir.empty()) usage_error(kProg, "-d DIR is required");
 	if (o.window <= 0) usage_error(kProg, "--window must be longer than 0s");
 	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
-	if (o.state_path.empty()) o.state_path = o.dir + "/pypi-mirror.demand";
+	o.store = open_mirror_store(kProg, o.dir, o.config);
+	if (o.state_path.empty()) {
+		o.state_path = o.store->layout().state_file("demand");
+		o.state = o.store.get();
+	} else {
+		o.local_state = open_mirror_store(kProg, "/", ""); // a local file, whatever the mirror
+		o.state = o.local_state.get();
+	}
 
 	Demand d(o);
 	if (!d.load()) return kExitFatal;
