@@ -63,7 +63,9 @@ package_gets() {
 	run --separate-stderr artifact-get -d "$S3" <"$ALL"
 	assert_success
 	diff <(sort "$ALL") <(jq -c 'select(.type == "project")' <<<"$output" |
-		sed -E 's/,"files_fetched":[0-9]+,"bytes_fetched":[0-9]+\}$/}/' | sort)
+		sed -E 's/,"files_fetched":[0-9]+,"bytes_fetched":[0-9]+,"stored_at":"[^"]*"\}$/}/' | sort)
+	# Each record vouches for its files in this store (index-write takes it).
+	jq -se --arg at "$S3_ENDPOINT/$S3_BUCKET/$P" 'map(select(.type == "project")) | length > 0 and all(.stored_at == $at)' <<<"$output"
 	diff <(want_objects "$ALL" "$P") <(have_objects "$P")
 	# PyPI's sha256 and upload time in the user metadata; the type sent.
 	IFS=$'\t' read -r path sha up < <(jq -r 'select(.name == "demo-pkg") | .files[0] | [.path, .sha256, .upload_time] | @tsv' "$ALL")
@@ -399,7 +401,8 @@ sync_both() {
 @test "2136 index-write -d s3://: the HEADs before a page run at once, and the error still names the first file missing in the record's order" {
 	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
 	(( $(jq '.files | length' "$T/one.ndjson") >= 3 ))
-	artifact-get -q -d "$S3" <"$T/one.ndjson" >"$T/ready.ndjson"
+	# Not vouched for by artifact-get (stored_at): index-write looks them up.
+	artifact-get -q -d "$S3" <"$T/one.ndjson" | jq -c 'del(.stored_at)' >"$T/ready.ndjson"
 	IFS=$'\t' read -r p1 f1 p2 < <(jq -r '[.files[1].path, .files[1].filename, .files[2].path] | @tsv' "$T/one.ndjson")
 	for p in "$p2" "$p1"; do
 		curl -fsS -o /dev/null -X DELETE -H "X-Auth-Token: $(_swift_token)" "$SWIFT_URL/$S3_BUCKET/$P/web/$p"
@@ -442,4 +445,95 @@ sync_both() {
 		(( big - small < 16384 )) || fail "$t: peak RSS $big KiB with the 40 MB root, $small KiB without"
 		sanitized_build mirror-state || (( big < 32768 )) || fail "$t: peak RSS $big KiB"
 	done
+
+# Swift holds KEY ($2) in bucket $1 (through Swift's own API).
+swift_has() { [[ -n "$(swift_keys "$1" "$2" | grep -xF "$2")" ]]; }
+
+@test "2137 index-write -d s3:// -j 3: several projects in flight; one whose file is missing fails alone, the others and a second record of one name land, the root lists them" {
+	artifact-get -q -d "$S3" <"$ALL" >"$T/ready.ndjson"
+	(( $(jq -s length "$T/ready.ndjson") >= 4 ))
+	IFS=$'\t' read -r bad path fn < <(jq -r 'select(.type == "project") | [.name, .files[0].path, .files[0].filename] | @tsv' "$T/ready.ndjson" | sed -n 2p)
+	twice=$(jq -r 'select(.type == "project") | .name' "$T/ready.ndjson" | sed -n 3p)
+	curl -fsS -o /dev/null -X DELETE -H "X-Auth-Token: $(_swift_token)" "$SWIFT_URL/$S3_BUCKET/$P/web/$path"
+	# Looked up, not vouched for: the records as they were before artifact-get.
+	{ jq -c 'del(.stored_at)' "$T/ready.ndjson"; jq -c --arg n "$twice" 'select(.name == $n) | del(.stored_at)' "$T/ready.ndjson"; } >"$T/in.ndjson"
+	run --separate-stderr index-write -q -j 3 -d "$S3" <"$T/in.ndjson"
+	assert_failure 1
+	jq -se --arg n "$bad" --arg f "$fn" 'map(select(.type == "error")) | length == 1 and .[0].name == $n and .[0].file == $f and .[0].reason == "file missing in the store"' <<<"$output"
+	# Every other record (the repeated name twice) synced.
+	diff <(jq -r 'select(.name != "'"$bad"'") | .name' "$T/in.ndjson" | sort) <(jq -r 'select(.type == "synced") | .name' <<<"$output" | sort)
+	run swift_keys "$S3_BUCKET" "$P/web/simple/$bad/"
+	assert_output ""
+	for n in $(jq -r 'select(.name != "'"$bad"'") | .name' "$T/in.ndjson" | sort -u); do
+		swift_cat "$S3_BUCKET" "$P/web/simple/$n/index.v1_json" | jq -r '.files[].url' | sed "s|^\.\./\.\./|$P/web/|; s|#.*||" |
+			while read -r k; do swift_has "$S3_BUCKET" "$(printf '%b' "${k//%/\\x}")" || fail "$n links $k, not in the store"; done
+		swift_has "$S3_BUCKET" "$P/web/simple/$n/index.html" || fail "$n: no index.html"
+	done
+	diff <(jq -r 'select(.name != "'"$bad"'") | .display_name // .name' "$T/in.ndjson" | sort -u) \
+		<(swift_cat "$S3_BUCKET" "$P/web/simple/index.v1_json" | jq -r '.projects[].name' | sort)
+	# The failed project's files stay tracked for its next page.
+	swift_has "$S3_BUCKET" "$P/.unlisted/$bad"
+}
+
+@test "2138 artifact-get | index-write -d s3:// -j 8: a project whose file is slow upstream has no page until that file is stored, while the projects after it land" {
+	jq -c 'select(.type == "project")' "$ALL" | head -4 >"$T/four.ndjson"
+	IFS=$'\t' read -r slow path url < <(jq -r '[.name, .files[0].path, .files[0].url] | @tsv' "$T/four.ndjson" | head -1)
+	last=$(jq -r .name "$T/four.ndjson" | tail -1)
+	# (4 s before the answer, then a trickle: under the tools' 5 s stall limit)
+	admin fault path="/${url#*://*/}" kind=slow delay=4
+	(artifact-get -q -d "$S3" <"$T/four.ndjson" | index-write -q -j 8 -d "$S3" >"$T/out") &
+	wait_until 60 "the page of $last" swift_has "$S3_BUCKET" "$P/web/simple/$last/index.v1_json"
+	# The first project is still on its slow file: a page of it now
+	# would link a file the store does not hold.
+	swift_has "$S3_BUCKET" "$P/web/simple/$slow/index.html" && { swift_has "$S3_BUCKET" "$P/web/$path" || fail "$slow's page before its file"; }
+	wait
+	admin clear-faults
+	[[ $(jq -s 'map(select(.type == "synced")) | length' "$T/out") == 4 ]]
+	swift_has "$S3_BUCKET" "$P/web/$path"
+	diff <(want_objects "$T/four.ndjson" "$P") <(have_objects "$P" | grep -F "$P/web/packages/")
+}
+
+@test "2139 stored_at: index-write looks the files up when a record vouches for another store or prefix; artifact-get drops one it reads" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	artifact-get -q -d "$S3" <"$T/one.ndjson" >"$T/ready.ndjson"
+	IFS=$'\t' read -r path fn < <(jq -r '[.files[0].path, .files[0].filename] | @tsv' "$T/one.ndjson")
+	curl -fsS -o /dev/null -X DELETE -H "X-Auth-Token: $(_swift_token)" "$SWIFT_URL/$S3_BUCKET/$P/web/$path"
+	for at in "$S3_ENDPOINT/$S3_BUCKET/${P}x" "http://other.invalid/$S3_BUCKET/$P"; do
+		jq -c --arg at "$at" '.stored_at = $at' "$T/ready.ndjson" >"$T/vouched.ndjson"
+		run --separate-stderr index-write -q -d "$S3" <"$T/vouched.ndjson"
+		assert_failure 1
+		jq -e --arg f "$fn" 'select(.type == "error") | .file == $f and .reason == "file missing in the store"' <<<"$output"
+		run swift_keys "$S3_BUCKET" "$P/web/simple/demo-pkg/"
+		assert_output ""
+	done
+	# A record that already carries one (an earlier pass's) loses it.
+	mkdir -p "$T/fs"
+	jq -c '.stored_at = "x"' "$T/one.ndjson" | artifact-get -q -d "$T/fs" >"$T/fs.out"
+	jq -e 'select(.type == "project") | has("stored_at") | not' "$T/fs.out"
+}
+
+@test "2140 artifact-get -d s3://: a project with a journal but no page (a failed first sync) has its stored files looked up, not fetched again; one with neither is fetched whole" {
+	rec=$(jq -c 'select(any(.files[]; .packagetype == "sdist")) | select((.files | length) >= 2)' "$ALL" | head -1)
+	name=$(jq -r .name <<<"$rec")
+	path=$(jq -r '[.files[] | select(.packagetype == "sdist")][0].path' <<<"$rec")
+	admin fault path="/$path" kind=corrupt
+	run --separate-stderr artifact-get -q -d "$S3" <<<"$rec"
+	assert_failure 1
+	admin clear-faults
+	swift_has "$S3_BUCKET" "$P/.unlisted/$name"
+	run swift_keys "$S3_BUCKET" "$P/web/simple/"
+	assert_output ""
+	admin reset-stats
+	run --separate-stderr artifact-get -q -d "$S3" <<<"$rec"
+	assert_success
+	# Only the file that failed is downloaded again: the store was asked
+	# about the others.
+	[[ "$(package_gets)" == 1 ]]
+	[[ "$(package_gets "$path")" == 1 ]]
+	diff <(want_objects <(echo "$rec") "$P") <(have_objects "$P")
+	# In a prefix with nothing of it, every file and companion is fetched.
+	admin reset-stats
+	artifact-get -q -d "$S3-fresh" <<<"$rec" >/dev/null
+	[[ "$(package_gets)" == "$(want_objects <(echo "$rec") "$P" | wc -l)" ]]
+	diff <(want_objects <(echo "$rec") "$P-fresh") <(have_objects "$P-fresh")
 }

@@ -152,6 +152,10 @@ struct Project {
 	// the downloads); the files waiting for it, and whether it failed.
 	bool journal_pending = false, journal_failed = false;
 	std::vector<std::shared_ptr<struct Job>> journal_waiting;
+	// s3: whether the store may hold any of its files (see s3_lookup), and
+	// the files waiting for that answer.
+	enum class Probe { None, Pending, Old, New } probe = Probe::None;
+	std::vector<std::shared_ptr<struct Job>> probe_waiting;
 	long long files_fetched = 0, bytes_fetched = 0; // what this run downloaded for it
 	std::string err_reason, err_file, err_url;
 };
@@ -205,7 +209,9 @@ private:
 	void start(const std::shared_ptr<Job> &j);
 	void attempt(const std::shared_ptr<Job> &j);
 	void done(const std::shared_ptr<Job> &j, pm::Response &r);
+	void s3_lookup(const std::shared_ptr<Job> &j);
 	void s3_head(const std::shared_ptr<Job> &j);
+	void s3_absent(const std::shared_ptr<Job> &j);
 	pm::Request s3_file_put(const Job &j) const;
 	void s3_upload(const std::shared_ptr<Job> &j);
 	void s3_uploaded(const std::shared_ptr<Job> &j, pm::Response &r);
@@ -312,13 +318,15 @@ void ArtifactGet::take_project(pm::ProjectRecord &r)
 	}
 	auto p = std::make_shared<Project>();
 	p->line = loop_.line();
-	// The counts this tool adds are its own: an earlier pass's do not carry over.
+	// The fields this tool adds are its own: an earlier pass's do not carry
+	// over (least of all a stored_at, which vouches for this pass's files).
 	const rapidjson::Document &doc = loop_.doc();
-	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched")) {
+	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched") || doc.HasMember("stored_at")) {
 		rapidjson::Document copy;
 		copy.CopyFrom(doc, copy.GetAllocator());
 		copy.RemoveMember("files_fetched");
 		copy.RemoveMember("bytes_fetched");
+		copy.RemoveMember("stored_at");
 		p->line = pm::to_json(copy);
 	}
 	p->name = r.name;
@@ -404,7 +412,7 @@ bool ArtifactGet::next_item(Project &p)
 		j->want_sha = sha;
 		j->mtime = mtime;
 		j->p->outstanding++;
-		s3_head(j);
+		s3_lookup(j);
 		return true;
 	}
 	pm::LocalCheck c;
@@ -593,17 +601,69 @@ void ArtifactGet::s3_head(const std::shared_ptr<Job> &j)
 			item_finished(j->p);
 			return;
 		}
-		if (opt_.dry_run) {
-			progress_clear();
-			LOG_INFO("Would download: %s", j->urls.back().c_str());
-			st_.would++;
-			if (!j->meta) st_.would_bytes += j->want_size;
-			j->p->needs_download = true;
-			item_finished(j->p);
-			return;
-		}
-		s3_journal_then_start(j);
+		s3_absent(j);
 	});
+}
+
+// s3: the object is not in the store (or not current): download it.
+void ArtifactGet::s3_absent(const std::shared_ptr<Job> &j)
+{
+	if (opt_.dry_run) {
+		progress_clear();
+		LOG_INFO("Would download: %s", j->urls.back().c_str());
+		st_.would++;
+		if (!j->meta) st_.would_bytes += j->want_size;
+		j->p->needs_download = true;
+		item_finished(j->p);
+		return;
+	}
+	s3_journal_then_start(j);
+}
+
+// s3: whether the store may hold any file of the project is asked once: a
+// listing of one key under its page directory (web/simple/NAME/) and, when
+// there is none, a GET of its unlisted journal. With neither, no run ever
+// wrote a page of it or uploaded a file for it here (a project's paths are
+// journaled before its first upload, and index-write drops the journal
+// only once a page lists them), so its files are taken as absent without a
+// HEAD each, and its journal is written without reading it again. A wrong
+// guess (files put there some other way) costs a download and a PUT of the
+// same verified bytes, never a wrong object. Any other answer, a failed one
+// too: a HEAD per file, as before.
+void ArtifactGet::s3_lookup(const std::shared_ptr<Job> &j)
+{
+	using Probe = Project::Probe;
+	const std::shared_ptr<Project> p = j->p;
+	switch (p->probe) {
+	case Probe::Old: return s3_head(j);
+	case Probe::New: return s3_absent(j);
+	case Probe::Pending: p->probe_waiting.push_back(j); return;
+	case Probe::None: break;
+	}
+	p->probe = Probe::Pending;
+	p->probe_waiting.push_back(j);
+	auto decided = [this, p](bool fresh) {
+		p->probe = fresh ? Probe::New : Probe::Old;
+		LOG_DEBUG("Project %s: %s", p->name.c_str(),
+		          fresh ? "new to the store (no page, no journal): no lookups" : "looking its files up");
+		auto waiting = std::move(p->probe_waiting);
+		p->probe_waiting.clear();
+		for (auto &w : waiting) fresh ? s3_absent(w) : s3_head(w);
+	};
+	// The listing first: a project the store has pages of (an incremental
+	// or idle run) costs one request more than its HEADs, not two.
+	const pm::S3Store &s = *opt_.s3;
+	std::string journal = s.key(opt_.mirror.unlisted_journal(p->name));
+	http_.add(pm::s3_list(s.config(), s.key(opt_.mirror.project_dir(p->name)) + "/", "", 1),
+	          [this, journal, decided](pm::Request &, pm::Response &r) {
+		          pm::S3ListPage page;
+		          std::string why;
+		          if (!(r.ok() && pm::parse_s3_list(r.body, page, why) && page.objects.empty() && page.prefixes.empty()))
+			          return decided(false);
+		          http_.add(pm::s3_get(opt_.s3->config(), journal), [decided](pm::Request &, pm::Response &got) {
+			          decided(got.error.empty() && got.status == 404);
+		          });
+	          });
 }
 
 // journal_paths() for a store: the journal object's GET and PUT go through
@@ -626,6 +686,10 @@ void ArtifactGet::s3_journal_then_start(const std::shared_ptr<Job> &j)
 	p->journal_pending = true;
 	std::vector<std::string> paths;
 	for (auto &f : p->files) paths.push_back(f.path);
+	// A project new to the store has no journal yet (s3_lookup just saw
+	// none): it is written without a GET.
+	static const std::string none;
+	const std::string *known = p->probe == Project::Probe::New ? &none : nullptr;
 	opt_.s3->add_to_unlisted_async(http_, p->name, paths, [this, p](bool ok, const std::string &err) {
 		p->journal_pending = false;
 		auto waiting = std::move(p->journal_waiting);
@@ -640,7 +704,7 @@ void ArtifactGet::s3_journal_then_start(const std::shared_ptr<Job> &j)
 		fail_item(*p, p->files[first->fi], first->meta, first->urls.back(),
 		          "cannot record the files it downloads: " + err);
 		for (size_t i = 0; i < waiting.size(); i++) item_finished(p);
-	});
+	}, known);
 }
 
 void ArtifactGet::s3_start(const std::shared_ptr<Job> &j)
@@ -923,9 +987,17 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 		// synced record and the run's summary): no one reads it off the log.
 		std::string &l = p->line;
 		size_t close = l.rfind('}');
-		if (close != std::string::npos)
-			l.insert(close, ",\"files_fetched\":" + std::to_string(p->files_fetched) +
-			                    ",\"bytes_fetched\":" + std::to_string(p->bytes_fetched));
+		std::string add = ",\"files_fetched\":" + std::to_string(p->files_fetched) +
+		                  ",\"bytes_fetched\":" + std::to_string(p->bytes_fetched);
+		// On a store, every file and companion the record lists was found
+		// current there (HEAD: size and sha256) or stored verified just now:
+		// index-write at the same place need not look them up again. Not
+		// with --no-metadata (the companions were not looked at).
+		if (opt_.s3 && opt_.metadata) {
+			std::string at = opt_.s3->stored_at();
+			add += ",\"stored_at\":" + pm::to_json(rapidjson::Value(rapidjson::StringRef(at.c_str(), at.size())));
+		}
+		if (close != std::string::npos) l.insert(close, add);
 		emit(l);
 		LOG_DEBUG("Project %s: all %zu files in place", p->name.c_str(), p->files.size());
 	}

@@ -7,12 +7,15 @@
 // client never sees a link the mirror cannot serve.
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <filesystem>
+#include <functional>
 #include <getopt.h>
+#include <memory>
 #include <strings.h>
 #include <set>
 #include <string>
@@ -23,6 +26,7 @@
 
 #include "cli.h"
 #include "fsutil.h"
+#include "hash.h"
 #include "index_root.h"
 #include "layout.h"
 #include "log.h"
@@ -68,6 +72,9 @@ Options:
                           0 for no limit); a project that would pass the limit
                           is left as it was and reported as an error
       --fsync             fsync every page before renaming it into place
+  -j, --concurrency N     s3: projects in flight at once (default 8; their
+                          requests share one connection pool of 2N); a
+                          filesystem mirror is written one project at a time
       --serial N          the serial the run reaches: the root index's
                           meta._last-serial (default: highest project serial)
       --no-root           do not touch the root index
@@ -90,6 +97,7 @@ struct Options {
 	bool json = false, html_pages = true, json_pages = true, sync = false, no_root = false, rebuild_root = false;
 	bool release_files = true; // false: index-only mirror (bandersnatch's release-files = false)
 	long long max_deletions = 10000, serial = -1;
+	int jobs = 8; // s3: projects in flight (-j)
 	std::unique_ptr<pm::S3Store> s3; // the mirror is in an S3 bucket (see "The mirror in a bucket")
 };
 
@@ -679,9 +687,9 @@ bool update_root(Run &run)
 	return true;
 }
 
-// HEADs in flight at once before a page is stored (a Swift proxy on two
+// HEADs in flight at once for one project's files (a Swift proxy on two
 // cores serves some 300 a second at 8 to 16 in flight).
-constexpr int kS3Heads = 16;
+constexpr size_t kS3Heads = 16;
 
 // The mirror in a bucket (-d s3://BUCKET/PREFIX). The same steps as on a
 // filesystem, on objects: the files a page links are looked up (HEAD)
@@ -693,12 +701,6 @@ bool s3_put(Run &run, const std::string &path, const std::string &text, std::str
 {
 	const pm::S3Store &s = *run.o.s3;
 	return run.o.s3->put(s.key(path), text, pm::S3Store::content_type(run.o.m.relative(path)), why);
-}
-
-// A page for S3Store::put_all (text must outlive the call).
-pm::S3Store::Object s3_object(Run &run, const std::string &path, const std::string &text)
-{
-	return {run.o.s3->key(path), &text, pm::S3Store::content_type(run.o.m.relative(path))};
 }
 
 bool s3_get(Run &run, const std::string &path, std::string &text, bool &found, std::string &why)
@@ -713,82 +715,388 @@ bool s3_remove(Run &run, const std::vector<std::string> &paths, std::string &why
 	return keys.empty() || run.o.s3->remove(keys, why);
 }
 
-// old_files() for a bucket: the page's listing (JSON, else HTML), plus the
-// pending-deletions and unlisted journals.
-bool s3_old_files(Run &run, const std::string &name, OldPages &old, std::string &why)
-{
-	std::string dir = page_dir(run, name), text;
-	bool found;
-	// The JSON page and both journals at once; the HTML pages only when
-	// there is no JSON page to read.
-	const pm::S3Store &s = *run.o.s3;
-	std::string journal = journal_path(run, name), unlisted = run.o.m.unlisted_journal(name);
-	std::vector<std::string> bodies;
-	std::vector<bool> got;
-	if (!run.o.s3->get_all({s.key(dir + "/index.v1_json"), s.key(journal), s.key(unlisted)}, bodies, got, why))
-		return false;
-	old.json = std::move(bodies[0]);
-	old.have_json = old.dir_exists = got[0];
-	if (!got[0] || !pm::listed_files_json(old.json, old.files, &why)) {
-		old.files.clear();
-		for (const char *page : {"/index.html", "/index.v1_html"}) {
-			if (!s3_get(run, dir + page, text, found, why)) return false;
-			old.dir_exists = old.dir_exists || found;
-			if (found && pm::listed_files_html(text, old.files)) break;
-			old.files.clear();
-		}
-	}
-	why.clear();
-	for (int k : {1, 2}) {
-		if (!got[k]) continue;
-		bool is_unlisted = k == 2;
-		if (is_unlisted) old.unlisted = true;
-		else run.journals.insert(name);
-		auto more = parse_journal(bodies[k], name, s.key(is_unlisted ? unlisted : journal));
-		old.files.insert(old.files.end(), more.begin(), more.end());
-	}
-	return true;
-}
-
-// delete_files() for a bucket: each file and its .metadata, in
-// multi-object DELETEs. Counted as on a filesystem (one a file).
-bool s3_delete_files(Run &run, const pm::ProjectRecord &r, const std::vector<std::string> &paths, long long &n,
-                     std::string &why)
-{
-	n = 0;
-	if (!run.o.release_files) return true;
+// A record being written to the bucket, with what its steps found.
+struct S3Job {
+	pm::ProjectRecord r;
+	bool removal = false;
+	bool finished = false;
+	bool files_known = false; // artifact-get vouches for its files (stored_at)
+	long long files_fetched = 0, bytes_fetched = 0; // artifact-get's counts, for the synced record
+	// The file lookups: keys, which file (and whether its companion) each
+	// is, the sizes found (-1: missing); the first lookup that failed.
+	std::vector<std::string> keys;
+	std::vector<std::pair<size_t, bool>> which;
+	std::vector<long long> sizes;
+	size_t heads_added = 0, heads_done = 0, head_failed = SIZE_MAX;
+	std::string head_error;
+	std::string json_text; // the JSON API document (--json)
+	bool page_same = false; // the JSON page is as stored: so is, most likely, the JSON API document
+	OldPages old;
 	std::vector<std::string> doomed;
-	for (auto &p : paths) {
-		if (!pm::valid_package_path(p)) continue;
-		LOG_INFO("Deleting file: %s (project %s)", p.c_str(), r.name.c_str());
-		doomed.push_back(run.o.m.file(p));
-		doomed.push_back(run.o.m.file(p) + ".metadata");
-		n++;
+	long long reserved = 0; // deletions counted against --max-deletions
+	long long serial = 0, deleted = 0;
+	std::vector<std::string> stale; // page variants no longer written
+};
+using S3JobPtr = std::shared_ptr<S3Job>;
+
+// Writes the records to a bucket with several projects in flight (-j): the
+// requests of the next project go out while those of the ones before are
+// under way, all on one libcurl multi handle. Each project keeps its own
+// order (files looked up, journal, pages, JSON page last, deletions, journals
+// removed); what differs from one project after another is only the order of
+// the synced records, which say which project landed, not when. A name is
+// never in flight twice (a second record for it waits for the first), and
+// the root is stored only once every project has finished. At most -j
+// records are held, so memory stays flat.
+class S3Writer {
+public:
+	explicit S3Writer(Run &run) : run_(run), cfg_(run.o.s3->config()), mark_(run.o.s3->stored_at()) {}
+	void write_all() { http_.run(2 * run_.o.jobs, [this] { return feed(); }); }
+
+private:
+	using Responses = std::vector<pm::Response>;
+	bool feed();
+	void start(const S3JobPtr &j);
+	void heads(const S3JobPtr &j);
+	void judge_files(const S3JobPtr &j);
+	void read_old(const S3JobPtr &j);
+	void add_journal(const S3JobPtr &j, const pm::Response &got, bool unlisted);
+	void plan(const S3JobPtr &j);
+	void write_pages(const S3JobPtr &j);
+	void write_json_page(const S3JobPtr &j);
+	void remove_stale(const S3JobPtr &j);
+	void publish(const S3JobPtr &j);
+	void remove_pages(const S3JobPtr &j);
+	void delete_files(const S3JobPtr &j);
+	void remove_journals(const S3JobPtr &j);
+	void fail(const S3JobPtr &j, const std::string &reason, const std::string &file = "");
+	void done(const S3JobPtr &j);
+
+	// Runs reqs at once; then(responses, in reqs' order) once all ended.
+	void all(std::vector<pm::Request> reqs, std::function<void(Responses &)> then);
+	// Multi-object DELETEs of keys (1000 a request); then(why), why empty
+	// when every key is gone.
+	void remove(const std::vector<std::string> &keys, std::function<void(const std::string &)> then);
+	// A PUT of text under path; sha: its sha256 when the object should
+	// carry it in its user metadata (the JSON API copies).
+	pm::Request put(const std::string &path, const std::string &text, const char *type = nullptr,
+	                const std::string &sha = "") const;
+	pm::Request get(const std::string &path) const { return pm::s3_get(cfg_, key(path)); }
+	std::string key(const std::string &path) const { return run_.o.s3->key(path); }
+	// The first failure among responses (a 404 is none): "cannot VERB KEY: ...".
+	static std::string first_error(const Responses &rs, const std::vector<std::string> &keys, const char *verb);
+
+	Run &run_;
+	const pm::S3Config &cfg_;
+	const std::string mark_; // stored_at of a record artifact-get wrote into this store
+	pm::Http http_;
+	std::unordered_set<std::string> busy_; // names in flight
+	S3JobPtr held_;                        // the next record, waiting for its name or a slot
+	int in_flight_ = 0;
+};
+
+void S3Writer::all(std::vector<pm::Request> reqs, std::function<void(Responses &)> then)
+{
+	if (reqs.empty()) {
+		Responses none;
+		then(none);
+		return;
 	}
-	run.deleted_total += n;
-	return s3_remove(run, doomed, why);
+	struct Group {
+		Responses rs;
+		size_t left;
+		std::function<void(Responses &)> then;
+	};
+	auto g = std::make_shared<Group>();
+	g->rs.resize(reqs.size());
+	g->left = reqs.size();
+	g->then = std::move(then);
+	for (size_t i = 0; i < reqs.size(); i++)
+		http_.add(std::move(reqs[i]), [g, i](pm::Request &, pm::Response &r) {
+			g->rs[i] = std::move(r);
+			if (--g->left == 0) g->then(g->rs);
+		});
 }
 
-// The journals, once the page lists what it should and the files are gone.
-void s3_remove_journals(Run &run, const std::string &name, const OldPages &old, bool had_pending)
+std::string S3Writer::first_error(const Responses &rs, const std::vector<std::string> &keys, const char *verb)
 {
-	std::vector<std::string> paths;
-	if (had_pending) paths.push_back(journal_path(run, name));
-	if (old.unlisted) paths.push_back(run.o.m.unlisted_journal(name));
+	for (size_t i = 0; i < rs.size(); i++)
+		if (!rs[i].ok() && rs[i].status != 404)
+			return std::string("cannot ") + verb + " " + keys[i] + ": " + pm::s3_describe(rs[i]);
+	return "";
+}
+
+pm::Request S3Writer::put(const std::string &path, const std::string &text, const char *type,
+                          const std::string &sha) const
+{
+	pm::S3Put p;
+	p.key = key(path);
+	p.content_type = type ? type : pm::S3Store::content_type(run_.o.m.relative(path));
+	p.sha256 = sha.empty() ? pm::sha256_hex(text) : sha;
+	if (!sha.empty()) p.meta.emplace_back("sha256", sha);
+	pm::Request r = pm::s3_put(cfg_, p);
+	r.body = text;
+	return r;
+}
+
+void S3Writer::remove(const std::vector<std::string> &keys, std::function<void(const std::string &)> then)
+{
+	std::vector<pm::Request> reqs;
+	std::vector<size_t> sizes;
+	for (size_t i = 0; i < keys.size(); i += 1000) {
+		std::vector<std::string> batch(keys.begin() + static_cast<long>(i),
+		                               keys.begin() + static_cast<long>(std::min(keys.size(), i + 1000)));
+		sizes.push_back(batch.size());
+		reqs.push_back(pm::s3_delete(cfg_, batch));
+	}
+	all(std::move(reqs), [sizes, then = std::move(then)](Responses &rs) {
+		std::vector<std::string> failed;
+		for (size_t i = 0; i < rs.size(); i++) {
+			std::string err;
+			if (!rs[i].ok()) return then("cannot delete " + std::to_string(sizes[i]) + " objects: " + pm::s3_describe(rs[i]));
+			if (!pm::parse_s3_delete_errors(rs[i].body, failed, err))
+				return then("the answer to a delete does not parse: " + err);
+		}
+		std::string why;
+		if (!failed.empty()) {
+			why = "cannot delete";
+			for (auto &f : failed) why += " " + f + ";";
+			why.pop_back();
+		}
+		then(why);
+	});
+}
+
+// Called by Http::run when a transfer slot is free: takes records up to -j
+// in flight. Returns true having added nothing when it waits for a slot or
+// for the record of the same name before it (there is always a request of
+// one of those under way).
+bool S3Writer::feed()
+{
+	for (;;) {
+		if (!held_) {
+			if (in_flight_ >= run_.o.jobs) return true;
+			if (!run_.loop.next()) return false;
+			auto j = std::make_shared<S3Job>();
+			rapidjson::Document &doc = run_.loop.doc();
+			j->r = run_.loop.record();
+			j->removal = j->r.type != "project";
+			j->files_fetched = std::max(0LL, pm::get_int(doc, "files_fetched", 0));
+			j->bytes_fetched = std::max(0LL, pm::get_int(doc, "bytes_fetched", 0));
+			// artifact-get found or stored every file of it in this store
+			// just before passing it on (pypi-mirror-records(7)): its
+			// answer stands for the lookups.
+			j->files_known = !mark_.empty() && pm::get_string(doc, "stored_at") == mark_;
+			held_ = std::move(j);
+		}
+		if (in_flight_ >= run_.o.jobs || busy_.count(held_->r.name)) return true;
+		S3JobPtr j = std::move(held_);
+		held_.reset();
+		busy_.insert(j->r.name);
+		in_flight_++;
+		start(j);
+		if (!j->finished) return true; // its requests are under way
+	}
+}
+
+void S3Writer::done(const S3JobPtr &j)
+{
+	j->finished = true;
+	busy_.erase(j->r.name);
+	in_flight_--;
+}
+
+void S3Writer::fail(const S3JobPtr &j, const std::string &reason, const std::string &file)
+{
+	run_.deleted_total -= j->reserved; // none of them happened
+	j->reserved = 0;
+	emit_error(run_, j->r, reason, file);
+	done(j);
+}
+
+void S3Writer::start(const S3JobPtr &j)
+{
+	if (j->removal) return read_old(j);
+	const pm::ProjectRecord &r = j->r;
+	if (!r.resolved) return fail(j, "project record has no file list (not resolved by pkg-resolve)");
+	// The files the page links are looked up (HEADs, up to kS3Heads at
+	// once), then judged in the record's order: the first one missing or
+	// wrong is the error, as one lookup after another would find it.
+	for (size_t i = 0; !j->files_known && run_.o.release_files && i < r.files.size(); i++) {
+		const auto &f = r.files[i];
+		std::string path = run_.o.m.file(f.path);
+		j->keys.push_back(key(path));
+		j->which.emplace_back(i, false);
+		if (f.core_metadata.empty()) continue;
+		j->keys.push_back(key(path + ".metadata"));
+		j->which.emplace_back(i, true);
+	}
+	j->sizes.assign(j->keys.size(), -1);
+	if (j->keys.empty()) return judge_files(j);
+	heads(j);
+}
+
+void S3Writer::heads(const S3JobPtr &j)
+{
+	while (j->heads_added < j->keys.size() && j->heads_added - j->heads_done < kS3Heads && j->head_failed == SIZE_MAX) {
+		size_t k = j->heads_added++;
+		http_.add(pm::s3_head(cfg_, j->keys[k]), [this, j, k](pm::Request &, pm::Response &r) {
+			j->heads_done++;
+			if (r.ok()) {
+				j->sizes[k] = strtoll(r.header("content-length").c_str(), nullptr, 10);
+			} else if (r.status != 404 && k < j->head_failed) {
+				j->head_failed = k;
+				j->head_error = "cannot look up " + j->keys[k] + ": " + pm::s3_describe(r);
+			}
+			if (j->heads_done < j->heads_added) return heads(j);
+			if (j->heads_added == j->keys.size() || j->head_failed != SIZE_MAX) return judge_files(j);
+			heads(j);
+		});
+	}
+}
+
+void S3Writer::judge_files(const S3JobPtr &j)
+{
+	const pm::ProjectRecord &r = j->r;
+	if (j->head_failed != SIZE_MAX) {
+		const auto &f = r.files[j->which[j->head_failed].first];
+		return fail(j, j->head_error, j->which[j->head_failed].second ? f.filename + ".metadata" : f.filename);
+	}
+	for (size_t k = 0; k < j->keys.size(); k++) {
+		const auto &f = r.files[j->which[k].first];
+		std::string fn = j->which[k].second ? f.filename + ".metadata" : f.filename;
+		if (j->sizes[k] < 0) return fail(j, "file missing in the store", fn);
+		if (!j->which[k].second && j->sizes[k] != f.size)
+			return fail(j,
+			            "object in the store has " + std::to_string(j->sizes[k]) + " bytes, expected " +
+			                std::to_string(f.size),
+			            fn);
+	}
 	std::string why;
-	if (!s3_remove(run, paths, why)) LOG_WARN("%s: %s", name.c_str(), why.c_str());
+	if (run_.o.json && !r.json_file.empty() && !read_json_document(r, j->json_text, why)) return fail(j, why);
+	read_old(j);
 }
 
-// Stores the pending-deletions journal (before the page that stops linking
-// the files).
-bool s3_journal(Run &run, const pm::ProjectRecord &r, const std::vector<std::string> &doomed, std::string &why)
+// old_files() for a bucket: the page's listing (JSON, else HTML), plus the
+// pending-deletions and unlisted journals. The JSON page and both journals
+// at once; the HTML pages only when there is no JSON page to read.
+void S3Writer::read_old(const S3JobPtr &j)
 {
+	const std::string &name = j->r.name;
+	std::string dir = page_dir(run_, name);
+	std::vector<std::string> paths = {dir + "/index.v1_json", journal_path(run_, name), run_.o.m.unlisted_journal(name)};
+	all({get(paths[0]), get(paths[1]), get(paths[2])}, [this, j, paths](Responses &rs) {
+		std::vector<std::string> keys;
+		for (auto &p : paths) keys.push_back(key(p));
+		std::string why = first_error(rs, keys, "read");
+		if (!why.empty()) return fail(j, why);
+		OldPages &old = j->old;
+		old.have_json = old.dir_exists = rs[0].ok();
+		if (old.have_json) old.json = std::move(rs[0].body);
+		if (old.have_json && pm::listed_files_json(old.json, old.files, &why)) {
+			add_journal(j, rs[1], false);
+			add_journal(j, rs[2], true);
+			return plan(j);
+		}
+		old.files.clear();
+		// Both HTML pages at once (a project new to the mirror has neither).
+		auto pending = std::make_shared<Responses>(std::move(rs));
+		std::string d = page_dir(run_, j->r.name);
+		all({get(d + "/index.html"), get(d + "/index.v1_html")}, [this, j, d, pending](Responses &html) {
+			std::string why = first_error(html, {key(d + "/index.html"), key(d + "/index.v1_html")}, "read");
+			if (!why.empty()) return fail(j, why);
+			OldPages &old = j->old;
+			for (auto &h : html) {
+				if (!h.ok()) continue;
+				old.dir_exists = true;
+				if (pm::listed_files_html(h.body, old.files)) break;
+				old.files.clear();
+			}
+			add_journal(j, (*pending)[1], false);
+			add_journal(j, (*pending)[2], true);
+			plan(j);
+		});
+	});
+}
+
+// A journal the store answered with: its paths join the old files.
+void S3Writer::add_journal(const S3JobPtr &j, const pm::Response &got, bool unlisted)
+{
+	if (!got.ok()) return;
+	const std::string &name = j->r.name;
+	if (unlisted) j->old.unlisted = true;
+	else run_.journals.insert(name);
+	auto more = parse_journal(got.body, name, key(unlisted ? run_.o.m.unlisted_journal(name) : journal_path(run_, name)));
+	j->old.files.insert(j->old.files.end(), more.begin(), more.end());
+}
+
+// The deletions the new page permits, counted against --max-deletions as
+// soon as they are known (several projects in flight never pass the cap
+// together), and their journal stored before any page.
+void S3Writer::plan(const S3JobPtr &j)
+{
+	pm::ProjectRecord none = j->r; // a removal lists no files: every old one is a candidate
+	none.files.clear();
+	j->doomed = deletion_candidates(j->removal ? none : j->r, j->old.files);
+	if (!within_cap(run_, j->r, j->doomed.size())) return done(j);
+	j->reserved = static_cast<long long>(j->doomed.size());
+	run_.deleted_total += j->reserved;
+	auto next = [this, j] { j->removal ? remove_pages(j) : write_pages(j); };
+	if (j->doomed.empty()) return next();
 	std::string text;
-	for (auto &p : doomed) text += p + "\n";
-	pm::S3Store &s = *run.o.s3;
-	if (s.put(s.key(journal_path(run, r.name)), text, "text/plain", why)) return true;
-	why = "cannot write pending deletions: " + why;
-	return false;
+	for (auto &p : j->doomed) text += p + "\n";
+	std::string path = journal_path(run_, j->r.name);
+	all({put(path, text, "text/plain")}, [this, j, next, path](Responses &rs) {
+		if (!rs[0].ok())
+			return fail(j, "cannot write pending deletions: cannot write " + key(path) + ": " + pm::s3_describe(rs[0]));
+		next();
+	});
+}
+
+void S3Writer::write_pages(const S3JobPtr &j)
+{
+	const pm::ProjectRecord &r = j->r;
+	j->serial = r.last_serial >= 0 ? r.last_serial : r.serial;
+	std::string dir = page_dir(run_, r.name);
+	if (!run_.o.html_pages) {
+		if (j->old.dir_exists) j->stale = {dir + "/index.html", dir + "/index.v1_html"};
+		return write_json_page(j);
+	}
+	// Both HTML variants at once.
+	std::string html = pm::render_project_html(r, j->serial, run_.o.root_uri);
+	all({put(dir + "/index.html", html), put(dir + "/index.v1_html", html)}, [this, j, dir](Responses &rs) {
+		std::string why = first_error(rs, {key(dir + "/index.html"), key(dir + "/index.v1_html")}, "write");
+		if (!why.empty()) return fail(j, "cannot write page: " + why);
+		write_json_page(j);
+	});
+}
+
+// The JSON page last, as on a filesystem: the next run reads it.
+void S3Writer::write_json_page(const S3JobPtr &j)
+{
+	std::string path = page_dir(run_, j->r.name) + "/index.v1_json";
+	if (!run_.o.json_pages) {
+		if (j->old.dir_exists) j->stale.push_back(path);
+		return remove_stale(j);
+	}
+	std::string json = pm::render_project_json(j->r, j->serial, run_.o.root_uri);
+	j->page_same = j->old.have_json && json == j->old.json; // the project's JSON page is as stored
+	if (j->page_same) return remove_stale(j);
+	all({put(path, json)}, [this, j, path](Responses &rs) {
+		if (!rs[0].ok()) return fail(j, "cannot write page: cannot write " + key(path) + ": " + pm::s3_describe(rs[0]));
+		remove_stale(j);
+	});
+}
+
+void S3Writer::remove_stale(const S3JobPtr &j)
+{
+	if (j->stale.empty()) return publish(j);
+	std::vector<std::string> keys;
+	for (auto &p : j->stale) keys.push_back(key(p));
+	remove(keys, [this, j](const std::string &why) {
+		if (!why.empty()) return fail(j, "cannot write page: " + why);
+		publish(j);
+	});
 }
 
 // publish_json() for a bucket: both copies, application/json, each with
@@ -799,123 +1107,105 @@ bool s3_journal(Run &run, const pm::ProjectRecord &r, const std::vector<std::str
 // changed page comes with a changed document (a new serial): stored
 // without asking. The spooled document is consumed once both copies hold
 // it.
-bool s3_publish_json(Run &run, const pm::ProjectRecord &r, const std::string &text, bool page_same, std::string &why)
+void S3Writer::publish(const S3JobPtr &j)
 {
-	pm::S3Store &s = *run.o.s3;
-	int stored = 0;
-	if (!s.put_unless_held({s.key(run.o.m.json_copy(r.name)), s.key(run.o.m.json_api(r.name))}, text,
-	                       pm::S3Store::content_type(run.o.m.relative(run.o.m.json_copy(r.name))), page_same, stored,
-	                       why))
-		return false;
-	if (!stored) LOG_DEBUG("%s: JSON API copies unchanged", r.name.c_str());
-	if (consumable(run, r.json_file)) pm::remove_file(r.json_file);
-	return true;
+	if (!run_.o.json || j->r.json_file.empty()) return delete_files(j);
+	const std::string &name = j->r.name;
+	std::vector<std::string> paths = {run_.o.m.json_copy(name), run_.o.m.json_api(name)};
+	std::string sha = pm::sha256_hex(j->json_text);
+	auto store = [this, j, paths, sha](std::vector<bool> held) {
+		std::vector<pm::Request> reqs;
+		std::vector<std::string> keys;
+		for (size_t i = 0; i < paths.size(); i++) {
+			if (held[i]) continue;
+			reqs.push_back(put(paths[i], j->json_text, nullptr, sha));
+			keys.push_back(key(paths[i]));
+		}
+		if (reqs.empty()) LOG_DEBUG("%s: JSON API copies unchanged", j->r.name.c_str());
+		all(std::move(reqs), [this, j, keys](Responses &rs) {
+			std::string why = first_error(rs, keys, "write");
+			if (!why.empty()) return fail(j, "cannot write JSON API copy: " + why);
+			j->json_text.clear();
+			if (consumable(run_, j->r.json_file)) pm::remove_file(j->r.json_file);
+			delete_files(j);
+		});
+	};
+	if (!j->page_same) return store({false, false});
+	all({pm::s3_head(cfg_, key(paths[0])), pm::s3_head(cfg_, key(paths[1]))}, [this, j, paths, sha, store](Responses &rs) {
+		std::string why = first_error(rs, {key(paths[0]), key(paths[1])}, "look up");
+		if (!why.empty()) return fail(j, "cannot write JSON API copy: " + why);
+		auto held = [&](const pm::Response &r) { return r.ok() && r.header("x-amz-meta-sha256") == sha; };
+		store({held(rs[0]), held(rs[1])});
+	});
 }
 
-void s3_process_project(Run &run, const pm::ProjectRecord &r)
+void S3Writer::remove_pages(const S3JobPtr &j)
 {
-	if (!r.resolved) {
-		emit_error(run, r, "project record has no file list (not resolved by pkg-resolve)");
-		return;
-	}
-	std::string why;
-	// The files the page links are looked up all at once (HEADs in
-	// parallel), then judged in the record's order: the first one missing
-	// or wrong is the error, as one lookup after another would find it.
+	const std::string &name = j->r.name;
+	std::string dir = page_dir(run_, name);
 	std::vector<std::string> keys;
-	std::vector<std::pair<size_t, bool>> which; // (file, companion)
-	for (size_t i = 0; run.o.release_files && i < r.files.size(); i++) {
-		const auto &f = r.files[i];
-		std::string path = run.o.m.file(f.path);
-		keys.push_back(run.o.s3->key(path));
-		which.emplace_back(i, false);
-		if (f.core_metadata.empty()) continue;
-		keys.push_back(run.o.s3->key(path + ".metadata"));
-		which.emplace_back(i, true);
-	}
-	std::vector<long long> sizes;
-	if (!run.o.s3->head_all(keys, kS3Heads, sizes, why)) {
-		// The key names the file; the record wants its filename.
-		for (size_t k = 0; k < keys.size(); k++)
-			if (why.find(keys[k] + ":") != std::string::npos) {
-				const auto &f = r.files[which[k].first];
-				return emit_error(run, r, why, which[k].second ? f.filename + ".metadata" : f.filename);
-			}
-		return emit_error(run, r, why);
-	}
-	for (size_t k = 0; k < keys.size(); k++) {
-		const auto &f = r.files[which[k].first];
-		std::string fn = which[k].second ? f.filename + ".metadata" : f.filename;
-		if (sizes[k] < 0) return emit_error(run, r, "file missing in the store", fn);
-		if (!which[k].second && sizes[k] != f.size)
-			return emit_error(run, r,
-			                  "object in the store has " + std::to_string(sizes[k]) + " bytes, expected " +
-			                      std::to_string(f.size),
-			                  fn);
-	}
-	std::string json_text;
-	bool publish = run.o.json && !r.json_file.empty();
-	if (publish && !read_json_document(r, json_text, why)) return emit_error(run, r, why);
-	OldPages old;
-	if (!s3_old_files(run, r.name, old, why)) return emit_error(run, r, why);
-	auto doomed = deletion_candidates(r, old.files);
-	if (!within_cap(run, r, doomed.size())) return;
-	if (!doomed.empty() && !s3_journal(run, r, doomed, why)) return emit_error(run, r, why);
-
-	long long serial = r.last_serial >= 0 ? r.last_serial : r.serial;
-	std::string dir = page_dir(run, r.name);
-	std::vector<std::string> stale; // variants no longer written
-	bool ok = true;
-	if (run.o.html_pages) {
-		std::string html = pm::render_project_html(r, serial, run.o.root_uri);
-		// Both HTML variants at once.
-		ok = run.o.s3->put_all({s3_object(run, dir + "/index.html", html), s3_object(run, dir + "/index.v1_html", html)},
-		                       why);
-	} else if (old.dir_exists) {
-		stale = {dir + "/index.html", dir + "/index.v1_html"};
-	}
-	// The JSON page last, as on a filesystem: the next run reads it.
-	bool page_same = false; // the project's JSON page is as stored
-	if (ok && run.o.json_pages) {
-		std::string json = pm::render_project_json(r, serial, run.o.root_uri);
-		page_same = old.have_json && json == old.json;
-		if (!page_same) ok = s3_put(run, dir + "/index.v1_json", json, why);
-	} else if (ok && old.dir_exists) {
-		stale.push_back(dir + "/index.v1_json");
-	}
-	if (ok) ok = s3_remove(run, stale, why);
-	if (!ok) return emit_error(run, r, "cannot write page: " + why);
-	if (publish && !s3_publish_json(run, r, json_text, page_same, why))
-		return emit_error(run, r, "cannot write JSON API copy: " + why);
-	long long deleted = 0;
-	if (!s3_delete_files(run, r, doomed, deleted, why)) return emit_error(run, r, why); // the journal stays
-	s3_remove_journals(run, r.name, old, !doomed.empty() || may_have_journal(run, r.name));
-	synced(run, r, serial, deleted);
+	for (auto &p : {dir + "/index.html", dir + "/index.v1_html", dir + "/index.v1_json", run_.o.m.json_copy(name),
+	                run_.o.m.json_api(name)})
+		keys.push_back(key(p));
+	remove(keys, [this, j](const std::string &why) {
+		if (!why.empty()) return fail(j, "cannot delete pages: " + why);
+		delete_files(j);
+	});
 }
 
-void s3_process_removal(Run &run, const pm::ProjectRecord &r)
+// delete_files() for a bucket: each file and its .metadata, in
+// multi-object DELETEs, after the page that stopped linking them. Counted
+// as on a filesystem (one a file). On a failure the journal stays for the
+// next run.
+void S3Writer::delete_files(const S3JobPtr &j)
 {
-	pm::ProjectRecord none = r;
-	none.files.clear();
-	OldPages old;
-	std::string why;
-	if (!s3_old_files(run, r.name, old, why)) return emit_error(run, r, why);
-	auto doomed = deletion_candidates(none, old.files);
-	if (!within_cap(run, r, doomed.size())) return;
-	if (!doomed.empty() && !s3_journal(run, r, doomed, why)) return emit_error(run, r, why);
-	std::string dir = page_dir(run, r.name);
-	if (!s3_remove(run,
-	               {dir + "/index.html", dir + "/index.v1_html", dir + "/index.v1_json", run.o.m.json_copy(r.name),
-	                run.o.m.json_api(r.name)},
-	               why))
-		return emit_error(run, r, "cannot delete pages: " + why);
-	long long deleted = 0;
-	if (!s3_delete_files(run, r, doomed, deleted, why)) return emit_error(run, r, why);
-	s3_remove_journals(run, r.name, old, true);
-	LOG_INFO("Removed %s (serial %lld, %lld files deleted)", r.name.c_str(), r.serial, deleted);
-	emit_synced(run, r, 0, deleted, true);
-	run.changes.add(r.name, r.serial, true);
-	run.changed_names.insert(r.name);
+	std::vector<std::string> keys;
+	for (auto &p : j->doomed) {
+		if (!run_.o.release_files || !pm::valid_package_path(p)) continue;
+		LOG_INFO("Deleting file: %s (project %s)", p.c_str(), j->r.name.c_str());
+		keys.push_back(key(run_.o.m.file(p)));
+		keys.push_back(key(run_.o.m.file(p) + ".metadata"));
+		j->deleted++;
+	}
+	// What the cap counted and did not happen (paths of the wrong shape, an
+	// index-only mirror) is given back.
+	run_.deleted_total -= j->reserved - j->deleted;
+	j->reserved = 0;
+	if (keys.empty()) return remove_journals(j);
+	remove(keys, [this, j](const std::string &why) {
+		if (!why.empty()) {
+			emit_error(run_, j->r, why);
+			return done(j);
+		}
+		remove_journals(j);
+	});
+}
+
+// The journals, once the page lists what it should and the files are gone;
+// then the project has landed.
+void S3Writer::remove_journals(const S3JobPtr &j)
+{
+	const std::string &name = j->r.name;
+	std::vector<std::string> keys;
+	if (j->removal || !j->doomed.empty() || may_have_journal(run_, name)) keys.push_back(key(journal_path(run_, name)));
+	if (j->old.unlisted) keys.push_back(key(run_.o.m.unlisted_journal(name)));
+	auto landed = [this, j](const std::string &why) {
+		const pm::ProjectRecord &r = j->r;
+		if (!why.empty()) LOG_WARN("%s: %s", r.name.c_str(), why.c_str());
+		run_.files_fetched = j->files_fetched;
+		run_.bytes_fetched = j->bytes_fetched;
+		if (!j->removal) {
+			synced(run_, r, j->serial, j->deleted);
+		} else {
+			LOG_INFO("Removed %s (serial %lld, %lld files deleted)", r.name.c_str(), r.serial, j->deleted);
+			emit_synced(run_, r, 0, j->deleted, true);
+			run_.changes.add(r.name, r.serial, true);
+			run_.changed_names.insert(r.name);
+		}
+		done(j);
+	};
+	if (keys.empty()) return landed("");
+	remove(keys, landed);
 }
 
 // update_root() for a bucket: the root JSON page is fetched into a scratch
@@ -984,9 +1274,10 @@ bool s3_update_root(Run &run)
 	return true;
 }
 
-// The one pass over the records, whichever the storage: each record's pages
-// (the counts artifact-get put in it travel on to the synced record), then
-// the root.
+// The one pass over the records on a filesystem, one project after another
+// (a page there costs a few system calls; see S3Writer for a bucket): each
+// record's pages (the counts artifact-get put in it travel on to the synced
+// record), then the root.
 using RecordStep = void (*)(Run &, const pm::ProjectRecord &);
 int sync_records(Run &run, RecordStep project, RecordStep removal, bool (*root)(Run &))
 {
@@ -1008,7 +1299,9 @@ int run_s3(Run &run)
 	}
 	run.o.m = pm::Layout(run.o.dir);
 	run.loop.on_output_failure(pm::RecordLoop::OutputFailure::Continue);
-	return sync_records(run, s3_process_project, s3_process_removal, s3_update_root);
+	S3Writer(run).write_all();
+	if (!run.o.no_root && !s3_update_root(run)) run.loop.mark_failed();
+	return run.loop.finish();
 }
 
 } // namespace
@@ -1029,6 +1322,7 @@ int main(int argc, char **argv)
 	    {"simple-format", required_argument, nullptr, kFormat},
 	    {"max-deletions", required_argument, nullptr, kMaxDel},
 	    {"fsync", no_argument, nullptr, kFsync},
+	    {"concurrency", required_argument, nullptr, 'j'},
 	    {"serial", required_argument, nullptr, kSerial},
 	    {"no-root", no_argument, nullptr, kNoRoot},
 	    {"rebuild-root", no_argument, nullptr, kRebuild},
@@ -1037,7 +1331,7 @@ int main(int argc, char **argv)
 	};
 	std::string config;
 	int c;
-	while ((c = getopt_long(argc, argv, "d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (pm::common_option(c, kProg, kUsage)) continue;
 		switch (c) {
 		case 'd': o.dir = optarg; break;
@@ -1060,6 +1354,7 @@ int main(int argc, char **argv)
 			break;
 		case kMaxDel: o.max_deletions = pm::parse_count(kProg, "--max-deletions", optarg); break;
 		case kFsync: o.sync = true; break;
+		case 'j': o.jobs = static_cast<int>(pm::parse_count(kProg, "--concurrency", optarg, 1, 256)); break;
 		case kSerial: o.serial = pm::parse_count(kProg, "--serial", optarg); break;
 		case kNoRoot: o.no_root = true; break;
 		case kRebuild: o.rebuild_root = true; break;

@@ -594,7 +594,14 @@ void Http::run(int max_concurrent, const std::function<bool()> &feed)
 				i++;
 			}
 		}
-		while (feeding && I.active + static_cast<int>(I.queue.size()) < max_concurrent) feeding = feed();
+		while (feeding && I.active + static_cast<int>(I.queue.size()) < max_concurrent) {
+			unsigned long long added = I.next_id;
+			feeding = feed();
+			// Nothing added while others are under way: the feeder waits
+			// for one of them (see run() in http.h); asked again after the
+			// next transfer ends.
+			if (feeding && I.next_id == added && (I.active > 0 || !I.queue.empty() || !I.delayed.empty())) break;
+		}
 		while (I.active < max_concurrent && !I.queue.empty()) {
 			Transfer *t = I.queue.front();
 			I.queue.pop_front();

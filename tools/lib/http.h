@@ -153,7 +153,10 @@ public:
 	unsigned long long add(Request req, std::function<void(Request &, Response &)> done);
 	// Runs until every added request is done. feed() (optional) is called
 	// whenever fewer than max_concurrent transfers are active and should add
-	// more work; it returns false once its input is exhausted.
+	// more work; it returns false once its input is exhausted. A feed() that
+	// returns true having added nothing while transfers are under way is
+	// waiting on them (a bounded window of its own): it is asked again after
+	// the next one ends. With nothing under way it is asked again at once.
 	void run(int max_concurrent, const std::function<bool()> &feed = nullptr);
 	// add() returns the transfer's id: resume() wakes a transfer whose
 	// on_chunk or on_read paused it, once run() is back in control (never

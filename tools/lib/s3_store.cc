@@ -17,6 +17,11 @@ namespace pm {
 
 S3Store::S3Store(S3Config cfg) : cfg_(std::move(cfg)), layout_(cfg_.location()) {}
 
+std::string S3Store::stored_at() const
+{
+	return cfg_.endpoint + "/" + cfg_.bucket + (cfg_.prefix.empty() ? "" : "/" + cfg_.prefix);
+}
+
 bool S3Store::check(std::string &why)
 {
 	Request r = s3_list(cfg_, cfg_.key(""), "", 1);
@@ -33,18 +38,11 @@ bool S3Store::check(std::string &why)
 }
 
 void S3Store::add_to_unlisted_async(Http &http, const std::string &name, const std::vector<std::string> &paths,
-                                    std::function<void(bool, const std::string &)> done) const
+                                    std::function<void(bool, const std::string &)> done, const std::string *known) const
 {
 	std::string key = this->key(layout_.unlisted_journal(name));
 	const S3Config &cfg = cfg_;
-	http.add(s3_get(cfg_, key), [&http, &cfg, key, paths, done](Request &, Response &got) {
-		std::string text;
-		if (got.ok()) {
-			text = std::move(got.body);
-		} else if (got.status != 404) {
-			done(false, "cannot read " + key + ": " + s3_describe(got));
-			return;
-		}
+	auto write = [&http, &cfg, key, paths, done](std::string text) {
 		if (!merge_unlisted(text, paths)) {
 			done(true, "");
 			return;
@@ -59,102 +57,16 @@ void S3Store::add_to_unlisted_async(Http &http, const std::string &name, const s
 			if (resp.ok()) done(true, "");
 			else done(false, "cannot write " + key + ": " + s3_describe(resp));
 		});
+	};
+	if (known) {
+		write(*known);
+		return;
+	}
+	http.add(s3_get(cfg_, key), [key, done, write](Request &, Response &got) {
+		if (got.ok()) write(std::move(got.body));
+		else if (got.status == 404) write("");
+		else done(false, "cannot read " + key + ": " + s3_describe(got));
 	});
-}
-
-bool S3Store::head_all(const std::vector<std::string> &keys, int concurrency, std::vector<long long> &sizes,
-                       std::string &why)
-{
-	sizes.assign(keys.size(), -1);
-	std::string first_error;
-	size_t next = 0, failed_at = keys.size();
-	http_.run(concurrency, [&]() {
-		if (next >= keys.size() || failed_at < keys.size()) return false;
-		size_t i = next++;
-		http_.add(s3_head(cfg_, keys[i]), [&, i](Request &, Response &r) {
-			if (r.ok()) sizes[i] = strtoll(r.header("content-length").c_str(), nullptr, 10);
-			else if (r.status != 404 && i < failed_at) {
-				failed_at = i;
-				first_error = "cannot look up " + keys[i] + ": " + s3_describe(r);
-			}
-		});
-		return true;
-	});
-	if (failed_at == keys.size()) return true;
-	why = first_error;
-	return false;
-}
-
-bool S3Store::get_all(const std::vector<std::string> &keys, std::vector<std::string> &bodies,
-                      std::vector<bool> &found, std::string &why)
-{
-	bodies.assign(keys.size(), std::string());
-	found.assign(keys.size(), false);
-	why.clear();
-	for (size_t i = 0; i < keys.size(); i++)
-		http_.add(s3_get(cfg_, keys[i]), [&, i](Request &, Response &r) {
-			if (r.ok()) {
-				found[i] = true;
-				bodies[i] = std::move(r.body);
-			} else if (r.status != 404 && why.empty()) {
-				why = "cannot read " + keys[i] + ": " + s3_describe(r);
-			}
-		});
-	http_.run(static_cast<int>(std::max<size_t>(1, keys.size())));
-	return why.empty();
-}
-
-bool S3Store::put_all(const std::vector<Object> &objects, std::string &why)
-{
-	why.clear();
-	for (auto &o : objects) {
-		S3Put p;
-		p.key = o.key;
-		p.content_type = o.content_type;
-		p.sha256 = sha256_hex(*o.body);
-		Request r = s3_put(cfg_, p);
-		r.body = *o.body;
-		std::string key = o.key;
-		http_.add(std::move(r), [&why, key](Request &, Response &resp) {
-			if (!resp.ok() && why.empty()) why = "cannot write " + key + ": " + s3_describe(resp);
-		});
-	}
-	http_.run(static_cast<int>(std::max<size_t>(1, objects.size())));
-	return why.empty();
-}
-
-bool S3Store::put_unless_held(const std::vector<std::string> &keys, const std::string &body,
-                              const std::string &content_type, bool compare, int &stored, std::string &why)
-{
-	stored = 0;
-	why.clear();
-	const std::string sha = sha256_hex(body);
-	std::vector<bool> held(keys.size(), false);
-	if (compare) {
-		for (size_t i = 0; i < keys.size(); i++)
-			http_.add(s3_head(cfg_, keys[i]), [&, i](Request &, Response &r) {
-				if (r.ok()) held[i] = r.header("x-amz-meta-sha256") == sha;
-				else if (r.status != 404 && why.empty()) why = "cannot look up " + keys[i] + ": " + s3_describe(r);
-			});
-		http_.run(static_cast<int>(std::max<size_t>(1, keys.size())));
-		if (!why.empty()) return false;
-	}
-	for (size_t i = 0; i < keys.size(); i++) {
-		if (held[i]) continue;
-		S3Put p;
-		p.key = keys[i];
-		p.content_type = content_type;
-		p.sha256 = sha;
-		p.meta.emplace_back("sha256", sha);
-		Request r = s3_put(cfg_, p);
-		r.body = body;
-		stored++;
-		http_.add(std::move(r), [&, i](Request &, Response &resp) {
-			if (!resp.ok() && why.empty()) why = "cannot write " + keys[i] + ": " + s3_describe(resp);
-		});
-	}
-	if (stored) http_.run(stored);
-	return why.empty();
 }
 
 bool S3Store::get(const std::string &key, std::string &body, bool &found, std::string &why)

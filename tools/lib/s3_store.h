@@ -27,6 +27,14 @@ public:
 	// The key of a path the layout made.
 	std::string key(const std::string &path) const { return cfg_.key(layout_.relative(path)); }
 
+	// A record's stored_at (pypi-mirror-records(7)): artifact-get puts it on
+	// a project record once it found or stored every file and companion the
+	// record lists in this store; index-write at the same place then takes
+	// that for its own lookups. The prefix's path-style URL
+	// (ENDPOINT/BUCKET/PREFIX), so a bucket of the same name in another
+	// store never matches.
+	std::string stored_at() const;
+
 	// Lists one key of the bucket: false with why (unreachable endpoint,
 	// refused credentials, missing bucket) when the mirror cannot be used.
 	bool check(std::string &why);
@@ -36,41 +44,16 @@ public:
 	// It does not block: the GET and the PUT run on the caller's http
 	// (inside its run(), from a completion callback too), and done(ok,
 	// error) follows the PUT; the caller's other transfers go on meanwhile.
+	// known: the journal's text as the caller just read it (an empty string
+	// for none): no GET then.
 	void add_to_unlisted_async(Http &http, const std::string &name, const std::vector<std::string> &paths,
-	                           std::function<void(bool, const std::string &)> done) const;
-
-	// HEADs of many keys at once (up to concurrency in flight, on the
-	// store's own connections): sizes[i] is key i's size, -1 on a 404.
-	// False with why (naming the key) when a lookup failed otherwise.
-	bool head_all(const std::vector<std::string> &keys, int concurrency, std::vector<long long> &sizes,
-	              std::string &why);
-
-	// GETs of several keys at once: bodies[i] and found[i] for key i
-	// (found false on a 404). False with why when one failed otherwise.
-	bool get_all(const std::vector<std::string> &keys, std::vector<std::string> &bodies, std::vector<bool> &found,
-	             std::string &why);
-	// PUTs of several objects at once (key, body, Content-Type), as put()
-	// does each. False with why naming a key that failed; the others may
-	// have landed (each is whole or absent).
-	struct Object {
-		std::string key;
-		const std::string *body;
-		std::string content_type;
-	};
-	bool put_all(const std::vector<Object> &objects, std::string &why);
-	// Stores body under each of keys (content_type), each object carrying
-	// body's sha256 in its user metadata (x-amz-meta-sha256, as
-	// artifact-get's files carry theirs). With compare, HEADs read that
-	// first (all at once) and a key already holding this body is not
-	// stored again: a document that did not change costs a HEAD, not an
-	// upload. stored: how many were PUT. False with why naming a key that
-	// failed; each object is whole, the new one or the old.
-	bool put_unless_held(const std::vector<std::string> &keys, const std::string &body,
-	                     const std::string &content_type, bool compare, int &stored, std::string &why);
+	                           std::function<void(bool, const std::string &)> done,
+	                           const std::string *known = nullptr) const;
 
 	// Single blocking requests on the store's own connection, for the
-	// tools that write pages (a page is a few kilobytes; files go through
-	// the tools' own concurrent transfers). get: found is false on a 404.
+	// state and root pages (index-write runs its projects' requests on its
+	// own concurrent transfers, as artifact-get does its files).
+	// get: found is false on a 404.
 	bool get(const std::string &key, std::string &body, bool &found, std::string &why);
 	// get_file: the body streamed into the local file path (created or
 	// truncated; removed when there is no object or the read failed), so
