@@ -445,6 +445,7 @@ sync_both() {
 		(( big - small < 16384 )) || fail "$t: peak RSS $big KiB with the 40 MB root, $small KiB without"
 		sanitized_build mirror-state || (( big < 32768 )) || fail "$t: peak RSS $big KiB"
 	done
+}
 
 # Swift holds KEY ($2) in bucket $1 (through Swift's own API).
 swift_has() { [[ -n "$(swift_keys "$1" "$2" | grep -xF "$2")" ]]; }
