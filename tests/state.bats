@@ -390,8 +390,8 @@ EOF
 }
 
 @test "1316 mirror-state log: every line to the file in order, the terminal's share (--warnings-only, --clear), a last line without newline kept; lines pass as they come" {
-	local f=$BATS_TEST_TMPDIR/run.log i=2026-12-02' 10:00:00,001 INFO: ' w=2026-12-02' 10:00:00,002 WARNING: '
-	printf '%s\n' "${i}one" "${w}two" 'raw text from a crash' "2026-12-02 10:00:00,003 DEBUG: three" >"$BATS_TEST_TMPDIR/in"
+	local f=$BATS_TEST_TMPDIR/run.log info=2026-12-02' 10:00:00,001 INFO: ' warn=2026-12-02' 10:00:00,002 WARNING: '
+	printf '%s\n' "${info}one" "${warn}two" 'raw text from a crash' "2026-12-02 10:00:00,003 DEBUG: three" >"$BATS_TEST_TMPDIR/in"
 	printf 'no newline at the end' >>"$BATS_TEST_TMPDIR/in"
 	run --separate-stderr ms log --file "$f" <"$BATS_TEST_TMPDIR/in"
 	assert_success
@@ -405,13 +405,13 @@ EOF
 	# (appended to what it held).
 	run --separate-stderr ms log --file "$f" --warnings-only <"$BATS_TEST_TMPDIR/in"
 	assert_success
-	assert_equal "$output" "$(printf '%s\n' "${w}two" 'raw text from a crash' 'no newline at the end')"
+	assert_equal "$output" "$(printf '%s\n' "${warn}two" 'raw text from a crash' 'no newline at the end')"
 	[ "$(grep -c 'INFO: one' "$f")" -eq 2 ]
 	# --clear: what goes to the terminal first erases the progress line.
-	run ms log --warnings-only --clear <<<"${w}warned"
+	run ms log --warnings-only --clear <<<"${warn}warned"
 	assert_success
-	assert_equal "$output" $'\r\033[K'"${w}warned"
-	run ms log --warnings-only --clear <<<"${i}quiet"
+	assert_equal "$output" $'\r\033[K'"${warn}warned"
+	run ms log --warnings-only --clear <<<"${info}quiet"
 	assert_success
 	assert_equal "$output" ""
 	# A line is in the file as soon as it was written, while the writer
@@ -421,17 +421,17 @@ EOF
 	ms log --file "$f.2" <"$fifo" >/dev/null &
 	pid=$!
 	exec 5>"$fifo"
-	echo "${i}first" >&5
+	echo "${info}first" >&5
 	wait_until 10 "the first line in the file" grep -q 'INFO: first' "$f.2"
-	echo "${w}second" >&5
+	echo "${warn}second" >&5
 	wait_until 10 "the second line in the file" grep -q 'WARNING: second' "$f.2"
 	exec 5>&-
 	wait "$pid"
 	[ "$(wc -l <"$f.2")" -eq 2 ]
 	# A log file that cannot be opened: a warning, and the terminal still
 	# gets every line.
-	run --separate-stderr ms log --file "$BATS_TEST_TMPDIR/no/such/dir/log" <<<"${i}kept"
+	run --separate-stderr ms log --file "$BATS_TEST_TMPDIR/no/such/dir/log" <<<"${info}kept"
 	assert_success
-	assert_output "${i}kept"
+	assert_output "${info}kept"
 	[[ $stderr == *"WARNING: mirror-state: cannot open the log file"* ]] || fail "$stderr"
 }
