@@ -52,9 +52,10 @@ resolve() {
 }
 
 # Records as artifact-get read them: its counts of what it fetched for a
-# project (files_fetched, bytes_fetched, added last) taken off; with an
-# argument, only when they are exactly those.
-uncounted() { sed -E "s/,\"files_fetched\":${1:-[0-9]+},\"bytes_fetched\":${2:-[0-9]+}\\}\$/}/"; }
+# project (files_fetched, bytes_fetched, added last) and the directory they
+# landed in (landed_in, when there is one) taken off; with an argument, only
+# when the counts are exactly those.
+uncounted() { sed -E "s/,\"files_fetched\":${1:-[0-9]+},\"bytes_fetched\":${2:-[0-9]+}(,\"landed_in\":\"[0-9]+:[0-9]+\")?\\}\$/}/"; }
 
 # The record of one project (normalized name) from the resolved set.
 record_of() {
@@ -407,6 +408,12 @@ package_gets() {
 	[[ "$stderr" == *"line 8: unknown record type"* ]]
 	# Run again: everything is current, nothing was fetched for it.
 	run --separate-stderr artifact-get -d "$M" <<<"$rec"
+	assert_success
+	# landed_in: the web/ directory every file of it is in (index-write
+	# writing there trusts it).
+	assert_output "${rec%\}},\"files_fetched\":0,\"bytes_fetched\":0,\"landed_in\":\"$(stat -c '%d:%i' "$M/web")\"}"
+	# Without the .metadata companions, artifact-get does not vouch for them.
+	run --separate-stderr artifact-get -d "$M" --no-metadata <<<"$rec"
 	assert_success
 	assert_output "${rec%\}},\"files_fetched\":0,\"bytes_fetched\":0}"
 }

@@ -36,7 +36,7 @@ ms() { mirror-state -d "$M" "$@"; }
 	for opt in $(grep -o '^\.Op Fl -[a-z-]*\|^\.Fl -[a-z-]*' "$BATS_TEST_DIRNAME/../man/mirror-state.1" | sed 's/.* -/--/' | sort -u); do
 		[[ "$output" == *"$opt"* ]] || fail "--help does not mention $opt"
 	done
-	for opt in begin plan held sync-input collect finish prepare diff-file tally status progress; do
+	for opt in begin plan held sync-input collect finish prepare diff-file tally status progress log; do
 		[[ "$output" == *"  $opt"* ]] || fail "--help does not mention $opt"
 	done
 	run mirror-state begin
@@ -411,4 +411,51 @@ EOF
 	assert_success
 	assert_output --partial "(NEEDED)"
 	refute_output --partial "libcurl"
+}
+
+@test "1317 mirror-state log: every line to the file in order, the terminal's share (--warnings-only, --clear), a last line without newline kept; lines pass as they come" {
+	local f=$BATS_TEST_TMPDIR/run.log info=2026-12-02' 10:00:00,001 INFO: ' warn=2026-12-02' 10:00:00,002 WARNING: '
+	printf '%s\n' "${info}one" "${warn}two" 'raw text from a crash' "2026-12-02 10:00:00,003 DEBUG: three" >"$BATS_TEST_TMPDIR/in"
+	printf 'no newline at the end' >>"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr ms log --file "$f" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	# The file: everything, in order, the last line completed.
+	assert_equal "$(cat "$f")" "$(cat "$BATS_TEST_TMPDIR/in")"
+	[ "$(tail -c 1 "$f" | od -An -c | tr -d ' ')" = '\n' ] || fail "no newline at the end of the file"
+	# Standard output: everything too (pypi-mirror without -q).
+	assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/in")"
+	assert_equal "$stderr" ""
+	# --warnings-only: not the INFO and DEBUG lines; the file still gets all
+	# (appended to what it held).
+	run --separate-stderr ms log --file "$f" --warnings-only <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$output" "$(printf '%s\n' "${warn}two" 'raw text from a crash' 'no newline at the end')"
+	[ "$(grep -c 'INFO: one' "$f")" -eq 2 ]
+	# --clear: what goes to the terminal first erases the progress line.
+	run ms log --warnings-only --clear <<<"${warn}warned"
+	assert_success
+	assert_equal "$output" $'\r\033[K'"${warn}warned"
+	run ms log --warnings-only --clear <<<"${info}quiet"
+	assert_success
+	assert_equal "$output" ""
+	# A line is in the file as soon as it was written, while the writer
+	# still has its standard input open (no block-buffered reads).
+	local fifo=$BATS_TEST_TMPDIR/fifo pid
+	mkfifo "$fifo"
+	ms log --file "$f.2" <"$fifo" >/dev/null &
+	pid=$!
+	exec 5>"$fifo"
+	echo "${info}first" >&5
+	wait_until 10 "the first line in the file" grep -q 'INFO: first' "$f.2"
+	echo "${warn}second" >&5
+	wait_until 10 "the second line in the file" grep -q 'WARNING: second' "$f.2"
+	exec 5>&-
+	wait "$pid"
+	[ "$(wc -l <"$f.2")" -eq 2 ]
+	# A log file that cannot be opened: a warning, and the terminal still
+	# gets every line.
+	run --separate-stderr ms log --file "$BATS_TEST_TMPDIR/no/such/dir/log" <<<"${info}kept"
+	assert_success
+	assert_output "${info}kept"
+	[[ $stderr == *"WARNING: mirror-state: cannot open the log file"* ]] || fail "$stderr"
 }

@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <unistd.h>
 
 namespace {
 
@@ -106,6 +110,158 @@ TEST_F(LogTest, LongMessageTruncatedToOneLine)
 	EXPECT_EQ(out.find('\n'), out.size() - 1);
 	EXPECT_GT(out.size(), 4000u);
 	EXPECT_LT(out.size(), 4200u);
+}
+
+// stderr into a file that can be read at any point (gtest's capture can
+// only be read once, at its end).
+class StderrFile {
+public:
+	StderrFile()
+	{
+		fflush(stderr);
+		f_ = tmpfile();
+		saved_ = dup(2);
+		dup2(fileno(f_), 2);
+	}
+	~StderrFile()
+	{
+		dup2(saved_, 2);
+		close(saved_);
+		fclose(f_);
+	}
+	std::string text() const
+	{
+		std::string out;
+		char buf[4096];
+		ssize_t n;
+		for (off_t at = 0; (n = pread(fileno(f_), buf, sizeof buf, at)) > 0; at += n) out.append(buf, static_cast<size_t>(n));
+		return out;
+	}
+
+private:
+	FILE *f_ = nullptr;
+	int saved_ = -1;
+};
+
+size_t count(const std::string &s, const std::string &what)
+{
+	size_t n = 0;
+	for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) n++;
+	return n;
+}
+
+TEST_F(LogTest, HeldUntilFlush)
+{
+	StderrFile err;
+	pm::log_hold();
+	LOG_INFO("first");
+	LOG_DEBUG("not shown at INFO");
+	LOG_TOOL_INFO("second");
+	EXPECT_EQ(err.text(), "");
+	pm::log_flush();
+	std::string out = err.text();
+	size_t nl = out.find('\n');
+	ASSERT_NE(nl, std::string::npos) << out;
+	EXPECT_TRUE(stamped(out.substr(0, nl + 1), "INFO: first")) << out;
+	EXPECT_EQ(out.find("not shown"), std::string::npos) << out;
+	EXPECT_NE(out.find(" INFO: second\n"), std::string::npos) << out;
+	pm::log_flush(); // nothing held: nothing written twice
+	EXPECT_EQ(err.text(), out);
+	LOG_INFO("third");
+	EXPECT_EQ(err.text(), out);
+	pm::log_release(); // the last release writes what is held
+	EXPECT_NE(err.text().find(" INFO: third\n"), std::string::npos);
+	LOG_INFO("fourth"); // no hold: at once
+	EXPECT_NE(err.text().find(" INFO: fourth\n"), std::string::npos);
+}
+
+TEST_F(LogTest, WarningGoesOutAtOnceAfterTheHeldLines)
+{
+	StderrFile err;
+	pm::LogHold hold;
+	LOG_INFO("before");
+	LOG_WARN("warned");
+	std::string out = err.text();
+	size_t b = out.find(" INFO: before\n"), w = out.find(" WARNING: warned\n");
+	ASSERT_NE(b, std::string::npos) << out;
+	ASSERT_NE(w, std::string::npos) << out;
+	EXPECT_LT(b, w);
+	LOG_ERROR("failed");
+	EXPECT_NE(err.text().find(" ERROR: failed\n"), std::string::npos);
+}
+
+TEST_F(LogTest, NestedHoldsFlushAtTheOutermostRelease)
+{
+	StderrFile err;
+	{
+		pm::LogHold outer;
+		{
+			pm::LogHold inner;
+			LOG_INFO("nested");
+		}
+		EXPECT_EQ(err.text(), "");
+	}
+	EXPECT_EQ(count(err.text(), " INFO: nested\n"), 1u);
+}
+
+TEST_F(LogTest, FullBufferWritesTheOlderLines)
+{
+	StderrFile err;
+	pm::LogHold hold;
+	// ~1 KiB lines: far more than the buffer holds.
+	std::string pad(1000, 'x');
+	for (int i = 0; i < 200; i++) LOG_INFO("line %03d %s", i, pad.c_str());
+	std::string out = err.text();
+	EXPECT_NE(out.find(" INFO: line 000 "), std::string::npos);
+	EXPECT_EQ(out.find(" INFO: line 199 "), std::string::npos); // still held
+	pm::log_flush();
+	out = err.text();
+	// Every line once, whole and in order.
+	size_t at = 0;
+	for (int i = 0; i < 200; i++) {
+		char want[32];
+		snprintf(want, sizeof want, " INFO: line %03d ", i);
+		size_t p = out.find(want, at);
+		ASSERT_NE(p, std::string::npos) << i;
+		at = p + 1;
+		EXPECT_EQ(count(out, want), 1u) << i;
+	}
+	EXPECT_EQ(count(out, "\n"), 200u);
+}
+
+// The held lines are not lost when the process ends other than by SIGKILL.
+TEST(LogDeathTest, HeldLinesWrittenAtExit)
+{
+	EXPECT_EXIT(
+	    {
+		    pm::log_hold();
+		    LOG_INFO("held at exit");
+		    exit(0);
+	    },
+	    testing::ExitedWithCode(0), " INFO: held at exit\n");
+}
+
+TEST(LogDeathTest, HeldLinesWrittenAtAbort)
+{
+	EXPECT_EXIT(
+	    {
+		    pm::log_hold();
+		    LOG_INFO("held at abort");
+		    abort();
+	    },
+	    testing::KilledBySignal(SIGABRT), " INFO: held at abort\n");
+}
+
+TEST(LogDeathTest, HeldLinesWrittenAtSigterm)
+{
+	EXPECT_EXIT(
+	    {
+		    pm::log_hold();
+		    LOG_INFO("held at SIGTERM");
+		    raise(SIGTERM);
+		    LOG_INFO("not reached");
+	    },
+	    testing::KilledBySignal(SIGTERM), " INFO: held at SIGTERM\n$");
 }
 
 } // namespace

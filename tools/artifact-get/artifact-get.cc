@@ -240,6 +240,12 @@ private:
 	bool eof_ = false;
 	bool progress_shown_ = false;
 	bool tty_ = false;
+	// ,"landed_in":"DEV:INO" (web/'s device and inode numbers) for the
+	// records passed on, when every file of such a record, and its
+	// .metadata, was found current in or stored into that directory; empty
+	// for a store or with --no-metadata. index-write, writing pages into
+	// the same directory, then need not look at each file again.
+	std::string landed_in_;
 	std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now(), last_progress_{};
 };
 
@@ -256,7 +262,10 @@ void ArtifactGet::emit(const std::string &line) { check_output(loop_.emit_raw(li
 
 void ArtifactGet::progress_clear()
 {
-	if (progress_shown_ && tty_) fputs("\r\033[K", stderr);
+	if (progress_shown_ && tty_) {
+		pm::log_flush(); // the lines logged before it
+		fputs("\r\033[K", stderr);
+	}
 	progress_shown_ = false;
 }
 
@@ -271,6 +280,7 @@ void ArtifactGet::progress(bool force)
 	double secs = std::chrono::duration<double>(now - t0_).count();
 	double rate = secs > 0 ? static_cast<double>(st_.transferred) / secs : 0;
 	long long done = st_.downloaded + st_.current + st_.failed;
+	pm::log_flush(); // the lines logged before it come first
 	fprintf(stderr, "%sartifact-get: %lld/%lld files, %.1f MiB, %.1f MiB/s%s", tty_ ? "\r\033[K" : "", done,
 	        st_.seen, static_cast<double>(st_.transferred) / 1048576.0, rate / 1048576.0, tty_ ? "" : "\n");
 	fflush(stderr);
@@ -321,12 +331,14 @@ void ArtifactGet::take_project(pm::ProjectRecord &r)
 	// The fields this tool adds are its own: an earlier pass's do not carry
 	// over (least of all a stored_at, which vouches for this pass's files).
 	const rapidjson::Document &doc = loop_.doc();
-	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched") || doc.HasMember("stored_at")) {
+	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched") || doc.HasMember("stored_at") ||
+	    doc.HasMember("landed_in")) {
 		rapidjson::Document copy;
 		copy.CopyFrom(doc, copy.GetAllocator());
 		copy.RemoveMember("files_fetched");
 		copy.RemoveMember("bytes_fetched");
 		copy.RemoveMember("stored_at");
+		copy.RemoveMember("landed_in");
 		p->line = pm::to_json(copy);
 	}
 	p->name = r.name;
@@ -997,6 +1009,7 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 			std::string at = opt_.s3->stored_at();
 			add += ",\"stored_at\":" + pm::to_json(rapidjson::Value(rapidjson::StringRef(at.c_str(), at.size())));
 		}
+		add += landed_in_;
 		if (close != std::string::npos) l.insert(close, add);
 		emit(l);
 		LOG_DEBUG("Project %s: all %zu files in place", p->name.c_str(), p->files.size());
@@ -1039,6 +1052,10 @@ int ArtifactGet::run()
 		LOG_TOOL_ERROR("cannot open %s: %s", opt_.mirror.web().c_str(), strerror(errno));
 		return pm::kExitFatal;
 	}
+	struct stat web;
+	if (!opt_.s3 && opt_.metadata && dirs_.root().fd() >= 0 && fstat(dirs_.root().fd(), &web) == 0)
+		landed_in_ = ",\"landed_in\":\"" + std::to_string(static_cast<unsigned long long>(web.st_dev)) + ":" +
+		             std::to_string(static_cast<unsigned long long>(web.st_ino)) + "\"";
 	http_.run(opt_.concurrency, [this] { return feed(); });
 	progress_clear();
 	int status = loop_.finish();

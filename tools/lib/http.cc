@@ -582,6 +582,9 @@ void Http::run(int max_concurrent, const std::function<bool()> &feed)
 	// Room for the paired halves too (a download and the upload it feeds).
 	curl_multi_setopt(I.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(2 * max_concurrent));
 	bool feeding = static_cast<bool>(feed);
+	// The lines logged in a turn of this loop (a tool logs one per file it
+	// fetches) go out together, before the loop waits (log.h).
+	LogHold hold_log;
 	for (;;) {
 		double now = now_s();
 		double next_due = -1;
@@ -647,12 +650,14 @@ void Http::run(int max_concurrent, const std::function<bool()> &feed)
 		if (finished_any && feeding && I.active + static_cast<int>(I.queue.size()) < max_concurrent) continue;
 		if (I.active == 0 && I.queue.empty() && !I.delayed.empty()) {
 			double wait = next_due - now_s();
+			log_flush();
 			if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(std::min(wait, 1.0)));
 			continue;
 		}
 		if (!I.queue.empty() && I.active < max_concurrent) continue;
 		int timeout_ms = 1000;
 		if (next_due > 0) timeout_ms = std::max(0, std::min(timeout_ms, static_cast<int>((next_due - now_s()) * 1000)));
+		log_flush();
 		curl_multi_poll(I.multi, nullptr, 0, timeout_ms, nullptr);
 	}
 }

@@ -19,6 +19,29 @@ void log_adjust(int delta);
 void log_set_prog(const char *prog);
 const char *log_prog();
 
+// Batching. A line is one write(2) to stderr, and a tool that logs a line
+// per file paid one system call for each (and the wrapper's log writer a
+// read and a write more). Between log_hold() and log_release() (a tool's
+// event loop: pm::Http::run holds it), INFO and DEBUG lines are kept in a
+// buffer instead and go out together at log_flush(), which the loop calls
+// before it waits (poll, a read of its input): a line is never held while
+// the tool sleeps, only for the rest of the turn that produced it. A
+// WARNING or ERROR line goes out at once, after the held lines (order is
+// kept). The held lines are also written when the buffer fills, at
+// log_release(), at exit() and on a fatal signal (abort, a crash, SIGTERM,
+// SIGINT, SIGHUP); only SIGKILL loses them, and then only the lines of the
+// turn it cut short. Holds nest; they are per thread (another thread's
+// lines go out at once).
+void log_hold();
+void log_release();
+void log_flush();
+struct LogHold {
+	LogHold() { log_hold(); }
+	~LogHold() { log_release(); }
+	LogHold(const LogHold &) = delete;
+	LogHold &operator=(const LogHold &) = delete;
+};
+
 void logf(Level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vlogf(Level l, const char *fmt, va_list ap);
 

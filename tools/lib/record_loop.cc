@@ -47,6 +47,9 @@ void RecordLoop::refuse(const std::string &why)
 bool RecordLoop::next()
 {
 	std::string err;
+	// Reading may wait for the stage before: lines held by a tool's event
+	// loop (log.h) go out first.
+	log_flush();
 	while (!broken_ && !eof_) {
 		if (!in_.next(doc_, err)) {
 			eof_ = true;

@@ -3,7 +3,9 @@
 // (where to start listing), plan (what to take up), collect (what the records
 // say the run achieved: the next failed and deferred lists, DIR/status, the
 // summary, last-run file and metrics). The rules live in run_state.h.
+#include <cctype>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -67,6 +69,10 @@ static const char usage[] =
     "        the mirror's state for people (or one JSON object)\n"
     "  progress [--phase NAME] [--input FILE]\n"
     "        pass records through, with a progress line on a terminal\n"
+    "  log [--file FILE] [--warnings-only] [--clear]\n"
+    "        the run's log writer: lines on stdin appended to FILE and copied to\n"
+    "        stdout (--warnings-only: not the INFO and DEBUG lines; --clear: first\n"
+    "        erase the terminal's progress line)\n"
     "\n"
     "  -d, --dir DIR      the mirror directory (or s3://BUCKET/PREFIX: the state\n"
     "                     objects of a mirror in an S3 store)\n"
@@ -88,6 +94,8 @@ constexpr long long kNoSerials = -2;
 struct Opts {
 	std::string dir, filters, held, metrics, command = "mirror", master, phase = "sync", max_deletions, backoff = "2";
 	std::string config, local; // --config (a bucket's [s3]), --local-dir (scratch space)
+	std::string log_file;      // log --file
+	bool warnings_only = false, clear = false; // log
 	std::shared_ptr<MirrorStore> store; // where the state is: the mirror directory or its bucket
 	bool sync = false, purge = false, fsync = false, shell = false, json = false, run = false, prepare = false;
 	long long start = -1, exit_code = -1, upstream = -1, round = 0, max_rounds = 3;
@@ -611,6 +619,103 @@ int cmd_progress(const Opts &o)
 	return kExitOk;
 }
 
+// write(2) until all of it is out; false on an error (EPIPE: the reader left).
+bool write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR) continue;
+			return false;
+		}
+		p += w;
+		n -= static_cast<size_t>(w);
+	}
+	return true;
+}
+
+// An INFO or DEBUG line of the tools' log format (log.h):
+// "2026-11-23 01:30:04,592 INFO: ...".
+bool info_or_debug(const char *p, const char *end)
+{
+	const char *q = p;
+	while (q < end && (isdigit(static_cast<unsigned char>(*q)) || *q == '-')) q++;
+	if (q == p || q == end || *q++ != ' ') return false;
+	p = q;
+	while (q < end && (isdigit(static_cast<unsigned char>(*q)) || *q == ':' || *q == ',')) q++;
+	if (q == p || q == end || *q++ != ' ') return false;
+	auto starts = [&](const char *w) {
+		size_t n = strlen(w);
+		return static_cast<size_t>(end - q) >= n && memcmp(q, w, n) == 0;
+	};
+	return starts("INFO: ") || starts("DEBUG: ");
+}
+
+// The wrapper's log writer: what every tool of a run writes on standard
+// error, on standard input here, appended to --file (everything) and
+// copied to standard output, the terminal (--warnings-only: pypi-mirror
+// -q, only what is not an INFO or DEBUG line). It reads what is there
+// (read(2) returns as soon as a line arrives: a line is in the file as soon
+// as it is written), and writes whole lines, as many as one read brought, in
+// one write to each side: the tools write the lines of a turn of their
+// event loop together (log.h), so a file downloaded costs no system call
+// here of its own. (awk, its predecessor, wrote each line on its own; and
+// mawk reads a pipe in blocks unless told to go line by line.) Lines keep
+// the order each tool wrote them in. A failing side does not stop the
+// other: the tools must never block on a log nobody reads.
+int cmd_log(const Opts &o)
+{
+	signal(SIGPIPE, SIG_IGN); // a closed terminal: EPIPE, and the file goes on
+	int file = -1;
+	if (!o.log_file.empty()) {
+		file = open(o.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (file < 0) LOG_WARN("%s: cannot open the log file %s: %s", kProg, o.log_file.c_str(), strerror(errno));
+	}
+	bool terminal = true;
+	const std::string clear = o.clear ? "\r\033[K" : "";
+	std::string shown;
+	auto out = [&](const char *p, size_t n) {
+		if (file >= 0 && !write_all(file, p, n)) {
+			LOG_WARN("%s: cannot write the log file %s: %s", kProg, o.log_file.c_str(), strerror(errno));
+			close(file);
+			file = -1;
+		}
+		if (!terminal) return;
+		shown.assign(clear);
+		if (!o.warnings_only) {
+			shown.append(p, n);
+		} else {
+			for (const char *l = p, *end = p + n; l < end;) {
+				const char *nl = static_cast<const char *>(memchr(l, '\n', static_cast<size_t>(end - l)));
+				const char *next = nl ? nl + 1 : end;
+				if (!info_or_debug(l, next)) shown.append(l, static_cast<size_t>(next - l));
+				l = next;
+			}
+		}
+		if (shown.size() > clear.size() && !write_all(1, shown.data(), shown.size())) terminal = false;
+	};
+	// A line longer than this without its newline is passed on in pieces.
+	constexpr size_t kMaxPending = 1 << 20;
+	std::string pending;
+	static char buf[1 << 16];
+	for (;;) {
+		ssize_t n = read(0, buf, sizeof buf);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) break;
+		pending.append(buf, static_cast<size_t>(n));
+		size_t whole = pending.rfind('\n') + 1; // 0: no newline yet
+		if (whole == 0 && pending.size() >= kMaxPending) whole = pending.size();
+		if (whole == 0) continue;
+		out(pending.data(), whole);
+		pending.erase(0, whole);
+	}
+	if (!pending.empty()) { // a last line without its newline gets one
+		pending += '\n';
+		out(pending.data(), pending.size());
+	}
+	return kExitOk;
+}
+
 int cmd_status(const Opts &o)
 {
 	StatePaths p(o.store);
@@ -688,7 +793,7 @@ int main(int argc, char **argv)
 	enum {
 		kFilters = 1000, kHeld, kSync, kInput, kResults, kDropped, kStaleSeen, kStaleLeft, kPurged, kPurge,
 		kStart, kMetrics, kFsync, kShell, kExit, kCommand, kJson, kUpstream, kMaster, kPhase,
-		kConfig, kLocal, kMaxDeletions, kRun, kRound, kMaxRounds, kBackoff, kPrepare
+		kConfig, kLocal, kMaxDeletions, kRun, kRound, kMaxRounds, kBackoff, kFile, kWarningsOnly, kClear, kPrepare
 	};
 	static const option longopts[] = {{"dir", required_argument, nullptr, 'd'},
 	                                  {"filters", required_argument, nullptr, kFilters},
@@ -719,6 +824,9 @@ int main(int argc, char **argv)
 	                                  {"max-rounds", required_argument, nullptr, kMaxRounds},
 	                                  {"backoff", required_argument, nullptr, kBackoff},
 	                                  {"prepare", no_argument, nullptr, kPrepare},
+	                                  {"file", required_argument, nullptr, kFile},
+	                                  {"warnings-only", no_argument, nullptr, kWarningsOnly},
+	                                  {"clear", no_argument, nullptr, kClear},
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	Opts o;
@@ -759,6 +867,9 @@ int main(int argc, char **argv)
 		case kMaxRounds: o.max_rounds = parse_count(kProg, "--max-rounds", optarg); break;
 		case kBackoff: o.backoff = optarg; break;
 		case kPrepare: o.prepare = true; break;
+		case kFile: o.log_file = optarg; break;
+		case kWarningsOnly: o.warnings_only = true; break;
+		case kClear: o.clear = true; break;
 		}
 	}
 	if (optind >= argc) usage_error("no command given");
@@ -769,7 +880,7 @@ int main(int argc, char **argv)
 	if (o.command != "mirror" && o.command != "sync") usage_error("--command is mirror or sync");
 	if (cmd != "sync-input" && cmd != "tally" && cmd != "diff-file" && !o.args.empty())
 		usage_error("unexpected argument '" + o.args[0] + "'");
-	if (cmd != "tally" && cmd != "progress") o.store = open_mirror_store(kProg, o.dir, o.config, o.local);
+	if (cmd != "tally" && cmd != "progress" && cmd != "log") o.store = open_mirror_store(kProg, o.dir, o.config, o.local);
 	if (cmd == "begin") return cmd_begin(o);
 	if (cmd == "plan") return cmd_plan(o);
 	if (cmd == "held") return cmd_held(o);
@@ -782,5 +893,6 @@ int main(int argc, char **argv)
 	if (cmd == "diff-file") return cmd_diff_file(o);
 	if (cmd == "status") return cmd_status(o);
 	if (cmd == "progress") return cmd_progress(o);
+	if (cmd == "log") return cmd_log(o);
 	usage_error("unknown command '" + cmd + "'");
 }
