@@ -53,9 +53,9 @@ resolve() {
 
 # Records as artifact-get read them: its counts of what it fetched for a
 # project (files_fetched, bytes_fetched, added last) and the directory they
-# landed in (landed_in, when there is one) taken off; with an argument, only
+# landed in (stored_at, when there is one) taken off; with an argument, only
 # when the counts are exactly those.
-uncounted() { sed -E "s/,\"files_fetched\":${1:-[0-9]+},\"bytes_fetched\":${2:-[0-9]+}(,\"landed_in\":\"[0-9]+:[0-9]+\")?\\}\$/}/"; }
+uncounted() { sed -E "s/,\"files_fetched\":${1:-[0-9]+},\"bytes_fetched\":${2:-[0-9]+}(,\"stored_at\":\"[0-9]+:[0-9]+\")?\\}\$/}/"; }
 
 # The record of one project (normalized name) from the resolved set.
 record_of() {
@@ -409,9 +409,9 @@ package_gets() {
 	# Run again: everything is current, nothing was fetched for it.
 	run --separate-stderr artifact-get -d "$M" <<<"$rec"
 	assert_success
-	# landed_in: the web/ directory every file of it is in (index-write
+	# stored_at: the web/ directory every file of it is in (index-write
 	# writing there trusts it).
-	assert_output "${rec%\}},\"files_fetched\":0,\"bytes_fetched\":0,\"landed_in\":\"$(stat -c '%d:%i' "$M/web")\"}"
+	assert_output "${rec%\}},\"files_fetched\":0,\"bytes_fetched\":0,\"stored_at\":\"$(stat -c '%d:%i' "$M/web")\"}"
 	# Without the .metadata companions, artifact-get does not vouch for them.
 	run --separate-stderr artifact-get -d "$M" --no-metadata <<<"$rec"
 	assert_success

@@ -324,11 +324,11 @@ PY
 	run ! grep -q fresh-pkg "$WEB/simple/index.v1_json"
 }
 
-@test "0516 index-write: a record artifact-get passed on for this web/ (landed_in) is not checked file by file; any other record is" {
+@test "0516 index-write: a record artifact-get passed on for this web/ (stored_at) is not checked file by file; any other record is" {
 	[[ -z "${INDEX_TEST_HANDMADE:-}" ]] || skip "the records are handmade"
 	records_for demo-pkg >"$BATS_TEST_TMPDIR/records"
 	# artifact-get names the directory its files landed in: the template's web/.
-	assert_equal "$(jq -r 'select(.type == "project") | .landed_in' "$BATS_TEST_TMPDIR/records")" \
+	assert_equal "$(jq -r 'select(.type == "project") | .stored_at' "$BATS_TEST_TMPDIR/records")" \
 		"$(stat -c '%d:%i' "$TEMPLATE/mirror/web")"
 	mkdir -p "$WEB/simple"
 	# Upstream gained a file this mirror does not have (as in 0504).
@@ -336,21 +336,21 @@ PY
 	jq -c --arg h "$h" '.files += [.files[0] | .filename="demo_pkg-9.1.tar.gz" | .version="9.1" |
 		.path=("packages/12/34/" + $h + "/demo_pkg-9.1.tar.gz") | .url=("https://x.example/" + .path)]' \
 		"$BATS_TEST_TMPDIR/records" >"$BATS_TEST_TMPDIR/rec2"
-	# landed_in names another directory (the template's): every file is checked.
+	# stored_at names another directory (the template's): every file is checked.
 	run --separate-stderr index-write -d "$MIRROR" <"$BATS_TEST_TMPDIR/rec2"
 	assert_failure 1
 	assert_equal "$(jq -r '[.type,.file,.reason] | join("|")' <<<"$output")" "error|demo_pkg-9.1.tar.gz|file missing on disk"
 	[ ! -e "$WEB/simple/demo-pkg" ]
 	# A value that is no directory's, or none: checked too.
 	for v in '"0:0"' '""' '17'; do
-		jq -c ".landed_in = $v" "$BATS_TEST_TMPDIR/rec2" >"$BATS_TEST_TMPDIR/rec3"
+		jq -c ".stored_at = $v" "$BATS_TEST_TMPDIR/rec2" >"$BATS_TEST_TMPDIR/rec3"
 		run index-write -d "$MIRROR" <"$BATS_TEST_TMPDIR/rec3"
 		assert_failure 1
 		assert_output --partial '"reason":"file missing on disk"'
 	done
 	# This mirror's own web/: artifact-get vouched for every file, so none
 	# is looked at again (the page goes out, listing what the record lists).
-	jq -c --arg id "$(stat -c '%d:%i' "$WEB")" '.landed_in = $id' "$BATS_TEST_TMPDIR/rec2" >"$BATS_TEST_TMPDIR/rec4"
+	jq -c --arg id "$(stat -c '%d:%i' "$WEB")" '.stored_at = $id' "$BATS_TEST_TMPDIR/rec2" >"$BATS_TEST_TMPDIR/rec4"
 	run --separate-stderr index-write -d "$MIRROR" <"$BATS_TEST_TMPDIR/rec4"
 	assert_success
 	grep -q 'demo_pkg-9.1.tar.gz' "$WEB/simple/demo-pkg/index.v1_json"

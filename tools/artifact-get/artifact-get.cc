@@ -240,12 +240,13 @@ private:
 	bool eof_ = false;
 	bool progress_shown_ = false;
 	bool tty_ = false;
-	// ,"landed_in":"DEV:INO" (web/'s device and inode numbers) for the
-	// records passed on, when every file of such a record, and its
-	// .metadata, was found current in or stored into that directory; empty
-	// for a store or with --no-metadata. index-write, writing pages into
+	// A record's stored_at (pypi-mirror-records(7)) on a filesystem:
+	// "DEV:INO", web/'s device and inode numbers, for the records passed
+	// on, when every file of such a record, and its .metadata, was found
+	// current in or stored into that directory; empty for a store (its
+	// own stored_at) or with --no-metadata. index-write, writing pages into
 	// the same directory, then need not look at each file again.
-	std::string landed_in_;
+	std::string web_id_;
 	std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now(), last_progress_{};
 };
 
@@ -331,14 +332,12 @@ void ArtifactGet::take_project(pm::ProjectRecord &r)
 	// The fields this tool adds are its own: an earlier pass's do not carry
 	// over (least of all a stored_at, which vouches for this pass's files).
 	const rapidjson::Document &doc = loop_.doc();
-	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched") || doc.HasMember("stored_at") ||
-	    doc.HasMember("landed_in")) {
+	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched") || doc.HasMember("stored_at")) {
 		rapidjson::Document copy;
 		copy.CopyFrom(doc, copy.GetAllocator());
 		copy.RemoveMember("files_fetched");
 		copy.RemoveMember("bytes_fetched");
 		copy.RemoveMember("stored_at");
-		copy.RemoveMember("landed_in");
 		p->line = pm::to_json(copy);
 	}
 	p->name = r.name;
@@ -1001,15 +1000,13 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 		size_t close = l.rfind('}');
 		std::string add = ",\"files_fetched\":" + std::to_string(p->files_fetched) +
 		                  ",\"bytes_fetched\":" + std::to_string(p->bytes_fetched);
-		// On a store, every file and companion the record lists was found
-		// current there (HEAD: size and sha256) or stored verified just now:
-		// index-write at the same place need not look them up again. Not
-		// with --no-metadata (the companions were not looked at).
-		if (opt_.s3 && opt_.metadata) {
-			std::string at = opt_.s3->stored_at();
+		// Every file and companion the record lists was found current
+		// (size and sha256) or stored verified just now, in the store or in
+		// web/: index-write at the same place need not look them up again.
+		// Not with --no-metadata (the companions were not looked at).
+		std::string at = !opt_.metadata ? "" : opt_.s3 ? opt_.s3->stored_at() : web_id_;
+		if (!at.empty())
 			add += ",\"stored_at\":" + pm::to_json(rapidjson::Value(rapidjson::StringRef(at.c_str(), at.size())));
-		}
-		add += landed_in_;
 		if (close != std::string::npos) l.insert(close, add);
 		emit(l);
 		LOG_DEBUG("Project %s: all %zu files in place", p->name.c_str(), p->files.size());
@@ -1054,8 +1051,8 @@ int ArtifactGet::run()
 	}
 	struct stat web;
 	if (!opt_.s3 && opt_.metadata && dirs_.root().fd() >= 0 && fstat(dirs_.root().fd(), &web) == 0)
-		landed_in_ = ",\"landed_in\":\"" + std::to_string(static_cast<unsigned long long>(web.st_dev)) + ":" +
-		             std::to_string(static_cast<unsigned long long>(web.st_ino)) + "\"";
+		web_id_ = std::to_string(static_cast<unsigned long long>(web.st_dev)) + ":" +
+		          std::to_string(static_cast<unsigned long long>(web.st_ino));
 	http_.run(opt_.concurrency, [this] { return feed(); });
 	progress_clear();
 	int status = loop_.finish();

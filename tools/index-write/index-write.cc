@@ -108,9 +108,9 @@ struct Run {
 	// What artifact-get downloaded for the record being written (its
 	// files_fetched, bytes_fetched), passed on in the synced record.
 	long long files_fetched = 0, bytes_fetched = 0;
-	// The record's landed_in (artifact-get: every file of it is in that
+	// The record's stored_at (artifact-get: every file of it is in that
 	// web/ directory), and web/'s own identity in the same form.
-	std::string landed_in, web_id;
+	std::string stored_at, web_id;
 	std::unordered_set<std::string> changed_names; // their normalized names
 	// Projects that may have a pending-deletions journal: those found at
 	// start-up and those this run writes. Only this process writes journals
@@ -518,13 +518,13 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 	// Every file (and its PEP 658 metadata) must be on disk, at its size.
 	// Unless artifact-get, just before in this pipe, found each of them
 	// current in or stored each into this same web/ (the record's
-	// landed_in names it by device and inode, and artifact-get strips the
+	// stored_at names it by device and inode, and artifact-get strips the
 	// field from its input, so an older pass's does not carry over): then
 	// a stat per file says again what it verified a moment ago, at one
 	// system call a file. Records from anywhere else (index-write on its
 	// own, page rebuilds, a pipe without artifact-get, a different
-	// directory) carry no matching landed_in and are checked here.
-	bool landed = !run.web_id.empty() && run.landed_in == run.web_id;
+	// directory) carry no matching stored_at and are checked here.
+	bool landed = !run.web_id.empty() && run.stored_at == run.web_id;
 	for (auto &f : r.files) {
 		if (!run.o.release_files || landed) break; // index-only: the files live upstream
 		long long size, mtime;
@@ -1296,7 +1296,7 @@ int sync_records(Run &run, RecordStep project, RecordStep removal, bool (*root)(
 	run.loop.run([&](pm::ProjectRecord &r, rapidjson::Document &doc) {
 		run.files_fetched = std::max(0LL, pm::get_int(doc, "files_fetched", 0));
 		run.bytes_fetched = std::max(0LL, pm::get_int(doc, "bytes_fetched", 0));
-		run.landed_in = pm::get_string(doc, "landed_in");
+		run.stored_at = pm::get_string(doc, "stored_at");
 		(r.type == "project" ? project : removal)(run, r);
 	});
 	if (!run.o.no_root && !root(run)) run.loop.mark_failed();
