@@ -114,6 +114,14 @@ file_gets() { emu_stats | jq '[.requests | to_entries[] | select(.key | startswi
 	[ "$(file_gets)" -eq 0 ]
 	[ "$(status)" = "$before" ]
 	[ "$(emu_stats | jq '[.requests | to_entries[] | select(.key | startswith("GET /pypi/")) | .value] | add // 0')" -eq 0 ]
+	# An idle run from cron is mostly process start-ups: the programs it
+	# starts (the wrapper, mirror-config, mirror-state for begin, plan,
+	# collect and the log, changelog-fetch, mktemp, flock, two rm) are
+	# counted, so that one more is a choice someone made.
+	strace -f -qq -e trace=execve -e signal=none -o "$BATS_TEST_TMPDIR/execs" pypi-mirror -c "$CONF" -q mirror
+	local started
+	started=$(grep 'execve(' "$BATS_TEST_TMPDIR/execs" | grep -v ENOENT | sed 's/.*execve("\([^"]*\)".*/\1/')
+	[ "$(wc -l <<<"$started")" -le 11 ] || fail "an idle run started $(wc -l <<<"$started") programs: $(tr '\n' ' ' <<<"$started")"
 }
 
 @test "0602 pypi-mirror: a new release, a removed file and a removed project reach disk" {
