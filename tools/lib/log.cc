@@ -3,8 +3,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
+#include <string>
 #include <sys/time.h>
+
+#include "fsutil.h"
 
 namespace pm {
 
@@ -41,10 +43,7 @@ static void vlog_prefixed(Level l, bool with_prog, const char *fmt, va_list ap)
 	if (l < threshold) return;
 	struct timeval tv;
 	gettimeofday(&tv, nullptr);
-	struct tm tm;
-	localtime_r(&tv.tv_sec, &tm);
-	char stamp[32];
-	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+	std::string stamp = format_time(tv.tv_sec, "%Y-%m-%d %H:%M:%S", false);
 	char msg[4096];
 	size_t at = 0;
 	if (with_prog && prog_name) at = static_cast<size_t>(snprintf(msg, sizeof msg, "%s: ", prog_name));
@@ -53,7 +52,7 @@ static void vlog_prefixed(Level l, bool with_prog, const char *fmt, va_list ap)
 	for (char *p = msg; *p; p++)
 		if (static_cast<unsigned char>(*p) < 0x20 && *p != '\t') *p = '?';
 	// One fprintf call so concurrent tools sharing stderr do not interleave mid-line.
-	fprintf(stderr, "%s,%03d %s: %s\n", stamp, static_cast<int>(tv.tv_usec / 1000),
+	fprintf(stderr, "%s,%03d %s: %s\n", stamp.c_str(), static_cast<int>(tv.tv_usec / 1000),
 	        names[static_cast<int>(l)], msg);
 }
 

@@ -869,8 +869,8 @@ long long duration_or_exit(const char *opt, const char *arg)
 int main(int argc, char **argv)
 {
 	log_set_prog(kProg);
-	enum { kLog = 1000, kMin, kWindow, kExpire, kKeep, kAbsent, kMaxNew, kMaxTracked, kState, kLearn, kNow, kFsync };
-	static const option longopts[] = {{"directory", required_argument, nullptr, 'd'},
+	enum { kLog = 1000, kMin, kWindow, kExpire, kKeep, kAbsent, kMaxNew, kMaxTracked, kState, kLearn };
+	static const option longopts[] = {PM_DIRECTORY_LONGOPT,
 	                                  {"log", required_argument, nullptr, kLog},
 	                                  {"min-requests", required_argument, nullptr, kMin},
 	                                  {"window", required_argument, nullptr, kWindow},
@@ -881,18 +881,18 @@ int main(int argc, char **argv)
 	                                  {"max-tracked", required_argument, nullptr, kMaxTracked},
 	                                  {"state", required_argument, nullptr, kState},
 	                                  {"learn", no_argument, nullptr, kLearn},
-	                                  {"now", required_argument, nullptr, kNow},
-	                                  {"fsync", no_argument, nullptr, kFsync},
+	                                  PM_NOW_LONGOPT,
+	                                  PM_FSYNC_LONGOPT,
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	Options o;
-	o.now = time(nullptr);
-	if (const char *e = getenv("PYPI_MIRROR_NOW"); e && *e) o.now = parse_count(kProg, "PYPI_MIRROR_NOW", e);
+	MirrorOptions mo;
+	o.now = now_from_env(kProg);
 	int c;
 	while ((c = getopt_long(argc, argv, "d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, kProg, kUsage)) continue;
+		if (mo.option(c, kProg, optarg) || now_option(c, kProg, optarg, o.now)) continue;
 		switch (c) {
-		case 'd': o.dir = optarg; break;
 		case kLog:
 			if (!*optarg) usage_error(kProg, "--log wants a file");
 			o.logs.push_back(optarg);
@@ -909,14 +909,13 @@ int main(int argc, char **argv)
 		case kMaxTracked: o.max_tracked = parse_count(kProg, "--max-tracked", optarg, 1, 100000000); break;
 		case kState: o.state_path = optarg; break;
 		case kLearn: o.learn = true; break;
-		case kNow: o.now = parse_count(kProg, "--now", optarg); break;
-		case kFsync: o.fsync = true; break;
 		}
 	}
 	no_operands(kProg, argc, argv);
-	if (o.dir.empty()) usage_error(kProg, "-d DIR is required");
+	mo.require(kProg);
+	o.dir = mo.dir;
+	o.fsync = mo.fsync;
 	if (o.window <= 0) usage_error(kProg, "--window must be longer than 0s");
-	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
 	if (o.state_path.empty()) o.state_path = o.dir + "/pypi-mirror.demand";
 
 	Demand d(o);
