@@ -422,13 +422,25 @@ struct Words {
 	}
 };
 
+// A setting as the wrapper reads it: text, a number, or a flag (1 or 0).
+struct Setting {
+	std::string text;
+	Setting(const std::string &s) : text(s) {}
+	Setting(long long n) : text(std::to_string(n)) {}
+	Setting(bool b) : text(b ? "1" : "0") {}
+	Setting(const char *) = delete; // would be taken for a flag
+};
+
 struct Out {
 	std::vector<std::pair<std::string, std::string>> vars;
 	// NAME=(WORDS): an array, its words quoted already.
 	void array(const char *k, const Words &w) { vars.emplace_back(std::string(k) + "=(", w.text + ")"); }
-	void set(const char *k, const std::string &v) { vars.emplace_back(k, v); }
-	void set(const char *k, long long v) { vars.emplace_back(k, std::to_string(v)); }
-	void flag(const char *k, bool v) { vars.emplace_back(k, v ? "1" : "0"); }
+	void set(const char *k, const Setting &v) { vars.emplace_back(k, v.text); }
+	// NAME=VALUE for each, in this order.
+	void set(std::initializer_list<std::pair<const char *, Setting>> settings)
+	{
+		for (const auto &[k, v] : settings) set(k, v);
+	}
 };
 
 } // namespace
