@@ -383,6 +383,26 @@ TEST(FsUtil, ParseIso8601)
 		EXPECT_EQ(pm::parse_iso8601(bad), -1) << bad;
 }
 
+TEST(FsUtil, FormatTime)
+{
+	EXPECT_EQ(pm::format_iso8601(0), "1970-01-01T00:00:00Z");
+	EXPECT_EQ(pm::format_iso8601(1704164645), "2024-01-02T03:04:05Z");
+	EXPECT_EQ(pm::parse_iso8601(pm::format_iso8601(1709251199)), 1709251199);
+	EXPECT_EQ(pm::format_time(1704164645, "%Y%m%dT%H:%M:%S\n", true), "20240102T03:04:05\n");
+	// Local time follows TZ (two hours east of UTC here), UTC does not.
+	const char *old_tz = getenv("TZ");
+	std::string saved = old_tz ? old_tz : "";
+	setenv("TZ", "XXX-2", 1);
+	tzset();
+	EXPECT_EQ(pm::format_time(1704164645, "%Y-%m-%d %H:%M:%S", false), "2024-01-02 05:04:05");
+	EXPECT_EQ(pm::format_time(1704164645, "%Y-%m-%d %H:%M:%S", true), "2024-01-02 03:04:05");
+	if (old_tz)
+		setenv("TZ", saved.c_str(), 1);
+	else
+		unsetenv("TZ");
+	tzset();
+}
+
 TEST(FsUtil, DirnameBasename)
 {
 	EXPECT_EQ(pm::dirname_of("a/b/c"), "a/b");

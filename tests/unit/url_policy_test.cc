@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -49,6 +51,33 @@ TEST(UrlPolicy, BaseUrlOrExit)
 	setenv("PYPI_MIRROR_ALLOW_NON_HTTPS", "1", 1);
 	EXPECT_EQ(pm::base_url_or_exit("t", "upstream", "http://127.0.0.1:1", false), "http://127.0.0.1:1");
 	unsetenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
+}
+
+TEST(UrlPolicy, UpstreamOptions)
+{
+	unsetenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
+	pm::UpstreamOptions up(4, 100);
+	EXPECT_EQ(up.concurrency, 4); // the tool's default
+	EXPECT_TRUE(up.option('u', "t", "http://127.0.0.1:1/"));
+	EXPECT_TRUE(up.option('j', "t", "100"));
+	EXPECT_EQ(up.concurrency, 100);
+	EXPECT_EXIT(up.option('j', "t", "101"), ::testing::ExitedWithCode(2), "--concurrency wants a whole number from 1 to 100");
+	EXPECT_TRUE(up.option(pm::kOptAllowHost, "t", "files.example:8443"));
+	EXPECT_EQ(up.extra_hosts, std::vector<std::string>{"files.example:8443"});
+	EXPECT_EXIT(up.option(pm::kOptAllowHost, "t", "https://files.example/"), ::testing::ExitedWithCode(2),
+	            "--allow-host wants a host name");
+	EXPECT_FALSE(up.option('d', "t", "/srv")); // not one of them: the tool's own
+	// http:// with neither --allow-non-https nor the environment's permission.
+	EXPECT_EXIT(up.resolve("t"), ::testing::ExitedWithCode(2), "upstream 'http://127.0.0.1:1/' is not https");
+	setenv("PYPI_MIRROR_ALLOW_NON_HTTPS", "1", 1);
+	EXPECT_EQ(up.resolve("t"), "http://127.0.0.1:1");
+	EXPECT_TRUE(up.allow_http); // file URLs follow the same permission
+	unsetenv("PYPI_MIRROR_ALLOW_NON_HTTPS");
+	pm::UpstreamOptions flag(10, 1000);
+	EXPECT_TRUE(flag.option('u', "t", "http://127.0.0.1:1"));
+	EXPECT_TRUE(flag.option(pm::kOptAllowNonHttps, "t", nullptr));
+	EXPECT_EQ(flag.resolve("t"), "http://127.0.0.1:1");
+	pm::http_set_upstream(""); // resolve() named the credentials' origin: no other test wants it
 }
 
 } // namespace

@@ -222,6 +222,7 @@ private:
 	void stream_half_done(const std::shared_ptr<Job> &j);
 	void stored(const std::shared_ptr<Job> &j);
 	void content_mismatch(const std::shared_ptr<Job> &j, const std::string &why);
+	bool next_candidate(const std::shared_ptr<Job> &j, const std::string &why);
 	void fail_item(Project &p, const pm::FileEntry &f, bool meta, const std::string &url, const std::string &why);
 	void item_finished(const std::shared_ptr<Project> &p);
 	void maybe_finish(const std::shared_ptr<Project> &p);
@@ -522,11 +523,25 @@ void ArtifactGet::attempt(const std::shared_ptr<Job> &j)
 	http_.add(std::move(req), [this, j](pm::Request &, pm::Response &r) { done(j, r); });
 }
 
+// The download from the current URL failed (why): when another candidate
+// URL is left (the mirror's fallback, upstream's), it starts there, with
+// fresh content tries. False when that was the last.
+bool ArtifactGet::next_candidate(const std::shared_ptr<Job> &j, const std::string &why)
+{
+	if (j->cand + 1 >= j->urls.size()) return false;
+	progress_clear();
+	LOG_WARN("Download of %s failed (%s); trying %s", j->urls[j->cand].c_str(), why.c_str(),
+	         j->urls[j->cand + 1].c_str());
+	j->cand++;
+	j->content_tries = 0;
+	attempt(j);
+	return true;
+}
+
 void ArtifactGet::done(const std::shared_ptr<Job> &j, pm::Response &r)
 {
 	const pm::FileEntry &f = j->p->files[j->fi];
 	const std::string &url = j->urls[j->cand];
-	bool last = j->cand + 1 >= j->urls.size();
 	if (!r.ok()) {
 		j->out.abort();
 		if (j->write_failed) { // the disk, not the server: another URL will not help
@@ -539,14 +554,7 @@ void ArtifactGet::done(const std::shared_ptr<Job> &j, pm::Response &r)
 			return;
 		}
 		std::string why = r.describe();
-		if (!last) {
-			progress_clear();
-			LOG_WARN("Download of %s failed (%s); trying %s", url.c_str(), why.c_str(), j->urls[j->cand + 1].c_str());
-			j->cand++;
-			j->content_tries = 0;
-			attempt(j);
-			return;
-		}
+		if (next_candidate(j, why)) return;
 		fail_item(*j->p, f, j->meta, url, why);
 		item_finished(j->p);
 		return;
@@ -736,7 +744,9 @@ pm::Request ArtifactGet::s3_file_put(const Job &j) const
 	put.content_type = "application/octet-stream";
 	put.sha256 = j.want_sha;
 	put.meta.emplace_back("sha256", j.want_sha);
-	if (j.mtime >= 0) put.meta.emplace_back("uploaded-at", pm::S3Store::iso8601(j.mtime));
+	// The time the file was uploaded upstream, as x-amz-meta-uploaded-at
+	// carries it (ISO 8601, bandersnatch's metadata name).
+	if (j.mtime >= 0) put.meta.emplace_back("uploaded-at", pm::format_iso8601(j.mtime));
 	return pm::s3_put(s.config(), put);
 }
 
@@ -931,14 +941,7 @@ void ArtifactGet::stream_half_done(const std::shared_ptr<Job> &j)
 	}
 	if (!p.get.ok()) {
 		std::string why = p.get.describe();
-		if (j->cand + 1 < j->urls.size()) {
-			progress_clear();
-			LOG_WARN("Download of %s failed (%s); trying %s", url.c_str(), why.c_str(), j->urls[j->cand + 1].c_str());
-			j->cand++;
-			j->content_tries = 0;
-			attempt(j);
-			return;
-		}
+		if (next_candidate(j, why)) return;
 		if (!p.get.error.empty()) { // a broken connection: the pair is tried again (bounded)
 			content_mismatch(j, why);
 			return;
@@ -1084,52 +1087,35 @@ int main(int argc, char **argv)
 	// kept was in use at the peak); only the give-back is skipped.
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	mallopt(M_MMAP_THRESHOLD, 1 << 20); // fixed: 256 KiB write buffers from the heap
-	enum {
-		kCompare = 1000,
-		kMirror,
-		kNoFallback,
-		kAllowHost,
-		kNoMetadata,
-		kFsync,
-		kProgress,
-		kNoProgress,
-		kAllowHttp,
-		kConfig,
-		kS3Upload,
-	};
+	enum { kCompare = 1000, kMirror, kNoFallback, kNoMetadata, kProgress, kNoProgress, kS3Upload };
 	static const option longopts[] = {
-	    {"directory", required_argument, nullptr, 'd'},
-	    {"config", required_argument, nullptr, kConfig},
+	    PM_DIRECTORY_LONGOPT,
+	    PM_CONFIG_LONGOPT,
 	    {"s3-upload", required_argument, nullptr, kS3Upload},
-	    {"concurrency", required_argument, nullptr, 'j'},
 	    {"compare-method", required_argument, nullptr, kCompare},
 	    {"download-mirror", required_argument, nullptr, kMirror},
 	    {"download-mirror-no-fallback", no_argument, nullptr, kNoFallback},
-	    {"upstream", required_argument, nullptr, 'u'},
-	    {"allow-host", required_argument, nullptr, kAllowHost},
 	    {"no-metadata", no_argument, nullptr, kNoMetadata},
-	    {"fsync", no_argument, nullptr, kFsync},
+	    PM_FSYNC_LONGOPT,
 	    {"progress", no_argument, nullptr, kProgress},
 	    {"no-progress", no_argument, nullptr, kNoProgress},
 	    {"dry-run", no_argument, nullptr, 'n'},
-	    {"allow-non-https", no_argument, nullptr, kAllowHttp},
-	    PM_HTTP_LONGOPTS,
+	    PM_UPSTREAM_LONGOPTS,
+	    PM_ALLOW_HOST_LONGOPT,
 	    PM_COMMON_LONGOPTS,
 	    {nullptr, 0, nullptr, 0},
 	};
 	pm::log_set_prog(kProg);
 	Options o;
+	pm::MirrorOptions mo;
+	pm::UpstreamOptions up(o.concurrency, 1000);
 	int progress = -1;
-	const char *upstream = nullptr;
-	std::string config, s3_upload;
-	std::vector<std::string> extra_hosts;
+	std::string s3_upload;
 	int c;
-	while ((c = getopt_long(argc, argv, "d:j:u:n" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n" PM_UPSTREAM_SHORTOPTS PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (pm::common_option(c, kProg, kUsage)) continue;
-		if (pm::http_option(c, kProg, optarg)) continue;
+		if (mo.option(c, kProg, optarg) || up.option(c, kProg, optarg)) continue;
 		switch (c) {
-		case 'd': o.dir = optarg; break;
-		case 'j': o.concurrency = static_cast<int>(pm::parse_count(kProg, "--concurrency", optarg, 1, 1000)); break;
 		case kCompare:
 			if (!strcmp(optarg, "stat"))
 				o.compare = pm::CompareMethod::Stat;
@@ -1141,20 +1127,10 @@ int main(int argc, char **argv)
 			break;
 		case kMirror: o.download_mirror = optarg; break;
 		case kNoFallback: o.mirror_fallback = false; break;
-		case 'u': upstream = optarg; break;
-		case kAllowHost:
-			if (!*optarg || strpbrk(optarg, "/@?# ")) {
-				pm::usage_error(kProg, "--allow-host wants a host name (or HOST:PORT), not '%s'", optarg);
-			}
-			extra_hosts.push_back(optarg);
-			break;
 		case kNoMetadata: o.metadata = false; break;
-		case kFsync: o.fsync = true; break;
 		case kProgress: progress = 1; break;
 		case kNoProgress: progress = 0; break;
 		case 'n': o.dry_run = true; break;
-		case kAllowHttp: o.allow_http = true; break;
-		case kConfig: config = optarg; break;
 		case kS3Upload:
 			if (strcmp(optarg, "stream") != 0 && strcmp(optarg, "scratch") != 0)
 				pm::usage_error(kProg, "--s3-upload wants stream or scratch, not '%s'", optarg);
@@ -1164,12 +1140,13 @@ int main(int argc, char **argv)
 		}
 	}
 	pm::no_operands(kProg, argc, argv);
-	if (o.dir.empty() && config.empty()) {
-		pm::usage_error(kProg, "-d/--directory DIR is required");
-	}
-	o.s3 = pm::s3_store_from_options(kProg, o.dir, config);
-	if (pm::allow_non_https_env()) o.allow_http = true;
-	o.policy = pm::project_json_policy(pm::upstream_or_exit(kProg, upstream, o.allow_http), extra_hosts, o.allow_http);
+	o.s3 = pm::s3_store_from_options(kProg, mo);
+	o.dir = mo.dir;
+	o.fsync = mo.fsync;
+	o.concurrency = up.concurrency;
+	std::string upstream = up.resolve(kProg);
+	o.allow_http = up.allow_http;
+	o.policy = pm::project_json_policy(upstream, up.extra_hosts, o.allow_http);
 	if (!o.download_mirror.empty()) {
 		// The operator names it, but the same rule holds: http(s), https unless allowed.
 		o.download_mirror = pm::base_url_or_exit(kProg, "--download-mirror", o.download_mirror, o.allow_http);

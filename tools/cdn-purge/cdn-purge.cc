@@ -59,34 +59,27 @@ struct Item {
 
 int main(int argc, char **argv)
 {
-	enum { kAllowHttp = 1000, kRate, kNoPurge };
-	static const option longopts[] = {{"upstream", required_argument, nullptr, 'u'},
-	                                  {"allow-non-https", no_argument, nullptr, kAllowHttp},
-	                                  {"concurrency", required_argument, nullptr, 'j'},
+	enum { kRate = 1000, kNoPurge };
+	static const option longopts[] = {PM_UPSTREAM_LONGOPTS,
 	                                  {"rate", required_argument, nullptr, kRate},
 	                                  {"no-purge", no_argument, nullptr, kNoPurge},
-	                                  PM_HTTP_LONGOPTS,
-	    PM_COMMON_LONGOPTS,
+	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
-	const char *upstream_arg = nullptr;
-	bool allow_http = false, no_purge = false;
-	int concurrency = 4;
+	UpstreamOptions up(4, 100);
+	bool no_purge = false;
 	long long rate = 10;
 	log_set_prog("cdn-purge");
 	int c;
-	while ((c = getopt_long(argc, argv, "u:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+	while ((c = getopt_long(argc, argv, PM_UPSTREAM_SHORTOPTS PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "cdn-purge", usage)) continue;
-		if (pm::http_option(c, "cdn-purge", optarg)) continue;
+		if (up.option(c, "cdn-purge", optarg)) continue;
 		switch (c) {
-		case 'u': upstream_arg = optarg; break;
-		case kAllowHttp: allow_http = true; break;
-		case 'j': concurrency = static_cast<int>(parse_count("cdn-purge", "--concurrency", optarg, 1, 100)); break;
 		case kRate: rate = parse_count("cdn-purge", "--rate", optarg, 0, 10000); break;
 		case kNoPurge: no_purge = true; break;
 		}
 	}
 	no_operands("cdn-purge", argc, argv);
-	const std::string upstream = upstream_or_exit("cdn-purge", upstream_arg, allow_http);
+	const std::string upstream = up.resolve("cdn-purge");
 	const std::string origin = url_origin(upstream);
 
 	Http http;
@@ -210,6 +203,6 @@ int main(int argc, char **argv)
 		return true;
 	};
 
-	http.run(concurrency, feed);
+	http.run(up.concurrency, feed);
 	return loop.finish("%lld purged, %lld refused, %lld failed", n_purged, n_refused, n_failed);
 }

@@ -787,42 +787,30 @@ void emit(Run &run, long long target, const char *source)
 
 int main(int argc, char **argv)
 {
-	enum { kOptAllowHttp = 256, kOptSource, kOptLastSerial, kOptConfig };
+	enum { kOptSource = 256, kOptLastSerial };
 	static const struct option longopts[] = {
-	    {"upstream", required_argument, nullptr, 'u'},
-	    {"allow-non-https", no_argument, nullptr, kOptAllowHttp},
 	    {"since", required_argument, nullptr, 's'},
-	    {"directory", required_argument, nullptr, 'd'},
-	    {"config", required_argument, nullptr, kOptConfig},
+	    PM_DIRECTORY_LONGOPT,
+	    PM_CONFIG_LONGOPT,
 	    {"source", required_argument, nullptr, kOptSource},
 	    {"last-serial", no_argument, nullptr, kOptLastSerial},
-	    {"concurrency", required_argument, nullptr, 'j'},
-	    PM_HTTP_LONGOPTS,
+	    PM_UPSTREAM_LONGOPTS,
 	    PM_COMMON_LONGOPTS,
 	    {nullptr, 0, nullptr, 0},
 	};
-	const char *upstream_arg = nullptr;
-	bool allow_http = false, last_serial = false, have_since = false;
+	bool last_serial = false, have_since = false;
 	long long since = 0;
-	std::string dir, source = "simple", config;
+	std::string source = "simple";
+	pm::MirrorOptions mo;
+	pm::UpstreamOptions up(10, 1000);
 	int c;
-	int concurrency = 10;
-	while ((c = getopt_long(argc, argv, "u:s:d:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:d:" PM_UPSTREAM_SHORTOPTS PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (pm::common_option(c, kProg, kUsage)) continue;
-		if (pm::http_option(c, kProg, optarg)) continue;
+		if (mo.option(c, kProg, optarg) || up.option(c, kProg, optarg)) continue;
 		switch (c) {
-		case 'u': upstream_arg = optarg; break;
-		case kOptAllowHttp: allow_http = true; break;
 		case 's':
 			since = pm::parse_count(kProg, "--since", optarg);
 			have_since = true;
-			break;
-		case 'd':
-			dir = optarg;
-			if (dir.empty()) {
-				pm::usage_error(kProg, "--directory wants a directory");
-			}
-			while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
 			break;
 		case kOptSource:
 			source = optarg;
@@ -831,15 +819,15 @@ int main(int argc, char **argv)
 			}
 			break;
 		case kOptLastSerial: last_serial = true; break;
-		case kOptConfig: config = optarg; break;
-		case 'j': concurrency = static_cast<int>(pm::parse_count(kProg, "--concurrency", optarg, 1, 1000)); break;
 		default:
 			fprintf(stderr, "Try '%s --help' for more information.\n", kProg);
 			return pm::kExitUsage;
 		}
 	}
 	pm::no_operands(kProg, argc, argv);
-	std::string upstream = pm::upstream_or_exit(kProg, upstream_arg, allow_http);
+	const std::string &dir = mo.dir;
+	const int concurrency = up.concurrency;
+	std::string upstream = up.resolve(kProg);
 	std::string endpoint = upstream + "/pypi";
 	pm::Http http;
 
@@ -859,7 +847,7 @@ int main(int argc, char **argv)
 	}
 	// The mirror -d names: a directory or a bucket (mirror_store.h).
 	std::unique_ptr<pm::MirrorStore> mirror;
-	if (!dir.empty()) mirror = pm::open_mirror_store(kProg, dir, config);
+	if (!dir.empty()) mirror = pm::open_mirror_store(kProg, dir, mo.config);
 	if (!have_since) {
 		std::string error;
 		if (!pm::read_status(*mirror, since, &error)) {

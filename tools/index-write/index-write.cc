@@ -1324,17 +1324,17 @@ int main(int argc, char **argv)
 	pm::log_set_prog(kProg);
 	Run run;
 	Options &o = run.o;
-	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kFsync, kSerial, kNoRoot, kRebuild, kNoReleaseFiles, kConfig, kLocalDir };
+	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kSerial, kNoRoot, kRebuild, kNoReleaseFiles, kLocalDir };
 	static const struct option longopts[] = {
-	    {"directory", required_argument, nullptr, 'd'},
-	    {"config", required_argument, nullptr, kConfig},
+	    PM_DIRECTORY_LONGOPT,
+	    PM_CONFIG_LONGOPT,
 	    {"root-uri", required_argument, nullptr, kRootUri},
 	    {"no-release-files", no_argument, nullptr, kNoReleaseFiles},
 	    {"json", no_argument, nullptr, kJson},
 	    {"local-dir", required_argument, nullptr, kLocalDir},
 	    {"simple-format", required_argument, nullptr, kFormat},
 	    {"max-deletions", required_argument, nullptr, kMaxDel},
-	    {"fsync", no_argument, nullptr, kFsync},
+	    PM_FSYNC_LONGOPT,
 	    {"concurrency", required_argument, nullptr, 'j'},
 	    {"serial", required_argument, nullptr, kSerial},
 	    {"no-root", no_argument, nullptr, kNoRoot},
@@ -1342,12 +1342,12 @@ int main(int argc, char **argv)
 	    PM_COMMON_LONGOPTS,
 	    {nullptr, 0, nullptr, 0},
 	};
-	std::string config;
+	pm::MirrorOptions mo;
 	int c;
 	while ((c = getopt_long(argc, argv, "d:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (pm::common_option(c, kProg, kUsage)) continue;
+		if (mo.option(c, kProg, optarg)) continue;
 		switch (c) {
-		case 'd': o.dir = optarg; break;
 		case kRootUri: o.root_uri = optarg; break;
 		case kNoReleaseFiles: o.release_files = false; break;
 		case kJson: o.json = true; break;
@@ -1366,20 +1366,17 @@ int main(int argc, char **argv)
 			}
 			break;
 		case kMaxDel: o.max_deletions = pm::parse_count(kProg, "--max-deletions", optarg); break;
-		case kFsync: o.sync = true; break;
 		case 'j': o.jobs = static_cast<int>(pm::parse_count(kProg, "--concurrency", optarg, 1, 256)); break;
 		case kSerial: o.serial = pm::parse_count(kProg, "--serial", optarg); break;
 		case kNoRoot: o.no_root = true; break;
 		case kRebuild: o.rebuild_root = true; break;
-		case kConfig: config = optarg; break;
 		default: return pm::kExitUsage;
 		}
 	}
 	pm::no_operands(kProg, argc, argv);
-	if (o.dir.empty() && config.empty()) {
-		pm::usage_error(kProg, "-d/--directory is required");
-	}
-	o.s3 = pm::s3_store_from_options(kProg, o.dir, config);
+	o.s3 = pm::s3_store_from_options(kProg, mo);
+	o.dir = mo.dir;
+	o.sync = mo.fsync;
 	if (o.s3 && o.rebuild_root) pm::usage_error(kProg, "--rebuild-root is not supported on s3:// yet");
 	if (!o.root_uri.empty() && o.root_uri.find_first_of("\"<>'` \t\r\n") != std::string::npos) {
 		pm::usage_error(kProg, "--root-uri '%s' contains characters a URL cannot", o.root_uri.c_str());
@@ -1387,7 +1384,6 @@ int main(int argc, char **argv)
 	if (!o.release_files && o.root_uri.empty()) {
 		pm::usage_error(kProg, "--no-release-files needs --root-uri (where the files are)");
 	}
-	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
 	if (o.s3) return run_s3(run);
 	struct stat st;
 	if (stat(o.dir.c_str(), &st) != 0) {

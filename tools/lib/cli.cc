@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <ctime>
 
 #include "log.h"
 
@@ -33,6 +34,38 @@ long long parse_count(const char *prog, const char *opt, const char *arg, long l
 		usage_error(prog, "%s wants a whole number from %lld to %lld, not '%s'", opt, min, max, arg);
 	}
 	return v;
+}
+
+bool MirrorOptions::option(int c, const char *prog, const char *arg)
+{
+	switch (c) {
+	case 'd':
+		dir = arg;
+		if (dir.empty()) usage_error(prog, "-d wants a directory");
+		while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+		return true;
+	case kOptConfig: config = arg; return true;
+	case kOptFsync: fsync = true; return true;
+	default: return false;
+	}
+}
+
+void MirrorOptions::require(const char *prog) const
+{
+	if (dir.empty() && config.empty()) usage_error(prog, "-d/--directory DIR is required");
+}
+
+long long now_from_env(const char *prog)
+{
+	const char *e = getenv("PYPI_MIRROR_NOW");
+	return e && *e ? parse_count(prog, "PYPI_MIRROR_NOW", e) : static_cast<long long>(time(nullptr));
+}
+
+bool now_option(int c, const char *prog, const char *arg, long long &now)
+{
+	if (c != kOptNow) return false;
+	now = parse_count(prog, "--now", arg);
+	return true;
 }
 
 } // namespace pm

@@ -66,6 +66,38 @@ inline bool common_option(int c, const char *prog, const char *usage)
 	}
 #define PM_COMMON_SHORTOPTS "hVvq"
 
+// Options several tools take with one meaning, each parsed and checked in
+// one place: a tool lists those it takes in its option table and passes
+// getopt's answer to the group's option() before its own switch.
+enum { kOptConfig = 0x1100, kOptFsync, kOptNow };
+
+// Where the mirror is and how it is written: -d/--directory DIR (a
+// directory, or s3://BUCKET/PREFIX), --config FILE (its [s3] section, and
+// with no -d its [mirror] directory: see s3_store_from_options), --fsync
+// (what is written is on disk before it is renamed into place).
+#define PM_DIRECTORY_LONGOPT {"directory", required_argument, nullptr, 'd'}
+#define PM_CONFIG_LONGOPT {"config", required_argument, nullptr, pm::kOptConfig}
+#define PM_FSYNC_LONGOPT {"fsync", no_argument, nullptr, pm::kOptFsync}
+struct MirrorOptions {
+	std::string dir; // without trailing slashes
+	std::string config;
+	bool fsync = false;
+	// Handles -d, --config and --fsync inside a getopt_long loop; true if c
+	// was one. An empty DIR is a usage error.
+	bool option(int c, const char *prog, const char *arg);
+	// For a tool that cannot work without the mirror: -d, or --config to
+	// name it, else a usage error.
+	void require(const char *prog) const;
+};
+
+// --now EPOCH: the time a tool takes for now; its default is
+// $PYPI_MIRROR_NOW, else the clock (the variable pins it for a whole run).
+#define PM_NOW_LONGOPT {"now", required_argument, nullptr, pm::kOptNow}
+// $PYPI_MIRROR_NOW, else the clock; a malformed value is a usage error.
+long long now_from_env(const char *prog);
+// Handles --now inside a getopt_long loop (sets now); true if c was it.
+bool now_option(int c, const char *prog, const char *arg, long long &now);
+
 // A usage error, in the one style of every tool: "PROG: MESSAGE" and a
 // pointer to --help on standard error, then exit status 2.
 [[noreturn]] void usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

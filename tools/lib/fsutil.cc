@@ -506,4 +506,17 @@ long long parse_iso8601(const std::string &s)
 	return static_cast<long long>(timegm(&tm));
 }
 
+std::string format_time(long long t, const char *fmt, bool utc)
+{
+	time_t tt = static_cast<time_t>(t);
+	struct tm tm;
+	if (utc)
+		gmtime_r(&tt, &tm);
+	else
+		localtime_r(&tt, &tm);
+	char buf[64];
+	size_t n = strftime(buf, sizeof buf, fmt, &tm);
+	return std::string(buf, n);
+}
+
 } // namespace pm

@@ -150,5 +150,9 @@ std::string basename_of(const std::string &path);
 // "2024-01-02T03:04:05.123456Z" (or without fraction / Z) -> POSIX seconds.
 // Returns -1 if it does not parse.
 long long parse_iso8601(const std::string &s);
+// POSIX seconds -> text by strftime's fmt, in UTC or in the local time zone.
+std::string format_time(long long t, const char *fmt, bool utc);
+// POSIX seconds -> "2024-01-02T03:04:05Z" (what parse_iso8601 reads back).
+inline std::string format_iso8601(long long t) { return format_time(t, "%Y-%m-%dT%H:%M:%SZ", true); }
 
 } // namespace pm

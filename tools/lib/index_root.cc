@@ -5,6 +5,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <initializer_list>
 #include <numeric>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -333,29 +334,31 @@ bool write_root(const std::string &simple_dir, const RootList &base, const RootL
 		}
 	}
 
-	bool any = false, c = false;
+	// A page written whole (written: no write failed) replaces the old one
+	// where its bytes changed.
+	bool any = false;
+	auto commit = [&](bool written, const char *name, std::initializer_list<ReplaceIfChanged *> pages) {
+		if (!written) {
+			error = "cannot write " + simple_dir + "/" + name + ": " + strerror(errno);
+			return false;
+		}
+		for (ReplaceIfChanged *page : pages) {
+			bool c = false;
+			if (!page->commit(o.sync, &c, &error)) return false;
+			any |= c;
+		}
+		return true;
+	};
 	if (o.html) {
 		hbuf += root_html_tail();
 		flush_html(true);
-		if (!ok) {
-			error = "cannot write " + simple_dir + "/index.html: " + strerror(errno);
-			return false;
-		}
-		if (!html.commit(o.sync, &c, &error)) return false;
-		any |= c;
-		if (!v1html.commit(o.sync, &c, &error)) return false;
-		any |= c;
+		if (!commit(ok, "index.html", {&html, &v1html})) return false;
 	}
 	if (o.json) {
 		w.EndArray();
 		w.EndObject();
 		flush_json(true);
-		if (!json_ok) {
-			error = "cannot write " + simple_dir + "/index.v1_json: " + strerror(errno);
-			return false;
-		}
-		if (!v1json.commit(o.sync, &c, &error)) return false;
-		any |= c;
+		if (!commit(json_ok, "index.v1_json", {&v1json})) return false;
 	}
 	if (changed) *changed = any;
 	return true;

@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <mutex>
+#include <string>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include "fsutil.h"
 
 namespace pm {
 
@@ -146,10 +148,7 @@ static void vlog_prefixed(Level l, bool with_prog, const char *fmt, va_list ap)
 	int saved_errno = errno; // a caller may still want it after logging
 	struct timeval tv;
 	gettimeofday(&tv, nullptr);
-	struct tm tm;
-	localtime_r(&tv.tv_sec, &tm);
-	char stamp[32];
-	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+	std::string stamp = format_time(tv.tv_sec, "%Y-%m-%d %H:%M:%S", false);
 	char msg[4096];
 	size_t at = 0;
 	if (with_prog && prog_name) at = static_cast<size_t>(snprintf(msg, sizeof msg, "%s: ", prog_name));
@@ -160,7 +159,7 @@ static void vlog_prefixed(Level l, bool with_prog, const char *fmt, va_list ap)
 	// The whole line in one buffer and one write: concurrent tools sharing
 	// stderr do not interleave mid-line.
 	char line[sizeof msg + 64];
-	int n = snprintf(line, sizeof line, "%s,%03d %s: %s\n", stamp, static_cast<int>(tv.tv_usec / 1000),
+	int n = snprintf(line, sizeof line, "%s,%03d %s: %s\n", stamp.c_str(), static_cast<int>(tv.tv_usec / 1000),
 	                 names[static_cast<int>(l)], msg);
 	size_t len = n < 0 ? 0 : std::min(static_cast<size_t>(n), sizeof line - 1);
 	{

@@ -88,26 +88,19 @@ class Parser {
     return true;
   }
 
-  std::shared_ptr<const MarkerNode> parse_or(int depth) {
-    auto l = parse_and(depth);
-    while (l && keyword("or")) {
-      auto r = parse_and(depth);
+  std::shared_ptr<const MarkerNode> parse_or(int depth) { return parse_chain(depth, MarkerNode::Or); }
+  std::shared_ptr<const MarkerNode> parse_and(int depth) { return parse_chain(depth, MarkerNode::And); }
+  // Operands joined by "or" (each an "and" chain: and binds tighter) or by
+  // "and" (each an atom), left to right.
+  std::shared_ptr<const MarkerNode> parse_chain(int depth, MarkerNode::Kind kind) {
+    bool is_or = kind == MarkerNode::Or;
+    auto operand = [&] { return is_or ? parse_and(depth) : parse_atom(depth); };
+    auto l = operand();
+    while (l && keyword(is_or ? "or" : "and")) {
+      auto r = operand();
       if (!r) return nullptr;
       auto n = std::make_shared<MarkerNode>();
-      n->kind = MarkerNode::Or;
-      n->left = l;
-      n->right = r;
-      l = n;
-    }
-    return l;
-  }
-  std::shared_ptr<const MarkerNode> parse_and(int depth) {
-    auto l = parse_atom(depth);
-    while (l && keyword("and")) {
-      auto r = parse_atom(depth);
-      if (!r) return nullptr;
-      auto n = std::make_shared<MarkerNode>();
-      n->kind = MarkerNode::And;
+      n->kind = kind;
       n->left = l;
       n->right = r;
       l = n;

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
-#include <ctime>
 #include <set>
 #include <unistd.h>
 
@@ -201,14 +200,10 @@ std::unique_ptr<S3Store> s3_store_from_options(const char *prog, std::string &di
 	return s;
 }
 
-std::string S3Store::iso8601(long long t)
+std::unique_ptr<S3Store> s3_store_from_options(const char *prog, MirrorOptions &mirror)
 {
-	time_t tt = static_cast<time_t>(t);
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	char buf[32];
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
+	mirror.require(prog);
+	return s3_store_from_options(prog, mirror.dir, mirror.config);
 }
 
 } // namespace pm

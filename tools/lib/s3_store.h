@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "http.h"
 #include "layout.h"
 #include "s3.h"
@@ -75,10 +76,6 @@ public:
 	// application/octet-stream. The same types contrib/nginx gives the files.
 	static const char *content_type(const std::string &rel);
 
-	// The time an object's upload happened, as x-amz-meta-uploaded-at
-	// carries it (ISO 8601, bandersnatch's metadata name).
-	static std::string iso8601(long long t);
-
 private:
 	S3Config cfg_;
 	Layout layout_;
@@ -93,5 +90,8 @@ private:
 // warnings (unapplied config_param_* keys) are logged. The one place the
 // tools parse where the mirror is.
 std::unique_ptr<S3Store> s3_store_from_options(const char *prog, std::string &dir, const std::string &config);
+// The same for the -d and --config a tool took, one of which it requires
+// (MirrorOptions::require); mirror.dir becomes the store's location.
+std::unique_ptr<S3Store> s3_store_from_options(const char *prog, MirrorOptions &mirror);
 
 } // namespace pm

@@ -45,6 +45,17 @@ static const std::string &display_of(const ProjectRecord &r)
 	return r.display_name.empty() ? r.name : r.display_name;
 }
 
+// ` name="PREFIXvalue"`, the value escaped (the prefix is ours).
+static void append_attribute(std::string &out, const char *name, const char *prefix, const std::string &value)
+{
+	out += ' ';
+	out += name;
+	out += "=\"";
+	out += prefix;
+	append_html_escaped(out, value);
+	out += '"';
+}
+
 std::string render_project_html(const ProjectRecord &r, long long serial, const std::string &root_uri)
 {
 	std::string title;
@@ -66,31 +77,17 @@ std::string render_project_html(const ProjectRecord &r, long long serial, const 
 		out += "#sha256=";
 		append_html_escaped(out, f->sha256);
 		out += '"';
-		if (f->has_requires_python && !f->requires_python.empty()) {
-			out += " data-requires-python=\"";
-			append_html_escaped(out, f->requires_python);
-			out += '"';
-		}
-		if (f->yanked) {
-			// PEP 592: the attribute is there, empty, when no reason was given.
-			out += " data-yanked=\"";
-			append_html_escaped(out, f->yanked_reason);
-			out += '"';
-		}
+		if (f->has_requires_python && !f->requires_python.empty())
+			append_attribute(out, "data-requires-python", "", f->requires_python);
+		// PEP 592: the attribute is there, empty, when no reason was given.
+		if (f->yanked) append_attribute(out, "data-yanked", "", f->yanked_reason);
 		if (!f->core_metadata.empty()) {
 			// PEP 714: the old attribute name too, for pip < 23.2.
-			out += " data-dist-info-metadata=\"sha256=";
-			append_html_escaped(out, f->core_metadata);
-			out += "\" data-core-metadata=\"sha256=";
-			append_html_escaped(out, f->core_metadata);
-			out += '"';
+			append_attribute(out, "data-dist-info-metadata", "sha256=", f->core_metadata);
+			append_attribute(out, "data-core-metadata", "sha256=", f->core_metadata);
 		}
-		if (!f->provenance.empty()) {
-			// PEP 740: upstream's URL, passed through (see pkg-resolve(1)).
-			out += " data-provenance=\"";
-			append_html_escaped(out, f->provenance);
-			out += '"';
-		}
+		// PEP 740: upstream's URL, passed through (see pkg-resolve(1)).
+		if (!f->provenance.empty()) append_attribute(out, "data-provenance", "", f->provenance);
 		out += '>';
 		append_html_escaped(out, f->filename);
 		out += "</a><br />\n";

@@ -125,6 +125,28 @@ std::string upstream_or_exit(const char *prog, const char *arg, bool allow_http)
 	return u;
 }
 
+bool UpstreamOptions::option(int c, const char *prog, const char *arg)
+{
+	switch (c) {
+	case 'u': upstream = arg; return true;
+	case kOptAllowNonHttps: allow_http = true; return true;
+	case 'j': concurrency = static_cast<int>(parse_count(prog, "--concurrency", arg, 1, max_concurrency)); return true;
+	case kOptAllowHost:
+		// A host for a same-origin check: nothing of a URL but the authority.
+		if (!*arg || strpbrk(arg, "/@?# "))
+			usage_error(prog, "--allow-host wants a host name (or HOST:PORT), not '%s'", arg);
+		extra_hosts.push_back(arg);
+		return true;
+	default: return http_option(c, prog, arg);
+	}
+}
+
+std::string UpstreamOptions::resolve(const char *prog)
+{
+	if (allow_non_https_env()) allow_http = true;
+	return upstream_or_exit(prog, upstream, allow_http);
+}
+
 bool package_path_from_url(const std::string &url, const std::string &filename, std::string &path,
                            std::string *why)
 {

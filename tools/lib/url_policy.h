@@ -3,6 +3,9 @@
 // the operator allows it (--allow-non-https, PYPI_MIRROR_ALLOW_NON_HTTPS).
 #pragma once
 #include <string>
+#include <vector>
+
+#include "http.h"
 
 namespace pm {
 
@@ -33,6 +36,32 @@ std::string base_url_or_exit(const char *prog, const char *what, std::string url
 // Upstream base URL from -u or PYPI_MIRROR_UPSTREAM, default https://pypi.org,
 // through base_url_or_exit.
 std::string upstream_or_exit(const char *prog, const char *arg, bool allow_http);
+
+// The options of every tool that reads from upstream, one meaning in each:
+// -u/--upstream URL, --allow-non-https (the policy above), -j/--concurrency
+// N (requests in flight), the TLS and credential options of http.h
+// (PM_HTTP_LONGOPTS) and, in a tool that follows file URLs, --allow-host
+// HOST (another host those may name).
+enum { kOptAllowNonHttps = 0x1200, kOptAllowHost };
+#define PM_UPSTREAM_LONGOPTS                                                                                         \
+	{"upstream", required_argument, nullptr, 'u'}, {"allow-non-https", no_argument, nullptr, pm::kOptAllowNonHttps}, \
+	    {"concurrency", required_argument, nullptr, 'j'}, PM_HTTP_LONGOPTS
+#define PM_UPSTREAM_SHORTOPTS "u:j:"
+#define PM_ALLOW_HOST_LONGOPT {"allow-host", required_argument, nullptr, pm::kOptAllowHost}
+struct UpstreamOptions {
+	const char *upstream = nullptr;       // -u as given
+	bool allow_http = false;              // --allow-non-https; resolve() adds the environment's
+	std::vector<std::string> extra_hosts; // --allow-host: HOST or HOST:PORT
+	int concurrency;                      // -j: the tool's default until given
+	int max_concurrency;
+	UpstreamOptions(int default_concurrency, int max) : concurrency(default_concurrency), max_concurrency(max) {}
+	// Handles one of the options above (http_option's too) inside a
+	// getopt_long loop; true if c was one.
+	bool option(int c, const char *prog, const char *arg);
+	// After the loop: allow_http takes PYPI_MIRROR_ALLOW_NON_HTTPS in (it
+	// holds for file URLs too), and the upstream base URL is upstream_or_exit's.
+	std::string resolve(const char *prog);
+};
 
 // Derives the mirror-relative path ("packages/...") from a file URL whose
 // (percent-decoded) path ends in /packages/xx/yy/<hash>/<filename>, and

@@ -182,43 +182,30 @@ struct ResponseParser::Impl {
 	// Which children each element may have.
 	bool allowed(El parent, El child, const Elem &p, std::string &why)
 	{
+		// Most elements hold exactly one child: a second is refused with
+		// what says what it was.
+		auto only_child = [&](const std::string &what) {
+			if (p.children == 0) return true;
+			why = what;
+			return false;
+		};
 		switch (parent) {
 		case El::MethodResponse:
 			if (child != El::Params && child != El::Fault) break;
-			if (p.children > 0) {
-				why = "a second <" + std::string(el_name(child)) + "> in <methodResponse>";
-				return false;
-			}
-			return true;
+			return only_child("a second <" + std::string(el_name(child)) + "> in <methodResponse>");
 		case El::Params:
 			if (child != El::Param) break;
-			if (p.children > 0) {
-				why = "more than one <param> in a response";
-				return false;
-			}
-			return true;
+			return only_child("more than one <param> in a response");
 		case El::Param:
 		case El::Fault:
 			if (child != El::Value) break;
-			if (p.children > 0) {
-				why = "more than one <value> in <" + std::string(el_name(parent)) + ">";
-				return false;
-			}
-			return true;
+			return only_child("more than one <value> in <" + std::string(el_name(parent)) + ">");
 		case El::Value:
 			if (!is_scalar(child) && child != El::Array && child != El::Struct) break;
-			if (p.children > 0) {
-				why = "more than one type inside <value>";
-				return false;
-			}
-			return true;
+			return only_child("more than one type inside <value>");
 		case El::Array:
 			if (child != El::Data) break;
-			if (p.children > 0) {
-				why = "more than one <data> in <array>";
-				return false;
-			}
-			return true;
+			return only_child("more than one <data> in <array>");
 		case El::Data:
 			if (child == El::Value) return true;
 			break;

@@ -422,13 +422,25 @@ struct Words {
 	}
 };
 
+// A setting as the wrapper reads it: text, a number, or a flag (1 or 0).
+struct Setting {
+	std::string text;
+	Setting(const std::string &s) : text(s) {}
+	Setting(long long n) : text(std::to_string(n)) {}
+	Setting(bool b) : text(b ? "1" : "0") {}
+	Setting(const char *) = delete; // would be taken for a flag
+};
+
 struct Out {
 	std::vector<std::pair<std::string, std::string>> vars;
 	// NAME=(WORDS): an array, its words quoted already.
 	void array(const char *k, const Words &w) { vars.emplace_back(std::string(k) + "=(", w.text + ")"); }
-	void set(const char *k, const std::string &v) { vars.emplace_back(k, v); }
-	void set(const char *k, long long v) { vars.emplace_back(k, std::to_string(v)); }
-	void flag(const char *k, bool v) { vars.emplace_back(k, v ? "1" : "0"); }
+	void set(const char *k, const Setting &v) { vars.emplace_back(k, v.text); }
+	// NAME=VALUE for each, in this order.
+	void set(std::initializer_list<std::pair<const char *, Setting>> settings)
+	{
+		for (const auto &[k, v] : settings) set(k, v);
+	}
 };
 
 } // namespace
@@ -714,58 +726,37 @@ int main(int argc, char **argv)
 
 	if (g_errors) return pm::kExitUsage;
 
-	out.set("PM_DIRECTORY", directory);
-	out.set("PM_LOCAL_DIR", local_dir);
-	out.set("PM_MASTER", master);
-	out.flag("PM_ALLOW_NON_HTTPS", allow_http);
-	out.set("PM_WORKERS", workers);
-	out.set("PM_TIMEOUT", timeout);
-	out.set("PM_GLOBAL_TIMEOUT", global_timeout);
-	out.flag("PM_JSON", json);
-	out.flag("PM_RELEASE_FILES", release_files);
-	out.set("PM_ROOT_URI", root_uri);
-	out.set("PM_COMPARE_METHOD", compare);
-	out.flag("PM_STOP_ON_ERROR", stop_on_error);
-	out.set("PM_DOWNLOAD_MIRROR", download_mirror);
-	out.flag("PM_DOWNLOAD_MIRROR_NO_FALLBACK", dm_no_fallback);
-	out.set("PM_SIMPLE_FORMAT", simple_format);
-	out.set("PM_DIFF_FILE", diff_file);
-	out.flag("PM_DIFF_APPEND_EPOCH", diff_epoch);
-	out.flag("PM_CORE_METADATA", core_metadata);
-	out.set("PM_PROXY", proxy);
-	out.set("PM_CA_BUNDLE", ca_bundle);
-	out.set("PM_CLIENT_CERT", client_cert);
-	out.set("PM_CLIENT_KEY", client_key);
-	out.set("PM_NETRC", netrc);
-	out.set("PM_USERNAME", username);
-	out.set("PM_PASSWORD", password);
-	out.set("PM_PASSWORD_FILE", password_file);
-	out.set("PM_TOKEN", token);
-	out.set("PM_TOKEN_FILE", token_file);
-	out.set("PM_FILE_HOSTS", join(file_hosts, " "));
-	out.set("PM_LOG_DIR", log_dir);
-	out.set("PM_LOCK_FILE", lock_file);
-	out.set("PM_MAX_DELETIONS", max_deletions);
-	out.set("PM_STALE_ROUNDS", stale_rounds);
-	out.set("PM_STALE_BACKOFF", stale_backoff);
-	out.set("PM_SOURCE", source);
-	out.flag("PM_PURGE", purge);
-	out.set("PM_METRICS_FILE", metrics_file);
-	out.flag("PM_FSYNC", fsync);
-	out.set("PM_CONCURRENCY", concurrency);
-	out.set("PM_RESOLVE_CONCURRENCY", resolve_concurrency);
-	out.set("PM_METADATA_SOURCE", metadata_source);
-	out.flag("PM_FILTERS_ENABLED", filters);
-	out.flag("PM_DEMAND", demand);
-	out.set("PM_DEMAND_LOGS", join(demand_logs, "\n"));
-	out.set("PM_DEMAND_MIN_REQUESTS", demand_min);
-	out.set("PM_DEMAND_WINDOW", demand_window);
-	out.set("PM_DEMAND_EXPIRE", demand_expire);
-	out.set("PM_DEMAND_KEEP", join(demand_keep, " "));
-	out.set("PM_DEMAND_ABSENT_TTL", demand_absent);
-	out.set("PM_DEMAND_MAX_NEW", demand_max_new);
-	out.flag("PM_CLOSURE", closure);
-	out.set("PM_CLOSURE_ARGS", closure_args);
+	// What the wrapper reads (pypi-mirror(1)): one name a setting.
+	out.set({
+	    // where the mirror is and what it mirrors ([pypi-mirror] local-dir), how long it waits
+	    {"PM_DIRECTORY", directory}, {"PM_LOCAL_DIR", local_dir}, {"PM_MASTER", master},
+	    {"PM_ALLOW_NON_HTTPS", allow_http}, {"PM_WORKERS", workers}, {"PM_TIMEOUT", timeout},
+	    {"PM_GLOBAL_TIMEOUT", global_timeout},
+	    // [mirror]: the pages and the downloads
+	    {"PM_JSON", json}, {"PM_RELEASE_FILES", release_files}, {"PM_ROOT_URI", root_uri},
+	    {"PM_COMPARE_METHOD", compare}, {"PM_STOP_ON_ERROR", stop_on_error},
+	    {"PM_DOWNLOAD_MIRROR", download_mirror}, {"PM_DOWNLOAD_MIRROR_NO_FALLBACK", dm_no_fallback},
+	    {"PM_SIMPLE_FORMAT", simple_format}, {"PM_DIFF_FILE", diff_file}, {"PM_DIFF_APPEND_EPOCH", diff_epoch},
+	    {"PM_CORE_METADATA", core_metadata},
+	    // [mirror]: a private upstream (the tools get these in their environment, below)
+	    {"PM_PROXY", proxy}, {"PM_CA_BUNDLE", ca_bundle}, {"PM_CLIENT_CERT", client_cert},
+	    {"PM_CLIENT_KEY", client_key}, {"PM_NETRC", netrc}, {"PM_USERNAME", username}, {"PM_PASSWORD", password},
+	    {"PM_PASSWORD_FILE", password_file}, {"PM_TOKEN", token}, {"PM_TOKEN_FILE", token_file},
+	    {"PM_FILE_HOSTS", join(file_hosts, " ")},
+	    // [pypi-mirror]
+	    {"PM_LOG_DIR", log_dir}, {"PM_LOCK_FILE", lock_file}, {"PM_MAX_DELETIONS", max_deletions},
+	    {"PM_STALE_ROUNDS", stale_rounds}, {"PM_STALE_BACKOFF", stale_backoff}, {"PM_SOURCE", source},
+	    {"PM_PURGE", purge}, {"PM_METRICS_FILE", metrics_file}, {"PM_FSYNC", fsync},
+	    {"PM_CONCURRENCY", concurrency}, {"PM_RESOLVE_CONCURRENCY", resolve_concurrency},
+	    {"PM_METADATA_SOURCE", metadata_source}, {"PM_FILTERS_ENABLED", filters},
+	    // [demand]
+	    {"PM_DEMAND", demand}, {"PM_DEMAND_LOGS", join(demand_logs, "\n")}, {"PM_DEMAND_MIN_REQUESTS", demand_min},
+	    {"PM_DEMAND_WINDOW", demand_window}, {"PM_DEMAND_EXPIRE", demand_expire},
+	    {"PM_DEMAND_KEEP", join(demand_keep, " ")}, {"PM_DEMAND_ABSENT_TTL", demand_absent},
+	    {"PM_DEMAND_MAX_NEW", demand_max_new},
+	    // [closure]
+	    {"PM_CLOSURE", closure}, {"PM_CLOSURE_ARGS", closure_args}
+	});
 
 	// What the settings mean to the tools: the environment they read and
 	// each tool's command line, so that pypi-mirror(1) derives nothing from

@@ -91,29 +91,20 @@ namespace {
 // --upstream none: an upstream that publishes no serials.
 constexpr long long kNoSerials = -2;
 
-struct Opts {
-	std::string dir, filters, held, metrics, command = "mirror", master, phase = "sync", max_deletions, backoff = "2";
-	std::string config, local; // --config (a bucket's [s3]), --local-dir (scratch space)
+// -d, --config (a bucket's [s3]) and --fsync as every tool takes them.
+struct Opts : pm::MirrorOptions {
+	std::string filters, held, metrics, command = "mirror", master, phase = "sync", max_deletions, backoff = "2";
+	std::string local; // --local-dir (scratch space)
 	std::string log_file;      // log --file
 	bool warnings_only = false, clear = false; // log
 	std::shared_ptr<MirrorStore> store; // where the state is: the mirror directory or its bucket
-	bool sync = false, purge = false, fsync = false, shell = false, json = false, run = false, prepare = false;
+	bool sync = false, purge = false, shell = false, json = false, run = false, prepare = false;
 	long long start = -1, exit_code = -1, upstream = -1, round = 0, max_rounds = 3;
 	RunFiles files;
 	std::vector<std::string> args;
 };
 
 [[noreturn]] void usage_error(const std::string &msg) { pm::usage_error(kProg, "%s", msg.c_str()); }
-
-std::string local_time(long long t)
-{
-	time_t tt = static_cast<time_t>(t);
-	struct tm tm;
-	localtime_r(&tt, &tm);
-	char b[32];
-	strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S", &tm);
-	return b;
-}
 
 int fail(const std::string &what)
 {
@@ -258,7 +249,8 @@ void report(const Opts &o, Summary &s)
 	if (s.started > 0) s.seconds = now - s.started;
 	LOG_INFO("Run summary: %s", s.human().c_str());
 	StatePaths p(o.store);
-	std::string text = local_time(now) + " " + s.command + " " + s.human() + " exit=" + std::to_string(s.exit_code) +
+	std::string when = pm::format_time(now, "%Y-%m-%d %H:%M:%S", false); // local time: for people
+	std::string text = when + " " + s.command + " " + s.human() + " exit=" + std::to_string(s.exit_code) +
 	                   "\n" + s.to_json() + "\n", err;
 	if (!p.store->write(p.last_run, text, o.fsync, err)) LOG_ERROR("cannot write %s", err.c_str());
 	if (o.metrics.empty() || s.command != "mirror") return;
@@ -418,11 +410,7 @@ bool record_mirror(const Opts &o, const StatePaths &p, const Begin &b, Summary &
 			return false;
 		}
 	}
-	char stamp[32];
-	time_t t = static_cast<time_t>(s.started > 0 ? s.started : time(nullptr));
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(stamp, sizeof stamp, "%Y%m%dT%H:%M:%S\n", &tm);
+	std::string stamp = pm::format_time(s.started > 0 ? s.started : time(nullptr), "%Y%m%dT%H:%M:%S\n", true);
 	std::string lm_err;
 	if (!st.write(p.last_modified, stamp, o.fsync, lm_err)) LOG_ERROR("cannot write %s", lm_err.c_str());
 	// status last: everything it covers is stored before it moves.
@@ -438,8 +426,9 @@ bool record_mirror(const Opts &o, const StatePaths &p, const Begin &b, Summary &
 	return true;
 }
 
-int cmd_collect(Opts o)
+int cmd_collect(const Opts &given)
 {
+	Opts o = given; // --run fills in its files
 	if (o.run) o.files = run_files(o.store->local_layout());
 	if (o.files.input.empty()) usage_error("collect needs --input or --run");
 	StatePaths p(o.store);
@@ -491,8 +480,9 @@ int cmd_collect(Opts o)
 	return s.exit_code;
 }
 
-int cmd_finish(Opts o)
+int cmd_finish(const Opts &given)
 {
+	Opts o = given; // --run fills in its files
 	if (o.exit_code < 0) usage_error("finish needs --exit");
 	if (o.run) o.files.input = run_files(o.store->local_layout()).input;
 	Summary s;
@@ -792,8 +782,8 @@ int main(int argc, char **argv)
 	log_set_prog(kProg);
 	enum {
 		kFilters = 1000, kHeld, kSync, kInput, kResults, kDropped, kStaleSeen, kStaleLeft, kPurged, kPurge,
-		kStart, kMetrics, kFsync, kShell, kExit, kCommand, kJson, kUpstream, kMaster, kPhase,
-		kConfig, kLocal, kMaxDeletions, kRun, kRound, kMaxRounds, kBackoff, kFile, kWarningsOnly, kClear, kPrepare
+		kStart, kMetrics, kShell, kExit, kCommand, kJson, kUpstream, kMaster, kPhase,
+		kLocal, kMaxDeletions, kRun, kRound, kMaxRounds, kBackoff, kFile, kWarningsOnly, kClear, kPrepare
 	};
 	static const option longopts[] = {{"dir", required_argument, nullptr, 'd'},
 	                                  {"filters", required_argument, nullptr, kFilters},
@@ -808,7 +798,7 @@ int main(int argc, char **argv)
 	                                  {"purge", no_argument, nullptr, kPurge},
 	                                  {"start", required_argument, nullptr, kStart},
 	                                  {"metrics", required_argument, nullptr, kMetrics},
-	                                  {"fsync", no_argument, nullptr, kFsync},
+	                                  PM_FSYNC_LONGOPT,
 	                                  {"shell", no_argument, nullptr, kShell},
 	                                  {"exit", required_argument, nullptr, kExit},
 	                                  {"command", required_argument, nullptr, kCommand},
@@ -816,7 +806,7 @@ int main(int argc, char **argv)
 	                                  {"upstream", required_argument, nullptr, kUpstream},
 	                                  {"master", required_argument, nullptr, kMaster},
 	                                  {"phase", required_argument, nullptr, kPhase},
-	                                  {"config", required_argument, nullptr, kConfig},
+	                                  PM_CONFIG_LONGOPT,
 	                                  {"local-dir", required_argument, nullptr, kLocal},
 	                                  {"max-deletions", required_argument, nullptr, kMaxDeletions},
 	                                  {"run", no_argument, nullptr, kRun},
@@ -833,9 +823,8 @@ int main(int argc, char **argv)
 	int c;
 	// Options may come before or after the command (getopt permutes).
 	while ((c = getopt_long(argc, argv, PM_COMMON_SHORTOPTS "d:", longopts, nullptr)) != -1) {
-		if (common_option(c, kProg, usage)) continue;
+		if (common_option(c, kProg, usage) || o.option(c, kProg, optarg)) continue;
 		switch (c) {
-		case 'd': o.dir = optarg; break;
 		case kFilters: o.filters = optarg; break;
 		case kHeld: o.held = optarg; break;
 		case kSync: o.sync = true; break;
@@ -848,7 +837,6 @@ int main(int argc, char **argv)
 		case kPurge: o.purge = true; break;
 		case kStart: o.start = parse_count(kProg, "--start", optarg); break;
 		case kMetrics: o.metrics = optarg; break;
-		case kFsync: o.fsync = true; break;
 		case kShell: o.shell = true; break;
 		case kExit: o.exit_code = parse_count(kProg, "--exit", optarg, 0, 255); break;
 		case kCommand: o.command = optarg; break;
@@ -859,7 +847,6 @@ int main(int argc, char **argv)
 			break;
 		case kMaster: o.master = optarg; break;
 		case kPhase: o.phase = optarg; break;
-		case kConfig: o.config = optarg; break;
 		case kLocal: o.local = optarg; break;
 		case kMaxDeletions: o.max_deletions = std::to_string(parse_count(kProg, "--max-deletions", optarg)); break;
 		case kRun: o.run = true; break;
@@ -876,23 +863,28 @@ int main(int argc, char **argv)
 	std::string cmd = argv[optind++];
 	for (int i = optind; i < argc; i++) o.args.push_back(argv[i]);
 	if (o.dir.empty()) usage_error("-d DIR is required");
-	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
 	if (o.command != "mirror" && o.command != "sync") usage_error("--command is mirror or sync");
-	if (cmd != "sync-input" && cmd != "tally" && cmd != "diff-file" && !o.args.empty())
-		usage_error("unexpected argument '" + o.args[0] + "'");
-	if (cmd != "tally" && cmd != "progress" && cmd != "log") o.store = open_mirror_store(kProg, o.dir, o.config, o.local);
-	if (cmd == "begin") return cmd_begin(o);
-	if (cmd == "plan") return cmd_plan(o);
-	if (cmd == "held") return cmd_held(o);
-	if (cmd == "sync-input") return cmd_sync_input(o);
-	if (cmd == "collect") return cmd_collect(o);
-	if (cmd == "finish") return cmd_finish(o);
-	if (cmd == "tally") return cmd_tally(o);
-	if (cmd == "stale-round") return cmd_stale_round(o);
-	if (cmd == "prepare") return cmd_prepare(o);
-	if (cmd == "diff-file") return cmd_diff_file(o);
-	if (cmd == "status") return cmd_status(o);
-	if (cmd == "progress") return cmd_progress(o);
-	if (cmd == "log") return cmd_log(o);
+	// Each command, whether it takes operands, and whether it opens the
+	// mirror's store (the others read only the files they are given).
+	struct Command {
+		const char *name;
+		int (*run)(const Opts &);
+		bool operands, store;
+	};
+	static const Command commands[] = {
+	    {"begin", cmd_begin, false, true},       {"plan", cmd_plan, false, true},
+	    {"held", cmd_held, false, true},         {"sync-input", cmd_sync_input, true, true},
+	    {"collect", cmd_collect, false, true},   {"finish", cmd_finish, false, true},
+	    {"prepare", cmd_prepare, false, true},   {"diff-file", cmd_diff_file, true, true},
+	    {"tally", cmd_tally, true, false},       {"stale-round", cmd_stale_round, false, true},
+	    {"status", cmd_status, false, true},     {"progress", cmd_progress, false, false},
+	    {"log", cmd_log, false, false},
+	};
+	for (const Command &k : commands) {
+		if (cmd != k.name) continue;
+		if (!k.operands && !o.args.empty()) usage_error("unexpected argument '" + o.args[0] + "'");
+		if (k.store) o.store = open_mirror_store(kProg, o.dir, o.config, o.local);
+		return k.run(o);
+	}
 	usage_error("unknown command '" + cmd + "'");
 }

@@ -212,6 +212,7 @@ private:
 	struct Part;
 	void drain(Part &pt, const std::string &upto);
 	void walk_dir(Part &pt, int dirfd, const std::string &rel, int depth);
+	void walk_entry(Part &pt, int dirfd, const std::string &n, const std::string &rel, unsigned char t, int depth);
 	void present(Part &pt, int dirfd, const std::string &name, const std::string &rel, unsigned char type);
 	void missing(Part &pt, const LinkRec &l);
 	void stray(Part &pt, int dirfd, const std::string &name, const std::string &rel, unsigned char type, bool &gone);
@@ -421,17 +422,23 @@ const char *type_word(unsigned char t)
 	}
 }
 
+// A file's type from its stat mode, as a directory entry gives it (DT_*).
+unsigned char mode_type(mode_t m)
+{
+	if (S_ISREG(m)) return DT_REG;
+	if (S_ISDIR(m)) return DT_DIR;
+	if (S_ISLNK(m)) return DT_LNK;
+	if (S_ISFIFO(m)) return DT_FIFO;
+	if (S_ISSOCK(m)) return DT_SOCK;
+	return DT_CHR;
+}
+
 unsigned char entry_type(int dirfd, const struct dirent *e)
 {
 	if (e->d_type != DT_UNKNOWN) return e->d_type;
 	struct stat st;
 	if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) return DT_UNKNOWN;
-	if (S_ISREG(st.st_mode)) return DT_REG;
-	if (S_ISDIR(st.st_mode)) return DT_DIR;
-	if (S_ISLNK(st.st_mode)) return DT_LNK;
-	if (S_ISFIFO(st.st_mode)) return DT_FIFO;
-	if (S_ISSOCK(st.st_mode)) return DT_SOCK;
-	return DT_CHR;
+	return mode_type(st.st_mode);
 }
 
 bool Verify::pages_pass()
@@ -1109,31 +1116,38 @@ void Verify::walk_dir(Part &pt, int dirfd, const std::string &rel, int depth)
 	std::sort(ents.begin(), ents.end(), [](auto &a, auto &b) { return pm::path_less(a.first, b.first); });
 	for (auto &[n, t] : ents) {
 		if (fatal_) break;
-		std::string r = rel + "/" + n;
-		if (t == DT_DIR) {
-			if (depth >= 8) {
-				report(pt.findings, {"unsafe", "", r, "", "directory nested too deep under packages/; not walked"});
-				continue;
-			}
-			int fd = openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0) {
-				report(pt.findings, {"io", "", r, "", std::string("cannot open directory: ") + strerror(errno), -1,
-				                     false, false});
-				continue;
-			}
-			bool before = pt.removed_here;
-			pt.removed_here = false;
-			walk_dir(pt, fd, r, depth + 1);
-			// What --gc emptied goes too (a clean sync leaves no empty directory).
-			if (pt.removed_here) unlinkat(dirfd, n.c_str(), AT_REMOVEDIR);
-			pt.removed_here = before || pt.removed_here;
-			continue;
-		}
-		drain(pt, r); // links before this path are missing; those at it go to pt.cur
-		present(pt, dirfd, n, r, t);
-		pt.cur.clear();
+		walk_entry(pt, dirfd, n, rel + "/" + n, t, depth);
 	}
 	closedir(d);
+}
+
+// One entry n (of type t, at rel) of a directory at depth under packages/:
+// a directory is walked, and removed when --gc emptied it; anything else is
+// checked against the links.
+void Verify::walk_entry(Part &pt, int dirfd, const std::string &n, const std::string &rel, unsigned char t, int depth)
+{
+	if (t != DT_DIR) {
+		drain(pt, rel); // links before this path are missing; those at it go to pt.cur
+		present(pt, dirfd, n, rel, t);
+		pt.cur.clear();
+		return;
+	}
+	if (depth >= 8) {
+		report(pt.findings, {"unsafe", "", rel, "", "directory nested too deep under packages/; not walked"});
+		return;
+	}
+	int fd = openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		report(pt.findings,
+		       {"io", "", rel, "", std::string("cannot open directory: ") + strerror(errno), -1, false, false});
+		return;
+	}
+	bool before = pt.removed_here;
+	pt.removed_here = false;
+	walk_dir(pt, fd, rel, depth + 1);
+	// What --gc emptied goes too (a clean sync leaves no empty directory).
+	if (pt.removed_here) unlinkat(dirfd, n.c_str(), AT_REMOVEDIR);
+	pt.removed_here = before || pt.removed_here;
 }
 
 // One part: packages/XX for p < 256, else the entries of packages/ that are
@@ -1165,24 +1179,8 @@ void Verify::check_part(int p)
 	if (top >= 0) {
 		if (p < 256) {
 			struct stat st;
-			if (fstatat(top, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-				std::string r = rel_top + "/" + name;
-				if (S_ISDIR(st.st_mode)) {
-					int fd = openat(top, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-					if (fd >= 0) {
-						pt.removed_here = false;
-						walk_dir(pt, fd, r, 1);
-						if (pt.removed_here) unlinkat(top, name.c_str(), AT_REMOVEDIR);
-					} else {
-						report(pt.findings, {"io", "", r, "", std::string("cannot open directory: ") + strerror(errno),
-						                     -1, false, false});
-					}
-				} else {
-					drain(pt, r);
-					present(pt, top, name, r, S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_FIFO);
-					pt.cur.clear();
-				}
-			}
+			if (fstatat(top, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+				walk_entry(pt, top, name, rel_top + "/" + name, mode_type(st.st_mode), 0);
 		} else {
 			// Everything in packages/ but the 256 prefix directories.
 			int fd = dup(top);
@@ -1205,19 +1203,7 @@ void Verify::check_part(int p)
 				if (n.size() == 2 && isxdigit(static_cast<unsigned char>(n[0])) &&
 				    isxdigit(static_cast<unsigned char>(n[1])) && n == pm::normalize_name(n))
 					continue;
-				std::string r = rel_top + "/" + n;
-				if (t == DT_DIR) {
-					int dfd = openat(top, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-					if (dfd >= 0) {
-						pt.removed_here = false;
-						walk_dir(pt, dfd, r, 1);
-						if (pt.removed_here) unlinkat(top, n.c_str(), AT_REMOVEDIR);
-					}
-				} else {
-					drain(pt, r);
-					present(pt, top, n, r, t);
-					pt.cur.clear();
-				}
+				walk_entry(pt, top, n, rel_top + "/" + n, t, 0);
 			}
 		}
 		close(top);
@@ -1837,10 +1823,10 @@ int Verify::run()
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN); // a closed stdout is an error we report
-	enum { kHash = 256, kJson, kGc, kMaxDel, kGcList, kTmp, kRestart, kConfig };
+	enum { kHash = 256, kJson, kGc, kMaxDel, kGcList, kTmp, kRestart };
 	static const struct option longopts[] = {
-	    {"directory", required_argument, nullptr, 'd'},
-	    {"config", required_argument, nullptr, kConfig},
+	    PM_DIRECTORY_LONGOPT,
+	    PM_CONFIG_LONGOPT,
 	    {"jobs", required_argument, nullptr, 'j'},
 	    {"hash", no_argument, nullptr, kHash},
 	    {"json", no_argument, nullptr, kJson},
@@ -1853,12 +1839,12 @@ int main(int argc, char **argv)
 	    {nullptr, 0, nullptr, 0},
 	};
 	Options o;
-	std::string config;
+	pm::MirrorOptions mo;
 	int c;
 	while ((c = getopt_long(argc, argv, "d:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (pm::common_option(c, kProg, kUsage)) continue;
+		if (mo.option(c, kProg, optarg)) continue;
 		switch (c) {
-		case 'd': o.dir = optarg; break;
 		case 'j': o.jobs = static_cast<int>(pm::parse_count(kProg, "--jobs", optarg, 1, 64)); break;
 		case kHash: o.hash = true; break;
 		case kJson: o.json = true; break;
@@ -1867,25 +1853,16 @@ int main(int argc, char **argv)
 		case kGcList: o.gc_list = optarg; break;
 		case kTmp: o.work = optarg; break;
 		case kRestart: o.restart = true; break;
-		case kConfig: config = optarg; break;
 		default: return pm::kExitUsage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help' for more information.\n", kProg, argv[optind],
-		        kProg);
-		return pm::kExitUsage;
-	}
-	if (o.dir.empty() && config.empty()) {
-		fprintf(stderr, "%s: -d/--directory is required\nTry '%s --help' for more information.\n", kProg, kProg);
-		return pm::kExitUsage;
-	}
-	o.s3 = pm::s3_store_from_options(kProg, o.dir, config);
+	pm::no_operands(kProg, argc, argv);
+	o.s3 = pm::s3_store_from_options(kProg, mo);
+	o.dir = mo.dir;
 	if (!o.gc_list.empty() && !o.gc) {
 		fprintf(stderr, "%s: --gc-list needs --gc\n", kProg);
 		return pm::kExitUsage;
 	}
-	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
 	if (o.s3) {
 		// A bucket's checkpoint is local: the layout's checkpoint directory
 		// of a local shadow of the location, kept across reboots.

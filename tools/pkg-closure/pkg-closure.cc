@@ -165,8 +165,7 @@ std::vector<std::string> requires_dist_lines(const std::string &meta)
 
 int main(int argc, char **argv)
 {
-	enum { kAllowHttp = 1000, kAllowHost, kPyproject, kExtra, kLock, kNewest, kMaxProjects, kCache, kInputRoots, kDropped,
-	       kConfig };
+	enum { kPyproject = 1000, kExtra, kLock, kNewest, kMaxProjects, kCache, kInputRoots, kDropped };
 	static const option longopts[] = {{"requirements", required_argument, nullptr, 'r'},
 	                                  {"constraints", required_argument, nullptr, 'c'},
 	                                  {"pyproject", required_argument, nullptr, kPyproject},
@@ -175,31 +174,28 @@ int main(int argc, char **argv)
 	                                  {"env", required_argument, nullptr, 'e'},
 	                                  {"newest", required_argument, nullptr, kNewest},
 	                                  {"max-projects", required_argument, nullptr, kMaxProjects},
-	                                  {"upstream", required_argument, nullptr, 'u'},
-	                                  {"allow-non-https", no_argument, nullptr, kAllowHttp},
-	                                  {"allow-host", required_argument, nullptr, kAllowHost},
-	                                  {"concurrency", required_argument, nullptr, 'j'},
+	                                  PM_UPSTREAM_LONGOPTS,
+	                                  PM_ALLOW_HOST_LONGOPT,
 	                                  {"cache", required_argument, nullptr, kCache},
 	                                  {"input-roots", no_argument, nullptr, kInputRoots},
-	                                  {"directory", required_argument, nullptr, 'd'},
+	                                  PM_DIRECTORY_LONGOPT,
 	                                  {"dropped", required_argument, nullptr, kDropped},
-	                                  {"config", required_argument, nullptr, kConfig},
-	                                  PM_HTTP_LONGOPTS,
+	                                  PM_CONFIG_LONGOPT,
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
-	const char *upstream_arg = nullptr;
-	bool allow_http = false, stdin_is_requirements = false, input_roots = false;
-	int concurrency = 10;
+	UpstreamOptions up(10, 1000);
+	MirrorOptions mo;
+	bool stdin_is_requirements = false, input_roots = false;
 	long long newest = 0, max_projects = 1000;
-	std::vector<std::string> extra_hosts;
-	std::string cache_dir, mirror_dir, dropped_path, config;
+	std::string cache_dir, dropped_path;
 	std::vector<TargetEnv> envs;
 	std::set<std::string> extras_wanted;
 	std::vector<std::pair<char, std::string>> sources; // 'r' 'c' 'p' 'l'
 	int c;
-	while ((c = getopt_long(argc, argv, "r:c:e:u:j:d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:c:e:d:" PM_UPSTREAM_SHORTOPTS PM_COMMON_SHORTOPTS, longopts, nullptr)) !=
+	       -1) {
 		if (common_option(c, "pkg-closure", usage)) continue;
-		if (pm::http_option(c, "pkg-closure", optarg)) continue;
+		if (up.option(c, "pkg-closure", optarg) || mo.option(c, "pkg-closure", optarg)) continue;
 		switch (c) {
 		case 'r':
 		case 'c':
@@ -221,23 +217,12 @@ int main(int argc, char **argv)
 		}
 		case kNewest: newest = parse_count("pkg-closure", "--newest", optarg, 1); break;
 		case kMaxProjects: max_projects = parse_count("pkg-closure", "--max-projects", optarg, 1); break;
-		case 'u': upstream_arg = optarg; break;
-		case kAllowHttp: allow_http = true; break;
-		case kAllowHost:
-			if (!*optarg || strpbrk(optarg, "/@?# ")) {
-				fprintf(stderr, "pkg-closure: --allow-host wants a host name (or HOST:PORT), not '%s'\n", optarg);
-				return kExitUsage;
-			}
-			extra_hosts.push_back(optarg);
-			break;
 		case kCache: cache_dir = optarg; break;
 		case kInputRoots: input_roots = true; break;
-		case 'd': mirror_dir = optarg; break;
 		case kDropped: dropped_path = optarg; break;
-		case kConfig: config = optarg; break;
-		case 'j': concurrency = static_cast<int>(parse_count("pkg-closure", "--concurrency", optarg, 1, 1000)); break;
 		}
 	}
+	const std::string &mirror_dir = mo.dir;
 	if (optind < argc) {
 		fprintf(stderr, "pkg-closure: unexpected argument '%s'\n%s", argv[optind], usage);
 		return kExitUsage;
@@ -257,17 +242,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pkg-closure: requirements need at least one target environment (-e)\n");
 		return kExitUsage;
 	}
-	if (!config.empty() && mirror_dir.empty()) {
+	if (!mo.config.empty() && mirror_dir.empty()) {
 		fprintf(stderr, "pkg-closure: --config goes with -d (the mirror whose projects may be pruned)\n");
 		return kExitUsage;
 	}
 	// The mirror -d names, a directory or a bucket: what it holds is read
 	// at the end, through the one interface over both.
 	std::unique_ptr<MirrorStore> mirror;
-	if (!mirror_dir.empty()) mirror = open_mirror_store("pkg-closure", mirror_dir, config);
-	if (allow_non_https_env()) allow_http = true;
-	const std::string upstream = upstream_or_exit("pkg-closure", upstream_arg, allow_http);
-	const ProjectJsonPolicy policy = project_json_policy(upstream, extra_hosts, allow_http);
+	if (!mirror_dir.empty()) mirror = open_mirror_store("pkg-closure", mirror_dir, mo.config);
+	const std::string upstream = up.resolve("pkg-closure");
+	const ProjectJsonPolicy policy = project_json_policy(upstream, up.extra_hosts, up.allow_http);
 	if (!cache_dir.empty() && !mkdir_p(cache_dir)) {
 		LOG_ERROR("pkg-closure: cannot create %s: %s", cache_dir.c_str(), strerror(errno));
 		return kExitFatal;
@@ -695,7 +679,7 @@ int main(int argc, char **argv)
 			fetch_project(p);
 	}
 
-	http.run(concurrency);
+	http.run(up.concurrency);
 
 	if (exploded) {
 		fprintf(stderr, "pkg-closure: the closure has more than %lld projects; raise --max-projects if that is "

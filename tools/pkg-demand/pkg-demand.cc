@@ -889,8 +889,8 @@ long long duration_or_exit(const char *opt, const char *arg)
 int main(int argc, char **argv)
 {
 	log_set_prog(kProg);
-	enum { kLog = 1000, kMin, kWindow, kExpire, kKeep, kAbsent, kMaxNew, kMaxTracked, kState, kLearn, kNow, kFsync, kConfig };
-	static const option longopts[] = {{"directory", required_argument, nullptr, 'd'},
+	enum { kLog = 1000, kMin, kWindow, kExpire, kKeep, kAbsent, kMaxNew, kMaxTracked, kState, kLearn };
+	static const option longopts[] = {PM_DIRECTORY_LONGOPT,
 	                                  {"log", required_argument, nullptr, kLog},
 	                                  {"min-requests", required_argument, nullptr, kMin},
 	                                  {"window", required_argument, nullptr, kWindow},
@@ -901,19 +901,19 @@ int main(int argc, char **argv)
 	                                  {"max-tracked", required_argument, nullptr, kMaxTracked},
 	                                  {"state", required_argument, nullptr, kState},
 	                                  {"learn", no_argument, nullptr, kLearn},
-	                                  {"now", required_argument, nullptr, kNow},
-	                                  {"fsync", no_argument, nullptr, kFsync},
-	                                  {"config", required_argument, nullptr, kConfig},
+	                                  PM_NOW_LONGOPT,
+	                                  PM_FSYNC_LONGOPT,
+	                                  PM_CONFIG_LONGOPT,
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
 	Options o;
-	o.now = time(nullptr);
-	if (const char *e = getenv("PYPI_MIRROR_NOW"); e && *e) o.now = parse_count(kProg, "PYPI_MIRROR_NOW", e);
+	MirrorOptions mo;
+	o.now = now_from_env(kProg);
 	int c;
 	while ((c = getopt_long(argc, argv, "d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, kProg, kUsage)) continue;
+		if (mo.option(c, kProg, optarg) || now_option(c, kProg, optarg, o.now)) continue;
 		switch (c) {
-		case 'd': o.dir = optarg; break;
 		case kLog:
 			if (!*optarg) usage_error(kProg, "--log wants a file");
 			o.logs.push_back(optarg);
@@ -930,15 +930,14 @@ int main(int argc, char **argv)
 		case kMaxTracked: o.max_tracked = parse_count(kProg, "--max-tracked", optarg, 1, 100000000); break;
 		case kState: o.state_path = optarg; break;
 		case kLearn: o.learn = true; break;
-		case kNow: o.now = parse_count(kProg, "--now", optarg); break;
-		case kFsync: o.fsync = true; break;
-		case kConfig: o.config = optarg; break;
 		}
 	}
 	no_operands(kProg, argc, argv);
-	if (o.dir.empty()) usage_error(kProg, "-d DIR is required");
+	mo.require(kProg);
+	o.dir = mo.dir;
+	o.fsync = mo.fsync;
 	if (o.window <= 0) usage_error(kProg, "--window must be longer than 0s");
-	while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
+	o.config = mo.config;
 	o.store = open_mirror_store(kProg, o.dir, o.config);
 	if (o.state_path.empty()) {
 		o.state_path = o.store->layout().state_file("demand");

@@ -47,25 +47,34 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
 	static const option longopts[] = {
-	    {"config", required_argument, nullptr, 'c'},  {"directory", required_argument, nullptr, 'd'},
-	    {"dropped", required_argument, nullptr, 'D'}, {"now", required_argument, nullptr, 'N'},
-	    {"rules", no_argument, nullptr, 'R'},         {"fingerprint", no_argument, nullptr, 'F'},
-	    {"needs-json", no_argument, nullptr, 'J'},    PM_COMMON_LONGOPTS,                           {nullptr, 0, nullptr, 0}};
-	std::string config, dir, dropped_path;
-	long long now = time(nullptr);
+	    {"config", required_argument, nullptr, 'c'},
+	    PM_DIRECTORY_LONGOPT,
+	    {"dropped", required_argument, nullptr, 'D'},
+	    PM_NOW_LONGOPT,
+	    {"rules", no_argument, nullptr, 'R'},
+	    {"fingerprint", no_argument, nullptr, 'F'},
+	    {"needs-json", no_argument, nullptr, 'J'},
+	    PM_COMMON_LONGOPTS,
+	    {nullptr, 0, nullptr, 0},
+	};
+	// -c names the filter rules' file, which is the file --config names in
+	// the other tools (its [s3] section too).
+	MirrorOptions mo;
+	std::string &config = mo.config;
+	const std::string &dir = mo.dir;
+	std::string dropped_path;
 	// Pins the clock for the min_age cooldown (reproducible runs, tests);
 	// the wrapper passes its environment on.
-	if (const char *e = getenv("PYPI_MIRROR_NOW"); e && *e) now = parse_count("pkg-filter", "PYPI_MIRROR_NOW", e);
+	long long now = now_from_env("pkg-filter");
 	log_set_prog("pkg-filter");
 	bool print_rules = false, print_fingerprint = false, needs_json = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "pkg-filter", usage)) continue;
+		if (mo.option(c, "pkg-filter", optarg) || now_option(c, "pkg-filter", optarg, now)) continue;
 		switch (c) {
 		case 'c': config = optarg; break;
-		case 'd': dir = optarg; break;
 		case 'D': dropped_path = optarg; break;
-		case 'N': now = parse_count("pkg-filter", "--now", optarg); break;
 		case 'R': print_rules = true; break;
 		case 'F': print_fingerprint = true; break;
 		case 'J': needs_json = true; break;

@@ -130,32 +130,24 @@ void remove_member(rapidjson::Value &obj, const char *name)
 
 int main(int argc, char **argv)
 {
-	enum { kAllowHttp = 1000, kCacheBust, kSaveJson, kAllowHost, kSource };
-	static const option longopts[] = {{"upstream", required_argument, nullptr, 'u'},
-	                                  {"allow-non-https", no_argument, nullptr, kAllowHttp},
-	                                  {"concurrency", required_argument, nullptr, 'j'},
+	enum { kCacheBust = 1000, kSaveJson, kSource };
+	static const option longopts[] = {PM_UPSTREAM_LONGOPTS,
 	                                  {"cache-bust", no_argument, nullptr, kCacheBust},
 	                                  {"save-json", required_argument, nullptr, kSaveJson},
-	                                  {"allow-host", required_argument, nullptr, kAllowHost},
+	                                  PM_ALLOW_HOST_LONGOPT,
 	                                  {"source", required_argument, nullptr, kSource},
-	                                  PM_HTTP_LONGOPTS,
 	                                  PM_COMMON_LONGOPTS,
 	                                  {nullptr, 0, nullptr, 0}};
-	const char *upstream_arg = nullptr;
-	bool allow_http = false, cache_bust_all = false;
-	int concurrency = 10;
+	UpstreamOptions up(10, 1000);
+	bool cache_bust_all = false;
 	Source source = Source::Auto;
 	std::string save_dir;
-	std::vector<std::string> extra_hosts;
 	log_set_prog("pkg-resolve");
 	int c;
-	while ((c = getopt_long(argc, argv, "u:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
+	while ((c = getopt_long(argc, argv, PM_UPSTREAM_SHORTOPTS PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
 		if (common_option(c, "pkg-resolve", usage)) continue;
-		if (pm::http_option(c, "pkg-resolve", optarg)) continue;
+		if (up.option(c, "pkg-resolve", optarg)) continue;
 		switch (c) {
-		case 'u': upstream_arg = optarg; break;
-		case kAllowHttp: allow_http = true; break;
-		case 'j': concurrency = static_cast<int>(parse_count("pkg-resolve", "--concurrency", optarg, 1, 1000)); break;
 		case kCacheBust: cache_bust_all = true; break;
 		case kSaveJson: save_dir = optarg; break;
 		case kSource:
@@ -164,19 +156,12 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "auto")) source = Source::Auto;
 			else usage_error("pkg-resolve", "--source wants json, simple or auto, not '%s'", optarg);
 			break;
-		case kAllowHost:
-			if (!*optarg || strpbrk(optarg, "/@?# ")) {
-				usage_error("pkg-resolve", "--allow-host wants a host name (or HOST:PORT), not '%s'", optarg);
-			}
-			extra_hosts.push_back(optarg);
-			break;
 		}
 	}
 	no_operands("pkg-resolve", argc, argv);
 	// File URLs follow the same rule as the upstream.
-	if (allow_non_https_env()) allow_http = true;
-	const std::string upstream = upstream_or_exit("pkg-resolve", upstream_arg, allow_http);
-	const ProjectJsonPolicy policy = project_json_policy(upstream, extra_hosts, allow_http);
+	const std::string upstream = up.resolve("pkg-resolve");
+	const ProjectJsonPolicy policy = project_json_policy(upstream, up.extra_hosts, up.allow_http);
 
 	if (!save_dir.empty()) {
 		if (!mkdir_p(save_dir)) {
@@ -488,6 +473,6 @@ int main(int argc, char **argv)
 		return true;
 	};
 
-	http.run(concurrency, feed);
+	http.run(up.concurrency, feed);
 	return loop.finish("%lld resolved, %lld removed, %lld failed", resolved, removed, failed);
 }
