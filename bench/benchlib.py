@@ -165,7 +165,9 @@ class Servers:
             self.stop(p)
 
 
-NGINX_CONF = """
+# What every nginx the bench starts has in common: one worker in the
+# foreground, its files under {tmp}, keep-alive for the whole run.
+NGINX_HEAD = """
 user root root;
 worker_processes 1;
 daemon off;
@@ -180,13 +182,15 @@ http {{
     tcp_nodelay on;
     keepalive_requests 1000000;
     keepalive_timeout 120;
-    client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
     types {{ }}
     default_type application/octet-stream;
+"""
+
+NGINX_CONF = NGINX_HEAD + """    client_body_temp_path {tmp}/body;
     server {{
         listen 127.0.0.1:{port};
         root {snap};
@@ -267,29 +271,9 @@ def start_nginx(servers, tmp, snap, packages_root):
     raise RuntimeError("nginx would not start; see %s/error.log" % tmp)
 
 
-DAV_STORE_CONF = """
-user root root;
-worker_processes 1;
-daemon off;
-master_process on;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nodelay on;
-    keepalive_requests 1000000;
-    keepalive_timeout 120;
-    # The bodies land next to the objects (same file system: a rename).
+DAV_STORE_CONF = NGINX_HEAD + """    # The bodies land next to the objects (same file system: a rename).
     client_body_temp_path {root}/.body;
     client_max_body_size 0;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    types {{ }}
-    default_type application/octet-stream;
     server {{
         listen 127.0.0.1:{port};
         root {root};
