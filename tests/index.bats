@@ -298,15 +298,19 @@ PY
 	grep -qF '<a href="evil-pkg/">Evil.Pkg</a>' "$WEB/simple/index.html"
 }
 
+# demo-pkg's records (stdin) with one more file, version V (a copy of the
+# first one under hash directory hex60 N), that the mirror does not have.
+with_missing_file() {
+	jq -c --arg v "$1" --arg h "$(hex60 "$2")" '.files += [.files[0] | .filename=("demo_pkg-" + $v + ".tar.gz") |
+		.version=$v | .path=("packages/12/34/" + $h + "/" + .filename) | .url=("https://x.example/" + .path)]'
+}
+
 @test "0504 index-write: a file missing on disk gives an error record and no page" {
 	records_for demo-pkg >"$BATS_TEST_TMPDIR/records"
 	index-write -d "$MIRROR" <"$BATS_TEST_TMPDIR/records" >/dev/null
 	before=$(snapshot)
 	# Upstream gained a file the mirror does not have.
-	h=$(hex60 2)
-	jq -c --arg h "$h" '.files += [.files[0] | .filename="demo_pkg-9.0.tar.gz" | .version="9.0" |
-		.path=("packages/12/34/" + $h + "/demo_pkg-9.0.tar.gz") | .url=("https://x.example/" + .path)]' \
-		"$BATS_TEST_TMPDIR/records" >"$BATS_TEST_TMPDIR/rec2"
+	with_missing_file 9.0 2 <"$BATS_TEST_TMPDIR/records" >"$BATS_TEST_TMPDIR/rec2"
 	run --separate-stderr index-write -d "$MIRROR" <"$BATS_TEST_TMPDIR/rec2"
 	assert_failure 1
 	assert_equal "$(jq -r '[.type,.name,.tool,.file,.reason] | join("|")' <<<"$output")" \
@@ -332,10 +336,7 @@ PY
 		"$(stat -c '%d:%i' "$TEMPLATE/mirror/web")"
 	mkdir -p "$WEB/simple"
 	# Upstream gained a file this mirror does not have (as in 0504).
-	h=$(hex60 3)
-	jq -c --arg h "$h" '.files += [.files[0] | .filename="demo_pkg-9.1.tar.gz" | .version="9.1" |
-		.path=("packages/12/34/" + $h + "/demo_pkg-9.1.tar.gz") | .url=("https://x.example/" + .path)]' \
-		"$BATS_TEST_TMPDIR/records" >"$BATS_TEST_TMPDIR/rec2"
+	with_missing_file 9.1 3 <"$BATS_TEST_TMPDIR/records" >"$BATS_TEST_TMPDIR/rec2"
 	# stored_at names another directory (the template's): every file is checked.
 	run --separate-stderr index-write -d "$MIRROR" <"$BATS_TEST_TMPDIR/rec2"
 	assert_failure 1

@@ -97,25 +97,19 @@ PM_FORWARD(CURLUcode, curl_url_set, (CURLU * u, CURLUPart what, const char *part
            (u, what, part, flags))
 PM_FORWARD(const char *, curl_url_strerror, (CURLUcode c), (c))
 
-CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
-{
-	static auto f = resolve<decltype(&curl_easy_setopt)>("curl_easy_setopt");
-	va_list ap;
-	va_start(ap, opt);
-	CURLcode rc = pass_option(f, h, opt, ap);
-	va_end(ap);
-	return rc;
-}
-
-CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
-{
-	static auto f = resolve<decltype(&curl_multi_setopt)>("curl_multi_setopt");
-	va_list ap;
-	va_start(ap, opt);
-	CURLMcode rc = pass_option(f, m, opt, ap);
-	va_end(ap);
-	return rc;
-}
+// setopt's two: the option's argument, typed by pass_option.
+#define PM_FORWARD_OPTION(ret, name, handle, option)                                                                   \
+	ret name(handle h, option opt, ...)                                                                                \
+	{                                                                                                                  \
+		static auto f = resolve<decltype(&name)>(#name);                                                               \
+		va_list ap;                                                                                                    \
+		va_start(ap, opt);                                                                                             \
+		ret rc = pass_option(f, h, opt, ap);                                                                           \
+		va_end(ap);                                                                                                    \
+		return rc;                                                                                                     \
+	}
+PM_FORWARD_OPTION(CURLcode, curl_easy_setopt, CURL *, CURLoption)
+PM_FORWARD_OPTION(CURLMcode, curl_multi_setopt, CURLM *, CURLMoption)
 
 CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
 {
