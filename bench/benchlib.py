@@ -250,25 +250,30 @@ def syn_doc_template(base):
             '"releases":{"1.0":[%s]},"urls":[%s]}' % (SYN_SERIAL, f, f))
 
 
-def start_nginx(servers, tmp, snap, packages_root):
+def run_nginx(servers, tmp, label, conf_for):
+    """An nginx on a free loopback port, its files under tmp; conf_for(port,
+    base) gives its configuration. Returns (process, base URL)."""
     os.makedirs(tmp, exist_ok=True)
     for port_try in range(5):
         port = free_port()
         base = "http://127.0.0.1:%d" % port
-        conf = NGINX_CONF.format(tmp=tmp, port=port, snap=snap, packages_root=packages_root,
-                                 synthetic_doc=syn_doc_template(base))
         with open(os.path.join(tmp, "nginx.conf"), "w") as fh:
-            fh.write(conf)
+            fh.write(conf_for(port, base))
         p = subprocess.Popen(["nginx", "-p", tmp, "-c", os.path.join(tmp, "nginx.conf"),
                               "-e", os.path.join(tmp, "error.log")],
                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "stderr.log"), "ab"))
-        servers.add(p, "nginx")
+        servers.add(p, label)
         try:
-            wait_port(port, p, "nginx")
+            wait_port(port, p, label)
             return p, base
         except RuntimeError:
             servers.stop(p)  # port taken between free_port() and bind: try another
-    raise RuntimeError("nginx would not start; see %s/error.log" % tmp)
+    raise RuntimeError("%s would not start; see %s/error.log" % (label, tmp))
+
+
+def start_nginx(servers, tmp, snap, packages_root):
+    return run_nginx(servers, tmp, "nginx", lambda port, base: NGINX_CONF.format(
+        tmp=tmp, port=port, snap=snap, packages_root=packages_root, synthetic_doc=syn_doc_template(base)))
 
 
 DAV_STORE_CONF = NGINX_HEAD + """    # The bodies land next to the objects (same file system: a rename).
@@ -302,26 +307,12 @@ def start_dav_store(servers, tmp, root, buckets):
     It ignores the SigV4 signature and x-amz-content-sha256, keeps no
     metadata, cannot list (the bucket answers an empty listing) and has no
     multi-object DELETE. Returns (process, endpoint)."""
-    os.makedirs(tmp, exist_ok=True)
     for b in buckets:
         os.makedirs(os.path.join(root, b), exist_ok=True)
     os.makedirs(os.path.join(root, ".body"), exist_ok=True)
     bconf = "\n        ".join(DAV_BUCKET.format(bucket=b) for b in buckets)
-    for port_try in range(5):
-        port = free_port()
-        conf = DAV_STORE_CONF.format(tmp=tmp, port=port, root=root, buckets=bconf)
-        with open(os.path.join(tmp, "nginx.conf"), "w") as fh:
-            fh.write(conf)
-        p = subprocess.Popen(["nginx", "-p", tmp, "-c", os.path.join(tmp, "nginx.conf"),
-                              "-e", os.path.join(tmp, "error.log")],
-                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "stderr.log"), "ab"))
-        servers.add(p, "nginx-dav")
-        try:
-            wait_port(port, p, "nginx (DAV store)")
-            return p, "http://127.0.0.1:%d" % port
-        except RuntimeError:
-            servers.stop(p)
-    raise RuntimeError("nginx (DAV store) would not start; see %s/error.log" % tmp)
+    return run_nginx(servers, tmp, "nginx (DAV store)", lambda port, base: DAV_STORE_CONF.format(
+        tmp=tmp, port=port, root=root, buckets=bconf))
 
 
 def find_nginx():
