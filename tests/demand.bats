@@ -35,17 +35,15 @@ hold() {
 	done
 }
 
-# nginx with the shipped configuration, plus a combined-format access log
-# (ACCESS_LOG) in the server block, loaded by a reload. N0: the lines the
-# log has once it is written (its probes), for log_lines.
+# nginx with the shipped configuration, whose combined-format access log
+# (ACCESS_LOG: nginx_start puts it under NGINX_DIR) is what pkg-demand
+# reads. (Not added by a reload: an old worker still accepting after one
+# logs elsewhere, and a busy machine lost requests that way.) N0: the
+# lines the log has once it is written (its probes), for log_lines.
 demand_nginx() {
 	nginx_start "$WEB"
-	ACCESS_LOG="$NGINX_DIR/access.combined.log"
-	local root i
-	root="$(cd "$WEB" && pwd)"
-	sed -i "s|^\([[:space:]]*\)root $root;|&\n\1access_log $ACCESS_LOG combined;|" "$NGINX_DIR/pypi-mirror.conf"
+	ACCESS_LOG=$NGINX_ACCESS_LOG
 	grep -qF "access_log $ACCESS_LOG combined;" "$NGINX_DIR/pypi-mirror.conf"
-	"$NGINX_BIN" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" -s reload
 	wait_until 10 "nginx writing $ACCESS_LOG" probe_logged
 	N0=$(wc -l <"$ACCESS_LOG")
 }
