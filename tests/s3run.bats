@@ -509,3 +509,30 @@ kill_on() {
 	run find "$T/b" -type f
 	assert_output "$T/b/.lock"
 }
+
+@test "2411 pypi-mirror verify on a bucket: a missing and a corrupt object named (exit 6), --repair stores them again, status untouched" {
+	run pm mirror
+	assert_success
+	before=$(store_status)
+	mapfile -t objs < <(store_packages)
+	(( ${#objs[@]} >= 2 ))
+	gone=${objs[0]} bad=${objs[1]}
+	# Behind the tools' back: one object deleted, one replaced by other bytes
+	# of the same size.
+	curl -fsS -o /dev/null -X DELETE -H "X-Auth-Token: $(_swift_token)" "$SWIFT_URL/$S3_BUCKET/$gone"
+	swift_cat "$S3_BUCKET" "$bad" >"$T/orig"
+	head -c "$(stat -c %s "$T/orig")" /dev/zero >"$T/zeros"
+	swift_put "$S3_BUCKET" "$bad" "$T/zeros"
+	run pm verify
+	assert_failure 6
+	assert_output --partial "${gone##*/}"
+	assert_output --partial "${bad##*/}"
+	[[ "$output" != *"$SWIFT_S3_SECRET"* ]]
+	run pm verify --repair
+	assert_success
+	assert_output --regexp 'Repairing [12] damaged projects'
+	swift_cat "$S3_BUCKET" "$bad" | cmp - "$T/orig"
+	swift_keys "$S3_BUCKET" "$gone" | grep -qxF "$gone" || fail "$gone was not stored again"
+	assert_equal "$(store_status)" "$before"
+	assert_store_equals_fs
+}
