@@ -241,41 +241,17 @@ public:
 	// ------------------------------------------------------------ held
 	bool list_held()
 	{
-		// A bucket: the projects its root index lists (index-write keeps
-		// it; a bucket without one holds nothing).
-		if (!o_.store->on_disk()) {
-			RootList held;
-			std::string why;
-			if (!o_.store->held_projects(held, why)) {
-				LOG_ERROR("%s: cannot list the projects %s holds: %s", kProg, o_.dir.c_str(), why.c_str());
-				return false;
-			}
-			for (size_t i = 0; i < held.size(); i++)
-				if (!held.removed(i)) held_.insert(normalize_name(held.display(i)));
-			return true;
-		}
-		std::string simple = o_.dir + "/web/simple";
-		DIR *d = opendir(simple.c_str());
-		if (!d) {
-			if (errno == ENOENT) return true;
-			LOG_ERROR("%s: cannot list %s: %s", kProg, simple.c_str(), strerror(errno));
+		// What the mirror holds, by the one definition every tool uses
+		// (its root index, else its page directories; a bucket's root).
+		RootList held;
+		std::string why;
+		if (!o_.store->held_projects(held, why)) {
+			LOG_ERROR("%s: cannot list the projects %s holds: %s", kProg, o_.dir.c_str(), why.c_str());
 			return false;
 		}
-		errno = 0;
-		while (struct dirent *de = readdir(d)) {
-			std::string n = de->d_name;
-			if (!valid_project_name(n) || normalize_name(n) != n) continue;
-			bool dir = de->d_type == DT_DIR;
-			if (de->d_type == DT_UNKNOWN) {
-				struct stat st;
-				dir = stat((simple + "/" + n).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-			}
-			if (dir) held_.insert(n);
-		}
-		bool ok = errno == 0;
-		if (!ok) LOG_ERROR("%s: cannot list %s: %s", kProg, simple.c_str(), strerror(errno));
-		closedir(d);
-		return ok;
+		for (size_t i = 0; i < held.size(); i++)
+			if (!held.removed(i)) held_.insert(normalize_name(held.display(i)));
+		return true;
 	}
 	bool held(const std::string &n) const { return held_.count(n) > 0; }
 
