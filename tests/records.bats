@@ -15,8 +15,10 @@ setup() {
 	export PYPI_MIRROR_UPSTREAM="$EMU_URL" PYPI_MIRROR_ALLOW_NON_HTTPS=1 PYPI_MIRROR_TIMEOUT=5
 	T=$BATS_TEST_TMPDIR
 	M=$T/mirror
-	# The project pkg-demand's good record names is one the mirror holds.
+	# The project pkg-demand's good record names is one the mirror holds
+	# (a page of its own, as Layout::held_projects reads a mirror).
 	mkdir -p "$M/web/simple/good-pkg"
+	printf '<!DOCTYPE html><html><body></body></html>\n' >"$M/web/simple/good-pkg/index.html"
 	printf '[plugins]\nenabled =\n    blocklist_project\n[blocklist]\npackages =\n    blocked-pkg\n' >"$T/filter.conf"
 }
 
