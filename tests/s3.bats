@@ -63,9 +63,10 @@ package_gets() {
 	run --separate-stderr artifact-get -d "$S3" <"$ALL"
 	assert_success
 	diff <(sort "$ALL") <(jq -c 'select(.type == "project")' <<<"$output" |
-		sed -E 's/,"files_fetched":[0-9]+,"bytes_fetched":[0-9]+,"stored_at":"[^"]*"\}$/}/' | sort)
-	# Each record vouches for its files in this store (index-write takes it).
-	jq -se --arg at "$S3_ENDPOINT/$S3_BUCKET/$P" 'map(select(.type == "project")) | length > 0 and all(.stored_at == $at)' <<<"$output"
+		sed -E 's/,"files_fetched":[0-9]+,"bytes_fetched":[0-9]+,"stored_at":"[^"]*"(,"new_to_store":true)?\}$/}/' | sort)
+	# Each record vouches for its files in this store (index-write takes it),
+	# and, the prefix being empty, says the project is new to it.
+	jq -se --arg at "$S3_ENDPOINT/$S3_BUCKET/$P" 'map(select(.type == "project")) | length > 0 and all(.stored_at == $at and .new_to_store == true)' <<<"$output"
 	diff <(want_objects "$ALL" "$P") <(have_objects "$P")
 	# PyPI's sha256 and upload time in the user metadata; the type sent.
 	IFS=$'\t' read -r path sha up < <(jq -r 'select(.name == "demo-pkg") | .files[0] | [.path, .sha256, .upload_time] | @tsv' "$ALL")
@@ -84,6 +85,8 @@ package_gets() {
 	assert_success
 	[[ "$stderr" == *"0 files downloaded (0 bytes)"* ]]
 	[[ "$(package_gets)" == 0 ]]
+	# Their journals are there now: no project is new to the store.
+	jq -se 'map(select(.type == "project")) | length > 0 and all(has("new_to_store") | not)' <<<"$output"
 }
 
 @test "2102 artifact-get -d s3://: a file corrupt upstream is never stored; its project errors, the others land" {
@@ -541,4 +544,93 @@ swift_has() { [[ -n "$(swift_keys "$1" "$2" | grep -xF "$2")" ]]; }
 	artifact-get -q -d "$S3-fresh" <<<"$rec" >/dev/null
 	[[ "$(package_gets)" == "$(want_objects <(echo "$rec") "$P" | wc -l)" ]]
 	diff <(want_objects <(echo "$rec") "$P-fresh") <(have_objects "$P-fresh")
+}
+
+@test "2142 new_to_store: artifact-get marks a project the store holds nothing of (not a second record of it in the run, not one with a page); index-write then reads no old page, and the journal is gone when the run ends" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	cat "$T/one.ndjson" "$T/one.ndjson" | artifact-get -q -d "$S3" >"$T/ready.ndjson"
+	# The first record of the name is new to the store; the second finds
+	# what the first left (its journal), so it is not.
+	[[ "$(jq -s 'map(select(.type == "project")) | length' "$T/ready.ndjson")" == 2 ]]
+	[[ "$(jq -s 'map(select(.new_to_store == true)) | length' "$T/ready.ndjson")" == 1 ]]
+	run --separate-stderr index-write -q -d "$S3" <"$T/ready.ndjson"
+	assert_success
+	[[ "$(jq -s 'map(select(.type == "synced")) | length' <<<"$output")" == 2 ]]
+	swift_has "$S3_BUCKET" "$P/web/simple/demo-pkg/index.v1_json"
+	# The page lists every file; the journal of them went with the run.
+	run swift_keys "$S3_BUCKET" "$P/.unlisted/"
+	assert_output ""
+	# With a page in the store, artifact-get looks the files up and does not
+	# mark the record.
+	admin reset-stats
+	artifact-get -q -d "$S3" <"$T/one.ndjson" >"$T/again.ndjson"
+	[[ "$(package_gets)" == 0 ]]
+	jq -e 'select(.type == "project") | has("new_to_store") | not' "$T/again.ndjson"
+	# index-write takes the claim: with it, the page it replaces is not
+	# read, so a file that page linked and the record dropped stays (the
+	# claim is artifact-get's to make only when there is no such page);
+	# without it, the old page is read and the file goes.
+	IFS=$'\t' read -r path fn < <(jq -r '[.files[0].path, .files[0].filename] | @tsv' "$T/one.ndjson")
+	jq -c 'select(.type == "project") | .files |= .[1:] | .new_to_store = true' "$T/again.ndjson" >"$T/claimed.ndjson"
+	index-write -q -d "$S3" <"$T/claimed.ndjson" >/dev/null
+	swift_has "$S3_BUCKET" "$P/web/$path"
+	swift_cat "$S3_BUCKET" "$P/web/simple/demo-pkg/index.v1_json" | jq -e --arg f "$fn" 'all(.files[]; .filename != $f)'
+	index-write -q -d "$S3" <"$T/again.ndjson" >/dev/null
+	swift_cat "$S3_BUCKET" "$P/web/simple/demo-pkg/index.v1_json" | jq -e --arg f "$fn" 'any(.files[]; .filename == $f)'
+	jq -c 'del(.new_to_store)' "$T/claimed.ndjson" | index-write -q -d "$S3" >/dev/null
+	run swift_has "$S3_BUCKET" "$P/web/$path"
+	assert_failure
+}
+
+@test "2143 artifact-get -d s3://: the unlisted journals are listed at start-up across listing pages; a journal on the second page is read, a project with none is new to the store" {
+	rec=$(jq -c 'select(any(.files[]; .packagetype == "sdist")) | select((.files | length) >= 2)' "$ALL" | head -1)
+	name=$(jq -r .name <<<"$rec")
+	path=$(jq -r '[.files[] | select(.packagetype == "sdist")][0].path' <<<"$rec")
+	other=$(jq -c --arg n "$name" 'select(.type == "project" and .name != $n)' "$ALL" | head -1)
+	# A failed first sync leaves the project's journal and no page.
+	admin fault path="/$path" kind=corrupt
+	run --separate-stderr artifact-get -q -d "$S3" <<<"$rec"
+	assert_failure 1
+	admin clear-faults
+	swift_has "$S3_BUCKET" "$P/.unlisted/$name"
+	# 1,100 journals that sort before it: it is on the listing's second page.
+	for i in $(seq -w 1100); do echo "$P/.unlisted/0-stray-$i"; done | swift_put_many "$S3_BUCKET"
+	[[ "0-stray" < "$name" ]]
+	admin reset-stats
+	run --separate-stderr env PYPI_MIRROR_LOG_LEVEL=DEBUG artifact-get -d "$S3" <<<"$rec"
+	assert_success
+	[[ "$stderr" == *"1101 unlisted journals (2 listing pages)"* ]]
+	# Found there: its stored files are looked up, only the failed one is
+	# fetched again, and the record is no new project's.
+	[[ "$(package_gets)" == 1 ]]
+	[[ "$(package_gets "$path")" == 1 ]]
+	jq -se 'map(select(.type == "project")) | length == 1 and (.[0] | has("new_to_store") | not)' <<<"$output"
+	# A project with no journal among them (and no page) is new: fetched
+	# whole, without a request about it.
+	admin reset-stats
+	run --separate-stderr artifact-get -q -d "$S3" <<<"$other"
+	assert_success
+	[[ "$(package_gets)" == "$(want_objects <(echo "$other") "$P" | wc -l)" ]]
+	jq -se 'map(select(.type == "project")) | length == 1 and .[0].new_to_store == true' <<<"$output"
+}
+
+@test "2144 index-write -d s3://: a pending-deletions journal a killed run left is in the listing at start-up: the project's next page completes its deletions, and the journal goes" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	artifact-get -q -d "$S3" <"$T/one.ndjson" | index-write -q -d "$S3" >/dev/null
+	# A file of the project no page links, and the journal that dooms it.
+	IFS=$'\t' read -r path fn < <(jq -r '[.files[0].path, .files[0].filename] | @tsv' "$T/one.ndjson")
+	doomed="${path%/*}/demo_pkg-0.0.1.tar.gz"
+	echo data >"$T/f"
+	swift_put "$S3_BUCKET" "$P/web/$doomed" "$T/f"
+	echo "$doomed" >"$T/j"
+	swift_put "$S3_BUCKET" "$P/.pending-deletions/demo-pkg" "$T/j"
+	artifact-get -q -d "$S3" <"$T/one.ndjson" >"$T/ready.ndjson"
+	run --separate-stderr env PYPI_MIRROR_LOG_LEVEL=DEBUG index-write -d "$S3" <"$T/ready.ndjson"
+	assert_success
+	[[ "$stderr" == *"1 pending-deletions journals (1 listing pages)"* ]]
+	run swift_has "$S3_BUCKET" "$P/web/$doomed"
+	assert_failure
+	run swift_keys "$S3_BUCKET" "$P/.pending-deletions/"
+	assert_output ""
+	swift_has "$S3_BUCKET" "$P/web/$path"
 }

@@ -111,3 +111,22 @@ swift_head() {
     curl -fsS -I -H "X-Auth-Token: $(_swift_token)" "$SWIFT_URL/$1/$(_swift_path "$2")" | tr -d '\r' |
         sed 's/^\([^:]*\):/\L\1:/'
 }
+
+# Writes objects through Swift's API: "KEY" lines on stdin, each gets its own
+# line as body (one process, one connection).
+swift_put_many() {
+    "$PY" -c '
+import http.client, sys, urllib.parse
+url, token, bucket = sys.argv[1:4]
+u = urllib.parse.urlsplit(url)
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+for line in sys.stdin:
+    key = line.rstrip("\n")
+    c.request("PUT", u.path + "/" + bucket + "/" + urllib.parse.quote(key), body=(key + "\n").encode(),
+              headers={"X-Auth-Token": token})
+    r = c.getresponse()
+    r.read()
+    if r.status not in (200, 201):
+        sys.exit("PUT %s: %d" % (key, r.status))
+' "$SWIFT_URL" "$(_swift_token)" "$1"
+}

@@ -116,6 +116,8 @@ struct Options {
 // record's size and sha256: a store that ignored x-amz-content-sha256 still
 // sees a PUT cut short, and an aborted PUT stores nothing.
 constexpr size_t kPipeBytes = 256 << 10;
+// s3: listing pages (1000 keys each) read at start-up per directory.
+constexpr int kListingPages = 4;
 struct Pipe {
 	std::string buf;
 	size_t off = 0;             // buf[0, off) already sent
@@ -155,6 +157,10 @@ struct Project {
 	// s3: whether the store may hold any of its files (see s3_lookup), and
 	// the files waiting for that answer.
 	enum class Probe { None, Pending, Old, New } probe = Probe::None;
+	// s3: what the listings at start-up leave open: whether the store may
+	// hold a page of it, or an unlisted journal (a record of the same name
+	// earlier in this run counts as one: see ArtifactGet::journals_).
+	bool maybe_page = true, maybe_journal = true;
 	std::vector<std::shared_ptr<struct Job>> probe_waiting;
 	long long files_fetched = 0, bytes_fetched = 0; // what this run downloaded for it
 	std::string err_reason, err_file, err_url;
@@ -248,6 +254,11 @@ private:
 	// own stored_at) or with --no-metadata. index-write, writing pages into
 	// the same directory, then need not look at each file again.
 	std::string web_id_;
+	// s3: one listing each, at start-up, of the project pages (web/simple/)
+	// and of the unlisted journals, and every project name this run took:
+	// a project that is in neither, nor met before in this run, is new to
+	// the store without a request of its own (see s3_lookup).
+	pm::S3Listing pages_, journals_;
 	std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now(), last_progress_{};
 };
 
@@ -333,16 +344,25 @@ void ArtifactGet::take_project(pm::ProjectRecord &r)
 	// The fields this tool adds are its own: an earlier pass's do not carry
 	// over (least of all a stored_at, which vouches for this pass's files).
 	const rapidjson::Document &doc = loop_.doc();
-	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched") || doc.HasMember("stored_at")) {
+	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched") || doc.HasMember("stored_at") ||
+	    doc.HasMember("new_to_store")) {
 		rapidjson::Document copy;
 		copy.CopyFrom(doc, copy.GetAllocator());
 		copy.RemoveMember("files_fetched");
 		copy.RemoveMember("bytes_fetched");
 		copy.RemoveMember("stored_at");
+		copy.RemoveMember("new_to_store");
 		p->line = pm::to_json(copy);
 	}
 	p->name = r.name;
 	p->serial = r.serial;
+	if (opt_.s3) {
+		p->maybe_page = pages_.maybe(p->name);
+		p->maybe_journal = journals_.maybe(p->name);
+		// A second record of the name in this run finds what the first
+		// may have left (its journal, its page written meanwhile).
+		journals_.add(p->name);
+	}
 	p->files = std::move(r.files);
 	st_.projects++;
 	if (!vet_urls(*p)) p->files.clear(); // nothing of it is fetched
@@ -669,19 +689,26 @@ void ArtifactGet::s3_lookup(const std::shared_ptr<Job> &j)
 		p->probe_waiting.clear();
 		for (auto &w : waiting) fresh ? s3_absent(w) : s3_head(w);
 	};
-	// The listing first: a project the store has pages of (an incremental
-	// or idle run) costs one request more than its HEADs, not two.
+	// What the listings at start-up ruled out is not asked again: in an
+	// initial sync, most projects need no request here at all.
 	const pm::S3Store &s = *opt_.s3;
 	std::string journal = s.key(opt_.mirror.unlisted_journal(p->name));
+	auto no_page = [this, p, journal, decided] {
+		if (!p->maybe_journal) return decided(true);
+		http_.add(pm::s3_get(opt_.s3->config(), journal), [decided](pm::Request &, pm::Response &got) {
+			decided(got.error.empty() && got.status == 404);
+		});
+	};
+	if (!p->maybe_page) return no_page();
+	// The listing first: a project the store has pages of (an incremental
+	// or idle run) costs one request more than its HEADs, not two.
 	http_.add(pm::s3_list(s.config(), s.key(opt_.mirror.project_dir(p->name)) + "/", "", 1),
-	          [this, journal, decided](pm::Request &, pm::Response &r) {
+	          [no_page, decided](pm::Request &, pm::Response &r) {
 		          pm::S3ListPage page;
 		          std::string why;
 		          if (!(r.ok() && pm::parse_s3_list(r.body, page, why) && page.objects.empty() && page.prefixes.empty()))
 			          return decided(false);
-		          http_.add(pm::s3_get(opt_.s3->config(), journal), [decided](pm::Request &, pm::Response &got) {
-			          decided(got.error.empty() && got.status == 404);
-		          });
+		          no_page();
 	          });
 }
 
@@ -706,9 +733,10 @@ void ArtifactGet::s3_journal_then_start(const std::shared_ptr<Job> &j)
 	std::vector<std::string> paths;
 	for (auto &f : p->files) paths.push_back(f.path);
 	// A project new to the store has no journal yet (s3_lookup just saw
-	// none): it is written without a GET.
+	// none), nor has one the listing at start-up did not show (and no
+	// record of it came before in this run): it is written without a GET.
 	static const std::string none;
-	const std::string *known = p->probe == Project::Probe::New ? &none : nullptr;
+	const std::string *known = p->probe == Project::Probe::New || !p->maybe_journal ? &none : nullptr;
 	opt_.s3->add_to_unlisted_async(http_, p->name, paths, [this, p](bool ok, const std::string &err) {
 		p->journal_pending = false;
 		auto waiting = std::move(p->journal_waiting);
@@ -1010,6 +1038,11 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 		std::string at = !opt_.metadata ? "" : opt_.s3 ? opt_.s3->stored_at() : web_id_;
 		if (!at.empty())
 			add += ",\"stored_at\":" + pm::to_json(rapidjson::Value(rapidjson::StringRef(at.c_str(), at.size())));
+		// The store held no page and no unlisted journal of it, and no
+		// record of it came earlier in this run: the journal this run wrote
+		// lists exactly the record's files, so index-write has no old page
+		// or journal to read (pypi-mirror-records(7)).
+		if (!at.empty() && opt_.s3 && p->probe == Project::Probe::New) add += ",\"new_to_store\":true";
 		if (close != std::string::npos) l.insert(close, add);
 		emit(l);
 		LOG_DEBUG("Project %s: all %zu files in place", p->name.c_str(), p->files.size());
@@ -1056,6 +1089,16 @@ int ArtifactGet::run()
 	if (!opt_.s3 && opt_.metadata && dirs_.root().fd() >= 0 && fstat(dirs_.root().fd(), &web) == 0)
 		web_id_ = std::to_string(static_cast<unsigned long long>(web.st_dev)) + ":" +
 		          std::to_string(static_cast<unsigned long long>(web.st_ino));
+	if (opt_.s3) {
+		// Two listings instead of a request or two per project: see
+		// s3_lookup. A few pages each at most, so that a run of a few
+		// projects against a large bucket pays little for them.
+		pages_.load(*opt_.s3, opt_.mirror.simple(), true, kListingPages);
+		journals_.load(*opt_.s3, opt_.mirror.unlisted_dir(), false, kListingPages);
+		LOG_DEBUG("Store listings: %lld project pages (%d listing pages%s), %lld unlisted journals (%d listing pages%s)",
+		          pages_.names(), pages_.pages(), pages_.complete() ? "" : ", more not listed", journals_.names(),
+		          journals_.pages(), journals_.complete() ? "" : ", more not listed");
+	}
 	http_.run(opt_.concurrency, [this] { return feed(); });
 	progress_clear();
 	int status = loop_.finish();

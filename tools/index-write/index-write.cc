@@ -733,6 +733,9 @@ struct S3Job {
 	bool removal = false;
 	bool finished = false;
 	bool files_known = false; // artifact-get vouches for its files (stored_at)
+	// ... and says the store held no page and no unlisted journal of it
+	// (new_to_store): there is no old page to read.
+	bool new_to_store = false;
 	long long files_fetched = 0, bytes_fetched = 0; // artifact-get's counts, for the synced record
 	// The file lookups: keys, which file (and whether its companion) each
 	// is, the sizes found (-1: missing); the first lookup that failed.
@@ -763,7 +766,20 @@ using S3JobPtr = std::shared_ptr<S3Job>;
 class S3Writer {
 public:
 	explicit S3Writer(Run &run) : run_(run), cfg_(run.o.s3->config()), mark_(run.o.s3->stored_at()) {}
-	void write_all() { http_.run(2 * run_.o.jobs, [this] { return feed(); }); }
+	void write_all()
+	{
+		// The pending-deletions journals, listed once: only this process
+		// writes them (the wrapper holds the lock), so a project the
+		// listing does not show, and this run wrote none for, has none to
+		// read. A few pages at most (there are only as many as deletions
+		// an interrupted run left); past them, each project asks.
+		pending_.load(*run_.o.s3, journal_dir(run_), false, 4);
+		LOG_DEBUG("Store listing: %lld pending-deletions journals (%d listing pages%s)", pending_.names(),
+		          pending_.pages(), pending_.complete() ? "" : ", more not listed");
+		http_.run(2 * run_.o.jobs, [this] { return feed(); });
+		flush_unlisted();
+		http_.run(2 * run_.o.jobs);
+	}
 
 private:
 	using Responses = std::vector<pm::Response>;
@@ -783,6 +799,7 @@ private:
 	void remove_journals(const S3JobPtr &j);
 	void fail(const S3JobPtr &j, const std::string &reason, const std::string &file = "");
 	void done(const S3JobPtr &j);
+	void flush_unlisted();
 
 	// Runs reqs at once; then(responses, in reqs' order) once all ended.
 	void all(std::vector<pm::Request> reqs, std::function<void(Responses &)> then);
@@ -805,6 +822,11 @@ private:
 	std::unordered_set<std::string> busy_; // names in flight
 	S3JobPtr held_;                        // the next record, waiting for its name or a slot
 	int in_flight_ = 0;
+	pm::S3Listing pending_; // which projects may have a pending-deletions journal
+	// Projects whose page is out and whose unlisted journal is to go: their
+	// journals are removed together, up to 1000 in one multi-object DELETE
+	// (see remove_journals).
+	std::vector<std::string> unlisted_done_;
 };
 
 void S3Writer::all(std::vector<pm::Request> reqs, std::function<void(Responses &)> then)
@@ -899,11 +921,17 @@ bool S3Writer::feed()
 			// just before passing it on (pypi-mirror-records(7)): its
 			// answer stands for the lookups.
 			j->files_known = !mark_.empty() && pm::get_string(doc, "stored_at") == mark_;
+			j->new_to_store = j->files_known && pm::get_bool(doc, "new_to_store", false);
 			held_ = std::move(j);
 		}
 		if (in_flight_ >= run_.o.jobs || busy_.count(held_->r.name)) return true;
 		S3JobPtr j = std::move(held_);
 		held_.reset();
+		// A later record of a project whose journal waits for removal: it
+		// reads the journal (artifact-get may have added to it) and removes
+		// it itself, after its own page.
+		auto w = std::find(unlisted_done_.begin(), unlisted_done_.end(), j->r.name);
+		if (w != unlisted_done_.end()) unlisted_done_.erase(w);
 		busy_.insert(j->r.name);
 		in_flight_++;
 		start(j);
@@ -990,31 +1018,56 @@ void S3Writer::judge_files(const S3JobPtr &j)
 }
 
 // old_files() for a bucket: the page's listing (JSON, else HTML), plus the
-// pending-deletions and unlisted journals. The JSON page and both journals
-// at once; the HTML pages only when there is no JSON page to read.
+// pending-deletions and unlisted journals. The JSON page and the journals
+// at once; the HTML pages only when there is no JSON page to read. What is
+// known to be absent is not asked for: the pending-deletions journal of a
+// project the listing at start-up did not show, and for a project new to
+// the store (new_to_store: artifact-get found no page and no unlisted
+// journal of it, and the journal it then wrote lists only the record's
+// files, which the new page links) its pages and unlisted journal, which is
+// then removed once the page is out.
 void S3Writer::read_old(const S3JobPtr &j)
 {
 	const std::string &name = j->r.name;
 	std::string dir = page_dir(run_, name);
-	std::vector<std::string> paths = {dir + "/index.v1_json", journal_path(run_, name), run_.o.m.unlisted_journal(name)};
-	all({get(paths[0]), get(paths[1]), get(paths[2])}, [this, j, paths](Responses &rs) {
+	bool fresh = j->new_to_store && !j->removal;
+	std::vector<std::string> paths;
+	int json = -1, pending = -1, unlisted = -1;
+	if (!fresh) {
+		json = static_cast<int>(paths.size());
+		paths.push_back(dir + "/index.v1_json");
+	}
+	if (pending_.maybe(name)) {
+		pending = static_cast<int>(paths.size());
+		paths.push_back(journal_path(run_, name));
+	}
+	if (!fresh) {
+		unlisted = static_cast<int>(paths.size());
+		paths.push_back(run_.o.m.unlisted_journal(name));
+	}
+	std::vector<pm::Request> reqs;
+	for (auto &p : paths) reqs.push_back(get(p));
+	all(std::move(reqs), [this, j, paths, json, pending, unlisted, fresh](Responses &rs) {
 		std::vector<std::string> keys;
 		for (auto &p : paths) keys.push_back(key(p));
 		std::string why = first_error(rs, keys, "read");
 		if (!why.empty()) return fail(j, why);
 		OldPages &old = j->old;
-		old.have_json = old.dir_exists = rs[0].ok();
-		if (old.have_json) old.json = std::move(rs[0].body);
-		if (old.have_json && pm::listed_files_json(old.json, old.files, &why)) {
-			add_journal(j, rs[1], false);
-			add_journal(j, rs[2], true);
-			return plan(j);
-		}
+		auto journals = [this, j, pending, unlisted, fresh](const Responses &rs) {
+			if (pending >= 0) add_journal(j, rs[static_cast<size_t>(pending)], false);
+			if (unlisted >= 0) add_journal(j, rs[static_cast<size_t>(unlisted)], true);
+			if (fresh) j->old.unlisted = true; // artifact-get wrote it: removed after the page
+			plan(j);
+		};
+		if (fresh) return journals(rs);
+		old.have_json = old.dir_exists = rs[static_cast<size_t>(json)].ok();
+		if (old.have_json) old.json = std::move(rs[static_cast<size_t>(json)].body);
+		if (old.have_json && pm::listed_files_json(old.json, old.files, &why)) return journals(rs);
 		old.files.clear();
 		// Both HTML pages at once (a project new to the mirror has neither).
-		auto pending = std::make_shared<Responses>(std::move(rs));
+		auto held = std::make_shared<Responses>(std::move(rs));
 		std::string d = page_dir(run_, j->r.name);
-		all({get(d + "/index.html"), get(d + "/index.v1_html")}, [this, j, d, pending](Responses &html) {
+		all({get(d + "/index.html"), get(d + "/index.v1_html")}, [this, j, d, held, journals](Responses &html) {
 			std::string why = first_error(html, {key(d + "/index.html"), key(d + "/index.v1_html")}, "read");
 			if (!why.empty()) return fail(j, why);
 			OldPages &old = j->old;
@@ -1024,9 +1077,7 @@ void S3Writer::read_old(const S3JobPtr &j)
 				if (pm::listed_files_html(h.body, old.files)) break;
 				old.files.clear();
 			}
-			add_journal(j, (*pending)[1], false);
-			add_journal(j, (*pending)[2], true);
-			plan(j);
+			journals(*held);
 		});
 	});
 }
@@ -1058,6 +1109,7 @@ void S3Writer::plan(const S3JobPtr &j)
 	std::string text;
 	for (auto &p : j->doomed) text += p + "\n";
 	std::string path = journal_path(run_, j->r.name);
+	pending_.add(j->r.name); // before: a failed write may leave one
 	all({put(path, text, "text/plain")}, [this, j, next, path](Responses &rs) {
 		if (!rs[0].ok())
 			return fail(j, "cannot write pending deletions: cannot write " + key(path) + ": " + pm::s3_describe(rs[0]));
@@ -1200,7 +1252,14 @@ void S3Writer::remove_journals(const S3JobPtr &j)
 	const std::string &name = j->r.name;
 	std::vector<std::string> keys;
 	if (j->removal || !j->doomed.empty() || may_have_journal(run_, name)) keys.push_back(key(journal_path(run_, name)));
-	if (j->old.unlisted) keys.push_back(key(run_.o.m.unlisted_journal(name)));
+	// The unlisted journal only lists files the page now links (or that
+	// were deleted with the rest): left behind, it would cost the next
+	// sync of the project a read and change nothing. So it goes with
+	// others' in one request instead of one of its own.
+	if (j->old.unlisted) {
+		unlisted_done_.push_back(name);
+		if (unlisted_done_.size() >= 1000) flush_unlisted();
+	}
 	auto landed = [this, j](const std::string &why) {
 		const pm::ProjectRecord &r = j->r;
 		if (!why.empty()) LOG_WARN("%s: %s", r.name.c_str(), why.c_str());
@@ -1218,6 +1277,17 @@ void S3Writer::remove_journals(const S3JobPtr &j)
 	};
 	if (keys.empty()) return landed("");
 	remove(keys, landed);
+}
+
+void S3Writer::flush_unlisted()
+{
+	if (unlisted_done_.empty()) return;
+	std::vector<std::string> keys;
+	for (auto &n : unlisted_done_) keys.push_back(key(run_.o.m.unlisted_journal(n)));
+	unlisted_done_.clear();
+	remove(keys, [](const std::string &why) {
+		if (!why.empty()) LOG_WARN("unlisted journals: %s", why.c_str());
+	});
 }
 
 // update_root() for a bucket: the root JSON page is fetched into a scratch

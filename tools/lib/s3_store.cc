@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <cstdint>
+#include <functional>
 #include <cstdlib>
 #include <set>
 #include <unistd.h>
@@ -164,6 +166,92 @@ bool S3Store::remove(const std::vector<std::string> &keys, std::string &why)
 	for (auto &f : failed) why += " " + f + ";";
 	why.pop_back();
 	return false;
+}
+
+bool S3Store::list(const std::string &prefix, const std::string &token, const std::string &delimiter,
+                   S3ListPage &page, std::string &why)
+{
+	Response r = http_.fetch(s3_list(cfg_, prefix, token, 1000, delimiter));
+	if (!r.ok()) {
+		why = "cannot list " + prefix + ": " + s3_describe(r);
+		return false;
+	}
+	if (parse_s3_list(r.body, page, why)) return true;
+	why = "the listing of " + prefix + " does not parse: " + why;
+	return false;
+}
+
+void S3Listing::load(S3Store &s, const std::string &dir, bool dirs, int max_pages)
+{
+	bits_.assign(kBits / 8, 0);
+	base_ = s.key(dir) + "/";
+	dirs_ = dirs;
+	std::string token, why;
+	while (pages_ < max_pages) {
+		S3ListPage page;
+		if (!s.list(base_, token, dirs ? "/" : "", page, why)) {
+			LOG_DEBUG("%s; asking about each name instead", why.c_str());
+			return; // not loaded: every name "maybe"
+		}
+		pages_++;
+		auto take = [&](const std::string &key) {
+			if (key.size() <= base_.size() || key.compare(0, base_.size(), base_) != 0) return;
+			std::string name = key.substr(base_.size());
+			if (dirs) {
+				if (name.back() != '/') return; // an object directly under dir (the root pages)
+				name.pop_back();
+			}
+			if (name.empty() || name.find('/') != std::string::npos) return;
+			add(name);
+			names_++;
+		};
+		for (auto &o : page.objects) {
+			take(o.key);
+			last_ = std::max(last_, o.key);
+		}
+		for (auto &p : page.prefixes) {
+			take(p);
+			last_ = std::max(last_, p);
+		}
+		if (!page.truncated || page.next_token.empty()) {
+			complete_ = true;
+			break;
+		}
+		token = page.next_token;
+	}
+	loaded_ = true;
+}
+
+// Two hashes of the name make the probes (Kirsch and Mitzenmacher's double
+// hashing): as good as kProbes independent ones for a Bloom filter.
+bool S3Listing::test(const std::string &name) const
+{
+	uint64_t h1 = std::hash<std::string>{}(name);
+	uint64_t h2 = ((h1 >> 29) | (h1 << 35)) * 0x9e3779b97f4a7c15ULL | 1;
+	for (int i = 0; i < kProbes; i++) {
+		size_t b = (h1 + static_cast<uint64_t>(i) * h2) % kBits;
+		if (!(bits_[b / 8] & (1u << (b % 8)))) return false;
+	}
+	return true;
+}
+
+void S3Listing::add(const std::string &name)
+{
+	if (bits_.empty()) return; // not loaded: every name is "maybe" anyway
+	uint64_t h1 = std::hash<std::string>{}(name);
+	uint64_t h2 = ((h1 >> 29) | (h1 << 35)) * 0x9e3779b97f4a7c15ULL | 1;
+	for (int i = 0; i < kProbes; i++) {
+		size_t b = (h1 + static_cast<uint64_t>(i) * h2) % kBits;
+		bits_[b / 8] |= static_cast<unsigned char>(1u << (b % 8));
+	}
+}
+
+bool S3Listing::maybe(const std::string &name) const
+{
+	if (!loaded_) return true;
+	// Past the last key a listing cut short returned: not looked at.
+	if (!complete_ && base_ + name + (dirs_ ? "/" : "") > last_) return true;
+	return test(name);
 }
 
 const char *S3Store::content_type(const std::string &rel)

@@ -69,6 +69,10 @@ public:
 	// Multi-object DELETE, 1000 keys a request; a key already gone is not
 	// an error. False (why: the keys that failed) when any stayed.
 	bool remove(const std::vector<std::string> &keys, std::string &why);
+	// One page of a listing (s3_list), blocking; false (why) when it fails
+	// or does not parse.
+	bool list(const std::string &prefix, const std::string &token, const std::string &delimiter, S3ListPage &page,
+	          std::string &why);
 
 	// The Content-Type a mirror path is served with: the Simple API pages
 	// by their variant (index.html text/html, index.v1_html and index.v1_json
@@ -80,6 +84,42 @@ private:
 	S3Config cfg_;
 	Layout layout_;
 	Http http_; // blocking requests only
+};
+
+// What one listing made at start-up says is under a directory of the
+// bucket (the unlisted or pending-deletions journals, the project pages of
+// web/simple/), so that a tool asks the store about a name only when the
+// listing could not rule it out. Memory is fixed whatever the bucket holds:
+// the names go into a Bloom filter (a false "maybe" costs the request the
+// listing would have saved, never a wrong answer), and the listing stops
+// after max_pages pages of 1000 keys: names past the last key it saw are
+// "maybe". Names the tool itself creates or meets during the run are add()ed,
+// so a listing taken at start stays true for the rest of the run.
+class S3Listing {
+public:
+	// dir: a path the layout made (Layout::unlisted_dir()); dirs: the names
+	// are the "directories" under it (web/simple/NAME/), else its objects.
+	// A listing that fails leaves every name "maybe" (logged at DEBUG: the
+	// per-name requests then say what is wrong).
+	void load(S3Store &s, const std::string &dir, bool dirs, int max_pages);
+	// False only when the listing showed no such name and none was added.
+	bool maybe(const std::string &name) const;
+	void add(const std::string &name);
+	// What the load found, for the log: names seen, pages read, whether it
+	// covered the whole directory.
+	long long names() const { return names_; }
+	int pages() const { return pages_; }
+	bool complete() const { return complete_; }
+
+private:
+	static constexpr size_t kBits = size_t(1) << 23; // 1 MiB: ~0.5% false "maybe" at 700,000 names
+	static constexpr int kProbes = 6;
+	bool test(const std::string &name) const;
+	std::vector<unsigned char> bits_;
+	std::string base_, last_; // base_: "KEYPREFIX/dir/"; last_: the greatest key the listing returned
+	bool dirs_ = false, loaded_ = false, complete_ = false;
+	long long names_ = 0;
+	int pages_ = 0;
 };
 
 // The store the options name, or nullptr for a filesystem mirror: -d
