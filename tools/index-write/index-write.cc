@@ -709,24 +709,6 @@ constexpr size_t kS3Heads = 16;
 // the page, the doomed files deleted (multi-object DELETE) after it. A PUT
 // replaces an object whole, so a page needs no temporary. Each page goes
 // with the Content-Type it is served with (S3Store::content_type).
-bool s3_put(Run &run, const std::string &path, const std::string &text, std::string &why)
-{
-	const pm::S3Store &s = *run.o.s3;
-	return run.o.s3->put(s.key(path), text, pm::S3Store::content_type(run.o.m.relative(path)), why);
-}
-
-bool s3_get(Run &run, const std::string &path, std::string &text, bool &found, std::string &why)
-{
-	return run.o.s3->get(run.o.s3->key(path), text, found, why);
-}
-
-bool s3_remove(Run &run, const std::vector<std::string> &paths, std::string &why)
-{
-	std::vector<std::string> keys;
-	for (auto &p : paths) keys.push_back(run.o.s3->key(p));
-	return keys.empty() || run.o.s3->remove(keys, why);
-}
-
 // A record being written to the bucket, with what its steps found.
 struct S3Job {
 	pm::ProjectRecord r;
@@ -777,8 +759,14 @@ public:
 		LOG_DEBUG("Store listing: %lld pending-deletions journals (%d listing pages%s)", pending_.names(),
 		          pending_.pages(), pending_.complete() ? "" : ", more not listed");
 		http_.run(2 * run_.o.jobs, [this] { return feed(); });
-		flush_unlisted();
-		http_.run(2 * run_.o.jobs);
+	}
+	// The keys of the unlisted journals still to remove once every project
+	// has finished (they go with the root's pages: see s3_update_root).
+	std::vector<std::string> unlisted_keys() const
+	{
+		std::vector<std::string> keys;
+		for (auto &n : unlisted_done_) keys.push_back(key(run_.o.m.unlisted_journal(n)));
+		return keys;
 	}
 
 private:
@@ -1290,44 +1278,46 @@ void S3Writer::flush_unlisted()
 	});
 }
 
-// update_root() for a bucket: the root JSON page is fetched into a scratch
-// directory, merged with this run's changes there by the same code as on a
-// filesystem, and the root pages stored. A root that is missing starts from
+// Multi-object DELETEs of keys (1000 a request) added to http; failures
+// are logged as warnings naming what (the keys stay for a later run).
+void s3_delete_later(const pm::S3Config &cfg, pm::Http &http, const std::vector<std::string> &keys, const char *what)
+{
+	for (size_t i = 0; i < keys.size(); i += 1000) {
+		std::vector<std::string> batch(keys.begin() + static_cast<long>(i),
+		                               keys.begin() + static_cast<long>(std::min(keys.size(), i + 1000)));
+		http.add(pm::s3_delete(cfg, batch), [what](pm::Request &, pm::Response &r) {
+			std::vector<std::string> failed;
+			std::string err;
+			if (!r.ok()) LOG_WARN("cannot delete %s: %s", what, pm::s3_describe(r).c_str());
+			else if (!pm::parse_s3_delete_errors(r.body, failed, err))
+				LOG_WARN("the answer to a delete of %s does not parse: %s", what, err.c_str());
+			for (auto &f : failed) LOG_WARN("cannot delete %s", f.c_str());
+		});
+	}
+}
+
+// update_root() for a bucket: the root JSON page, fetched into the scratch
+// directory when the run started (found: there was one; only this process
+// writes it, under the wrapper's lock), is merged with this run's changes
+// there by the same code as on a filesystem, and the root pages stored: the
+// HTML ones together, with the DELETEs of the unlisted journals still to
+// remove (unlisted), then the JSON one. A root that is missing starts from
 // this run's projects; one that does not parse is an error (rebuilding it
 // needs a listing of web/simple/, not done on a bucket yet).
-bool s3_update_root(Run &run)
+bool s3_update_root(Run &run, const std::string &scratch, bool found, const std::vector<std::string> &unlisted)
 {
 	const Options &o = run.o;
-	std::string text, why;
-	bool found;
-	if (!s3_get(run, o.m.root_index(), text, found, why)) {
-		LOG_ERROR("%s", why.c_str());
-		return false;
-	}
-	const char *tmp = getenv("TMPDIR");
-	std::string scratch = std::string(tmp && *tmp ? tmp : "/tmp") + "/index-write.XXXXXX";
-	if (!mkdtemp(scratch.data())) {
-		LOG_ERROR("cannot create a scratch directory %s: %s", scratch.c_str(), strerror(errno));
-		return false;
-	}
-	struct Cleanup {
-		std::string d;
-		~Cleanup()
-		{
-			std::error_code ec;
-			std::filesystem::remove_all(d, ec);
-		}
-	} cleanup{scratch};
+	const pm::S3Config &cfg = o.s3->config();
+	pm::Http http;
+	s3_delete_later(cfg, http, unlisted, "unlisted journals");
 	pm::RootList base;
 	long long meta_serial = -1;
+	std::string why;
 	if (found) {
-		if (!pm::write_file_atomic(scratch + "/index.v1_json", text, false, &why)) {
-			LOG_ERROR("%s", why.c_str());
-			return false;
-		}
 		if (!pm::load_root_json(scratch + "/index.v1_json", base, meta_serial, why)) {
 			LOG_ERROR("%s: %s (rebuilding the root index of a bucket is not supported)",
 			          o.s3->key(o.m.root_index()).c_str(), why.c_str());
+			http.run(8);
 			return false;
 		}
 	} else {
@@ -1336,22 +1326,50 @@ bool s3_update_root(Run &run)
 	bool serial_moved = o.serial >= 0 && o.serial != meta_serial;
 	if (found && run.changes.empty() && !serial_moved) {
 		LOG_DEBUG("Root index unchanged");
+		http.run(8);
 		return true;
 	}
 	bool changed = false;
 	long long top = 0;
-	if (!write_root_in(run, scratch, base, meta_serial, false, &changed, top)) return false;
-	// The JSON root last: it is what the next run merges into.
-	for (const char *page : {"index.html", "index.v1_html", "index.v1_json"}) {
-		if (!o.html_pages && page[6] != 'v') continue;
-		if (!o.html_pages && !strcmp(page, "index.v1_html")) continue;
-		if (!pm::read_file(scratch + "/" + page, text) || !s3_put(run, o.m.root_index(page), text, why)) {
-			LOG_ERROR("cannot store the root index: %s", why.empty() ? strerror(errno) : why.c_str());
-			return false;
-		}
+	if (!write_root_in(run, scratch, base, meta_serial, false, &changed, top)) {
+		http.run(8);
+		return false;
 	}
-	if (!o.html_pages && !s3_remove(run, {o.m.root_index("index.html"), o.m.root_index("index.v1_html")}, why))
-		LOG_WARN("%s", why.c_str());
+	std::string failed;
+	auto put = [&](const char *page) {
+		std::string text;
+		if (!pm::read_file(scratch + "/" + page, text)) {
+			if (failed.empty()) failed = scratch + "/" + page + ": " + strerror(errno);
+			return;
+		}
+		std::string key = o.s3->key(o.m.root_index(page));
+		pm::S3Put p;
+		p.key = key;
+		p.content_type = pm::S3Store::content_type(o.m.relative(o.m.root_index(page)));
+		p.sha256 = pm::sha256_hex(text);
+		pm::Request r = pm::s3_put(cfg, p);
+		r.body = std::move(text);
+		http.add(std::move(r), [&failed, key](pm::Request &, pm::Response &resp) {
+			if (!resp.ok() && failed.empty()) failed = "cannot write " + key + ": " + pm::s3_describe(resp);
+		});
+	};
+	if (o.html_pages) {
+		put("index.html");
+		put("index.v1_html");
+	} else {
+		s3_delete_later(cfg, http, {o.s3->key(o.m.root_index("index.html")), o.s3->key(o.m.root_index("index.v1_html"))},
+		                "the HTML root pages");
+	}
+	http.run(8);
+	// The JSON root last: it is what the next run merges into.
+	if (failed.empty()) {
+		put("index.v1_json");
+		http.run(8);
+	}
+	if (!failed.empty()) {
+		LOG_ERROR("cannot store the root index: %s", failed.c_str());
+		return false;
+	}
 	LOG_INFO("Updated the root index (serial %lld)", top);
 	return true;
 }
@@ -1382,8 +1400,41 @@ int run_s3(Run &run)
 	}
 	run.o.m = pm::Layout(run.o.dir);
 	run.loop.on_output_failure(pm::RecordLoop::OutputFailure::Continue);
-	S3Writer(run).write_all();
-	if (!run.o.no_root && !s3_update_root(run)) run.loop.mark_failed();
+	// The root JSON page is fetched first, into a scratch directory
+	// (streamed: it grows with the mirror), so that the end of the run
+	// only stores.
+	const char *tmp = getenv("TMPDIR");
+	std::string scratch = std::string(tmp && *tmp ? tmp : "/tmp") + "/index-write.XXXXXX";
+	if (!mkdtemp(scratch.data())) {
+		LOG_TOOL_ERROR("cannot create a scratch directory %s: %s", scratch.c_str(), strerror(errno));
+		return pm::kExitFatal;
+	}
+	struct Cleanup {
+		std::string d;
+		~Cleanup()
+		{
+			std::error_code ec;
+			std::filesystem::remove_all(d, ec);
+		}
+	} cleanup{scratch};
+	bool found = false, root_ok = true;
+	std::string root_why;
+	if (!run.o.no_root)
+		root_ok = run.o.s3->get_file(run.o.s3->key(run.o.m.root_index()), scratch + "/index.v1_json", found, root_why);
+	S3Writer writer(run);
+	writer.write_all();
+	std::vector<std::string> unlisted = writer.unlisted_keys();
+	if (run.o.no_root || !root_ok) {
+		pm::Http http;
+		s3_delete_later(run.o.s3->config(), http, unlisted, "unlisted journals");
+		http.run(8);
+	}
+	if (!run.o.no_root && !root_ok) {
+		LOG_ERROR("%s", root_why.c_str());
+		run.loop.mark_failed();
+	} else if (!run.o.no_root && !s3_update_root(run, scratch, found, unlisted)) {
+		run.loop.mark_failed();
+	}
 	return run.loop.finish();
 }
 
