@@ -161,6 +161,7 @@ struct Project {
 	// hold a page of it, or an unlisted journal (a record of the same name
 	// earlier in this run counts as one: see ArtifactGet::journals_).
 	bool maybe_page = true, maybe_journal = true;
+	bool page_seen = false; // the listing showed its page directory
 	std::vector<std::shared_ptr<struct Job>> probe_waiting;
 	long long files_fetched = 0, bytes_fetched = 0; // what this run downloaded for it
 	std::string err_reason, err_file, err_url;
@@ -358,6 +359,7 @@ void ArtifactGet::take_project(pm::ProjectRecord &r)
 	p->serial = r.serial;
 	if (opt_.s3) {
 		p->maybe_page = pages_.maybe(p->name);
+		p->page_seen = pages_.seen(p->name);
 		p->maybe_journal = journals_.maybe(p->name);
 		// A second record of the name in this run finds what the first
 		// may have left (its journal, its page written meanwhile).
@@ -700,8 +702,11 @@ void ArtifactGet::s3_lookup(const std::shared_ptr<Job> &j)
 		});
 	};
 	if (!p->maybe_page) return no_page();
-	// The listing first: a project the store has pages of (an incremental
-	// or idle run) costs one request more than its HEADs, not two.
+	// Its page directory was in the listing: its files are looked up (a
+	// false "maybe" of the filter costs those HEADs, never a wrong answer).
+	if (p->page_seen) return decided(false);
+	// Else a one-key listing first: a project the store has pages of (an
+	// incremental or idle run) costs one request more than its HEADs, not two.
 	http_.add(pm::s3_list(s.config(), s.key(opt_.mirror.project_dir(p->name)) + "/", "", 1),
 	          [no_page, decided](pm::Request &, pm::Response &r) {
 		          pm::S3ListPage page;

@@ -246,6 +246,13 @@ void S3Listing::add(const std::string &name)
 	}
 }
 
+bool S3Listing::seen(const std::string &name) const
+{
+	if (!loaded_) return false;
+	if (!complete_ && base_ + name + (dirs_ ? "/" : "") > last_) return false;
+	return test(name);
+}
+
 bool S3Listing::maybe(const std::string &name) const
 {
 	if (!loaded_) return true;

@@ -104,6 +104,10 @@ public:
 	void load(S3Store &s, const std::string &dir, bool dirs, int max_pages);
 	// False only when the listing showed no such name and none was added.
 	bool maybe(const std::string &name) const;
+	// True when the listing looked where name would be (it went that far)
+	// and found it, or it was added: there almost surely is one (the
+	// filter's false "maybe" aside).
+	bool seen(const std::string &name) const;
 	void add(const std::string &name);
 	// What the load found, for the log: names seen, pages read, whether it
 	// covered the whole directory.
