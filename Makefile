@@ -67,6 +67,13 @@ tool_objs = $(patsubst tools/%.cc,$(BUILD)/tools/%.o,$(wildcard tools/$(1)/*.cc)
 $(BINS): $(BUILD)/%: $$(call tool_objs,$$*) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
 
+# Libraries these tools load at their first use, not at every start
+# (tools/lib/lazy/lazy.h): run in every cron run, they need HTTP, hashing
+# and XML only for a mirror in a bucket. Linked before the archive, the
+# forwarders leave -lcurl, -lcrypto and -lexpat unneeded (--as-needed).
+$(BUILD)/mirror-state: $(BUILD)/lib/lazy/curl.o $(BUILD)/lib/lazy/crypto.o $(BUILD)/lib/lazy/expat.o
+$(BUILD)/mirror-config: $(BUILD)/lib/lazy/crypto.o $(BUILD)/lib/lazy/expat.o
+
 $(BUILD)/unit/%.o: tests/unit/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<

@@ -487,6 +487,15 @@ EOF
 	done
 }
 
+@test "0621 mirror-config, started by every run, loads neither libcrypto nor libexpat (the [s3] code beside what it reads uses them)" {
+	assert_loads_lazily "$(command -v mirror-config)" libcrypto libexpat
+	# It still reads a bucket's configuration (s3run.bats 2406 runs it on one).
+	printf '[mirror]\ndirectory = /bucket/pre\nstorage-backend = s3\n[s3]\nendpoint_url = http://127.0.0.1:9\n' >"$CONF"
+	AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s run mirror-config -c "$CONF"
+	assert_success
+	assert_line "PM_DIRECTORY='s3://bucket/pre'"
+}
+
 @test "0614 pypi-mirror: pip installs from the mirror served by nginx" {
 	[ -f "$BATS_TEST_DIRNAME/lib/nginx.bash" ] || skip "tests/lib/nginx.bash is not there yet"
 	load lib/nginx
