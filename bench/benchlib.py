@@ -43,10 +43,13 @@ TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 RSS_TMP = "/tmp/pypi-mirror-bench-rss"
 
 
-def run(cmd, stdin=None, stdout=None, log=None, env=None, timeout=900, ok_codes=(0,)):
+def run(cmd, stdin=None, stdout=None, log=None, env=None, timeout=900, ok_codes=(0,), rss=True):
     """Runs cmd with stdin/stdout redirected to files (paths or None) and
     stderr appended to log.  The clock covers exec to exit; rusage comes
-    from wait4 on this very child, so concurrent servers do not leak in."""
+    from wait4 on this very child, so concurrent servers do not leak in.
+    rss=False leaves out the GNU time launcher (one more process start,
+    about a millisecond, in the wall time of a run that lasts tens of
+    them); maxrss is then ru_maxrss, Python's high-water mark included."""
     fin = open(stdin, "rb") if stdin else subprocess.DEVNULL
     fout = open(stdout, "wb") if stdout else subprocess.DEVNULL
     ferr = open(log, "ab") if log else subprocess.DEVNULL
@@ -55,7 +58,7 @@ def run(cmd, stdin=None, stdout=None, log=None, env=None, timeout=900, ok_codes=
         ferr.flush()
     argv = [str(c) for c in cmd]
     rss_file = None
-    if TIME_BIN:
+    if TIME_BIN and rss:
         # ru_maxrss of a child forked from this Python starts at Python's
         # own size (the high-water mark survives exec), so a small launcher
         # (GNU time) forks the tool and reports its peak instead.

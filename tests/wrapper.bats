@@ -136,8 +136,16 @@ file_gets() { emu_stats | jq '[.requests | to_entries[] | select(.key | startswi
 	admin new-release name=Demo_Pkg version=7.0
 	admin remove-file name=zope.interface filename="${victim##*/}"
 	admin remove-project name=PKG-.00009
-	run pm mirror
+	# The programs of a run that syncs are counted too (see 0601): the idle
+	# run's, the pipeline's four tools and index-write again for the root's
+	# serial; no stale round when serial-check found nothing stale.
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		run strace -f -qq -e trace=execve -e signal=none -o "$BATS_TEST_TMPDIR/execs" pypi-mirror -c "$CONF" mirror
 	assert_success
+	local started
+	started=$(grep 'execve(' "$BATS_TEST_TMPDIR/execs" | grep -v ENOENT | sed 's/.*execve("\([^"]*\)".*/\1/')
+	[ "$(wc -l <<<"$started")" -le 16 ] || fail "a run with changes started $(wc -l <<<"$started") programs: $(tr '\n' ' ' <<<"$started")"
+	refute_grep '"stale-round"' "$BATS_TEST_TMPDIR/execs"
 	[ "$(status)" = "$(upstream_serial)" ]
 	[ ! -e "$M/web/$victim" ]
 	[ ! -e "$M/web/simple/pkg-00009/index.html" ]
@@ -485,6 +493,15 @@ EOF
 		v="$v[*]"
 		[[ ${!v} != *s3cr3t* ]] || fail "$v carries the password"
 	done
+}
+
+@test "0621 mirror-config, started by every run, loads neither libcrypto nor libexpat (the [s3] code beside what it reads uses them)" {
+	assert_loads_lazily "$(command -v mirror-config)" libcrypto libexpat
+	# It still reads a bucket's configuration (s3run.bats 2406 runs it on one).
+	printf '[mirror]\ndirectory = /bucket/pre\nstorage-backend = s3\n[s3]\nendpoint_url = http://127.0.0.1:9\n' >"$CONF"
+	AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s run mirror-config -c "$CONF"
+	assert_success
+	assert_line "PM_DIRECTORY='s3://bucket/pre'"
 }
 
 @test "0614 pypi-mirror: pip installs from the mirror served by nginx" {

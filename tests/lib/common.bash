@@ -116,6 +116,27 @@ pm() { pypi-mirror -c "$CONF" "$@"; }
 # bounds hold for the plain build only; relative ones hold for both.
 sanitized_build() { ldd "$(command -v "${1:-artifact-get}")" 2>/dev/null | grep -q libasan; }
 
+# assert_loads_lazily PROGRAM LIB...: PROGRAM is linked against none of the
+# LIBs (it opens each at its first use: tools/lib/lazy/), and names the
+# soname the other tools of the build are linked against, so that what it
+# opens is what they load.
+assert_loads_lazily() {
+	local prog=$1 needed lib soname t
+	shift
+	needed=$(readelf -d "$prog") || fail "readelf -d $prog failed"
+	[[ $needed == *"(NEEDED)"* ]] || fail "$prog has no NEEDED entries: $needed"
+	for lib in "$@"; do
+		[[ $needed != *"[$lib."* ]] || fail "$prog is linked against $lib: $needed"
+		soname=''
+		for t in artifact-get changelog-fetch; do
+			soname=$(readelf -d "$(command -v "$t")" | sed -n "s/.*(NEEDED).*\[\($lib\.so\.[0-9]*\)\]/\1/p")
+			[ -z "$soname" ] || break
+		done
+		[ -n "$soname" ] || fail "neither artifact-get nor changelog-fetch is linked against $lib"
+		grep -aqF "$soname" "$prog" || fail "$prog does not name $soname, which the other tools load"
+	done
+}
+
 pm_background() {
 	# setsid: its own process group, so that one kill takes every tool.
 	setsid pypi-mirror -c "$CONF" "$@" >"$BATS_TEST_TMPDIR/bg.out" 2>&1 3>&- &

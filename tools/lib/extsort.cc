@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <unistd.h>
 
 namespace pm {
@@ -122,8 +123,13 @@ bool ExternalSorter::spill()
 	FILE *f = fopen(path.c_str(), "wbx");
 	if (!f) return fail("cannot create " + path);
 	run_paths_.push_back(path);
-	static thread_local char wbuf[1 << 16];
-	setvbuf(f, wbuf, _IOFBF, sizeof wbuf);
+	// Made at the first spill, not a thread_local array: the dynamic loader
+	// zeroes the static TLS block at every start of every program linking
+	// this file (see sha256_file).
+	constexpr size_t wbufsize = 1 << 16;
+	static thread_local std::unique_ptr<char[]> wbuf;
+	if (!wbuf) wbuf = std::make_unique_for_overwrite<char[]>(wbufsize);
+	setvbuf(f, wbuf.get(), _IOFBF, wbufsize);
 	bool ok = true;
 	for (auto &[off, len] : idx_) {
 		uint32_t l = len;

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <unistd.h>
 
 namespace pm {
@@ -50,15 +51,21 @@ std::string sha256_file(const std::string &path)
 	int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
 	if (fd < 0) return "";
 	Digest d;
-	static thread_local char buf[1 << 17];
+	// One buffer per thread, made at its first use: a thread_local array
+	// would sit in the static TLS block, which the dynamic loader zeroes at
+	// every start of every program linking this file (32 page faults for
+	// 128 KiB), whether it hashes a file or not.
+	constexpr size_t bufsize = 1 << 17;
+	static thread_local std::unique_ptr<char[]> buf;
+	if (!buf) buf = std::make_unique_for_overwrite<char[]>(bufsize);
 	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
+		ssize_t r = read(fd, buf.get(), bufsize);
 		if (r < 0) {
 			close(fd);
 			return "";
 		}
 		if (r == 0) break;
-		d.update(buf, static_cast<size_t>(r));
+		d.update(buf.get(), static_cast<size_t>(r));
 	}
 	close(fd);
 	return d.hex();

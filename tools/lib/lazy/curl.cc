@@ -1,49 +1,21 @@
-// libcurl, loaded at its first use rather than at every start of
-// mirror-state.
-//
-// pypi-mirror(1) runs mirror-state three times in every run, cron's idle
-// ones included, where it reads and writes a few small state files. Only a
-// mirror in a bucket needs HTTP from it, yet linked with -lcurl the dynamic
-// loader maps libcurl and the ~30 libraries it brings (LDAP, Kerberos, SSH,
-// HTTP/2, IDN, ...) at every start: a few milliseconds each time, most of
-// what an idle run costs more than it did before the object store. The
-// library code calls libcurl as usual; in this program those calls land
-// here, and the first one opens libcurl.so.4 (the soname the build linked
-// the other tools against) and looks each function up once. Being linked
-// before -lcurl, these definitions leave libcurl unneeded, and
-// -Wl,--as-needed drops it (tests/state.bats checks that it stays so: a
-// curl function used by the library and missing here would bring it back).
+// libcurl at its first use (see lazy.h): the functions tools/lib calls. In
+// mirror-state a mirror in a bucket needs HTTP; one on disk never does.
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 // (curl.h's type-checking macros are for C callers, not for definitions.)
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
-#include <dlfcn.h>
+
+#include "lazy.h"
 
 namespace {
 
 void *curl_lib()
 {
-	static void *h = [] {
-		void *p = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-		if (!p) {
-			fprintf(stderr, "mirror-state: cannot load libcurl: %s\n", dlerror());
-			exit(3); // mirror-state's "cannot read or write the state"
-		}
-		return p;
-	}();
+	// The soname the other tools are linked against (libcurl 7.16 on).
+	static void *h = pm::lazy::open("libcurl.so.4");
 	return h;
-}
-
-template <typename F> F resolve(const char *name)
-{
-	void *f = dlsym(curl_lib(), name);
-	if (!f) {
-		fprintf(stderr, "mirror-state: libcurl has no %s: %s\n", name, dlerror());
-		exit(3);
-	}
-	return reinterpret_cast<F>(f);
 }
 
 // The variadic three pass on their one argument with the type the option
@@ -59,14 +31,7 @@ template <typename R, typename H, typename O> R pass_option(R (*f)(H, O, ...), H
 
 } // namespace
 
-// One forwarder per function: its type is taken from curl's own header, so
-// a signature that changes there fails to compile here.
-#define PM_FORWARD(ret, name, params, args)                                                                            \
-	ret name params                                                                                                    \
-	{                                                                                                                  \
-		static auto f = resolve<decltype(&name)>(#name);                                                               \
-		return f args;                                                                                                 \
-	}
+#define PM_FORWARD(ret, name, params, args) PM_LAZY_FORWARD(curl_lib, ret, name, params, args)
 
 extern "C" {
 
@@ -101,7 +66,7 @@ PM_FORWARD(const char *, curl_url_strerror, (CURLUcode c), (c))
 #define PM_FORWARD_OPTION(ret, name, handle, option)                                                                   \
 	ret name(handle h, option opt, ...)                                                                                \
 	{                                                                                                                  \
-		static auto f = resolve<decltype(&name)>(#name);                                                               \
+		static auto f = pm::lazy::resolve<decltype(&name)>(curl_lib(), #name);                                                               \
 		va_list ap;                                                                                                    \
 		va_start(ap, opt);                                                                                             \
 		ret rc = pass_option(f, h, opt, ap);                                                                           \
@@ -113,7 +78,7 @@ PM_FORWARD_OPTION(CURLMcode, curl_multi_setopt, CURLM *, CURLMoption)
 
 CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
 {
-	static auto f = resolve<decltype(&curl_easy_getinfo)>("curl_easy_getinfo");
+	static auto f = pm::lazy::resolve<decltype(&curl_easy_getinfo)>(curl_lib(), "curl_easy_getinfo");
 	va_list ap;
 	va_start(ap, info);
 	CURLcode rc = f(h, info, va_arg(ap, void *));
