@@ -25,9 +25,7 @@ using namespace pm;
 
 namespace {
 
-struct Item {
-	rapidjson::Document rec;
-	std::string name, display;
+struct Item : HeldRecord {
 	std::vector<std::string> urls;
 	size_t next = 0;       // index of the next URL to send
 	int outstanding = 0;   // PURGEs sent and not yet answered
@@ -144,9 +142,7 @@ int main(int argc, char **argv)
 		if (!loop.next()) return false;
 		const ProjectRecord &r = loop.record();
 		auto it = std::make_shared<Item>();
-		it->rec.Swap(loop.doc());
-		it->name = r.name;
-		it->display = r.display_name;
+		loop.take(*it);
 		if (!no_purge) {
 			// Only URLs of our upstream: a record must not aim PURGE elsewhere.
 			std::string json_url = get_string(it->rec, "json_url");

@@ -32,9 +32,8 @@ namespace {
 
 enum class Source { Json, Simple, Auto };
 
-struct Job {
-	rapidjson::Document rec; // the input record, written back with what was learnt
-	std::string name, display, json_url, fetch_url;
+struct Job : HeldRecord { // rec: the input record, written back with what was learnt
+	std::string json_url, fetch_url;
 	long long serial = 0;
 	// The serial is the mirror's own count (changelog-fetch's local_serial:
 	// an upstream without serials), so a serial on the page is of another
@@ -411,9 +410,7 @@ int main(int argc, char **argv)
 		if (!loop.next()) return false;
 		const ProjectRecord &r = loop.record();
 		auto j = std::make_shared<Job>();
-		j->rec.Swap(loop.doc());
-		j->name = r.name;
-		j->display = r.display_name;
+		loop.take(*j);
 		j->serial = r.serial;
 		j->local_serial = get_bool(j->rec, "local_serial");
 		j->json_url = upstream + "/pypi/" + url_escape(r.name) + "/json";
