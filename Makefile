@@ -14,6 +14,7 @@ DESTDIR    ?=
 BUILD      ?= build
 
 CXX        ?= g++
+AWK        ?= awk
 CXXFLAGS   ?= -O2 -g
 CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -MMD -MP -pthread
 CPPFLAGS   += -Itools/lib -DPM_VERSION='"$(VERSION)"'
@@ -56,13 +57,22 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/tools/%.o: tools/%.cc
+# Each tool's command line is declared once, in tools/NAME/options: its
+# getopt table, its constants and its --help text are made of that file
+# into $(BUILD)/gen/NAME/options.h (tools/lib/optgen.awk says how), which
+# the tool's objects include and depend on.
+$(BUILD)/gen/%/options.h: tools/%/options tools/lib/optgen.awk
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
+	$(AWK) -v prog=$* -f tools/lib/optgen.awk $< >$@.tmp && mv $@.tmp $@
 
 # One program per folder under tools/: tools/NAME/*.cc -> build/NAME
 .SECONDARY:
 .SECONDEXPANSION:
+tool_of = $(firstword $(subst /, ,$(1)))
+$(BUILD)/tools/%.o: tools/%.cc $(BUILD)/gen/$$(call tool_of,$$*)/options.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) -I$(BUILD)/gen/$(call tool_of,$*) $(CXXFLAGS) -c -o $@ $<
+
 tool_objs = $(patsubst tools/%.cc,$(BUILD)/tools/%.o,$(wildcard tools/$(1)/*.cc))
 $(BINS): $(BUILD)/%: $$(call tool_objs,$$*) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)

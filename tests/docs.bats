@@ -83,3 +83,37 @@ compare_options() {
 	[ ${#problems[@]} -eq 0 ] || fail "$(printf '%s\n' "${problems[@]}")"
 	echo "# ${#progs[@]} programs: ${progs[*]}" >&3
 }
+
+@test "1902 docs: a tool's options file makes its option table only when its usage names every option it declares" {
+	local top="$BATS_TEST_DIRNAME/.." spec=$BATS_TEST_TMPDIR/options
+	# A real one: serial-check's three options of its own, each with its
+	# constant and argument, the common ones last, the usage text as printed.
+	run awk -v prog=serial-check -f "$top/tools/lib/optgen.awk" "$top/tools/serial-check/options"
+	assert_success
+	assert_line '    {"stale-file", required_argument, nullptr, kOptStaleFile},'
+	assert_line '    {"stale-fd", required_argument, nullptr, kOptStaleFd},'
+	assert_line '    {"max-rounds", required_argument, nullptr, kOptMaxRounds},'
+	assert_line '    PM_COMMON_LONGOPTS,'
+	assert_line --partial '"usage: serial-check [--stale-file FILE | --stale-fd N] [--max-rounds K] [-v|-q]\n"'
+	# An option the usage does not name: no table (the build stops).
+	printf '%s\n' '-n, --dry-run' '--rate N' '--netrc[=FILE]' 'usage: t [-n|--dry-run] [--netrc[=FILE]]' >"$spec"
+	run awk -v prog=t -f "$top/tools/lib/optgen.awk" "$spec"
+	assert_failure
+	assert_output --partial "$spec: --rate is not in the usage text"
+	# Named, it is there, with its kind of argument.
+	printf '%s\n' '-n, --dry-run' '--rate N' '--netrc[=FILE]' 'usage: t [-n|--dry-run] [--rate N] [--netrc[=FILE]]' >"$spec"
+	run awk -v prog=t -f "$top/tools/lib/optgen.awk" "$spec"
+	assert_success
+	assert_line '    {"dry-run", no_argument, nullptr, '"'n'"'},'
+	assert_line '    {"rate", required_argument, nullptr, kOptRate},'
+	assert_line '    {"netrc", optional_argument, nullptr, kOptNetrc},'
+	# A line that is no declaration, and a letter taken twice.
+	printf '%s\n' '--rate N M' 'usage: t [--rate N]' >"$spec"
+	run awk -v prog=t -f "$top/tools/lib/optgen.awk" "$spec"
+	assert_failure
+	assert_output --partial "$spec:1: after --rate"
+	printf '%s\n' '-r, --rate N' '-r, --retries N' 'usage: t [--rate N] [--retries N]' >"$spec"
+	run awk -v prog=t -f "$top/tools/lib/optgen.awk" "$spec"
+	assert_failure
+	assert_output --partial "$spec:2: -r is taken"
+}

@@ -6,8 +6,40 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace {
+
+// A tool's table as optgen.awk writes one: a shared option, options of its
+// own with and without a short form, optional arguments.
+enum { kOptRate = 0x800, kOptNetrc };
+const option kTable[] = {
+    PM_DIRECTORY_LONGOPT,
+    {"dry-run", no_argument, nullptr, 'n'},
+    {"rate", required_argument, nullptr, kOptRate},
+    {"netrc", optional_argument, nullptr, kOptNetrc},
+    {"level", optional_argument, nullptr, 'L'},
+    PM_COMMON_LONGOPTS,
+    {nullptr, 0, nullptr, 0},
+};
+
+// Runs parse_options over args (argv[0] is "t"), returning what handle saw.
+std::vector<std::pair<int, std::string>> parse(std::vector<std::string> args, bool operands = false,
+                                               std::string *first_operand = nullptr)
+{
+	args.insert(args.begin(), "t");
+	std::vector<char *> argv;
+	for (auto &a : args) argv.push_back(a.data());
+	argv.push_back(nullptr);
+	std::vector<std::pair<int, std::string>> seen;
+	optind = 0; // getopt starts afresh
+	pm::parse_options("t", {kTable, "usage: t [OPTION]...\n", operands}, static_cast<int>(args.size()), argv.data(),
+	                  [&](int c) { seen.push_back({c, optarg ? optarg : "(none)"}); });
+	if (first_operand) *first_operand = optind < static_cast<int>(args.size()) ? argv[optind] : "";
+	return seen;
+}
 
 TEST(Cli, MirrorOptions)
 {
@@ -46,6 +78,45 @@ TEST(Cli, NowFromTheEnvironmentOrTheOption)
 	EXPECT_FALSE(pm::now_option('d', "t", "7", now));
 	EXPECT_EQ(now, 42);
 	EXPECT_EXIT(pm::now_option(pm::kOptNow, "t", "-1", now), ::testing::ExitedWithCode(2), "--now wants");
+}
+
+TEST(Cli, ParseOptionsHandsTheToolItsOptionsInOrder)
+{
+	using Seen = std::vector<std::pair<int, std::string>>;
+	// The short forms come from the table: -d takes an argument, -n none,
+	// -L an optional one (only attached); the common ones are not passed on.
+	EXPECT_EQ(parse({"-d", "/srv", "--rate=3", "-n", "--netrc", "-Lx", "-v", "--netrc=f", "--dry-run", "-L"}),
+	          (Seen{{'d', "/srv"},
+	                {kOptRate, "3"},
+	                {'n', "(none)"},
+	                {kOptNetrc, "(none)"},
+	                {'L', "x"},
+	                {kOptNetrc, "f"},
+	                {'n', "(none)"},
+	                {'L', "(none)"}}));
+	EXPECT_EQ(parse({"--directory", "/m", "--rate", "4"}), (Seen{{'d', "/m"}, {kOptRate, "4"}}));
+	EXPECT_EQ(parse({}), Seen{});
+}
+
+TEST(Cli, ParseOptionsUsageErrors)
+{
+	EXPECT_EXIT(parse({"-n", "records.ndjson"}), ::testing::ExitedWithCode(2),
+	            "t: unexpected argument 'records.ndjson'\nTry 't --help' for more information.");
+	EXPECT_EXIT(parse({"--bogus"}), ::testing::ExitedWithCode(2), "Try 't --help' for more information.");
+	EXPECT_EXIT(parse({"-x"}), ::testing::ExitedWithCode(2), "Try 't --help'");
+	EXPECT_EXIT(parse({"--rate"}), ::testing::ExitedWithCode(2), "Try 't --help'");
+	EXPECT_EXIT(parse({"-R", "3"}), ::testing::ExitedWithCode(2), "Try 't --help'"); // no short form
+	EXPECT_EXIT(parse({"--help"}), ::testing::ExitedWithCode(0), "");
+	EXPECT_EXIT(parse({"-V"}), ::testing::ExitedWithCode(0), "");
+}
+
+TEST(Cli, ParseOptionsLeavesOperandsToAToolThatTakesThem)
+{
+	std::string first;
+	using Seen = std::vector<std::pair<int, std::string>>;
+	// getopt permutes: options after the command are options still.
+	EXPECT_EQ(parse({"begin", "-n", "--rate", "2", "x"}, true, &first), (Seen{{'n', "(none)"}, {kOptRate, "2"}}));
+	EXPECT_EQ(first, "begin");
 }
 
 } // namespace

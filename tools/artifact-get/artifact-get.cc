@@ -22,6 +22,7 @@
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
+#include "options.h"
 #include "project_json.h"
 #include "record.h"
 #include "record_loop.h"
@@ -31,53 +32,6 @@
 namespace {
 
 const char *kProg = "artifact-get";
-
-const char *kUsage =
-    "usage: artifact-get -d DIR [OPTION]... < resolved.ndjson > ready.ndjson\n"
-    "Download the release files of resolved project records into DIR/web/packages/,\n"
-    "verify size and sha256, and pass on each project record once all its files are\n"
-    "in place. A project with a file that cannot be fetched becomes one error record.\n"
-    "\n"
-    "  -d, --directory DIR          mirror root (files go to DIR/web/<path>); required\n"
-    "                               (or s3://BUCKET/PREFIX: the mirror in an S3 store)\n"
-    "      --config FILE            the [s3] section of FILE (pypi-mirror.conf); without\n"
-    "                               -d, also its [mirror] directory = /BUCKET/PREFIX\n"
-    "      --s3-upload stream|scratch\n"
-    "                               s3: feed each download straight into its upload\n"
-    "                               (default; [s3] upload), or download to TMPDIR,\n"
-    "                               verify, then upload\n"
-    "  -j, --concurrency N          transfers at once (default 8)\n"
-    "      --compare-method stat|hash\n"
-    "                               how an existing file is judged current (default hash):\n"
-    "                               stat trusts size and mtime == upload time; hash reads it\n"
-    "      --download-mirror URL    fetch URL/<path> first (another mirror's web root)\n"
-    "      --download-mirror-no-fallback\n"
-    "                               do not fall back to the upstream URL\n"
-    "  -u, --upstream URL           upstream the records came from: file URLs may point\n"
-    "                               at its host (default $PYPI_MIRROR_UPSTREAM or\n"
-    "                               https://pypi.org, which adds files.pythonhosted.org)\n"
-    "      --allow-host HOST        file URLs may also point at HOST (or HOST:PORT);\n"
-    "                               repeatable\n"
-    "      --no-metadata            skip the PEP 658 <file>.metadata companions\n"
-    "      --fsync                  fsync every file before it is renamed into place\n"
-    "      --progress               show progress on stderr (default: if it is a terminal)\n"
-    "      --no-progress            do not show progress\n"
-    "  -n, --dry-run                download nothing; log what would be downloaded\n"
-    "      --allow-non-https        allow http:// URLs (also PYPI_MIRROR_ALLOW_NON_HTTPS=1)\n"
-    PM_HTTP_USAGE
-    "  -v, --verbose                more log output (repeatable)\n"
-    "  -q, --quiet                  less log output (repeatable)\n"
-    "  -h, --help                   show this help and exit\n"
-    "  -V, --version                show the version and exit\n"
-    "\n"
-    "Environment: PYPI_MIRROR_TIMEOUT, PYPI_MIRROR_GLOBAL_TIMEOUT, PYPI_MIRROR_RETRIES,\n"
-    "PYPI_MIRROR_BACKOFF, PYPI_MIRROR_UPSTREAM, PYPI_MIRROR_ALLOW_NON_HTTPS,\n"
-    "PYPI_MIRROR_LOG_LEVEL; for s3://, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,\n"
-    "AWS_SECRET_ACCESS_KEY, TMPDIR (where files wait for their upload with\n"
-    "--s3-upload scratch).\n"
-    "Exit status: 0 all files in place, 1 some project failed or bad input, 2 usage,\n"
-    "3 fatal (DIR cannot be created, output closed).\n"
-    "See artifact-get(1) and pypi-mirror-records(7).\n";
 
 // A file whose content check fails is fetched again this many more times
 // (transport errors are retried separately, inside pm::Http).
@@ -1135,36 +1089,16 @@ int main(int argc, char **argv)
 	// kept was in use at the peak); only the give-back is skipped.
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	mallopt(M_MMAP_THRESHOLD, 1 << 20); // fixed: 256 KiB write buffers from the heap
-	enum { kCompare = 1000, kMirror, kNoFallback, kNoMetadata, kProgress, kNoProgress, kS3Upload };
-	static const option longopts[] = {
-	    PM_DIRECTORY_LONGOPT,
-	    PM_CONFIG_LONGOPT,
-	    {"s3-upload", required_argument, nullptr, kS3Upload},
-	    {"compare-method", required_argument, nullptr, kCompare},
-	    {"download-mirror", required_argument, nullptr, kMirror},
-	    {"download-mirror-no-fallback", no_argument, nullptr, kNoFallback},
-	    {"no-metadata", no_argument, nullptr, kNoMetadata},
-	    PM_FSYNC_LONGOPT,
-	    {"progress", no_argument, nullptr, kProgress},
-	    {"no-progress", no_argument, nullptr, kNoProgress},
-	    {"dry-run", no_argument, nullptr, 'n'},
-	    PM_UPSTREAM_LONGOPTS,
-	    PM_ALLOW_HOST_LONGOPT,
-	    PM_COMMON_LONGOPTS,
-	    {nullptr, 0, nullptr, 0},
-	};
 	pm::log_set_prog(kProg);
 	Options o;
 	pm::MirrorOptions mo;
 	pm::UpstreamOptions up(o.concurrency, 1000);
 	int progress = -1;
 	std::string s3_upload;
-	int c;
-	while ((c = getopt_long(argc, argv, "d:n" PM_UPSTREAM_SHORTOPTS PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
-		if (pm::common_option(c, kProg, kUsage)) continue;
-		if (mo.option(c, kProg, optarg) || up.option(c, kProg, optarg)) continue;
+	pm::parse_options(kProg, kCommandLine, argc, argv, [&](int c) {
+		if (mo.option(c, kProg, optarg) || up.option(c, kProg, optarg)) return;
 		switch (c) {
-		case kCompare:
+		case kOptCompareMethod:
 			if (!strcmp(optarg, "stat"))
 				o.compare = pm::CompareMethod::Stat;
 			else if (!strcmp(optarg, "hash"))
@@ -1173,21 +1107,19 @@ int main(int argc, char **argv)
 				pm::usage_error(kProg, "--compare-method wants stat or hash, not '%s'", optarg);
 			}
 			break;
-		case kMirror: o.download_mirror = optarg; break;
-		case kNoFallback: o.mirror_fallback = false; break;
-		case kNoMetadata: o.metadata = false; break;
-		case kProgress: progress = 1; break;
-		case kNoProgress: progress = 0; break;
+		case kOptDownloadMirror: o.download_mirror = optarg; break;
+		case kOptDownloadMirrorNoFallback: o.mirror_fallback = false; break;
+		case kOptNoMetadata: o.metadata = false; break;
+		case kOptProgress: progress = 1; break;
+		case kOptNoProgress: progress = 0; break;
 		case 'n': o.dry_run = true; break;
-		case kS3Upload:
+		case kOptS3Upload:
 			if (strcmp(optarg, "stream") != 0 && strcmp(optarg, "scratch") != 0)
 				pm::usage_error(kProg, "--s3-upload wants stream or scratch, not '%s'", optarg);
 			s3_upload = optarg;
 			break;
-		default: fprintf(stderr, "Try '%s --help' for more information.\n", kProg); return pm::kExitUsage;
 		}
-	}
-	pm::no_operands(kProg, argc, argv);
+	});
 	o.s3 = pm::s3_store_from_options(kProg, mo);
 	o.dir = mo.dir;
 	o.fsync = mo.fsync;

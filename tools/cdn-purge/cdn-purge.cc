@@ -15,6 +15,7 @@
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
+#include "options.h"
 #include "record.h"
 #include "record_loop.h"
 #include "url.h"
@@ -22,31 +23,9 @@
 
 using namespace pm;
 
-static const char usage[] =
-    "usage: cdn-purge [-u URL] [--allow-non-https] [-j N] [--rate N] [--no-purge] [-v|-q]\n"
-    "\n"
-    "Reads stale records (from serial-check) on stdin, sends PURGE for each\n"
-    "project's JSON API URL and simple page URLs, and writes a project record\n"
-    "per input for another pkg-resolve round (round + 1). When upstream refuses\n"
-    "PURGE (HTTP 401/403, as PyPI does), or a PURGE fails, the record carries\n"
-    "\"cache_bust\":true so pkg-resolve asks with a unique query string.\n"
-    "\n"
-    "  -u, --upstream URL     upstream index (default $PYPI_MIRROR_UPSTREAM or\n"
-    "                         https://pypi.org)\n"
-    "      --allow-non-https  accept an http:// upstream\n"
-    "  -j, --concurrency N    PURGE requests in flight at once (default 4)\n"
-    "      --rate N           at most N PURGE requests per second (default 10;\n"
-    "                         0: no limit)\n"
-    "      --no-purge         send no PURGE; mark every record for cache busting\n"
-    PM_HTTP_USAGE
-    "  -v, --verbose          more log output; -q, --quiet less\n"
-    "  -h, --help             this help;  -V, --version  the version\n";
-
 namespace {
 
-struct Item {
-	rapidjson::Document rec;
-	std::string name, display;
+struct Item : HeldRecord {
 	std::vector<std::string> urls;
 	size_t next = 0;       // index of the next URL to send
 	int outstanding = 0;   // PURGEs sent and not yet answered
@@ -59,26 +38,17 @@ struct Item {
 
 int main(int argc, char **argv)
 {
-	enum { kRate = 1000, kNoPurge };
-	static const option longopts[] = {PM_UPSTREAM_LONGOPTS,
-	                                  {"rate", required_argument, nullptr, kRate},
-	                                  {"no-purge", no_argument, nullptr, kNoPurge},
-	                                  PM_COMMON_LONGOPTS,
-	                                  {nullptr, 0, nullptr, 0}};
 	UpstreamOptions up(4, 100);
 	bool no_purge = false;
 	long long rate = 10;
 	log_set_prog("cdn-purge");
-	int c;
-	while ((c = getopt_long(argc, argv, PM_UPSTREAM_SHORTOPTS PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
-		if (common_option(c, "cdn-purge", usage)) continue;
-		if (up.option(c, "cdn-purge", optarg)) continue;
+	parse_options("cdn-purge", kCommandLine, argc, argv, [&](int c) {
+		if (up.option(c, "cdn-purge", optarg)) return;
 		switch (c) {
-		case kRate: rate = parse_count("cdn-purge", "--rate", optarg, 0, 10000); break;
-		case kNoPurge: no_purge = true; break;
+		case kOptRate: rate = parse_count("cdn-purge", "--rate", optarg, 0, 10000); break;
+		case kOptNoPurge: no_purge = true; break;
 		}
-	}
-	no_operands("cdn-purge", argc, argv);
+	});
 	const std::string upstream = up.resolve("cdn-purge");
 	const std::string origin = url_origin(upstream);
 
@@ -172,9 +142,7 @@ int main(int argc, char **argv)
 		if (!loop.next()) return false;
 		const ProjectRecord &r = loop.record();
 		auto it = std::make_shared<Item>();
-		it->rec.Swap(loop.doc());
-		it->name = r.name;
-		it->display = r.display_name;
+		loop.take(*it);
 		if (!no_purge) {
 			// Only URLs of our upstream: a record must not aim PURGE elsewhere.
 			std::string json_url = get_string(it->rec, "json_url");

@@ -30,6 +30,7 @@
 #include "fsutil.h"
 #include "http.h"
 #include "index_root.h"
+#include "options.h"
 #include "root_reader.h"
 #include "layout.h"
 #include "mirror_store.h"
@@ -42,46 +43,6 @@
 namespace {
 
 const char *const kProg = "changelog-fetch";
-
-const char *const kUsage =
-    "usage: changelog-fetch [OPTIONS] (-s N | -d DIR)\n"
-    "       changelog-fetch [OPTIONS] --last-serial\n"
-    "Ask upstream which projects changed since a serial and print one project\n"
-    "record per changed project (sorted by name), then one target record.\n"
-    "\n"
-    "  -u, --upstream URL     upstream index (default https://pypi.org, or\n"
-    "                         $PYPI_MIRROR_UPSTREAM)\n"
-    "      --allow-non-https  permit an http:// upstream (tests, local proxies)\n"
-    "  -s, --since N          list changes after serial N (0: every project)\n"
-    "  -d, --directory DIR    mirror root: the serial comes from DIR/status\n"
-    "                         (unless -s is given), and mirrored projects no\n"
-    "                         longer upstream are listed so they get removed\n"
-    "                         (or s3://BUCKET/PREFIX: the mirror in an S3 store;\n"
-    "                         the state objects under it)\n"
-    "      --config FILE      the [s3] section of FILE for an s3:// -d (default:\n"
-    "                         $PYPI_MIRROR_CONFIG); AWS_* from the environment\n"
-    "      --source SRC       simple (default): diff the PEP 691 JSON root's\n"
-    "                         _last-serial values (a root without them, or a\n"
-    "                         PEP 503 HTML one: conditional requests per\n"
-    "                         project); xmlrpc: the deprecated\n"
-    "                         changelog_since_serial XML-RPC method\n"
-    "      --last-serial      print upstream's current serial (\"none\" for an\n"
-    "                         upstream without serials) and exit\n"
-    "  -j, --concurrency N    conditional requests at once for a root without\n"
-    "                         serials (default 10)\n"
-    PM_HTTP_USAGE
-    "  -v, --verbose          more log output (repeat for more)\n"
-    "  -q, --quiet            less log output\n"
-    "  -h, --help             show this help and exit\n"
-    "  -V, --version          show the version and exit\n"
-    "\n"
-    "Output: {\"type\":\"project\",\"name\":N,\"display_name\":D,\"serial\":S} per\n"
-    "project, then {\"type\":\"target\",\"serial\":T,\"since\":S,\"projects\":N,\n"
-    "\"source\":\"simple|xmlrpc\"}. Nothing is printed unless the whole answer\n"
-    "was read.\n"
-    "Exit status: 0 done, 2 usage or configuration error, 3 upstream\n"
-    "unreachable, unreadable or answered with a fault.\n"
-    "See changelog-fetch(1) and pypi-mirror-records(7).\n";
 
 constexpr const char *kSimpleJson = "application/vnd.pypi.simple.v1+json";
 // The Accept header for the root and project pages: PEP 691 JSON first, a
@@ -787,26 +748,13 @@ void emit(Run &run, long long target, const char *source)
 
 int main(int argc, char **argv)
 {
-	enum { kOptSource = 256, kOptLastSerial };
-	static const struct option longopts[] = {
-	    {"since", required_argument, nullptr, 's'},
-	    PM_DIRECTORY_LONGOPT,
-	    PM_CONFIG_LONGOPT,
-	    {"source", required_argument, nullptr, kOptSource},
-	    {"last-serial", no_argument, nullptr, kOptLastSerial},
-	    PM_UPSTREAM_LONGOPTS,
-	    PM_COMMON_LONGOPTS,
-	    {nullptr, 0, nullptr, 0},
-	};
 	bool last_serial = false, have_since = false;
 	long long since = 0;
 	std::string source = "simple";
 	pm::MirrorOptions mo;
 	pm::UpstreamOptions up(10, 1000);
-	int c;
-	while ((c = getopt_long(argc, argv, "s:d:" PM_UPSTREAM_SHORTOPTS PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
-		if (pm::common_option(c, kProg, kUsage)) continue;
-		if (mo.option(c, kProg, optarg) || up.option(c, kProg, optarg)) continue;
+	pm::parse_options(kProg, kCommandLine, argc, argv, [&](int c) {
+		if (mo.option(c, kProg, optarg) || up.option(c, kProg, optarg)) return;
 		switch (c) {
 		case 's':
 			since = pm::parse_count(kProg, "--since", optarg);
@@ -819,12 +767,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		case kOptLastSerial: last_serial = true; break;
-		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", kProg);
-			return pm::kExitUsage;
 		}
-	}
-	pm::no_operands(kProg, argc, argv);
+	});
 	const std::string &dir = mo.dir;
 	const int concurrency = up.concurrency;
 	std::string upstream = up.resolve(kProg);

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
+#include "options.h"
 #include "record.h"
 #include "record_loop.h"
 #include "s3_store.h"
@@ -40,55 +41,6 @@
 namespace {
 
 const char *kProg = "index-write";
-
-const char *kUsage = R"(usage: index-write -d DIR [OPTION]... < records
-Write the Simple API pages of a PyPI mirror from resolved project records.
-
-For each project record (from artifact-get), checks that every file it lists
-is in DIR/web/packages/, writes DIR/web/simple/NAME/index.html, index.v1_html
-(PEP 503 HTML) and index.v1_json (PEP 691 JSON), then deletes the files the
-project's previous page listed and upstream no longer does. A removal record
-deletes the project's pages and files. At the end the root index
-DIR/web/simple/index.{html,v1_html,v1_json} is updated. Writes one synced
-record per project, passes error records through, writes target records last.
-
-Options:
-  -d, --directory DIR     the mirror (holding web/); required
-                          (or s3://BUCKET/PREFIX: the mirror in an S3 store)
-      --config FILE       the [s3] section of FILE (pypi-mirror.conf); without
-                          -d, also its [mirror] directory = /BUCKET/PREFIX
-      --root-uri URI      link files as URI/packages/... instead of the
-                          relative ../../packages/...
-      --no-release-files  an index-only mirror: files stay upstream (links
-                          go to --root-uri), so none is checked or deleted
-      --json              also publish the spooled JSON API document of each
-                          project as DIR/web/json/NAME and DIR/web/pypi/NAME/json
-      --local-dir DIR     the run's local scratch space (pypi-mirror's
-                          local-dir): spooled documents under it, as under
-                          the mirror directory, are consumed once published
-      --simple-format FMT which project pages to write: html (index.html,
-                          index.v1_html), json (index.v1_json) or all (default)
-      --max-deletions N   delete at most N files in this run (default 10000,
-                          0 for no limit); a project that would pass the limit
-                          is left as it was and reported as an error
-      --fsync             fsync every page before renaming it into place
-  -j, --concurrency N     s3: projects in flight at once (default 8; their
-                          requests share one connection pool of 2N); a
-                          filesystem mirror is written one project at a time
-      --serial N          the serial the run reaches: the root index's
-                          meta._last-serial (default: highest project serial)
-      --no-root           do not touch the root index
-      --rebuild-root      rebuild the root index by listing DIR/web/simple/*/
-  -h, --help              show this help and exit
-  -V, --version           show the version and exit
-  -v, --verbose           log more (repeatable)
-  -q, --quiet             log less (repeatable)
-
-Environment, for s3://: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY.
-Exit status: 0 success, 1 some projects failed (error records written),
-2 usage error, 3 fatal (DIR unusable).
-)";
 
 struct Options {
 	std::string dir, root_uri;
@@ -1445,35 +1397,15 @@ int main(int argc, char **argv)
 	pm::log_set_prog(kProg);
 	Run run;
 	Options &o = run.o;
-	enum { kRootUri = 256, kJson, kFormat, kMaxDel, kSerial, kNoRoot, kRebuild, kNoReleaseFiles, kLocalDir };
-	static const struct option longopts[] = {
-	    PM_DIRECTORY_LONGOPT,
-	    PM_CONFIG_LONGOPT,
-	    {"root-uri", required_argument, nullptr, kRootUri},
-	    {"no-release-files", no_argument, nullptr, kNoReleaseFiles},
-	    {"json", no_argument, nullptr, kJson},
-	    {"local-dir", required_argument, nullptr, kLocalDir},
-	    {"simple-format", required_argument, nullptr, kFormat},
-	    {"max-deletions", required_argument, nullptr, kMaxDel},
-	    PM_FSYNC_LONGOPT,
-	    {"concurrency", required_argument, nullptr, 'j'},
-	    {"serial", required_argument, nullptr, kSerial},
-	    {"no-root", no_argument, nullptr, kNoRoot},
-	    {"rebuild-root", no_argument, nullptr, kRebuild},
-	    PM_COMMON_LONGOPTS,
-	    {nullptr, 0, nullptr, 0},
-	};
 	pm::MirrorOptions mo;
-	int c;
-	while ((c = getopt_long(argc, argv, "d:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
-		if (pm::common_option(c, kProg, kUsage)) continue;
-		if (mo.option(c, kProg, optarg)) continue;
+	pm::parse_options(kProg, kCommandLine, argc, argv, [&](int c) {
+		if (mo.option(c, kProg, optarg)) return;
 		switch (c) {
-		case kRootUri: o.root_uri = optarg; break;
-		case kNoReleaseFiles: o.release_files = false; break;
-		case kJson: o.json = true; break;
-		case kLocalDir: o.local = optarg; break;
-		case kFormat:
+		case kOptRootUri: o.root_uri = optarg; break;
+		case kOptNoReleaseFiles: o.release_files = false; break;
+		case kOptJson: o.json = true; break;
+		case kOptLocalDir: o.local = optarg; break;
+		case kOptSimpleFormat:
 			if (!strcasecmp(optarg, "all")) {
 				o.html_pages = o.json_pages = true;
 			} else if (!strcasecmp(optarg, "html")) {
@@ -1486,15 +1418,13 @@ int main(int argc, char **argv)
 				pm::usage_error(kProg, "--simple-format wants html, json or all, not '%s'", optarg);
 			}
 			break;
-		case kMaxDel: o.max_deletions = pm::parse_count(kProg, "--max-deletions", optarg); break;
+		case kOptMaxDeletions: o.max_deletions = pm::parse_count(kProg, "--max-deletions", optarg); break;
 		case 'j': o.jobs = static_cast<int>(pm::parse_count(kProg, "--concurrency", optarg, 1, 256)); break;
-		case kSerial: o.serial = pm::parse_count(kProg, "--serial", optarg); break;
-		case kNoRoot: o.no_root = true; break;
-		case kRebuild: o.rebuild_root = true; break;
-		default: return pm::kExitUsage;
+		case kOptSerial: o.serial = pm::parse_count(kProg, "--serial", optarg); break;
+		case kOptNoRoot: o.no_root = true; break;
+		case kOptRebuildRoot: o.rebuild_root = true; break;
 		}
-	}
-	pm::no_operands(kProg, argc, argv);
+	});
 	o.s3 = pm::s3_store_from_options(kProg, mo);
 	o.dir = mo.dir;
 	o.sync = mo.fsync;

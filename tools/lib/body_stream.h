@@ -11,19 +11,18 @@
 #include <string>
 
 #include "http.h"
+#include "nocopy.h"
 
 namespace pm {
 
 // RapidJSON's input stream concept (Peek, Take, Tell; the Put* members only
 // exist for in-situ parsing, which this is not). '\0' ends the input: at the
 // real end, on a read error, on a limit, or after a restart.
-class InStream {
+class InStream : NoCopy { // cur_ may point into buf_'s own storage
 public:
 	typedef char Ch;
 	InStream() = default;
 	virtual ~InStream() = default;
-	InStream(const InStream &) = delete; // cur_ may point into buf_'s own storage
-	InStream &operator=(const InStream &) = delete;
 	Ch Peek()
 	{
 		if (cur_ < end_) return *cur_;
@@ -90,8 +89,6 @@ class FileStream : public InStream {
 public:
 	FileStream() = default;
 	~FileStream() override;
-	FileStream(const FileStream &) = delete;
-	FileStream &operator=(const FileStream &) = delete;
 	// Opens path (flags added to O_RDONLY | O_CLOEXEC, e.g. O_NOFOLLOW);
 	// false with errno set.
 	bool open(const std::string &path, int flags = 0);

@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -20,9 +21,30 @@ void usage_error(const char *prog, const char *fmt, ...)
 	exit(kExitUsage);
 }
 
-void no_operands(const char *prog, int argc, char **argv)
+void parse_options(const char *prog, const CommandLine &cl, int argc, char **argv,
+                   const std::function<void(int c)> &handle)
 {
-	if (optind < argc) usage_error(prog, "unexpected argument '%s'", argv[optind]);
+	std::string shortopts;
+	for (const option *o = cl.longopts; o->name; o++) {
+		if (o->flag || o->val <= 0 || o->val > 127 || !isalnum(o->val)) continue;
+		shortopts += static_cast<char>(o->val);
+		if (o->has_arg == required_argument) shortopts += ':';
+		if (o->has_arg == optional_argument) shortopts += "::";
+	}
+	int c;
+	while ((c = getopt_long(argc, argv, shortopts.c_str(), cl.longopts, nullptr)) != -1) {
+		switch (c) {
+		case 'h': fputs(cl.usage, stdout); exit(kExitOk);
+		case 'V': printf("%s (pypi-mirror) %s\n", prog, PM_VERSION); exit(kExitOk);
+		case 'v': log_adjust(-1); break;
+		case 'q': log_adjust(+1); break;
+		case '?':
+			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+			exit(kExitUsage);
+		default: handle(c);
+		}
+	}
+	if (!cl.operands && optind < argc) usage_error(prog, "unexpected argument '%s'", argv[optind]);
 }
 
 long long parse_count(const char *prog, const char *opt, const char *arg, long long min, long long max)

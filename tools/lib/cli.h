@@ -20,6 +20,7 @@
 #pragma once
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <getopt.h>
 #include <string>
 
@@ -34,41 +35,38 @@ enum Exit {
 	kExitFatal = 3,      // nothing could be done (upstream unreachable, disk)
 };
 
-// Handles the common options inside a getopt_long loop; returns true if c was one of them.
-// usage: the tool's full --help text.
-inline bool common_option(int c, const char *prog, const char *usage)
-{
-	switch (c) {
-	case 'h':
-		fputs(usage, stdout);
-		exit(kExitOk);
-	case 'V':
-		printf("%s (pypi-mirror) %s\n", prog, PM_VERSION);
-		exit(kExitOk);
-	case 'v':
-		log_adjust(-1);
-		return true;
-	case 'q':
-		log_adjust(+1);
-		return true;
-	case '?':
-		fprintf(stderr, "Try '%s --help' for more information.\n", prog);
-		exit(kExitUsage);
-	default:
-		return false;
-	}
-}
-
+// -h/--help, -V/--version, -v/--verbose, -q/--quiet: every tool takes them
+// (optgen.awk ends each table with them) and parse_options handles them.
 #define PM_COMMON_LONGOPTS                                                                                           \
 	{"help", no_argument, nullptr, 'h'}, {"version", no_argument, nullptr, 'V'},                                   \
 	    {"verbose", no_argument, nullptr, 'v'}, {                                                                  \
 		"quiet", no_argument, nullptr, 'q'                                                                         \
 	}
-#define PM_COMMON_SHORTOPTS "hVvq"
+
+// A tool's command line, as its one declaration (tools/NAME/options) has it:
+// tools/lib/optgen.awk makes build/gen/NAME/options.h of that file, whose
+// kCommandLine the tool passes to parse_options.
+struct CommandLine {
+	// The getopt_long table, ending in an entry of zeros. An option whose
+	// value is a letter has that letter as its short form: the short option
+	// string is made of the table, so a letter has one owner.
+	const option *longopts;
+	const char *usage; // the --help text
+	bool operands;     // the tool takes operands (else one is a usage error)
+};
+
+// Parses the command line: the common options here (-h prints usage and
+// exits 0, -V the version; an unknown option or a missing argument is a
+// usage error), every other option, in order, to handle(c), c being
+// getopt_long's answer (its letter or its constant; its argument is in
+// optarg). Then an operand is a usage error unless the tool takes operands
+// (they start at optind).
+void parse_options(const char *prog, const CommandLine &cl, int argc, char **argv,
+                   const std::function<void(int c)> &handle);
 
 // Options several tools take with one meaning, each parsed and checked in
-// one place: a tool lists those it takes in its option table and passes
-// getopt's answer to the group's option() before its own switch.
+// one place: a tool lists those it takes in its options file and passes
+// parse_options' answer to the group's option() before its own switch.
 enum { kOptConfig = 0x1100, kOptFsync, kOptNow };
 
 // Where the mirror is and how it is written: -d/--directory DIR (a
@@ -101,9 +99,6 @@ bool now_option(int c, const char *prog, const char *arg, long long &now);
 // A usage error, in the one style of every tool: "PROG: MESSAGE" and a
 // pointer to --help on standard error, then exit status 2.
 [[noreturn]] void usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-// Every tool takes options only (records come on standard input): an
-// operand is a usage error.
-void no_operands(const char *prog, int argc, char **argv);
 
 // Parses a non-negative integer option or exits with a usage error naming it.
 long long parse_count(const char *prog, const char *opt, const char *arg, long long min = 0, long long max = 1LL << 60);

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "nocopy.h"
+
 namespace pm {
 
 // The order of mirror paths and of "key\tpayload" records: byte order, except
@@ -21,14 +23,12 @@ namespace pm {
 bool path_less(std::string_view a, std::string_view b);
 int path_compare(std::string_view a, std::string_view b);
 
-class ExternalSorter {
+class ExternalSorter : NoCopy {
 public:
 	// Run files go to dir (named NAME.run.N), the buffer holds up to
 	// mem_bytes of records before it is spilled.
 	ExternalSorter(std::string dir, std::string name, size_t mem_bytes = 16u << 20);
 	~ExternalSorter(); // removes its run files
-	ExternalSorter(const ExternalSorter &) = delete;
-	ExternalSorter &operator=(const ExternalSorter &) = delete;
 
 	bool add(std::string_view rec);
 	// Ends input; after it next() returns the records in path_less order.

@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "nocopy.h"
+
 namespace pm {
 
 // Creates dir and its parents (mode 0755). Returns false and sets errno.
@@ -19,12 +21,10 @@ bool mkdir_p(const std::string &dir);
 // system call (the kernel resolves a path one component at a time). Functions
 // taking one still take full paths: those under the directory are resolved
 // from it, any other as usual, and messages name the full path.
-class DirHandle {
+class DirHandle : NoCopy {
 public:
 	DirHandle() = default;
 	~DirHandle();
-	DirHandle(const DirHandle &) = delete;
-	DirHandle &operator=(const DirHandle &) = delete;
 	bool open(const std::string &path); // false (errno set) if it cannot be opened
 	// The fd to resolve path from (AT_FDCWD when path is not under this
 	// directory, or none is open), and path relative to it.
@@ -38,12 +38,10 @@ private:
 	std::string path_;
 };
 
-class AtomicFile {
+class AtomicFile : NoCopy {
 public:
 	AtomicFile() = default;
 	~AtomicFile(); // an uncommitted file is removed
-	AtomicFile(const AtomicFile &) = delete;
-	AtomicFile &operator=(const AtomicFile &) = delete;
 
 	// Opens a hidden temporary next to target (creating the directory if
 	// it is missing). base: see DirHandle.

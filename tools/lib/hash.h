@@ -3,15 +3,15 @@
 #pragma once
 #include <string>
 
+#include "nocopy.h"
+
 namespace pm {
 
-class Digest {
+class Digest : NoCopy {
 public:
 	// algorithm: an OpenSSL name such as "SHA256", "MD5", "BLAKE2B-512".
 	explicit Digest(const char *algorithm = "SHA256");
 	~Digest();
-	Digest(const Digest &) = delete;
-	Digest &operator=(const Digest &) = delete;
 	void update(const void *data, size_t n);
 	void reset();
 	// Lower-case hex of the digest; the object may be reset() and reused.

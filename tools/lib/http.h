@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "nocopy.h"
+
 namespace pm {
 
 // libcurl's global set-up, once per process: whatever calls libcurl first.
@@ -139,12 +141,10 @@ struct Request {
 	std::string what;
 };
 
-class Http {
+class Http : NoCopy {
 public:
 	explicit Http(HttpOptions o = http_options_from_env());
 	~Http();
-	Http(const Http &) = delete;
-	Http &operator=(const Http &) = delete;
 	// Blocking, with retries and redirects.
 	Response fetch(Request req);
 

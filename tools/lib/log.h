@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdarg>
 
+#include "nocopy.h"
+
 namespace pm {
 
 enum class Level { Debug = 0, Info = 1, Warning = 2, Error = 3 };
@@ -35,11 +37,9 @@ const char *log_prog();
 void log_hold();
 void log_release();
 void log_flush();
-struct LogHold {
+struct LogHold : NoCopy {
 	LogHold() { log_hold(); }
 	~LogHold() { log_release(); }
-	LogHold(const LogHold &) = delete;
-	LogHold &operator=(const LogHold &) = delete;
 };
 
 void logf(Level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -21,11 +21,20 @@
 #include <rapidjson/document.h>
 
 #include "ndjson.h"
+#include "nocopy.h"
 #include "record.h"
 
 namespace pm {
 
-class RecordLoop {
+// A record a tool keeps past the next read, while its transfers are in
+// flight (cdn-purge, pkg-resolve): its document and the names it is
+// logged and written back under. RecordLoop::take fills it.
+struct HeldRecord {
+	rapidjson::Document rec;
+	std::string name, display;
+};
+
+class RecordLoop : NoCopy {
 public:
 	// prog names the tool in error records and log lines; acts_on lists the
 	// record types the tool handles (every other type passes through).
@@ -37,8 +46,6 @@ public:
 	// copy of its output is full); each failure is logged and exits 1.
 	enum class OutputFailure { Stop, Continue };
 	void on_output_failure(OutputFailure f) { output_failure_ = f; }
-	RecordLoop(const RecordLoop &) = delete;
-	RecordLoop &operator=(const RecordLoop &) = delete;
 
 	// Reads up to the next record the tool acts on, routing every other line
 	// as above. False at the end of input or once the output is closed.
@@ -56,6 +63,14 @@ public:
 	int finish(const char *summary_fmt, ...) __attribute__((format(printf, 2, 3)));
 
 	rapidjson::Document &doc() { return doc_; }
+	// Takes the record just read into h: its document is swapped out (the
+	// next read starts a fresh one), its names copied.
+	void take(HeldRecord &h)
+	{
+		h.rec.Swap(doc_);
+		h.name = rec_.name;
+		h.display = rec_.display_name;
+	}
 	ProjectRecord &record() { return rec_; }
 	const std::string &line() const { return in_.line(); }
 	size_t line_number() const { return in_.line_number(); }

@@ -46,7 +46,6 @@ enum { kOptAllowNonHttps = 0x1200, kOptAllowHost };
 #define PM_UPSTREAM_LONGOPTS                                                                                         \
 	{"upstream", required_argument, nullptr, 'u'}, {"allow-non-https", no_argument, nullptr, pm::kOptAllowNonHttps}, \
 	    {"concurrency", required_argument, nullptr, 'j'}, PM_HTTP_LONGOPTS
-#define PM_UPSTREAM_SHORTOPTS "u:j:"
 #define PM_ALLOW_HOST_LONGOPT {"allow-host", required_argument, nullptr, pm::kOptAllowHost}
 struct UpstreamOptions {
 	const char *upstream = nullptr;       // -u as given

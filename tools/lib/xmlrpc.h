@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "nocopy.h"
+
 namespace pm::xmlrpc {
 
 enum class Type { Nil, Int, Bool, Double, String, Base64, DateTime, Array, Struct };
@@ -57,12 +59,10 @@ struct Limits {
 	size_t max_value_bytes = 64u << 20; // bytes held for one value being built
 };
 
-class ResponseParser {
+class ResponseParser : NoCopy {
 public:
 	explicit ResponseParser(Limits limits = Limits());
 	~ResponseParser();
-	ResponseParser(const ResponseParser &) = delete;
-	ResponseParser &operator=(const ResponseParser &) = delete;
 
 	// When set, each element of a top-level array result is passed here as
 	// soon as it is complete and then dropped (result() keeps an empty

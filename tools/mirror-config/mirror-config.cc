@@ -20,6 +20,7 @@
 #include "layout.h"
 #include "log.h"
 #include "names.h"
+#include "options.h"
 #include "s3.h"
 #include "target_env.h"
 #include "text.h"
@@ -30,24 +31,6 @@ using pm::trim_copy;
 namespace {
 
 const char *kProg = "mirror-config";
-
-const char *kUsage =
-    "usage: mirror-config [-c CONFIG] [-v|-q]\n"
-    "Read a pypi-mirror configuration file (bandersnatch-compatible INI) and\n"
-    "print it as shell assignments (PM_DIRECTORY='/srv/pypi' ...) for\n"
-    "pypi-mirror(1) to eval. Defaults are filled in, values are validated, and\n"
-    "unknown keys and sections are reported on standard error.\n"
-    "\n"
-    "Options:\n"
-    "  -c, --config FILE  configuration file (default: $PYPI_MIRROR_CONFIG,\n"
-    "                     else /etc/pypi-mirror.conf)\n"
-    "  -v, --verbose      also report bandersnatch keys that are ignored\n"
-    "  -q, --quiet        only report errors\n"
-    "  -h, --help         show this help\n"
-    "  -V, --version      show the version\n"
-    "\n"
-    "Exit status: 0 valid; 2 unreadable file, syntax error or invalid value.\n"
-    "See mirror-config(1) and pypi-mirror.conf(5).\n";
 
 struct Value {
 	std::string key;  // as spelled in the file (for messages)
@@ -447,17 +430,12 @@ struct Out {
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"config", required_argument, nullptr, 'c'}, PM_COMMON_LONGOPTS,
-	                                         {nullptr, 0, nullptr, 0}};
 	std::string file;
 	if (const char *e = getenv("PYPI_MIRROR_CONFIG"); e && *e) file = e;
 	if (file.empty()) file = "/etc/pypi-mirror.conf";
-	int c;
-	while ((c = getopt_long(argc, argv, "c:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
-		if (pm::common_option(c, kProg, kUsage)) continue;
+	pm::parse_options(kProg, kCommandLine, argc, argv, [&](int c) {
 		if (c == 'c') file = optarg;
-	}
-	pm::no_operands(kProg, argc, argv);
+	});
 
 	Config cfg;
 	cfg.file = file;

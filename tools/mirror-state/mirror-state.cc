@@ -23,68 +23,12 @@
 #include "mirror_store.h"
 #include "names.h"
 #include "ndjson.h"
+#include "options.h"
 #include "run_state.h"
 
 using namespace pm;
 
 static const char kProg[] = "mirror-state";
-
-static const char usage[] =
-    "usage: mirror-state -d DIR [-v|-q] COMMAND [options] [ARG...]\n"
-    "\n"
-    "The run state of the pypi-mirror in DIR. Commands:\n"
-    "  begin [--prepare [--json]] [--filters FP] [--held FILE] [--master URL\n"
-    "        [--max-deletions N]]\n"
-    "        print status=N since=N full=0|1 why=... held=N: where a mirror run\n"
-    "        starts listing changes (a full pass also writes the held projects to FILE);\n"
-    "        --master: log where the run starts (and a full pass, with its deletion cap);\n"
-    "        --prepare: what prepare does, first (one process for both)\n"
-    "  plan [--held FILE]\n"
-    "        changes on stdin -> the run's input on stdout (failed, held and deferred\n"
-    "        projects merged in, target last); exit 1: nothing to sync\n"
-    "  held  the projects the mirror holds, {\"name\":N,\"serial\":S} per line\n"
-    "  sync-input NAME...\n"
-    "        the input records for syncing the named projects\n"
-    "  collect [--sync] {--run | --input F --results F [--dropped F] [--stale-seen F]...\n"
-    "        [--stale-left F] [--purged F]...} [--purge] [--filters FP]\n"
-    "        [--start T] [--metrics FILE] [--fsync] [--shell]\n"
-    "        record what the run achieved: the failed and deferred lists, status,\n"
-    "        the processed serial, last-run file, metrics; print the summary record\n"
-    "        (--shell: as NAME=VALUE lines); --run: the files pypi-mirror(1) keeps in\n"
-    "        the run's work directory\n"
-    "  finish --exit N [--command mirror|sync] [--start T] [--input F | --run]\n"
-    "        [--metrics FILE]\n"
-    "        the last-run file and metrics of a run that recorded nothing\n"
-    "  prepare [--json] [--fsync]\n"
-    "        the run's scratch space (after a run that did not finish, its\n"
-    "        temporaries are swept first), the disk reserve, the generation file\n"
-    "  diff-file PATH [--fsync]\n"
-    "        write the files under DIR/web this run changed, one absolute path a line\n"
-    "  stale-round [--round N] [--max-rounds N] [--backoff SECONDS]\n"
-    "        take up the stale projects of the work directory for round N (0 first):\n"
-    "        print delay=SECONDS (backoff * 2^N); exit 1: none, or rounds used up\n"
-    "  tally FILE...\n"
-    "        print records=N errors=N cache_bust=N projects=N\n"
-    "  status [--json] [--upstream N|none] [--master URL]\n"
-    "        the mirror's state for people (or one JSON object)\n"
-    "  progress [--phase NAME] [--input FILE]\n"
-    "        pass records through, with a progress line on a terminal\n"
-    "  log [--file FILE] [--warnings-only] [--clear]\n"
-    "        the run's log writer: lines on stdin appended to FILE and copied to\n"
-    "        stdout (--warnings-only: not the INFO and DEBUG lines; --clear: first\n"
-    "        erase the terminal's progress line)\n"
-    "\n"
-    "  -d, --dir DIR      the mirror directory (or s3://BUCKET/PREFIX: the state\n"
-    "                     objects of a mirror in an S3 store)\n"
-    "      --config FILE  the [s3] section for an s3:// DIR (default:\n"
-    "                     $PYPI_MIRROR_CONFIG); AWS_* from the environment\n"
-    "      --local-dir D  where the run's scratch space lives (default DIR;\n"
-    "                     required by prepare for an s3:// DIR)\n"
-    "  -v, --verbose      more log output; -q, --quiet less\n"
-    "  -h, --help         this help;  -V, --version  the version\n"
-    "Exit status: 0 done, 1 nothing to sync (plan) or some projects failed\n"
-    "(collect), 2 usage, 3 a state file cannot be read or written.\n"
-    "See mirror-state(1).\n";
 
 namespace {
 
@@ -780,85 +724,45 @@ int cmd_status(const Opts &o)
 int main(int argc, char **argv)
 {
 	log_set_prog(kProg);
-	enum {
-		kFilters = 1000, kHeld, kSync, kInput, kResults, kDropped, kStaleSeen, kStaleLeft, kPurged, kPurge,
-		kStart, kMetrics, kShell, kExit, kCommand, kJson, kUpstream, kMaster, kPhase,
-		kLocal, kMaxDeletions, kRun, kRound, kMaxRounds, kBackoff, kFile, kWarningsOnly, kClear, kPrepare
-	};
-	static const option longopts[] = {{"dir", required_argument, nullptr, 'd'},
-	                                  {"filters", required_argument, nullptr, kFilters},
-	                                  {"held", required_argument, nullptr, kHeld},
-	                                  {"sync", no_argument, nullptr, kSync},
-	                                  {"input", required_argument, nullptr, kInput},
-	                                  {"results", required_argument, nullptr, kResults},
-	                                  {"dropped", required_argument, nullptr, kDropped},
-	                                  {"stale-seen", required_argument, nullptr, kStaleSeen},
-	                                  {"stale-left", required_argument, nullptr, kStaleLeft},
-	                                  {"purged", required_argument, nullptr, kPurged},
-	                                  {"purge", no_argument, nullptr, kPurge},
-	                                  {"start", required_argument, nullptr, kStart},
-	                                  {"metrics", required_argument, nullptr, kMetrics},
-	                                  PM_FSYNC_LONGOPT,
-	                                  {"shell", no_argument, nullptr, kShell},
-	                                  {"exit", required_argument, nullptr, kExit},
-	                                  {"command", required_argument, nullptr, kCommand},
-	                                  {"json", no_argument, nullptr, kJson},
-	                                  {"upstream", required_argument, nullptr, kUpstream},
-	                                  {"master", required_argument, nullptr, kMaster},
-	                                  {"phase", required_argument, nullptr, kPhase},
-	                                  PM_CONFIG_LONGOPT,
-	                                  {"local-dir", required_argument, nullptr, kLocal},
-	                                  {"max-deletions", required_argument, nullptr, kMaxDeletions},
-	                                  {"run", no_argument, nullptr, kRun},
-	                                  {"round", required_argument, nullptr, kRound},
-	                                  {"max-rounds", required_argument, nullptr, kMaxRounds},
-	                                  {"backoff", required_argument, nullptr, kBackoff},
-	                                  {"prepare", no_argument, nullptr, kPrepare},
-	                                  {"file", required_argument, nullptr, kFile},
-	                                  {"warnings-only", no_argument, nullptr, kWarningsOnly},
-	                                  {"clear", no_argument, nullptr, kClear},
-	                                  PM_COMMON_LONGOPTS,
-	                                  {nullptr, 0, nullptr, 0}};
 	Opts o;
-	int c;
 	// Options may come before or after the command (getopt permutes).
-	while ((c = getopt_long(argc, argv, PM_COMMON_SHORTOPTS "d:", longopts, nullptr)) != -1) {
-		if (common_option(c, kProg, usage) || o.option(c, kProg, optarg)) continue;
+	parse_options(kProg, kCommandLine, argc, argv, [&](int c) {
+		if (o.option(c, kProg, optarg)) return;
 		switch (c) {
-		case kFilters: o.filters = optarg; break;
-		case kHeld: o.held = optarg; break;
-		case kSync: o.sync = true; break;
-		case kInput: o.files.input.push_back(optarg); break;
-		case kResults: o.files.results.push_back(optarg); break;
-		case kDropped: o.files.dropped.push_back(optarg); break;
-		case kStaleSeen: o.files.stale_seen.push_back(optarg); break;
-		case kStaleLeft: o.files.stale_left.push_back(optarg); break;
-		case kPurged: o.files.purged.push_back(optarg); break;
-		case kPurge: o.purge = true; break;
-		case kStart: o.start = parse_count(kProg, "--start", optarg); break;
-		case kMetrics: o.metrics = optarg; break;
-		case kShell: o.shell = true; break;
-		case kExit: o.exit_code = parse_count(kProg, "--exit", optarg, 0, 255); break;
-		case kCommand: o.command = optarg; break;
-		case kJson: o.json = true; break;
-		case kUpstream:
+		case kOptFilters: o.filters = optarg; break;
+		case kOptHeld: o.held = optarg; break;
+		case kOptSync: o.sync = true; break;
+		case kOptInput: o.files.input.push_back(optarg); break;
+		case kOptResults: o.files.results.push_back(optarg); break;
+		case kOptDropped: o.files.dropped.push_back(optarg); break;
+		case kOptStaleSeen: o.files.stale_seen.push_back(optarg); break;
+		case kOptStaleLeft: o.files.stale_left.push_back(optarg); break;
+		case kOptPurged: o.files.purged.push_back(optarg); break;
+		case kOptPurge: o.purge = true; break;
+		case kOptStart: o.start = parse_count(kProg, "--start", optarg); break;
+		case kOptMetrics: o.metrics = optarg; break;
+		case kOptShell: o.shell = true; break;
+		case kOptExit: o.exit_code = parse_count(kProg, "--exit", optarg, 0, 255); break;
+		case kOptCommand: o.command = optarg; break;
+		case kOptJson: o.json = true; break;
+		case kOptUpstream:
 			// "none": changelog-fetch --last-serial of an upstream without serials.
 			o.upstream = strcmp(optarg, "none") == 0 ? kNoSerials : parse_count(kProg, "--upstream", optarg);
 			break;
-		case kMaster: o.master = optarg; break;
-		case kPhase: o.phase = optarg; break;
-		case kLocal: o.local = optarg; break;
-		case kMaxDeletions: o.max_deletions = std::to_string(parse_count(kProg, "--max-deletions", optarg)); break;
-		case kRun: o.run = true; break;
-		case kRound: o.round = parse_count(kProg, "--round", optarg); break;
-		case kMaxRounds: o.max_rounds = parse_count(kProg, "--max-rounds", optarg); break;
-		case kBackoff: o.backoff = optarg; break;
-		case kPrepare: o.prepare = true; break;
-		case kFile: o.log_file = optarg; break;
-		case kWarningsOnly: o.warnings_only = true; break;
-		case kClear: o.clear = true; break;
+		case kOptMaster: o.master = optarg; break;
+		case kOptPhase: o.phase = optarg; break;
+		case kOptLocalDir: o.local = optarg; break;
+		case kOptMaxDeletions: o.max_deletions = std::to_string(parse_count(kProg, "--max-deletions", optarg)); break;
+		case kOptRun: o.run = true; break;
+		case kOptRound: o.round = parse_count(kProg, "--round", optarg); break;
+		case kOptMaxRounds: o.max_rounds = parse_count(kProg, "--max-rounds", optarg); break;
+		case kOptBackoff: o.backoff = optarg; break;
+		case kOptPrepare: o.prepare = true; break;
+		case kOptFile: o.log_file = optarg; break;
+		case kOptWarningsOnly: o.warnings_only = true; break;
+		case kOptClear: o.clear = true; break;
 		}
-	}
+	});
 	if (optind >= argc) usage_error("no command given");
 	std::string cmd = argv[optind++];
 	for (int i = optind; i < argc; i++) o.args.push_back(argv[i]);

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
+#include "options.h"
 #include "root_reader.h"
 #include "s3_store.h"
 #include "verify_check.h"
@@ -52,54 +53,6 @@ namespace {
 
 const char *kProg = "mirror-verify";
 
-const char *kUsage = R"(usage: mirror-verify -d DIR|s3://BUCKET/PREFIX [OPTION]... > records
-Check a PyPI mirror against its own pages and report what is wrong.
-
-Reads every project page (DIR/web/simple/NAME/index.v1_json) and checks that
-each file it links is a regular file of the promised size under
-DIR/web/packages/ (with --hash, of the promised sha256), that every announced
-.metadata companion is there (and, with --hash, matches), that the root index
-lists exactly the projects that have pages with their serials, that the JSON
-API copies agree with the pages, that nothing under web/packages is linked by
-no page (strays) or left by a killed writer (temporaries), and that
-DIR/status is not ahead of the pages. Writes a problem record per finding,
-then a project record per damaged project (feed them to pkg-resolve |
-artifact-get | index-write to repair it), then one verified record.
-
-Options:
-  -d, --directory DIR    the mirror (holding web/ and status); required
-                         (or s3://BUCKET/PREFIX: the mirror in an S3 store,
-                         listed per hash prefix; sha256 from each object's
-                         metadata by HEAD)
-      --config FILE      the [s3] section of FILE (pypi-mirror.conf); without
-                         -d, also its [mirror] directory = /BUCKET/PREFIX
-      --hash             also check every file's sha256 (reads every byte)
-  -j, --jobs N           hash prefixes (packages/xx) checked at once
-                         (default 4)
-      --json             the mirror keeps JSON API copies (json = true): a
-                         missing copy is a problem too
-      --gc               remove strays and temporaries of dead writers under
-                         web/packages (symbolic links are removed, never
-                         followed)
-      --max-deletions N  remove at most N files (default 10000, 0: no limit)
-      --gc-list FILE     write the paths removed to FILE
-      --tmp DIR          work directory: sort runs and the checkpoint
-                         (default DIR/.pypi-mirror.verify-checkpoint; for
-                         s3://, under ${TMPDIR:-/var/tmp}/pypi-mirror-verify/)
-      --restart          discard a checkpoint instead of resuming from it
-  -h, --help             show this help and exit
-  -V, --version          show the version and exit
-  -v, --verbose          log more (repeatable)
-  -q, --quiet            log less (repeatable)
-
-Environment, for s3://: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY (or the [s3] section of --config).
-Run it under the mirror's lock (the wrapper does) so no sync changes the
-tree while it is read.
-Exit status: 0 nothing wrong (or all of it removed by --gc), 1 something
-could not be read (and nothing was found wrong), 2 usage error, 3 fatal
-(DIR or the work directory unusable), 6 damage found and left.
-)";
 
 constexpr int kExitDamage = 6;
 
@@ -1823,40 +1776,21 @@ int Verify::run()
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN); // a closed stdout is an error we report
-	enum { kHash = 256, kJson, kGc, kMaxDel, kGcList, kTmp, kRestart };
-	static const struct option longopts[] = {
-	    PM_DIRECTORY_LONGOPT,
-	    PM_CONFIG_LONGOPT,
-	    {"jobs", required_argument, nullptr, 'j'},
-	    {"hash", no_argument, nullptr, kHash},
-	    {"json", no_argument, nullptr, kJson},
-	    {"gc", no_argument, nullptr, kGc},
-	    {"max-deletions", required_argument, nullptr, kMaxDel},
-	    {"gc-list", required_argument, nullptr, kGcList},
-	    {"tmp", required_argument, nullptr, kTmp},
-	    {"restart", no_argument, nullptr, kRestart},
-	    PM_COMMON_LONGOPTS,
-	    {nullptr, 0, nullptr, 0},
-	};
 	Options o;
 	pm::MirrorOptions mo;
-	int c;
-	while ((c = getopt_long(argc, argv, "d:j:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
-		if (pm::common_option(c, kProg, kUsage)) continue;
-		if (mo.option(c, kProg, optarg)) continue;
+	pm::parse_options(kProg, kCommandLine, argc, argv, [&](int c) {
+		if (mo.option(c, kProg, optarg)) return;
 		switch (c) {
 		case 'j': o.jobs = static_cast<int>(pm::parse_count(kProg, "--jobs", optarg, 1, 64)); break;
-		case kHash: o.hash = true; break;
-		case kJson: o.json = true; break;
-		case kGc: o.gc = true; break;
-		case kMaxDel: o.max_deletions = pm::parse_count(kProg, "--max-deletions", optarg); break;
-		case kGcList: o.gc_list = optarg; break;
-		case kTmp: o.work = optarg; break;
-		case kRestart: o.restart = true; break;
-		default: return pm::kExitUsage;
+		case kOptHash: o.hash = true; break;
+		case kOptJson: o.json = true; break;
+		case kOptGc: o.gc = true; break;
+		case kOptMaxDeletions: o.max_deletions = pm::parse_count(kProg, "--max-deletions", optarg); break;
+		case kOptGcList: o.gc_list = optarg; break;
+		case kOptTmp: o.work = optarg; break;
+		case kOptRestart: o.restart = true; break;
 		}
-	}
-	pm::no_operands(kProg, argc, argv);
+	});
 	o.s3 = pm::s3_store_from_options(kProg, mo);
 	o.dir = mo.dir;
 	if (!o.gc_list.empty() && !o.gc) {

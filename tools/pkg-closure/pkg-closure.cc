@@ -28,6 +28,7 @@
 #include "mirror_store.h"
 #include "names.h"
 #include "ndjson.h"
+#include "options.h"
 #include "pep440.h"
 #include "pep508.h"
 #include "project_json.h"
@@ -39,50 +40,6 @@
 #include "url_policy.h"
 
 using namespace pm;
-
-static const char usage[] =
-    "usage: pkg-closure [-r FILE]... [-c FILE]... [--pyproject FILE]... [--lock FILE]...\n"
-    "                   [-e ENV]... [--newest N] [--max-projects N] [-u URL]\n"
-    "                   [--allow-non-https] [--allow-host HOST]... [-d DIR [--config FILE]]\n"
-    "                   [-j N] [-v|-q]\n"
-    "\n"
-    "Resolves the closure of the requirements for every target environment and\n"
-    "writes one resolved project record per project in it, with only the files\n"
-    "some environment installs. Resolved project records on standard input (from\n"
-    "pkg-resolve) are used instead of fetching those projects again; records of\n"
-    "projects outside the closure are dropped, other record types pass through.\n"
-    "\n"
-    "  -r, --requirements FILE  a requirements file (\"-\": standard input)\n"
-    "  -c, --constraints FILE   a constraints file\n"
-    "      --pyproject FILE     [project] dependencies and optional-dependencies\n"
-    "      --extra NAME         only this optional-dependencies group (repeatable)\n"
-    "      --lock FILE          a PEP 751 pylock.toml: exactly its files\n"
-    "  -e, --env ENV            a target environment, e.g. cp311-manylinux-x86_64,\n"
-    "                           cp312-win-amd64, cp313-macos-arm64 (repeatable)\n"
-    "      --newest N           per requirement, only the newest N matching\n"
-    "                           versions (default: all that match)\n"
-    "      --max-projects N     stop, writing nothing, if the closure grows past N\n"
-    "                           projects (default 1000)\n"
-    "  -u, --upstream URL       upstream index (default $PYPI_MIRROR_UPSTREAM or\n"
-    "                           https://pypi.org)\n"
-    "      --allow-non-https    accept an http:// upstream and http:// file URLs\n"
-    "      --allow-host HOST    file URLs may also point at HOST (repeatable)\n"
-    "      --cache DIR          keep each version's dependencies in DIR, keyed by\n"
-    "                           the sha256 of its metadata: fetched once, ever\n"
-    "  -d, --directory DIR      the mirror root: a project it holds that the closure\n"
-    "                           no longer needs becomes a removal record (not when\n"
-    "                           a fetch failed: the closure may be incomplete);\n"
-    "                           s3://BUCKET/PREFIX: the mirror in an S3 store\n"
-    "      --config FILE        the [s3] section of FILE for an s3:// -d (default:\n"
-    "                           $PYPI_MIRROR_CONFIG); AWS_* from the environment\n"
-    "      --dropped FILE       append {\"name\",\"reason\"} for every input project\n"
-    "                           not passed on (outside the closure)\n"
-    "      --input-roots        every project record on standard input is a\n"
-    "                           requirement too (any version): its closure is kept\n"
-    "  -j, --concurrency N      transfers at once (default 10)\n"
-    PM_HTTP_USAGE
-    "  -v, --verbose            more log output; -q, --quiet less\n"
-    "  -h, --help               this help;  -V, --version  the version\n";
 
 namespace {
 
@@ -165,24 +122,6 @@ std::vector<std::string> requires_dist_lines(const std::string &meta)
 
 int main(int argc, char **argv)
 {
-	enum { kPyproject = 1000, kExtra, kLock, kNewest, kMaxProjects, kCache, kInputRoots, kDropped };
-	static const option longopts[] = {{"requirements", required_argument, nullptr, 'r'},
-	                                  {"constraints", required_argument, nullptr, 'c'},
-	                                  {"pyproject", required_argument, nullptr, kPyproject},
-	                                  {"extra", required_argument, nullptr, kExtra},
-	                                  {"lock", required_argument, nullptr, kLock},
-	                                  {"env", required_argument, nullptr, 'e'},
-	                                  {"newest", required_argument, nullptr, kNewest},
-	                                  {"max-projects", required_argument, nullptr, kMaxProjects},
-	                                  PM_UPSTREAM_LONGOPTS,
-	                                  PM_ALLOW_HOST_LONGOPT,
-	                                  {"cache", required_argument, nullptr, kCache},
-	                                  {"input-roots", no_argument, nullptr, kInputRoots},
-	                                  PM_DIRECTORY_LONGOPT,
-	                                  {"dropped", required_argument, nullptr, kDropped},
-	                                  PM_CONFIG_LONGOPT,
-	                                  PM_COMMON_LONGOPTS,
-	                                  {nullptr, 0, nullptr, 0}};
 	UpstreamOptions up(10, 1000);
 	MirrorOptions mo;
 	bool stdin_is_requirements = false, input_roots = false;
@@ -191,48 +130,41 @@ int main(int argc, char **argv)
 	std::vector<TargetEnv> envs;
 	std::set<std::string> extras_wanted;
 	std::vector<std::pair<char, std::string>> sources; // 'r' 'c' 'p' 'l'
-	int c;
-	while ((c = getopt_long(argc, argv, "r:c:e:d:" PM_UPSTREAM_SHORTOPTS PM_COMMON_SHORTOPTS, longopts, nullptr)) !=
-	       -1) {
-		if (common_option(c, "pkg-closure", usage)) continue;
-		if (up.option(c, "pkg-closure", optarg) || mo.option(c, "pkg-closure", optarg)) continue;
+	parse_options("pkg-closure", kCommandLine, argc, argv, [&](int c) {
+		if (up.option(c, "pkg-closure", optarg) || mo.option(c, "pkg-closure", optarg)) return;
 		switch (c) {
 		case 'r':
 		case 'c':
 			if (!strcmp(optarg, "-")) stdin_is_requirements = true;
 			sources.push_back({static_cast<char>(c), optarg});
 			break;
-		case kPyproject: sources.push_back({'p', optarg}); break;
-		case kLock: sources.push_back({'l', optarg}); break;
-		case kExtra: extras_wanted.insert(pep440::normalize_name(optarg)); break;
+		case kOptPyproject: sources.push_back({'p', optarg}); break;
+		case kOptLock: sources.push_back({'l', optarg}); break;
+		case kOptExtra: extras_wanted.insert(pep440::normalize_name(optarg)); break;
 		case 'e': {
 			TargetEnv e;
 			std::string err;
 			if (!parse_target_env(optarg, e, err)) {
 				fprintf(stderr, "pkg-closure: %s\n", err.c_str());
-				return kExitUsage;
+				exit(kExitUsage);
 			}
 			envs.push_back(std::move(e));
 			break;
 		}
-		case kNewest: newest = parse_count("pkg-closure", "--newest", optarg, 1); break;
-		case kMaxProjects: max_projects = parse_count("pkg-closure", "--max-projects", optarg, 1); break;
-		case kCache: cache_dir = optarg; break;
-		case kInputRoots: input_roots = true; break;
-		case kDropped: dropped_path = optarg; break;
+		case kOptNewest: newest = parse_count("pkg-closure", "--newest", optarg, 1); break;
+		case kOptMaxProjects: max_projects = parse_count("pkg-closure", "--max-projects", optarg, 1); break;
+		case kOptCache: cache_dir = optarg; break;
+		case kOptInputRoots: input_roots = true; break;
+		case kOptDropped: dropped_path = optarg; break;
 		}
-	}
+	});
 	const std::string &mirror_dir = mo.dir;
-	if (optind < argc) {
-		fprintf(stderr, "pkg-closure: unexpected argument '%s'\n%s", argv[optind], usage);
-		return kExitUsage;
-	}
 	if (input_roots && stdin_is_requirements) {
 		fprintf(stderr, "pkg-closure: --input-roots reads records on standard input: it cannot be a requirements file too\n");
 		return kExitUsage;
 	}
 	if (sources.empty() && !input_roots) {
-		fprintf(stderr, "pkg-closure: no requirement source (-r, --pyproject or --lock)\n%s", usage);
+		fprintf(stderr, "pkg-closure: no requirement source (-r, --pyproject or --lock)\n%s", kUsage);
 		return kExitUsage;
 	}
 	bool has_reqs = false;

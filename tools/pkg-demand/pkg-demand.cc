@@ -31,6 +31,7 @@
 #include "mirror_store.h"
 #include "names.h"
 #include "ndjson.h"
+#include "options.h"
 #include "record.h"
 #include "record_loop.h"
 
@@ -39,50 +40,6 @@ using namespace pm;
 namespace {
 
 const char *kProg = "pkg-demand";
-
-const char kUsage[] =
-    "usage: pkg-demand -d DIR [--log PATH]... [OPTION]... < changes > changes\n"
-    "       pkg-demand -d DIR --learn [--absent-ttl D] < results\n"
-    "\n"
-    "Reads the new lines of the web server's access logs (nginx combined\n"
-    "format, plain or gzip), counts requests per project (/simple/NAME/,\n"
-    "/pypi/NAME/json, /json/NAME, files under /packages/), and filters the\n"
-    "change records on stdin: changes of projects DIR holds or clients asked\n"
-    "for pass, the others are dropped. Projects newly asked for come in as\n"
-    "project records (serial 0), projects not asked for within --expire go out\n"
-    "as removal records, the target record comes last. State (where each log\n"
-    "was left, per-project request times) is kept in DIR/pypi-mirror.demand.\n"
-    "\n"
-    "  -d, --directory DIR    the mirror (holding web/simple/); required\n"
-    "                         (or s3://BUCKET/PREFIX: the mirror in an S3 store;\n"
-    "                         the state is an object under it)\n"
-    "      --config FILE      the [s3] section of FILE for an s3:// -d (default:\n"
-    "                         $PYPI_MIRROR_CONFIG); AWS_* from the environment\n"
-    "      --log PATH         an access log (repeatable); rotated files PATH.1,\n"
-    "                         PATH.1.gz, PATH.2.gz ... are found when PATH rotates\n"
-    "      --min-requests N   requests that make a project worth mirroring\n"
-    "                         (default 1) ...\n"
-    "      --window D         ... within this long (default 7d)\n"
-    "      --expire D         remove a held project not asked for in D\n"
-    "                         (default 30d; 0: never)\n"
-    "      --keep NAME        always mirror NAME, never expire it (repeatable)\n"
-    "      --absent-ttl D     how long a name upstream does not know is left\n"
-    "                         alone (default 1d)\n"
-    "      --max-new N        newly demanded projects per run, most asked first\n"
-    "                         (default 100; 0: no limit)\n"
-    "      --max-tracked N    names remembered at most (default 100000)\n"
-    "      --state FILE       state file, local (default DIR/pypi-mirror.demand)\n"
-    "      --learn            read a run's result records (index-write's output):\n"
-    "                         a removed project becomes absent for --absent-ttl\n"
-    "      --now EPOCH        the time (default: $PYPI_MIRROR_NOW, else now)\n"
-    "      --fsync            fsync the state file before renaming it into place\n"
-    "  -v, --verbose          more log output; -q, --quiet less\n"
-    "  -h, --help             this help;  -V, --version  the version\n"
-    "\n"
-    "Durations: 45s, 90m, 12h, 30d, 2w, or seconds.\n"
-    "Exit status: 0 done; 1 a log could not be read or an input record was\n"
-    "malformed (the rest was done); 2 usage; 3 the state or the mirror\n"
-    "directory cannot be read or written (nothing written on stdout).\n";
 
 constexpr size_t kMaxLine = 64 * 1024;  // longer log lines are skipped
 constexpr size_t kHeadBytes = 1024;      // a log file is recognized by its first bytes
@@ -865,50 +822,30 @@ long long duration_or_exit(const char *opt, const char *arg)
 int main(int argc, char **argv)
 {
 	log_set_prog(kProg);
-	enum { kLog = 1000, kMin, kWindow, kExpire, kKeep, kAbsent, kMaxNew, kMaxTracked, kState, kLearn };
-	static const option longopts[] = {PM_DIRECTORY_LONGOPT,
-	                                  {"log", required_argument, nullptr, kLog},
-	                                  {"min-requests", required_argument, nullptr, kMin},
-	                                  {"window", required_argument, nullptr, kWindow},
-	                                  {"expire", required_argument, nullptr, kExpire},
-	                                  {"keep", required_argument, nullptr, kKeep},
-	                                  {"absent-ttl", required_argument, nullptr, kAbsent},
-	                                  {"max-new", required_argument, nullptr, kMaxNew},
-	                                  {"max-tracked", required_argument, nullptr, kMaxTracked},
-	                                  {"state", required_argument, nullptr, kState},
-	                                  {"learn", no_argument, nullptr, kLearn},
-	                                  PM_NOW_LONGOPT,
-	                                  PM_FSYNC_LONGOPT,
-	                                  PM_CONFIG_LONGOPT,
-	                                  PM_COMMON_LONGOPTS,
-	                                  {nullptr, 0, nullptr, 0}};
 	Options o;
 	MirrorOptions mo;
 	o.now = now_from_env(kProg);
-	int c;
-	while ((c = getopt_long(argc, argv, "d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
-		if (common_option(c, kProg, kUsage)) continue;
-		if (mo.option(c, kProg, optarg) || now_option(c, kProg, optarg, o.now)) continue;
+	parse_options(kProg, kCommandLine, argc, argv, [&](int c) {
+		if (mo.option(c, kProg, optarg) || now_option(c, kProg, optarg, o.now)) return;
 		switch (c) {
-		case kLog:
+		case kOptLog:
 			if (!*optarg) usage_error(kProg, "--log wants a file");
 			o.logs.push_back(optarg);
 			break;
-		case kMin: o.min_requests = parse_count(kProg, "--min-requests", optarg, 1, 10000); break;
-		case kWindow: o.window = duration_or_exit("--window", optarg); break;
-		case kExpire: o.expire = duration_or_exit("--expire", optarg); break;
-		case kKeep:
+		case kOptMinRequests: o.min_requests = parse_count(kProg, "--min-requests", optarg, 1, 10000); break;
+		case kOptWindow: o.window = duration_or_exit("--window", optarg); break;
+		case kOptExpire: o.expire = duration_or_exit("--expire", optarg); break;
+		case kOptKeep:
 			if (!valid_project_name(optarg)) usage_error(kProg, "--keep wants a project name, not '%s'", optarg);
 			o.keep.insert(normalize_name(optarg));
 			break;
-		case kAbsent: o.absent_ttl = duration_or_exit("--absent-ttl", optarg); break;
-		case kMaxNew: o.max_new = parse_count(kProg, "--max-new", optarg); break;
-		case kMaxTracked: o.max_tracked = parse_count(kProg, "--max-tracked", optarg, 1, 100000000); break;
-		case kState: o.state_path = optarg; break;
-		case kLearn: o.learn = true; break;
+		case kOptAbsentTtl: o.absent_ttl = duration_or_exit("--absent-ttl", optarg); break;
+		case kOptMaxNew: o.max_new = parse_count(kProg, "--max-new", optarg); break;
+		case kOptMaxTracked: o.max_tracked = parse_count(kProg, "--max-tracked", optarg, 1, 100000000); break;
+		case kOptState: o.state_path = optarg; break;
+		case kOptLearn: o.learn = true; break;
 		}
-	}
-	no_operands(kProg, argc, argv);
+	});
 	mo.require(kProg);
 	o.dir = mo.dir;
 	o.fsync = mo.fsync;

@@ -15,48 +15,14 @@
 #include "mirror_store.h"
 #include "log.h"
 #include "ndjson.h"
+#include "options.h"
 #include "record.h"
 #include "record_loop.h"
 
 using namespace pm;
 
-static const char usage[] =
-    "usage: pkg-filter -c CONFIG [-d DIR] [--dropped FILE] [--now EPOCH] [-v|-q]\n"
-    "       pkg-filter -c CONFIG --fingerprint | --rules | --needs-json\n"
-    "\n"
-    "Reads project records on stdin, applies the filter rules of CONFIG\n"
-    "([plugins] enabled and the sections it names, as bandersnatch reads them)\n"
-    "and writes the kept records, with their file lists trimmed, on stdout.\n"
-    "\n"
-    "  -c, --config FILE   configuration file (INI) with the filter sections\n"
-    "  -d, --directory DIR mirror root: a dropped project that the mirror holds\n"
-    "                      becomes a removal record, so it is pruned\n"
-    "                      (s3://BUCKET/PREFIX: the mirror in an S3 store, its\n"
-    "                      [s3] section from CONFIG)\n"
-    "      --dropped FILE  append a record of every dropped project/file and why\n"
-    "      --now EPOCH     the time [min_age] counts from (default: $PYPI_MIRROR_NOW,\n"
-    "                      else now)\n"
-    "      --rules         print the effective rules in a canonical form and exit\n"
-    "      --fingerprint   print the sha256 of that form and exit (it changes when\n"
-    "                      the rules or a requirements file change)\n"
-    "      --needs-json    exit 0 if the rules read upstream's JSON API document\n"
-    "                      (the record's json_file, pkg-resolve --save-json), else 1\n"
-    "  -v, --verbose       more log output; -q, --quiet less\n"
-    "  -h, --help          this help;  -V, --version  the version\n";
-
 int main(int argc, char **argv)
 {
-	static const option longopts[] = {
-	    {"config", required_argument, nullptr, 'c'},
-	    PM_DIRECTORY_LONGOPT,
-	    {"dropped", required_argument, nullptr, 'D'},
-	    PM_NOW_LONGOPT,
-	    {"rules", no_argument, nullptr, 'R'},
-	    {"fingerprint", no_argument, nullptr, 'F'},
-	    {"needs-json", no_argument, nullptr, 'J'},
-	    PM_COMMON_LONGOPTS,
-	    {nullptr, 0, nullptr, 0},
-	};
 	// -c names the filter rules' file, which is the file --config names in
 	// the other tools (its [s3] section too).
 	MirrorOptions mo;
@@ -68,19 +34,16 @@ int main(int argc, char **argv)
 	long long now = now_from_env("pkg-filter");
 	log_set_prog("pkg-filter");
 	bool print_rules = false, print_fingerprint = false, needs_json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "c:d:" PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
-		if (common_option(c, "pkg-filter", usage)) continue;
-		if (mo.option(c, "pkg-filter", optarg) || now_option(c, "pkg-filter", optarg, now)) continue;
+	parse_options("pkg-filter", kCommandLine, argc, argv, [&](int c) {
+		if (mo.option(c, "pkg-filter", optarg) || now_option(c, "pkg-filter", optarg, now)) return;
 		switch (c) {
 		case 'c': config = optarg; break;
-		case 'D': dropped_path = optarg; break;
-		case 'R': print_rules = true; break;
-		case 'F': print_fingerprint = true; break;
-		case 'J': needs_json = true; break;
+		case kOptDropped: dropped_path = optarg; break;
+		case kOptRules: print_rules = true; break;
+		case kOptFingerprint: print_fingerprint = true; break;
+		case kOptNeedsJson: needs_json = true; break;
 		}
-	}
-	no_operands("pkg-filter", argc, argv);
+	});
 	if (config.empty()) {
 		usage_error("pkg-filter", "-c CONFIG is required");
 	}

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "names.h"
 #include "ndjson.h"
+#include "options.h"
 #include "project_json.h"
 #include "record.h"
 #include "record_loop.h"
@@ -27,44 +28,12 @@
 
 using namespace pm;
 
-static const char usage[] =
-    "usage: pkg-resolve [-u URL] [--allow-non-https] [-j N] [--cache-bust]\n"
-    "                   [--source json|simple|auto] [--save-json DIR]\n"
-    "                   [--allow-host HOST]... [-v|-q]\n"
-    "\n"
-    "Reads project records on stdin ({\"name\":\"requests\"} is enough), fetches\n"
-    "URL/pypi/<name>/json or URL/simple/<name>/ for each, several at a time,\n"
-    "and writes each record\n"
-    "with its file list (files, last_serial, json_url, display_name, status)\n"
-    "on stdout as soon as it is resolved. A project upstream does not know\n"
-    "(404) becomes a removal record; one that cannot be fetched, or whose\n"
-    "document lists a hostile or malformed file, becomes an error record.\n"
-    "\n"
-    "  -u, --upstream URL     upstream index (default $PYPI_MIRROR_UPSTREAM or\n"
-    "                         https://pypi.org)\n"
-    "      --allow-non-https  accept an http:// upstream and http:// file URLs\n"
-    "  -j, --concurrency N    projects fetched at once (default 10)\n"
-    "      --source S         json: the JSON API; simple: the Simple API (PEP 691\n"
-    "                         JSON, else PEP 503 HTML); auto (default): the JSON\n"
-    "                         API, and the Simple page where it answers 404\n"
-    "      --cache-bust       always add a unique query string (?_=SERIAL-RANDOM),\n"
-    "                         so the CDN cannot answer from a stale copy\n"
-    "      --save-json DIR    keep each JSON document as DIR/<name>.<serial>.json\n"
-    "                         and name it in the record's json_file\n"
-    "      --allow-host HOST  file URLs may also point at HOST (or HOST:PORT);\n"
-    "                         repeatable. files.pythonhosted.org is allowed with\n"
-    "                         the default upstream\n"
-    PM_HTTP_USAGE
-    "  -v, --verbose          more log output; -q, --quiet less\n"
-    "  -h, --help             this help;  -V, --version  the version\n";
-
 namespace {
 
 enum class Source { Json, Simple, Auto };
 
-struct Job {
-	rapidjson::Document rec; // the input record, written back with what was learnt
-	std::string name, display, json_url, fetch_url;
+struct Job : HeldRecord { // rec: the input record, written back with what was learnt
+	std::string json_url, fetch_url;
 	long long serial = 0;
 	// The serial is the mirror's own count (changelog-fetch's local_serial:
 	// an upstream without serials), so a serial on the page is of another
@@ -130,35 +99,24 @@ void remove_member(rapidjson::Value &obj, const char *name)
 
 int main(int argc, char **argv)
 {
-	enum { kCacheBust = 1000, kSaveJson, kSource };
-	static const option longopts[] = {PM_UPSTREAM_LONGOPTS,
-	                                  {"cache-bust", no_argument, nullptr, kCacheBust},
-	                                  {"save-json", required_argument, nullptr, kSaveJson},
-	                                  PM_ALLOW_HOST_LONGOPT,
-	                                  {"source", required_argument, nullptr, kSource},
-	                                  PM_COMMON_LONGOPTS,
-	                                  {nullptr, 0, nullptr, 0}};
 	UpstreamOptions up(10, 1000);
 	bool cache_bust_all = false;
 	Source source = Source::Auto;
 	std::string save_dir;
 	log_set_prog("pkg-resolve");
-	int c;
-	while ((c = getopt_long(argc, argv, PM_UPSTREAM_SHORTOPTS PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
-		if (common_option(c, "pkg-resolve", usage)) continue;
-		if (up.option(c, "pkg-resolve", optarg)) continue;
+	parse_options("pkg-resolve", kCommandLine, argc, argv, [&](int c) {
+		if (up.option(c, "pkg-resolve", optarg)) return;
 		switch (c) {
-		case kCacheBust: cache_bust_all = true; break;
-		case kSaveJson: save_dir = optarg; break;
-		case kSource:
+		case kOptCacheBust: cache_bust_all = true; break;
+		case kOptSaveJson: save_dir = optarg; break;
+		case kOptSource:
 			if (!strcmp(optarg, "json")) source = Source::Json;
 			else if (!strcmp(optarg, "simple")) source = Source::Simple;
 			else if (!strcmp(optarg, "auto")) source = Source::Auto;
 			else usage_error("pkg-resolve", "--source wants json, simple or auto, not '%s'", optarg);
 			break;
 		}
-	}
-	no_operands("pkg-resolve", argc, argv);
+	});
 	// File URLs follow the same rule as the upstream.
 	const std::string upstream = up.resolve("pkg-resolve");
 	const ProjectJsonPolicy policy = project_json_policy(upstream, up.extra_hosts, up.allow_http);
@@ -452,9 +410,7 @@ int main(int argc, char **argv)
 		if (!loop.next()) return false;
 		const ProjectRecord &r = loop.record();
 		auto j = std::make_shared<Job>();
-		j->rec.Swap(loop.doc());
-		j->name = r.name;
-		j->display = r.display_name;
+		loop.take(*j);
 		j->serial = r.serial;
 		j->local_serial = get_bool(j->rec, "local_serial");
 		j->json_url = upstream + "/pypi/" + url_escape(r.name) + "/json";

@@ -10,47 +10,24 @@
 #include "cli.h"
 #include "log.h"
 #include "ndjson.h"
+#include "options.h"
 #include "record.h"
 #include "record_loop.h"
 
 using namespace pm;
 
-static const char usage[] =
-    "usage: serial-check [--stale-file FILE | --stale-fd N] [--max-rounds K] [-v|-q]\n"
-    "\n"
-    "Reads resolved project records on stdin. A record whose last_serial is at\n"
-    "least its serial is written to stdout; a stale one (last_serial < serial)\n"
-    "becomes a stale record on the stale output, for cdn-purge and another\n"
-    "pkg-resolve round. After K rounds a still-stale project becomes an error\n"
-    "record on stdout instead. Without a stale output, stale records are dropped.\n"
-    "\n"
-    "      --stale-file FILE  append stale records to FILE (one per line)\n"
-    "      --stale-fd N       write stale records to file descriptor N\n"
-    "      --max-rounds K     rounds a stale project may go through (default 3)\n"
-    "  -v, --verbose          more log output; -q, --quiet less\n"
-    "  -h, --help             this help;  -V, --version  the version\n";
-
 int main(int argc, char **argv)
 {
-	enum { kStaleFile = 1000, kStaleFd, kMaxRounds };
-	static const option longopts[] = {{"stale-file", required_argument, nullptr, kStaleFile},
-	                                  {"stale-fd", required_argument, nullptr, kStaleFd},
-	                                  {"max-rounds", required_argument, nullptr, kMaxRounds},
-	                                  PM_COMMON_LONGOPTS,
-	                                  {nullptr, 0, nullptr, 0}};
 	std::string stale_path;
 	long long stale_fd = -1, max_rounds = 3;
 	log_set_prog("serial-check");
-	int c;
-	while ((c = getopt_long(argc, argv, PM_COMMON_SHORTOPTS, longopts, nullptr)) != -1) {
-		if (common_option(c, "serial-check", usage)) continue;
+	parse_options("serial-check", kCommandLine, argc, argv, [&](int c) {
 		switch (c) {
-		case kStaleFile: stale_path = optarg; break;
-		case kStaleFd: stale_fd = parse_count("serial-check", "--stale-fd", optarg, 0, 1 << 20); break;
-		case kMaxRounds: max_rounds = parse_count("serial-check", "--max-rounds", optarg, 0, 1000); break;
+		case kOptStaleFile: stale_path = optarg; break;
+		case kOptStaleFd: stale_fd = parse_count("serial-check", "--stale-fd", optarg, 0, 1 << 20); break;
+		case kOptMaxRounds: max_rounds = parse_count("serial-check", "--max-rounds", optarg, 0, 1000); break;
 		}
-	}
-	no_operands("serial-check", argc, argv);
+	});
 	if (!stale_path.empty() && stale_fd >= 0) {
 		usage_error("serial-check", "--stale-file and --stale-fd exclude each other");
 	}
