@@ -560,3 +560,58 @@ package_gets() {
 	assert_success
 	[[ -z "$(find "$M/web" -name '.*')" ]] # no temporary left
 }
+
+@test "0422 artifact-get: a project's record goes out once its files are in, while its input stays open" {
+	# Records wait in stdout's buffer only until the tool would wait: the
+	# next tool gets this one now, not when the input ends.
+	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
+	mkfifo "$T/in"
+	exec 3< <(artifact-get -d "$M" -j 2 <"$T/in" 2>"$T/err")
+	exec 4>"$T/in"
+	echo "$rec" >&4
+	line=
+	IFS= read -r -t 20 -u 3 line || true
+	exec 4>&- # the end of the input: artifact-get ends
+	exec 3<&-
+	[[ -n "$line" ]] || fail "no record while the input stayed open: $(cat "$T/err")"
+	assert_equal "$(jq -r '[.type, .name] | join(" ")' <<<"$line")" "project demo-pkg"
+	run verify_mirror <(echo "$rec") "$M"
+	assert_success
+}
+
+@test "0423 artifact-get: journal_new says the project's unlisted journal is this pass's alone; index-write then removes it unread, and only then" {
+	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
+	extra="packages/ee/ee/$(printf 'e%.0s' {1..60})/demo_pkg-0.0.1.tar.gz"
+	# A new mirror: the journal is made by this run, and the record says so.
+	run --separate-stderr artifact-get -d "$M" <<<"$rec"
+	assert_success
+	assert_equal "$(jq -c '.journal_new' <<<"$output")" true
+	fresh=$output
+	[[ -f "$M/.unlisted/demo-pkg" ]]
+	# index-write at that stored_at: the page, and the journal is gone.
+	run index-write -d "$M" <<<"$fresh"
+	assert_success
+	[[ ! -e "$M/.unlisted/demo-pkg" ]] || fail "journal left"
+	# A journal there before (a failed run's, listing a file no page does):
+	# artifact-get claims nothing, and index-write reads it and deletes the file.
+	rm -rf "$M/web/packages"
+	mkdir -p "$M/web/${extra%/*}" && echo old >"$M/web/$extra"
+	echo "$extra" >"$M/.unlisted/demo-pkg"
+	run --separate-stderr artifact-get -d "$M" <<<"$rec"
+	assert_success
+	assert_equal "$(jq -c '.journal_new' <<<"$output")" null
+	grep -qxF "$extra" "$M/.unlisted/demo-pkg"
+	run index-write -d "$M" <<<"$output"
+	assert_success
+	[[ ! -e "$M/web/$extra" ]] || fail "the journal's extra file was kept"
+	# A claim from anywhere else (another stored_at, or one read back into
+	# artifact-get) is not taken: the journal is read as usual.
+	mkdir -p "$M/web/${extra%/*}" && echo old >"$M/web/$extra"
+	echo "$extra" >"$M/.unlisted/demo-pkg"
+	run index-write -d "$M" < <(jq -c '.stored_at = "0:0"' <<<"$fresh")
+	assert_success
+	[[ ! -e "$M/web/$extra" ]] || fail "a forged journal_new was taken"
+	run --separate-stderr artifact-get -d "$M" <<<"$fresh"
+	assert_success
+	assert_equal "$(jq -c '.journal_new' <<<"$output")" null
+}
