@@ -53,9 +53,9 @@ resolve() {
 
 # Records as artifact-get read them: its counts of what it fetched for a
 # project (files_fetched, bytes_fetched, added last) and the directory they
-# landed in (stored_at, when there is one) taken off; with an argument, only
+# landed in (stored_at, when there is one) and journal_new taken off; with an argument, only
 # when the counts are exactly those.
-uncounted() { sed -E "s/,\"files_fetched\":${1:-[0-9]+},\"bytes_fetched\":${2:-[0-9]+}(,\"stored_at\":\"[0-9]+:[0-9]+\")?\\}\$/}/"; }
+uncounted() { sed -E "s/,\"files_fetched\":${1:-[0-9]+},\"bytes_fetched\":${2:-[0-9]+}(,\"stored_at\":\"[0-9]+:[0-9]+\")?(,\"journal_new\":true)?\\}\$/}/"; }
 
 # The record of one project (normalized name) from the resolved set.
 record_of() {
@@ -559,4 +559,63 @@ package_gets() {
 	run verify_mirror <(echo "$rec") "$M"
 	assert_success
 	[[ -z "$(find "$M/web" -name '.*')" ]] # no temporary left
+}
+
+@test "0422 artifact-get: a record it has passed on goes out before it waits for more input" {
+	# Records wait in stdout's buffer only until the tool would wait: the
+	# next tool gets this one now, not when the input ends. (Its files are
+	# current: a project with transfers still in flight when the input runs
+	# dry waits for the next line, as it always did.)
+	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
+	run artifact-get -q -d "$M" <<<"$rec"
+	assert_success
+	mkfifo "$T/in"
+	exec 7< <(artifact-get -d "$M" -j 2 <"$T/in" 2>"$T/err")
+	exec 8>"$T/in"
+	echo "$rec" >&8
+	line=
+	IFS= read -r -t 20 -u 7 line || true
+	exec 8>&- # the end of the input: artifact-get ends
+	exec 7<&-
+	[[ -n "$line" ]] || fail "no record while the input stayed open: $(cat "$T/err")"
+	assert_equal "$(jq -r '[.type, .name] | join(" ")' <<<"$line")" "project demo-pkg"
+	run verify_mirror <(echo "$rec") "$M"
+	assert_success
+}
+
+@test "0423 artifact-get: journal_new says the project's unlisted journal is this pass's alone; index-write then removes it unread, and only then" {
+	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
+	extra="packages/ee/ee/$(printf 'e%.0s' {1..60})/demo_pkg-0.0.1.tar.gz"
+	# A new mirror: the journal is made by this run, and the record says so.
+	run --separate-stderr artifact-get -d "$M" <<<"$rec"
+	assert_success
+	assert_equal "$(jq -c '.journal_new' <<<"$output")" true
+	fresh=$output
+	[[ -f "$M/.unlisted/demo-pkg" ]]
+	# index-write at that stored_at: the page, and the journal is gone.
+	run index-write -d "$M" <<<"$fresh"
+	assert_success
+	[[ ! -e "$M/.unlisted/demo-pkg" ]] || fail "journal left"
+	# A journal there before (a failed run's, listing a file no page does):
+	# artifact-get claims nothing, and index-write reads it and deletes the file.
+	rm -rf "$M/web/packages"
+	mkdir -p "$M/web/${extra%/*}" && echo old >"$M/web/$extra"
+	echo "$extra" >"$M/.unlisted/demo-pkg"
+	run --separate-stderr artifact-get -d "$M" <<<"$rec"
+	assert_success
+	assert_equal "$(jq -c '.journal_new' <<<"$output")" null
+	grep -qxF "$extra" "$M/.unlisted/demo-pkg"
+	run index-write -d "$M" <<<"$output"
+	assert_success
+	[[ ! -e "$M/web/$extra" ]] || fail "the journal's extra file was kept"
+	# A claim from anywhere else (another stored_at, or one read back into
+	# artifact-get) is not taken: the journal is read as usual.
+	mkdir -p "$M/web/${extra%/*}" && echo old >"$M/web/$extra"
+	echo "$extra" >"$M/.unlisted/demo-pkg"
+	run index-write -d "$M" < <(jq -c '.stored_at = "0:0"' <<<"$fresh")
+	assert_success
+	[[ ! -e "$M/web/$extra" ]] || fail "a forged journal_new was taken"
+	run --separate-stderr artifact-get -d "$M" <<<"$fresh"
+	assert_success
+	assert_equal "$(jq -c '.journal_new' <<<"$output")" null
 }

@@ -357,6 +357,32 @@ with_missing_file() {
 	grep -q 'demo_pkg-9.1.tar.gz' "$WEB/simple/demo-pkg/index.v1_json"
 }
 
+@test "0517 index-write: a synced record goes out while its input stays open; the two HTML pages of a new project are one file" {
+	records_for demo-pkg >"$BATS_TEST_TMPDIR/records"
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	exec 7< <(index-write -d "$MIRROR" --no-root <"$BATS_TEST_TMPDIR/in" 2>"$BATS_TEST_TMPDIR/err")
+	exec 8>"$BATS_TEST_TMPDIR/in"
+	cat "$BATS_TEST_TMPDIR/records" >&8
+	line=
+	IFS= read -r -t 20 -u 7 line || true
+	exec 8>&- # the end of the input: index-write ends
+	exec 7<&-
+	[[ -n "$line" ]] || fail "no record while the input stayed open: $(cat "$BATS_TEST_TMPDIR/err")"
+	assert_equal "$(jq -r '[.type, .name] | join(" ")' <<<"$line")" "synced demo-pkg"
+	d="$WEB/simple/demo-pkg"
+	# One inode under both names (one write), each complete, no temporary left.
+	assert_equal "$(stat -c %i "$d/index.html")" "$(stat -c %i "$d/index.v1_html")"
+	grep -q '</html>' "$d/index.v1_html"
+	[[ -z "$(find "$d" -name '.*')" ]]
+	# A later run replaces each name on its own: damage to one page is
+	# repaired without the other being the same file any more.
+	echo broken >"$BATS_TEST_TMPDIR/broken" && mv "$BATS_TEST_TMPDIR/broken" "$d/index.html"
+	run index-write -d "$MIRROR" --no-root <"$BATS_TEST_TMPDIR/records"
+	assert_success
+	cmp "$d/index.html" "$d/index.v1_html"
+	grep -q '</html>' "$d/index.html"
+}
+
 @test "0505 index-write: a removal record deletes pages, JSON copies and files" {
 	records_for demo-pkg mixedcase >"$BATS_TEST_TMPDIR/records"
 	index-write -d "$MIRROR" --json <"$BATS_TEST_TMPDIR/records" >/dev/null

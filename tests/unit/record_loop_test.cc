@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <poll.h>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "cli.h"
@@ -121,6 +123,9 @@ TEST(RecordLoop, AClosedOutputStopsTheLoopAndIsFatal)
 		int n = 0;
 		loop.run([&](pm::ProjectRecord &, rapidjson::Document &) {
 			n++;
+			loop.emit_raw(loop.line()); // held: the failure shows when it is written out
+			loop.flush_output();        // as before the tool waits
+			EXPECT_TRUE(loop.broken());
 			EXPECT_FALSE(loop.emit_raw(loop.line()));
 		});
 		EXPECT_EQ(n, 1);
@@ -147,7 +152,8 @@ TEST(RecordLoop, AnOutputFailureCanBeOnlyAFailure)
 		int n = 0;
 		loop.run([&](pm::ProjectRecord &, rapidjson::Document &) {
 			n++;
-			EXPECT_FALSE(loop.emit_raw(loop.line()));
+			loop.emit_raw(loop.line());
+			loop.flush_output(); // fails, logged
 		});
 		EXPECT_EQ(n, 2); // went on
 		EXPECT_FALSE(loop.broken());
@@ -155,6 +161,45 @@ TEST(RecordLoop, AnOutputFailureCanBeOnlyAFailure)
 	}
 	fclose(in);
 	fclose(out);
+}
+
+} // namespace
+
+namespace {
+
+// Records wait in the output's buffer while the tool works on input it has
+// already read, and go out together before it would wait for more.
+TEST(RecordLoop, RecordsAreHeldUntilTheToolWouldWaitForInput)
+{
+	std::string text = "{\"name\":\"a\",\"serial\":1}\n{\"name\":\"b\",\"serial\":2}\n";
+	FILE *in = fmemopen(text.data(), text.size(), "r");
+	int fds[2];
+	ASSERT_EQ(pipe(fds), 0);
+	FILE *out = fdopen(fds[1], "w");
+	ASSERT_TRUE(in && out);
+	auto readable = [&] {
+		pollfd p{fds[0], POLLIN, 0};
+		return poll(&p, 1, 0) == 1;
+	};
+	{
+		pm::RecordLoop loop("t-tool", {"project"}, in, out);
+		int n = 0;
+		loop.run([&](pm::ProjectRecord &, rapidjson::Document &) {
+			n++;
+			EXPECT_TRUE(loop.emit_raw(loop.line()));
+			EXPECT_FALSE(readable()) << "record " << n << " written before the tool waits";
+		});
+		EXPECT_EQ(n, 2);
+		// The input ran dry: both went out before the read that found its end.
+		EXPECT_TRUE(readable());
+		char buf[256];
+		ssize_t got = read(fds[0], buf, sizeof buf);
+		EXPECT_EQ(std::string(buf, got > 0 ? static_cast<size_t>(got) : 0), text);
+		EXPECT_EQ(loop.finish(), pm::kExitOk);
+	}
+	fclose(in);
+	fclose(out);
+	close(fds[0]);
 }
 
 } // namespace

@@ -104,6 +104,7 @@ struct Project {
 	int failures = 0;
 	bool needs_download = false; // dry run: something is missing
 	bool journaled = false;      // its paths are in DIR/.unlisted/NAME
+	bool journal_new = false;    // ... which this run made: it lists nothing else
 	// s3: the journal object is being written (its GET and PUT run among
 	// the downloads); the files waiting for it, and whether it failed.
 	bool journal_pending = false, journal_failed = false;
@@ -300,13 +301,14 @@ void ArtifactGet::take_project(pm::ProjectRecord &r)
 	// over (least of all a stored_at, which vouches for this pass's files).
 	const rapidjson::Document &doc = loop_.doc();
 	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched") || doc.HasMember("stored_at") ||
-	    doc.HasMember("new_to_store")) {
+	    doc.HasMember("new_to_store") || doc.HasMember("journal_new")) {
 		rapidjson::Document copy;
 		copy.CopyFrom(doc, copy.GetAllocator());
 		copy.RemoveMember("files_fetched");
 		copy.RemoveMember("bytes_fetched");
 		copy.RemoveMember("stored_at");
 		copy.RemoveMember("new_to_store");
+		copy.RemoveMember("journal_new");
 		p->line = pm::to_json(copy);
 	}
 	p->name = r.name;
@@ -350,7 +352,7 @@ bool ArtifactGet::journal_paths(Project &p, const std::string &url)
 	std::vector<std::string> paths;
 	for (auto &f : p.files) paths.push_back(f.path);
 	std::string err;
-	bool ok = pm::add_to_unlisted(opt_.mirror, p.name, paths, opt_.fsync, &err); // s3: s3_journal_then_start
+	bool ok = pm::add_to_unlisted(opt_.mirror, p.name, paths, opt_.fsync, &err, &p.journal_new); // s3: s3_journal_then_start
 	if (!ok) {
 		fail_item(p, p.files[(p.next_item - 1) / 2], (p.next_item - 1) % 2 == 1, url,
 		          "cannot record the files it downloads: " + err);
@@ -1002,6 +1004,11 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 		// lists exactly the record's files, so index-write has no old page
 		// or journal to read (pypi-mirror-records(7)).
 		if (!at.empty() && opt_.s3 && p->probe == Project::Probe::New) add += ",\"new_to_store\":true";
+		// The project's unlisted journal did not exist before this run
+		// wrote its paths: it lists this record's files and nothing else,
+		// so index-write (at the same stored_at) need not read it back to
+		// find files to delete, only remove it once the page is written.
+		if (!at.empty() && !opt_.s3 && p->journal_new) add += ",\"journal_new\":true";
 		if (close != std::string::npos) l.insert(close, add);
 		emit(l);
 		LOG_DEBUG("Project %s: all %zu files in place", p->name.c_str(), p->files.size());

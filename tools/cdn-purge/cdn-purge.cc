@@ -105,7 +105,10 @@ int main(int argc, char **argv)
 			}
 			if (rate > 0) {
 				auto now = clock::now();
-				if (next_slot > now) std::this_thread::sleep_for(next_slot - now);
+				if (next_slot > now) {
+					pm::log_flush(); // the records held (record_loop.h) go out before the wait
+					std::this_thread::sleep_for(next_slot - now);
+				}
 				next_slot = std::max(next_slot, now) + interval;
 			}
 			Request req;

@@ -701,7 +701,9 @@ size_t mirror_removals(pm::MirrorStore &mirror, Run &run, long long serial)
 void emit(Run &run, long long target, const char *source)
 {
 	run.changed.settle();
-	pm::NdjsonWriter out(stdout);
+	// Held in stdout's buffer: the records are all known now and go out
+	// in a few writes, not one per project (nothing here waits between them).
+	pm::NdjsonWriter out(stdout, true);
 	rapidjson::StringBuffer sb;
 	auto put = [&](const std::function<void(rapidjson::Writer<rapidjson::StringBuffer> &)> &fill) {
 		sb.Clear();
@@ -742,6 +744,7 @@ void emit(Run &run, long long target, const char *source)
 		w.Key("source");
 		w.String(source);
 	});
+	if (!out.flush()) fatal("Cannot write to standard output: %s", strerror(errno));
 }
 
 } // namespace

@@ -63,6 +63,9 @@ struct Run {
 	// The record's stored_at (artifact-get: every file of it is in that
 	// web/ directory), and web/'s own identity in the same form.
 	std::string stored_at, web_id;
+	// The record's journal_new (artifact-get made the project's unlisted
+	// journal in this pass: it lists only the record's files).
+	bool journal_new = false;
 	std::unordered_set<std::string> changed_names; // their normalized names
 	// Projects that may have a pending-deletions journal: those found at
 	// start-up and those this run writes. Only this process writes journals
@@ -338,11 +341,15 @@ void complete_journals(Run &run)
 // journal: a run that failed the project, or was killed). That one is
 // always probed, even for a project new to the mirror: artifact-get writes
 // it while we run, and a project whose first sync failed has no page.
-OldPages old_files(Run &run, const std::string &name, bool make_dir = false)
+OldPages old_files(Run &run, const std::string &name, bool make_dir = false, bool unlisted_known = false)
 {
 	auto old = old_pages(run, name, make_dir);
 	if (may_have_journal(run, name))
 		for (auto &f : read_journal(run, name, journal_path(run, name))) old.files.push_back(f);
+	if (unlisted_known) { // it lists only files the record lists: none is a candidate
+		old.unlisted = true; // removed with the others
+		return old;
+	}
 	std::string unlisted = run.o.m.unlisted_journal(name);
 	auto more = read_journal(run, name, unlisted, &old.unlisted);
 	old.files.insert(old.files.end(), more.begin(), more.end());
@@ -477,6 +484,9 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 	// own, page rebuilds, a pipe without artifact-get, a different
 	// directory) carry no matching stored_at and are checked here.
 	bool landed = !run.web_id.empty() && run.stored_at == run.web_id;
+	// Where artifact-get vouches for the files, it may for the unlisted
+	// journal too (journal_new): then it is not read back.
+	bool unlisted_known = landed && run.journal_new;
 	for (auto &f : r.files) {
 		if (!run.o.release_files || landed) break; // index-only: the files live upstream
 		long long size, mtime;
@@ -504,7 +514,7 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 	}
 	// A new project's page directory is made here, and none of its pages
 	// is read back to compare (there is none).
-	auto old = old_files(run, r.name, true);
+	auto old = old_files(run, r.name, true, unlisted_known);
 	std::string dir = page_dir(run, r.name);
 	auto undo_dir = [&] {
 		if (old.created) rmdir(dir.c_str()); // not left behind empty
@@ -531,7 +541,13 @@ void process_project(Run &run, const pm::ProjectRecord &r)
 	};
 	if (run.o.html_pages) {
 		std::string html = pm::render_project_html(r, serial, run.o.root_uri);
-		ok = write_page("/index.html", html, nullptr) && write_page("/index.v1_html", html, nullptr);
+		// The two HTML pages are the same text: in a new directory, one file
+		// under both names (each replaced on its own by a later run).
+		if (!old.dir_exists)
+			ok = pm::write_new_file_twice(dir + "/index.html", dir + "/index.v1_html", html, run.o.sync, &why,
+			                              &run.simple_dir);
+		else
+			ok = write_page("/index.html", html, nullptr) && write_page("/index.v1_html", html, nullptr);
 	} else if (old.dir_exists) {
 		// A variant we no longer write must not be served stale.
 		remove_if_present(dir + "/index.html");
@@ -1337,6 +1353,7 @@ int sync_records(Run &run, RecordStep project, RecordStep removal, bool (*root)(
 		run.files_fetched = std::max(0LL, pm::get_int(doc, "files_fetched", 0));
 		run.bytes_fetched = std::max(0LL, pm::get_int(doc, "bytes_fetched", 0));
 		run.stored_at = pm::get_string(doc, "stored_at");
+		run.journal_new = pm::get_bool(doc, "journal_new");
 		(r.type == "project" ? project : removal)(run, r);
 	});
 	if (!run.o.no_root && !root(run)) run.loop.mark_failed();

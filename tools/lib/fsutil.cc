@@ -317,6 +317,36 @@ bool write_file_atomic_over(const std::string &path, const std::string &data, co
 	return f.commit(sync, error);
 }
 
+bool write_new_file_twice(const std::string &path, const std::string &twin, const std::string &data, bool sync,
+                          std::string *error, const DirHandle *base)
+{
+	if (!write_file_atomic_over(path, data, nullptr, sync, error, nullptr, base)) return false;
+	const char *rel, *twin_rel;
+	int at = base ? base->at(path, rel) : AT_FDCWD;
+	int twin_at = base ? base->at(twin, twin_rel) : AT_FDCWD;
+	// The link gets a temporary's name (a crash leaves only what
+	// remove_stale_temps sweeps), then the rename makes it the twin.
+	std::string tmp = dirname_of(twin) + "/." + basename_of(twin) + "." + random_suffix() + ".tmp";
+	const char *tmp_rel = tmp.c_str() + (twin_rel - twin.c_str()); // the same directory, resolved the same way
+	if (at == twin_at && linkat(at, rel, twin_at, tmp_rel, 0) == 0) {
+		if (renameat(twin_at, tmp_rel, twin_at, twin_rel) == 0) {
+			if (sync) { // the new name is durable once the directory is synced
+				int d = ::open(dirname_of(twin).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (d >= 0) {
+					fsync(d);
+					close(d);
+				}
+			}
+			return true;
+		}
+		int e = errno;
+		unlinkat(twin_at, tmp_rel, 0);
+		if (error) *error = "cannot rename to " + twin + ": " + strerror(e);
+		return false;
+	}
+	return write_file_atomic_over(twin, data, nullptr, sync, error, nullptr, base);
+}
+
 bool file_exists(const std::string &path)
 {
 	struct stat st;

@@ -128,6 +128,14 @@ bool write_file_atomic(const std::string &path, const std::string &data, bool sy
 bool write_file_atomic_over(const std::string &path, const std::string &data, const std::string *old, bool sync,
                             std::string *error = nullptr, bool *changed = nullptr, const DirHandle *base = nullptr);
 
+// Writes data to path and to twin (another name in the same directory),
+// atomically each, path first, neither of them there before (a directory
+// just made): twin is a hard link to path's new file, renamed into place
+// after it (open, write, close and two renames and a link, where two
+// writes cost eight calls). Where links are refused, twin is written.
+bool write_new_file_twice(const std::string &path, const std::string &twin, const std::string &data, bool sync,
+                          std::string *error = nullptr, const DirHandle *base = nullptr);
+
 bool read_file(const std::string &path, std::string &out, size_t max = 256u << 20, const DirHandle *base = nullptr);
 bool file_exists(const std::string &path);
 // Size and mtime of a regular file; false if it is missing or not regular.

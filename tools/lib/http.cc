@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -214,6 +215,23 @@ struct Http::Impl {
 	std::unordered_map<unsigned long long, Transfer *> live; // added, not finished
 	std::vector<unsigned long long> to_resume;                // resume() calls run() has yet to act on
 	std::mt19937 rng{std::random_device{}()};
+	// What libcurl asks to be watched (curl_multi_socket_action's API):
+	// its sockets and the events it waits for, and when it wants to be
+	// called for its timeouts (-1: no timer). run() polls these itself and
+	// hands libcurl the sockets that are ready, with what they are ready
+	// for. curl_multi_perform instead ran every transfer at every turn, and
+	// libcurl, not told which socket was ready, polled each transfer's
+	// socket on its own first: three poll(2) a file downloaded where this
+	// makes one per wake-up for all transfers (bench/RESULTS.md, issue 17).
+	std::vector<pollfd> watch;
+	std::vector<std::pair<curl_socket_t, int>> ready; // from the last poll: socket, CURL_CSELECT_* bits
+	double timer_due = -1;
+	bool skipped = false; // the last wait() did not poll
+
+	static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp);
+	static int on_timer(CURLM *m, long ms, void *ud);
+	void drive();
+	void wait(int max_ms);
 
 	static size_t on_header(char *p, size_t sz, size_t n, void *ud);
 	static size_t on_write(char *p, size_t sz, size_t n, void *ud);
@@ -337,12 +355,82 @@ size_t Http::Impl::on_read(char *p, size_t sz, size_t n, void *ud)
 	return static_cast<size_t>(got);
 }
 
+int Http::Impl::on_socket(CURL *, curl_socket_t s, int what, void *ud, void *)
+{
+	auto &w = static_cast<Impl *>(ud)->watch;
+	auto it = std::find_if(w.begin(), w.end(), [s](const pollfd &p) { return p.fd == s; });
+	if (what == CURL_POLL_REMOVE) {
+		if (it != w.end()) w.erase(it);
+		return 0;
+	}
+	short ev = static_cast<short>(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+	if (it == w.end())
+		w.push_back({s, ev, 0});
+	else
+		it->events = ev;
+	return 0;
+}
+
+int Http::Impl::on_timer(CURLM *, long ms, void *ud)
+{
+	static_cast<Impl *>(ud)->timer_due = ms < 0 ? -1 : now_s() + static_cast<double>(ms) / 1000.0;
+	return 0;
+}
+
+// Hands libcurl what the last wait() found ready, then its timeout if due
+// (a transfer just added or resumed is due at once).
+void Http::Impl::drive()
+{
+	int running = 0;
+	auto r = std::move(ready);
+	ready.clear();
+	for (auto &[fd, bits] : r) curl_multi_socket_action(multi, fd, bits, &running);
+	if (timer_due >= 0 && timer_due <= now_s()) {
+		timer_due = -1; // a new one may be set during the call
+		curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+}
+
+// Waits up to max_ms, less when libcurl's timer is due sooner, for a
+// watched socket to be ready; notes which for drive().
+void Http::Impl::wait(int max_ms)
+{
+	int ms = max_ms;
+	if (timer_due >= 0) ms = std::min(ms, std::max(0, static_cast<int>(std::ceil((timer_due - now_s()) * 1000))));
+	// Due now: drive() first, the sockets at the next wait (not skipped
+	// twice in a row, so a timer kept at zero cannot starve them).
+	if (ms == 0 && !skipped) {
+		skipped = true;
+		return;
+	}
+	skipped = false;
+	int n = poll(watch.data(), watch.size(), ms);
+	if (n <= 0) return;
+	for (auto &p : watch) {
+		if (!p.revents) continue;
+		int bits = 0;
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) bits |= CURL_CSELECT_IN; // the read names the error
+		if (p.revents & (POLLOUT | POLLHUP | POLLERR)) bits |= CURL_CSELECT_OUT;
+		if (!(p.events & POLLIN)) bits &= ~CURL_CSELECT_IN;
+		if (!(p.events & POLLOUT)) bits &= ~CURL_CSELECT_OUT;
+		if (bits)
+			ready.emplace_back(p.fd, bits);
+		else if (p.revents & POLLNVAL) // closed without a word from libcurl: do not spin on it
+			p.events = 0;
+		p.revents = 0;
+	}
+}
+
 Http::Http(HttpOptions o) : opt_(std::move(o)), impl_(std::make_unique<Impl>())
 {
 	http_global_init();
 	impl_->opt = opt_;
 	impl_->multi = curl_multi_init();
 	curl_multi_setopt(impl_->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETFUNCTION, &Impl::on_socket);
+	curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETDATA, impl_.get());
+	curl_multi_setopt(impl_->multi, CURLMOPT_TIMERFUNCTION, &Impl::on_timer);
+	curl_multi_setopt(impl_->multi, CURLMOPT_TIMERDATA, impl_.get());
 	impl_->ua = opt_.user_agent.empty()
 	                ? std::string("pypi-mirror/") + PM_VERSION + " " + curl_version()
 	                : opt_.user_agent;
@@ -622,8 +710,7 @@ void Http::run(int max_concurrent, const std::function<bool()> &feed)
 		}
 		if (I.active == 0 && I.queue.empty() && I.delayed.empty() && !feeding) break;
 
-		int running = 0;
-		curl_multi_perform(I.multi, &running);
+		I.drive();
 		CURLMsg *m;
 		int left;
 		bool finished_any = false;
@@ -658,7 +745,7 @@ void Http::run(int max_concurrent, const std::function<bool()> &feed)
 		int timeout_ms = 1000;
 		if (next_due > 0) timeout_ms = std::max(0, std::min(timeout_ms, static_cast<int>((next_due - now_s()) * 1000)));
 		log_flush();
-		curl_multi_poll(I.multi, nullptr, 0, timeout_ms, nullptr);
+		I.wait(timeout_ms);
 	}
 }
 

@@ -70,14 +70,16 @@ bool write_status(const Layout &m, long long serial, std::string *error)
 }
 
 bool add_to_unlisted(const Layout &m, const std::string &name, const std::vector<std::string> &paths, bool sync,
-                     std::string *error)
+                     std::string *error, bool *made)
 {
 	std::string path = m.unlisted_journal(name), text;
 	bool existed = read_file(path, text, 64u << 20);
+	if (made) *made = false;
 	if (!existed && errno != ENOENT) {
 		if (error) *error = "cannot read " + path + ": " + strerror(errno);
 		return false;
 	}
+	if (made) *made = !existed;
 	const std::string old = text; // what is there: not read a second time to compare
 	if (!merge_unlisted(text, paths)) return true;
 	return write_file_atomic_over(path, text, existed ? &old : nullptr, sync, error);

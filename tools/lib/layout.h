@@ -95,8 +95,9 @@ bool parse_status(std::string text, const std::string &path, long long &serial, 
 // journal. Without it a file fetched for a project that then fails would be
 // linked by no page, and deleted by no run once upstream drops it.
 // Adds paths to NAME's journal (keeping what it lists), atomically.
+// *made (if given): there was none, so it now lists exactly these paths.
 bool add_to_unlisted(const Layout &m, const std::string &name, const std::vector<std::string> &paths, bool sync,
-                     std::string *error = nullptr);
+                     std::string *error = nullptr, bool *made = nullptr);
 // The journal's text (one path a line) with paths added that it lacks; false
 // when it lacks none (nothing to write). A torn last line stays a line.
 bool merge_unlisted(std::string &text, const std::vector<std::string> &paths);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <vector>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -56,6 +57,12 @@ char held[kHeldBytes];
 std::atomic<size_t> held_len{0};
 std::mutex held_mu; // appends and flushes (threads); the handler does not lock
 thread_local int hold_depth = 0;
+// log_flush_also(): per thread, as the output they flush is that thread's.
+struct FlushAlso {
+	void (*fn)(void *);
+	void *arg;
+};
+thread_local std::vector<FlushAlso> flush_also;
 
 // stderr is unbuffered, so nothing of ours waits in stdio: write(2) directly.
 void write_all(const char *p, size_t n)
@@ -137,9 +144,22 @@ void log_release()
 
 void log_flush()
 {
-	if (held_len.load() == 0) return; // the common case, without the lock
-	std::lock_guard<std::mutex> g(held_mu);
-	flush_locked();
+	if (held_len.load() != 0) { // the common case skips the lock
+		std::lock_guard<std::mutex> g(held_mu);
+		flush_locked();
+	}
+	for (size_t i = 0; i < flush_also.size(); i++) flush_also[i].fn(flush_also[i].arg);
+}
+
+void log_flush_also(void (*fn)(void *), void *arg) { flush_also.push_back({fn, arg}); }
+
+void log_flush_also_remove(void *arg)
+{
+	for (size_t i = 0; i < flush_also.size(); i++)
+		if (flush_also[i].arg == arg) {
+			flush_also.erase(flush_also.begin() + static_cast<long>(i));
+			return;
+		}
 }
 
 static void vlog_prefixed(Level l, bool with_prog, const char *fmt, va_list ap)

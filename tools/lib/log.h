@@ -37,6 +37,11 @@ const char *log_prog();
 void log_hold();
 void log_release();
 void log_flush();
+// Other output a tool holds on the same terms (record_loop.h: its records
+// in a stdio buffer): fn(arg) runs at every log_flush() of the thread that
+// added it, after the held lines. arg is the key to remove it by.
+void log_flush_also(void (*fn)(void *), void *arg);
+void log_flush_also_remove(void *arg);
 struct LogHold : NoCopy {
 	LogHold() { log_hold(); }
 	~LogHold() { log_release(); }

@@ -40,7 +40,9 @@ bool NdjsonReader::next(rapidjson::Document &doc, std::string &error)
 		line_.clear();
 		int c;
 		bool too_long = false, saw_any = false, has_nul = false;
-		while ((c = getc_unlocked(in_)) != EOF) {
+		for (;;) {
+			if (wait_fn_ && input_drained(in_)) wait_fn_(wait_arg_);
+			if ((c = getc_unlocked(in_)) == EOF) break;
 			saw_any = true;
 			if (c == '\n') break;
 			if (c == '\0') has_nul = true;
@@ -90,7 +92,17 @@ bool NdjsonWriter::write_raw(const std::string &line)
 {
 	if (fwrite(line.data(), 1, line.size(), out_) != line.size()) return false;
 	if (putc('\n', out_) == EOF) return false;
-	return fflush(out_) == 0;
+	return held_ || fflush(out_) == 0;
+}
+
+bool input_drained(FILE *in)
+{
+#ifdef __GLIBC__
+	return in->_IO_read_ptr >= in->_IO_read_end;
+#else
+	(void)in;
+	return true;
+#endif
 }
 
 const rapidjson::Value *member(const rapidjson::Value &obj, const char *name)

@@ -23,9 +23,19 @@ public:
 	// The raw text of the line last read (for passing records through).
 	const std::string &line() const { return line_; }
 	size_t line_number() const { return lineno_; }
+	// fn(arg) runs before a read that would wait for the writer (see
+	// input_drained), also in the middle of a line: what the tool holds
+	// for its own readers goes out before it waits for its writer.
+	void before_wait(void (*fn)(void *), void *arg)
+	{
+		wait_fn_ = fn;
+		wait_arg_ = arg;
+	}
 
 private:
 	FILE *in_;
+	void (*wait_fn_)(void *) = nullptr;
+	void *wait_arg_ = nullptr;
 	size_t max_;
 	size_t lineno_ = 0;
 	std::string line_;
@@ -39,15 +49,25 @@ std::string to_json(const rapidjson::Value &v);
 
 class NdjsonWriter {
 public:
-	explicit NdjsonWriter(FILE *out) : out_(out) {}
-	// Writes one record and flushes, so a pipe downstream sees it at once.
-	// Returns false when the reader has gone away (EPIPE) or the write failed.
+	// held: records wait in out's buffer until flush() (a RecordLoop's,
+	// flushed before its tool waits: record_loop.h), one write(2) for many;
+	// otherwise each record is flushed, so a pipe downstream sees it at once.
+	explicit NdjsonWriter(FILE *out, bool held = false) : out_(out), held_(held) {}
+	// Writes one record. Returns false when the reader has gone away (EPIPE)
+	// or the write failed (held: a failure may show only at a later write or
+	// at flush()).
 	bool write(const rapidjson::Value &v);
 	bool write_raw(const std::string &line);
+	bool flush() { return fflush(out_) == 0; }
 
 private:
 	FILE *out_;
+	bool held_;
 };
+
+// True when a read of in would wait for its writer: nothing is left in its
+// stdio buffer (glibc; elsewhere always true, which is only slower).
+bool input_drained(FILE *in);
 
 // Convenience accessors that tolerate a missing or wrongly-typed member.
 const rapidjson::Value *member(const rapidjson::Value &obj, const char *name);

@@ -13,11 +13,23 @@
 namespace pm {
 
 RecordLoop::RecordLoop(const char *prog, std::initializer_list<const char *> acts_on, FILE *in, FILE *out)
-    : prog_(prog), acts_on_(acts_on.begin(), acts_on.end()), in_(in), out_(out), in_file_(in)
+    : prog_(prog), acts_on_(acts_on.begin(), acts_on.end()), in_(in), out_(out, true), in_file_(in)
 {
 	// Records are a few KiB each: read them in bigger gulps than stdio's 4 KiB.
 	static char inbuf[1 << 16];
 	if (in == stdin) setvbuf(in, inbuf, _IOFBF, sizeof inbuf);
+	// And written the same way: the records emitted in a turn wait in this
+	// buffer and go out in one write(2) (the reader downstream then reads
+	// them in one read) when the tool is about to wait: before a read of
+	// its input that would block, at log_flush() (pm::Http::run calls it
+	// before it polls), and at finish(). A record is never held while its
+	// tool waits, so the next tool and the wrapper get it as promptly as
+	// before. (One flush per record cost the writer a write and the reader
+	// a read per project, two writes for a record past stdio's 4 KiB.)
+	static char outbuf[1 << 16];
+	if (out == stdout) setvbuf(out, outbuf, _IOFBF, sizeof outbuf);
+	in_.before_wait([](void *) { log_flush(); }, nullptr);
+	log_flush_also([](void *self) { static_cast<RecordLoop *>(self)->flush_output(); }, this);
 	// A reader that has gone away is an error to report (exit 3, see
 	// finish()), not a silent death by SIGPIPE halfway through a record.
 	signal(SIGPIPE, SIG_IGN);
@@ -44,12 +56,30 @@ void RecordLoop::refuse(const std::string &why)
 		unnamed_++;
 }
 
+RecordLoop::~RecordLoop()
+{
+	flush_output();
+	log_flush_also_remove(this);
+}
+
+void RecordLoop::flush_output()
+{
+	if (broken_ || out_.flush()) return;
+	if (output_failure_ == OutputFailure::Continue) {
+		LOG_TOOL_ERROR("cannot write to standard output: %s", strerror(errno));
+		failed_ = true;
+		return;
+	}
+	broken_ = true;
+	broken_errno_ = errno;
+}
+
 bool RecordLoop::next()
 {
 	std::string err;
-	// Reading may wait for the stage before: lines held by a tool's event
-	// loop (log.h) go out first.
-	log_flush();
+	// Reading may wait for the stage before: the lines held by a tool's
+	// event loop (log.h) and the records held go out first (in_ calls
+	// log_flush() before a read that would wait, see the constructor).
 	while (!broken_ && !eof_) {
 		if (!in_.next(doc_, err)) {
 			eof_ = true;
@@ -83,6 +113,9 @@ bool RecordLoop::next()
 
 void RecordLoop::run(const std::function<void(ProjectRecord &, rapidjson::Document &)> &handle)
 {
+	// The handler's log lines (a line or two per project) are held like
+	// those of an event loop (log.h), and go out with the records.
+	LogHold hold;
 	while (next()) handle(rec_, doc_);
 }
 
@@ -90,6 +123,7 @@ int RecordLoop::finish()
 {
 	for (auto &t : targets_) emit_raw(t);
 	targets_.clear();
+	flush_output();
 	if (broken_) {
 		LOG_TOOL_ERROR("cannot write output: %s", strerror(broken_errno_));
 		return kExitFatal;

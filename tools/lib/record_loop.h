@@ -46,6 +46,7 @@ public:
 	// copy of its output is full); each failure is logged and exits 1.
 	enum class OutputFailure { Stop, Continue };
 	void on_output_failure(OutputFailure f) { output_failure_ = f; }
+	~RecordLoop(); // flushes what is held
 
 	// Reads up to the next record the tool acts on, routing every other line
 	// as above. False at the end of input or once the output is closed.
@@ -75,7 +76,10 @@ public:
 	const std::string &line() const { return in_.line(); }
 	size_t line_number() const { return in_.line_number(); }
 
-	// Output. A failed write marks the output broken (see next()).
+	// Output. A failed write marks the output broken (see next()). Records
+	// are held in the output's buffer until the tool would wait (see the
+	// constructor): a tool that waits for anything but its input or
+	// pm::Http calls log_flush() first.
 	bool emit(const rapidjson::Value &v);
 	bool emit_raw(const std::string &line);
 	// An error record for a project (and a failed exit status).
@@ -91,6 +95,9 @@ public:
 	long long target_serial() const { return target_serial_; }
 	bool failed() const { return failed_; }
 	bool broken() const { return broken_; }
+
+	// Writes the held records out now (see emit).
+	void flush_output();
 
 private:
 	bool acts_on(const std::string &type) const;

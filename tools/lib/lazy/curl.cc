@@ -49,10 +49,9 @@ PM_FORWARD(CURLM *, curl_multi_init, (void), ())
 PM_FORWARD(CURLMcode, curl_multi_cleanup, (CURLM * m), (m))
 PM_FORWARD(CURLMcode, curl_multi_add_handle, (CURLM * m, CURL *h), (m, h))
 PM_FORWARD(CURLMcode, curl_multi_remove_handle, (CURLM * m, CURL *h), (m, h))
-PM_FORWARD(CURLMcode, curl_multi_perform, (CURLM * m, int *running), (m, running))
+PM_FORWARD(CURLMcode, curl_multi_socket_action, (CURLM * m, curl_socket_t s, int bits, int *running),
+           (m, s, bits, running))
 PM_FORWARD(CURLMsg *, curl_multi_info_read, (CURLM * m, int *left), (m, left))
-PM_FORWARD(CURLMcode, curl_multi_poll, (CURLM * m, struct curl_waitfd fds[], unsigned n, int ms, int *ret),
-           (m, fds, n, ms, ret))
 PM_FORWARD(struct curl_slist *, curl_slist_append, (struct curl_slist * l, const char *s), (l, s))
 PM_FORWARD(void, curl_slist_free_all, (struct curl_slist * l), (l))
 PM_FORWARD(CURLU *, curl_url, (void), ())
