@@ -569,15 +569,8 @@ package_gets() {
 	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
 	run artifact-get -q -d "$M" <<<"$rec"
 	assert_success
-	mkfifo "$T/in"
-	exec 7< <(artifact-get -d "$M" -j 2 <"$T/in" 2>"$T/err")
-	exec 8>"$T/in"
-	echo "$rec" >&8
-	line=
-	IFS= read -r -t 20 -u 7 line || true
-	exec 8>&- # the end of the input: artifact-get ends
-	exec 7<&-
-	[[ -n "$line" ]] || fail "no record while the input stayed open: $(cat "$T/err")"
+	echo "$rec" >"$T/rec"
+	first_record_while_open "$T/rec" artifact-get -d "$M" -j 2
 	assert_equal "$(jq -r '[.type, .name] | join(" ")' <<<"$line")" "project demo-pkg"
 	run verify_mirror <(echo "$rec") "$M"
 	assert_success

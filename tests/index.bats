@@ -359,15 +359,7 @@ with_missing_file() {
 
 @test "0517 index-write: a synced record goes out while its input stays open; the two HTML pages of a new project are one file" {
 	records_for demo-pkg >"$BATS_TEST_TMPDIR/records"
-	mkfifo "$BATS_TEST_TMPDIR/in"
-	exec 7< <(index-write -d "$MIRROR" --no-root <"$BATS_TEST_TMPDIR/in" 2>"$BATS_TEST_TMPDIR/err")
-	exec 8>"$BATS_TEST_TMPDIR/in"
-	cat "$BATS_TEST_TMPDIR/records" >&8
-	line=
-	IFS= read -r -t 20 -u 7 line || true
-	exec 8>&- # the end of the input: index-write ends
-	exec 7<&-
-	[[ -n "$line" ]] || fail "no record while the input stayed open: $(cat "$BATS_TEST_TMPDIR/err")"
+	first_record_while_open "$BATS_TEST_TMPDIR/records" index-write -d "$MIRROR" --no-root
 	assert_equal "$(jq -r '[.type, .name] | join(" ")' <<<"$line")" "synced demo-pkg"
 	d="$WEB/simple/demo-pkg"
 	# One inode under both names (one write), each complete, no temporary left.

@@ -170,6 +170,25 @@ status() { cat "$M/status"; }
 watcher() { "$PY" "$COMMON_LIB/watcher.py" "$@"; }
 emu_logged() { emu_log | grep -q -e "$1"; }
 
+# first_record_while_open FILE CMD...: CMD reads FILE's lines from a pipe
+# that stays open after them; sets `line` to the first record CMD writes
+# within 20 s (empty if none), then closes the pipe so CMD ends. A tool
+# that held its records until its input ended fails this.
+first_record_while_open() {
+	local input=$1 fifo
+	shift
+	fifo=$(mktemp -u "$BATS_TEST_TMPDIR/open.XXXXXX")
+	mkfifo "$fifo"
+	exec 7< <("$@" <"$fifo" 2>"$fifo.err")
+	exec 8>"$fifo"
+	cat "$input" >&8
+	line=
+	IFS= read -r -t 20 -u 7 line || true
+	exec 8>&-
+	exec 7<&-
+	[[ -n "$line" ]] || fail "no record while the input stayed open: $(cat "$fifo.err")"
+}
+
 wait_until() {
 	local seconds=$1 what=$2
 	shift 2
