@@ -561,19 +561,20 @@ package_gets() {
 	[[ -z "$(find "$M/web" -name '.*')" ]] # no temporary left
 }
 
-@test "0422 artifact-get: a record it has passed on goes out before it waits for more input" {
+@test "0422 artifact-get: a record goes out before it waits for more input, and downloads go on while the input has none" {
 	# Records wait in stdout's buffer only until the tool would wait: the
-	# next tool gets this one now, not when the input ends. (Its files are
-	# current: a project with transfers still in flight when the input runs
-	# dry waits for the next line, as it always did.)
+	# next tool gets this one now, not when the input ends.
 	rec=$(jq -c 'select(.name == "demo-pkg")' "$ALL")
-	run artifact-get -q -d "$M" <<<"$rec"
-	assert_success
 	echo "$rec" >"$T/rec"
+	# Its files still to fetch when the input runs dry: the transfers go on
+	# (no read holds them up), and the record follows them out.
 	first_record_while_open "$T/rec" artifact-get -d "$M" -j 2
-	assert_equal "$(jq -r '[.type, .name] | join(" ")' <<<"$line")" "project demo-pkg"
+	assert_equal "$(jq -r '[.type, .name, (.files_fetched > 0)] | join(" ")' <<<"$line")" "project demo-pkg true"
 	run verify_mirror <(echo "$rec") "$M"
 	assert_success
+	# Its files current: nothing under way, the record goes out at once.
+	first_record_while_open "$T/rec" artifact-get -d "$M" -j 2
+	assert_equal "$(jq -r '[.type, .name, .files_fetched] | join(" ")' <<<"$line")" "project demo-pkg 0"
 }
 
 @test "0423 artifact-get: journal_new says the project's unlisted journal is this pass's alone; index-write then removes it unread, and only then" {

@@ -394,3 +394,17 @@ second_round_fresh() {
 	run -1 --separate-stderr bash -c "printf '%s\n' 'nope' | cdn-purge -u '$EMU_URL' --allow-non-https"
 	[[ "$stderr" == *"input line 1"* ]]
 }
+
+@test "0317 pkg-resolve and cdn-purge: a fetch under way when the input has no more goes on; its record comes out while the input stays open" {
+	up
+	# The stage before (changelog-fetch, pkg-demand following a log) has
+	# written one record and not yet the next: the answer for this one must
+	# not wait for it.
+	echo '{"type":"project","name":"demo-pkg","serial":9}' >"$T/in"
+	first_record_while_open "$T/in" pkg-resolve -u "$EMU_URL" --allow-non-https
+	assert_equal "$(jq -r '[.type, .name, (.files | length > 0)] | join(" ")' <<<"$line")" "project demo-pkg true"
+	echo '{"type":"stale","name":"demo-pkg","display_name":"Demo_Pkg","serial":9,"last_serial":8,"round":1}' >"$T/in"
+	first_record_while_open "$T/in" cdn-purge -u "$EMU_URL" --allow-non-https --rate 0
+	assert_equal "$(jq -r '[.type, .name, .cache_bust // false] | join(" ")' <<<"$line")" "project demo-pkg false"
+	assert_equal "$(emu_stats | jq -c '.purges | keys')" '["/pypi/demo-pkg/json","/simple/Demo_Pkg/","/simple/demo-pkg/"]'
+}

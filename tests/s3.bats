@@ -634,3 +634,14 @@ swift_has() { [[ -n "$(swift_keys "$1" "$2" | grep -xF "$2")" ]]; }
 	assert_output ""
 	swift_has "$S3_BUCKET" "$P/web/$path"
 }
+
+@test "2150 index-write and artifact-get -d s3://: requests under way when the input has no more go on; the record comes out while the input stays open" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	first_record_while_open "$T/one.ndjson" artifact-get -d "$S3"
+	jq -e 'select(.type == "project") | .files_fetched > 0' <<<"$line"
+	echo "$line" >"$T/ready.ndjson"
+	first_record_while_open "$T/ready.ndjson" index-write -d "$S3"
+	assert_equal "$(jq -r '[.type, .name] | join(" ")' <<<"$line")" "synced demo-pkg"
+	run swift_keys "$S3_BUCKET" "$P/web/simple/demo-pkg/"
+	assert_output --partial "$P/web/simple/demo-pkg/index.v1_json"
+}

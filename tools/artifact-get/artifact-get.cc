@@ -1016,13 +1016,15 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 }
 
 // Called by Http::run whenever a transfer slot is free: works through the
-// current project's files, reading the next record only when it is done,
-// until one transfer has been added or the input is exhausted.
+// current project's files, reading the next record only when it is done
+// (and there is one to read, or nothing under way to hold up), until one
+// transfer has been added or the input is exhausted.
 bool ArtifactGet::feed()
 {
 	for (;;) {
 		if (!cur_) {
 			if (eof_) return false;
+			if (!loop_.ready_for(http_)) return true; // the transfers go on until input comes
 			progress_clear(); // the loop may log a refused record
 			if (!loop_.next()) {
 				eof_ = true;

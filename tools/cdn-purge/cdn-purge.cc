@@ -142,6 +142,7 @@ int main(int argc, char **argv)
 			return true;
 		}
 
+		if (!loop.ready_for(http)) return true; // the purges go on until input comes
 		if (!loop.next()) return false;
 		const ProjectRecord &r = loop.record();
 		auto it = std::make_shared<Item>();

@@ -866,6 +866,7 @@ bool S3Writer::feed()
 	for (;;) {
 		if (!held_) {
 			if (in_flight_ >= run_.o.jobs) return true;
+			if (!run_.loop.ready_for(http_)) return true; // the requests go on until input comes
 			if (!run_.loop.next()) return false;
 			auto j = std::make_shared<S3Job>();
 			rapidjson::Document &doc = run_.loop.doc();

@@ -224,6 +224,8 @@ struct Http::Impl {
 	// socket on its own first: three poll(2) a file downloaded where this
 	// makes one per wake-up for all transfers (bench/RESULTS.md, issue 17).
 	std::vector<pollfd> watch;
+	// The feeder's input, watched by the next wait too (wake_on_input).
+	int input_fd = -1;
 	std::vector<std::pair<curl_socket_t, int>> ready; // from the last poll: socket, CURL_CSELECT_* bits
 	double timer_due = -1;
 	bool skipped = false; // the last wait() did not poll
@@ -404,7 +406,11 @@ void Http::Impl::wait(int max_ms)
 		return;
 	}
 	skipped = false;
+	// The feeder's input goes last, for this wait only: its readiness
+	// only ends the wait (run() then asks the feeder again).
+	if (input_fd >= 0) watch.push_back(pollfd{input_fd, POLLIN, 0});
 	int n = poll(watch.data(), watch.size(), ms);
+	if (input_fd >= 0) watch.pop_back();
 	if (n <= 0) return;
 	for (auto &p : watch) {
 		if (!p.revents) continue;
@@ -457,6 +463,8 @@ Http::~Http()
 }
 
 size_t Http::pending() const { return impl_->queue.size() + impl_->delayed.size() + impl_->active; }
+
+void Http::wake_on_input(int fd) { impl_->input_fd = fd; }
 
 void Http::Impl::start(Transfer *t)
 {
@@ -685,8 +693,10 @@ void Http::run(int max_concurrent, const std::function<bool()> &feed)
 				i++;
 			}
 		}
+		I.input_fd = -1; // only while the feeder says it waits for input
 		while (feeding && I.active + static_cast<int>(I.queue.size()) < max_concurrent) {
 			unsigned long long added = I.next_id;
+			I.input_fd = -1;
 			feeding = feed();
 			// Nothing added while others are under way: the feeder waits
 			// for one of them (see run() in http.h); asked again after the

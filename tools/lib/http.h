@@ -163,6 +163,11 @@ public:
 	// from inside a libcurl callback). A finished transfer's id is ignored.
 	void resume(unsigned long long id);
 	size_t pending() const;
+	// From a feed() that has nothing to add until its input (fd) has more:
+	// run()'s next wait also ends when fd is readable or at its end, so the
+	// transfers under way go on meanwhile and the input is read as soon as
+	// it comes (see RecordLoop::ready_for). Asked afresh at every feed().
+	void wake_on_input(int fd);
 
 	const HttpOptions &options() const { return opt_; }
 

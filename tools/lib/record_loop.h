@@ -9,8 +9,9 @@
 //  - a closed output stops the loop; the exit status tells what happened.
 // The tool supplies only what it does to the records it acts on: either a
 // handler for run(), or, for a tool driving concurrent transfers, calls to
-// next() from its feed hook (one record per free slot: input is read only
-// as fast as the transfers drain, so memory stays flat).
+// ready_for() and next() from its feed hook (one record per free slot:
+// input is read only as fast as the transfers drain, so memory stays flat,
+// and never by a read that would stall the transfers under way).
 #pragma once
 #include <cstdio>
 #include <functional>
@@ -25,6 +26,8 @@
 #include "record.h"
 
 namespace pm {
+
+class Http;
 
 // A record a tool keeps past the next read, while its transfers are in
 // flight (cdn-purge, pkg-resolve): its document and the names it is
@@ -53,6 +56,15 @@ public:
 	// After true, doc()/record()/line() describe that record until the
 	// next call; the tool may take doc() (Swap) or edit it.
 	bool next();
+	// For a feed hook of Http::run, before next(): false while http has
+	// transfers under way and no input is there yet, for a read then would
+	// hold every one of them until the stage before writes again (a
+	// pkg-resolve waiting on its upstream, a demand log between requests).
+	// http's next wait then also ends when input comes (Http::wake_on_input),
+	// and the hook returns true having added nothing. A line begun but not
+	// ended is read whole, waiting for its end. (record_loop_http.cc: only
+	// the tools that drive transfers link it.)
+	bool ready_for(Http &http);
 	// next() until false, calling handle for each record.
 	void run(const std::function<void(ProjectRecord &, rapidjson::Document &)> &handle);
 	// Writes the held target records and returns the exit status: kExitFatal

@@ -407,6 +407,7 @@ int main(int argc, char **argv)
 	};
 
 	auto feed = [&]() -> bool {
+		if (!loop.ready_for(http)) return true; // the fetches go on until input comes
 		if (!loop.next()) return false;
 		const ProjectRecord &r = loop.record();
 		auto j = std::make_shared<Job>();
