@@ -645,3 +645,36 @@ swift_has() { [[ -n "$(swift_keys "$1" "$2" | grep -xF "$2")" ]]; }
 	run swift_keys "$S3_BUCKET" "$P/web/simple/demo-pkg/"
 	assert_output --partial "$P/web/simple/demo-pkg/index.v1_json"
 }
+
+@test "2151 journal_new on a store: a project with a page whose new files artifact-get uploads has its journal made in the pass, and index-write removes it unread" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	artifact-get -q -d "$S3" <"$T/one.ndjson" | index-write -q -d "$S3" >/dev/null
+	swift_has "$S3_BUCKET" "$P/web/simple/demo-pkg/index.v1_json"
+	# One file gone from the store: the next pass uploads it again, with a
+	# journal made fresh (the listing at start-up shows none) for a project
+	# that has a page: journal_new, not new_to_store.
+	IFS=$'\t' read -r path fn < <(jq -r '[.files[0].path, .files[0].filename] | @tsv' "$T/one.ndjson")
+	curl -fsS -o /dev/null -X DELETE -H "X-Auth-Token: $(_swift_token)" "$SWIFT_URL/$S3_BUCKET/$P/web/$path"
+	artifact-get -q -d "$S3" <"$T/one.ndjson" >"$T/ready.ndjson"
+	jq -e 'select(.type == "project") | .journal_new == true and (has("new_to_store") | not) and .files_fetched == 1' "$T/ready.ndjson"
+	swift_has "$S3_BUCKET" "$P/.unlisted/demo-pkg"
+	run --separate-stderr index-write -q -d "$S3" <"$T/ready.ndjson"
+	assert_success
+	run swift_keys "$S3_BUCKET" "$P/.unlisted/"
+	assert_output ""
+	# index-write takes the claim: a journal there that lists a stray (as
+	# if another pass had made it) is not read with it, so the stray stays;
+	# without it the journal is read and the stray goes.
+	stray="packages/ee/ee/$(printf 'e%.0s' {1..60})/demo_pkg-0.0.1.tar.gz"
+	swift_put "$S3_BUCKET" "$P/web/$stray" <(echo stray)
+	swift_put "$S3_BUCKET" "$P/.unlisted/demo-pkg" <(echo "$stray")
+	index-write -q -d "$S3" <"$T/ready.ndjson" >/dev/null
+	swift_has "$S3_BUCKET" "$P/web/$stray"
+	run swift_keys "$S3_BUCKET" "$P/.unlisted/"
+	assert_output ""
+	swift_put "$S3_BUCKET" "$P/.unlisted/demo-pkg" <(echo "$stray")
+	jq -c 'del(.journal_new)' "$T/ready.ndjson" | index-write -q -d "$S3" >/dev/null
+	run swift_has "$S3_BUCKET" "$P/web/$stray"
+	assert_failure
+	swift_has "$S3_BUCKET" "$P/web/$path"
+}

@@ -698,12 +698,13 @@ void ArtifactGet::s3_journal_then_start(const std::shared_ptr<Job> &j)
 	// record of it came before in this run): it is written without a GET.
 	static const std::string none;
 	const std::string *known = p->probe == Project::Probe::New || !p->maybe_journal ? &none : nullptr;
-	opt_.s3->add_to_unlisted_async(http_, p->name, paths, [this, p](bool ok, const std::string &err) {
+	opt_.s3->add_to_unlisted_async(http_, p->name, paths, [this, p, made = known != nullptr](bool ok, const std::string &err) {
 		p->journal_pending = false;
 		auto waiting = std::move(p->journal_waiting);
 		p->journal_waiting.clear();
 		if (ok) {
 			p->journaled = true;
+			p->journal_new = made; // as pm::add_to_unlisted says on a filesystem
 			for (auto &w : waiting) s3_start(w);
 			return;
 		}
@@ -1003,12 +1004,14 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 		// record of it came earlier in this run: the journal this run wrote
 		// lists exactly the record's files, so index-write has no old page
 		// or journal to read (pypi-mirror-records(7)).
-		if (!at.empty() && opt_.s3 && p->probe == Project::Probe::New) add += ",\"new_to_store\":true";
+		bool new_to_store = !at.empty() && opt_.s3 && p->probe == Project::Probe::New;
+		if (new_to_store) add += ",\"new_to_store\":true";
 		// The project's unlisted journal did not exist before this run
 		// wrote its paths: it lists this record's files and nothing else,
 		// so index-write (at the same stored_at) need not read it back to
 		// find files to delete, only remove it once the page is written.
-		if (!at.empty() && !opt_.s3 && p->journal_new) add += ",\"journal_new\":true";
+		// (new_to_store says that and more: no page either.)
+		if (!at.empty() && !new_to_store && p->journal_new) add += ",\"journal_new\":true";
 		if (close != std::string::npos) l.insert(close, add);
 		emit(l);
 		LOG_DEBUG("Project %s: all %zu files in place", p->name.c_str(), p->files.size());

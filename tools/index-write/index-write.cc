@@ -683,9 +683,11 @@ struct S3Job {
 	bool removal = false;
 	bool finished = false;
 	bool files_known = false; // artifact-get vouches for its files (stored_at)
-	// ... and says the store held no page and no unlisted journal of it
-	// (new_to_store): there is no old page to read.
-	bool new_to_store = false;
+	// ... and says the project's unlisted journal is this pass's own
+	// (journal_new: it lists only the record's files, so it is not read)
+	// or, more, that the store held no page and no unlisted journal of it
+	// (new_to_store): there is no old page to read either.
+	bool journal_new = false, new_to_store = false;
 	long long files_fetched = 0, bytes_fetched = 0; // artifact-get's counts, for the synced record
 	// The file lookups: keys, which file (and whether its companion) each
 	// is, the sizes found (-1: missing); the first lookup that failed.
@@ -879,6 +881,7 @@ bool S3Writer::feed()
 			// answer stands for the lookups.
 			j->files_known = !mark_.empty() && pm::get_string(doc, "stored_at") == mark_;
 			j->new_to_store = j->files_known && pm::get_bool(doc, "new_to_store", false);
+			j->journal_new = j->new_to_store || (j->files_known && pm::get_bool(doc, "journal_new", false));
 			held_ = std::move(j);
 		}
 		if (in_flight_ >= run_.o.jobs || busy_.count(held_->r.name)) return true;
@@ -980,14 +983,16 @@ void S3Writer::judge_files(const S3JobPtr &j)
 // known to be absent is not asked for: the pending-deletions journal of a
 // project the listing at start-up did not show, and for a project new to
 // the store (new_to_store: artifact-get found no page and no unlisted
-// journal of it, and the journal it then wrote lists only the record's
-// files, which the new page links) its pages and unlisted journal, which is
-// then removed once the page is out.
+// journal of it) its pages, and for one whose unlisted journal this pass
+// made (journal_new, which new_to_store implies: it lists only the
+// record's files, which the new page links) that journal, which is then
+// removed once the page is out.
 void S3Writer::read_old(const S3JobPtr &j)
 {
 	const std::string &name = j->r.name;
 	std::string dir = page_dir(run_, name);
 	bool fresh = j->new_to_store && !j->removal;
+	bool own_journal = j->journal_new && !j->removal;
 	std::vector<std::string> paths;
 	int json = -1, pending = -1, unlisted = -1;
 	if (!fresh) {
@@ -998,22 +1003,22 @@ void S3Writer::read_old(const S3JobPtr &j)
 		pending = static_cast<int>(paths.size());
 		paths.push_back(journal_path(run_, name));
 	}
-	if (!fresh) {
+	if (!own_journal) {
 		unlisted = static_cast<int>(paths.size());
 		paths.push_back(run_.o.m.unlisted_journal(name));
 	}
 	std::vector<pm::Request> reqs;
 	for (auto &p : paths) reqs.push_back(get(p));
-	all(std::move(reqs), [this, j, paths, json, pending, unlisted, fresh](Responses &rs) {
+	all(std::move(reqs), [this, j, paths, json, pending, unlisted, own_journal, fresh](Responses &rs) {
 		std::vector<std::string> keys;
 		for (auto &p : paths) keys.push_back(key(p));
 		std::string why = first_error(rs, keys, "read");
 		if (!why.empty()) return fail(j, why);
 		OldPages &old = j->old;
-		auto journals = [this, j, pending, unlisted, fresh](const Responses &rs) {
+		auto journals = [this, j, pending, unlisted, own_journal](const Responses &rs) {
 			if (pending >= 0) add_journal(j, rs[static_cast<size_t>(pending)], false);
 			if (unlisted >= 0) add_journal(j, rs[static_cast<size_t>(unlisted)], true);
-			if (fresh) j->old.unlisted = true; // artifact-get wrote it: removed after the page
+			if (own_journal) j->old.unlisted = true; // artifact-get wrote it: removed after the page
 			plan(j);
 		};
 		if (fresh) return journals(rs);
