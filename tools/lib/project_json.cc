@@ -262,7 +262,7 @@ bool check_file_url(const std::string &url, const std::string &filename, const P
 		start = slash + 1;
 	}
 	std::string w;
-	if (package_path_from_url(url, filename, path, &w)) return true;
+	if (package_path_from_url(u, filename, path, &w)) return true;
 	if (sha256.empty()) return fail(w);
 	// Another index's layout (devpi, Artifactory, Nexus, GitLab): the last
 	// segment must be the file, and the sha256 (checked on download) places

@@ -156,6 +156,11 @@ bool package_path_from_url(const std::string &url, const std::string &filename, 
 		if (why) *why = err;
 		return false;
 	}
+	return package_path_from_url(u, filename, path, why);
+}
+
+bool package_path_from_url(const UrlParts &u, const std::string &filename, std::string &path, std::string *why)
+{
 	if (!check_scheme(u, true)) {
 		if (why) *why = "URL scheme " + u.scheme + " is not http(s)";
 		return false;

@@ -67,5 +67,9 @@ struct UpstreamOptions {
 // checks that the last segment equals the expected filename.
 bool package_path_from_url(const std::string &url, const std::string &filename, std::string &path,
                            std::string *why = nullptr);
+// The same for a URL parse_url() has already taken apart (check_file_url:
+// libcurl's URL parser is most of a file entry's cost, so once, not twice).
+bool package_path_from_url(const UrlParts &u, const std::string &filename, std::string &path,
+                           std::string *why = nullptr);
 
 } // namespace pm
