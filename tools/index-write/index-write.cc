@@ -1304,19 +1304,16 @@ bool s3_update_root(Run &run, const std::string &scratch, bool found, const std:
 		return false;
 	}
 	std::string failed;
+	// Each page goes up from its file in scratch, streamed: a root page
+	// grows with the mirror (tens of MB at PyPI's size).
 	auto put = [&](const char *page) {
-		std::string text;
-		if (!pm::read_file(scratch + "/" + page, text)) {
-			if (failed.empty()) failed = scratch + "/" + page + ": " + strerror(errno);
+		std::string key = o.s3->key(o.m.root_index(page)), err;
+		pm::Request r;
+		if (!o.s3->put_file(key, scratch + "/" + page, pm::S3Store::content_type(o.m.relative(o.m.root_index(page))), r,
+		                    err)) {
+			if (failed.empty()) failed = err;
 			return;
 		}
-		std::string key = o.s3->key(o.m.root_index(page));
-		pm::S3Put p;
-		p.key = key;
-		p.content_type = pm::S3Store::content_type(o.m.relative(o.m.root_index(page)));
-		p.sha256 = pm::sha256_hex(text);
-		pm::Request r = pm::s3_put(cfg, p);
-		r.body = std::move(text);
 		http.add(std::move(r), [&failed, key](pm::Request &, pm::Response &resp) {
 			if (!resp.ok() && failed.empty()) failed = "cannot write " + key + ": " + pm::s3_describe(resp);
 		});
