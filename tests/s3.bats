@@ -635,6 +635,47 @@ swift_has() { [[ -n "$(swift_keys "$1" "$2" | grep -xF "$2")" ]]; }
 	swift_has "$S3_BUCKET" "$P/web/$path"
 }
 
+@test "2145 index-write -d s3://: the root pages go up from scratch streamed, never whole in memory (400,000 projects, 20 MB pages)" {
+	# A root of N real projects (a padded one would not do: index-write
+	# writes the pages anew from the list), 16-character names in order,
+	# serials of 8 digits as PyPI's.
+	root() {
+		awk -v n="$1" 'BEGIN {
+			printf "{\"meta\":{\"_last-serial\":20400000,\"api-version\":\"1.1\"},\"projects\":["
+			for (i = 1; i <= n; i++) printf "%s{\"_last-serial\":%d,\"name\":\"p%015d\"}", (i > 1 ? "," : ""), 20000000 + i, i
+			printf "]}"
+		}'
+	}
+	root 400000 >"$T/big.json"
+	root 2 >"$T/small.json"
+	swift_put "$S3_BUCKET" "$P/web/simple/index.v1_json" "$T/big.json"
+	swift_put "$S3_BUCKET" "$P-small/web/simple/index.v1_json" "$T/small.json"
+	mkdir "$T/tmp"
+	# No record: --serial moves, so the root is written and stored again.
+	for p in "$P" "$P-small"; do
+		TMPDIR="$T/tmp" /usr/bin/time -f '%M' -o "$T/$p.rss" index-write -q -d "s3://$S3_BUCKET/$p" --serial 20400001 </dev/null
+		swift_cat "$S3_BUCKET" "$p/web/simple/index.v1_json" | jq -e '.meta."_last-serial" == 20400001' >/dev/null
+	done
+	run ls -A "$T/tmp"
+	assert_output ""
+	# What landed: every project, in every page, with its type.
+	swift_cat "$S3_BUCKET" "$P/web/simple/index.v1_json" >"$T/got.json"
+	jq -e '(.projects | length) == 400000 and .projects[-1].name == "p000000000400000"' "$T/got.json" >/dev/null
+	for page in index.html index.v1_html; do
+		swift_cat "$S3_BUCKET" "$P/web/simple/$page" >"$T/$page"
+		[[ $(grep -c '^<a href="p[0-9]*/">p[0-9]*</a>$' "$T/$page") == 400000 ]] || fail "$page: $(grep -c '<a href' "$T/$page") links"
+		tail -c 15 "$T/$page" | grep -qx '</html>' || fail "$page: $(tail -c 40 "$T/$page")"
+	done
+	swift_head "$S3_BUCKET" "$P/web/simple/index.html" | grep -qx 'content-type: text/html.*'
+	swift_head "$S3_BUCKET" "$P/web/simple/index.v1_html" | grep -qx 'content-type: application/vnd.pypi.simple.v1+html.*'
+	swift_head "$S3_BUCKET" "$P/web/simple/index.v1_json" | grep -qx 'content-type: application/vnd.pypi.simple.v1+json.*'
+	# index-write holds the project list by design (the name and 16 bytes
+	# a project: 12.8 MB here), never a page: it grows by less than one.
+	big=$(tail -1 "$T/$P.rss") small=$(tail -1 "$T/$P-small.rss") page=$(($(stat -c %s "$T/index.html") / 1024))
+	echo "index-write peak RSS: $big KiB (400,000 projects), $small KiB (2); a root HTML page $page KiB" >&3
+	(( big - small < page )) || fail "peak RSS $big KiB with 400,000 projects, $small KiB with 2: more than a $page KiB page"
+	sanitized_build index-write || (( big < 32768 )) || fail "peak RSS $big KiB"
+
 @test "2150 index-write and artifact-get -d s3://: requests under way when the input has no more go on; the record comes out while the input stays open" {
 	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
 	first_record_while_open "$T/one.ndjson" artifact-get -d "$S3"

@@ -16,6 +16,21 @@ const std::string kFile = "demo_pkg-1.0-py3-none-any.whl";
 
 TEST(Names, HashFixtureIs60Hex) { ASSERT_EQ(kHash.size(), 60u); }
 
+// compare_normalized agrees in sign with comparing normalize_name's
+// results, for every pair of a set of names that differ in case, in
+// separator runs and where they end.
+TEST(Names, CompareNormalizedAsNormalizeName)
+{
+	const char *names[] = {"", "-", "a", "A", "a-", "a_", "a.-_", "a-b", "A__B", "a.b", "ab", "a0", "a-0", "-a",
+	                       "._a", "zope.interface", "Zope_Interface", "zope-interfaces", "x._", "x", "b", "B-", "~"};
+	for (const char *a : names)
+		for (const char *b : names) {
+			int want = pm::normalize_name(a).compare(pm::normalize_name(b));
+			int got = pm::compare_normalized(a, b);
+			EXPECT_EQ((want > 0) - (want < 0), (got > 0) - (got < 0)) << "'" << a << "' vs '" << b << "'";
+		}
+}
+
 TEST(Names, NormalizePep503)
 {
 	EXPECT_EQ(pm::normalize_name("Foo.Bar-baz"), "foo-bar-baz");

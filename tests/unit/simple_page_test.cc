@@ -349,6 +349,36 @@ TEST(RootList, SortUniqueLastWins)
 	EXPECT_EQ(l.max_serial(), 5);
 }
 
+// Out of order (several projects in flight), a name several times in
+// other spellings: sorted as normalized, the latest of each name kept.
+TEST(RootList, SortUniqueOutOfOrderManyNames)
+{
+	pm::RootList l;
+	for (int i = 999; i >= 0; i--) l.add("p" + std::to_string(i), i);
+	l.add("P_5", 2000);
+	l.add("p.5", 2001, true);
+	l.add("P99", 2002);
+	l.sort_unique();
+	ASSERT_EQ(l.size(), 1001u); // p0..p999 and p-5
+	std::string prev;
+	for (size_t i = 0; i < l.size(); i++) {
+		std::string n = pm::normalize_name(l.display(i));
+		EXPECT_LT(prev, n);
+		prev = n;
+		if (n == "p-5") {
+			EXPECT_EQ(l.display(i), "p.5");
+			EXPECT_EQ(l.serial(i), 2001);
+			EXPECT_TRUE(l.removed(i));
+		} else if (n == "p99") {
+			EXPECT_EQ(l.display(i), "P99");
+			EXPECT_EQ(l.serial(i), 2002);
+		} else {
+			EXPECT_EQ(l.serial(i), std::stoll(n.substr(1)));
+		}
+	}
+	EXPECT_EQ(l.max_serial(), 2002);
+}
+
 TEST(Root, WriteLoadMergeRoundTrip)
 {
 	std::string d = tmpdir();

@@ -66,7 +66,6 @@ struct Run {
 	// The record's journal_new (artifact-get made the project's unlisted
 	// journal in this pass: it lists only the record's files).
 	bool journal_new = false;
-	std::unordered_set<std::string> changed_names; // their normalized names
 	// Projects that may have a pending-deletions journal: those found at
 	// start-up and those this run writes. Only this process writes journals
 	// (the wrapper holds the mirror's lock), so for any other project there is
@@ -465,7 +464,6 @@ void synced(Run &run, const pm::ProjectRecord &r, long long serial, long long de
 	// so); ours does too, so that a mirror of us lists what PyPI lists and
 	// changelog-fetch does not take the project for one removed upstream.
 	run.changes.add(r.display_name.empty() ? r.name : r.display_name, serial, r.status == "quarantined");
-	run.changed_names.insert(r.name);
 }
 
 void process_project(Run &run, const pm::ProjectRecord &r)
@@ -597,7 +595,6 @@ void process_removal(Run &run, const pm::ProjectRecord &r)
 	LOG_INFO("Removed %s (serial %lld, %lld files deleted)", r.name.c_str(), r.serial, deleted);
 	emit_synced(run, r, 0, deleted, true);
 	run.changes.add(r.name, r.serial, true);
-	run.changed_names.insert(r.name);
 }
 
 bool root_files_missing(const Options &o)
@@ -643,8 +640,13 @@ bool update_root(Run &run)
 		if (!missing) LOG_WARN("%s; rebuilding the root index from %s", why.c_str(), simple.c_str());
 		else if (!o.rebuild_root) LOG_INFO("No root index yet; building it from %s", simple.c_str());
 		// This run's projects are in run.changes, which override the scan's
-		// entries: their pages (just written) need not be read back.
-		if (!pm::scan_simple_dir(simple, base, why, &run.changed_names)) {
+		// entries: their pages (just written) need not be read back. Their
+		// names are gathered only now (a rebuild is rare, the run's changes
+		// many).
+		std::unordered_set<std::string> changed;
+		changed.reserve(run.changes.size());
+		for (size_t i = 0; i < run.changes.size(); i++) changed.insert(pm::normalize_name(run.changes.display(i)));
+		if (!pm::scan_simple_dir(simple, base, why, &changed)) {
 			LOG_ERROR("%s", why.c_str());
 			return false;
 		}
@@ -1233,7 +1235,6 @@ void S3Writer::remove_journals(const S3JobPtr &j)
 			LOG_INFO("Removed %s (serial %lld, %lld files deleted)", r.name.c_str(), r.serial, j->deleted);
 			emit_synced(run_, r, 0, j->deleted, true);
 			run_.changes.add(r.name, r.serial, true);
-			run_.changed_names.insert(r.name);
 		}
 		done(j);
 	};
@@ -1310,19 +1311,16 @@ bool s3_update_root(Run &run, const std::string &scratch, bool found, const std:
 		return false;
 	}
 	std::string failed;
+	// Each page goes up from its file in scratch, streamed: a root page
+	// grows with the mirror (tens of MB at PyPI's size).
 	auto put = [&](const char *page) {
-		std::string text;
-		if (!pm::read_file(scratch + "/" + page, text)) {
-			if (failed.empty()) failed = scratch + "/" + page + ": " + strerror(errno);
+		std::string key = o.s3->key(o.m.root_index(page)), err;
+		pm::Request r;
+		if (!o.s3->put_file(key, scratch + "/" + page, pm::S3Store::content_type(o.m.relative(o.m.root_index(page))), r,
+		                    err)) {
+			if (failed.empty()) failed = err;
 			return;
 		}
-		std::string key = o.s3->key(o.m.root_index(page));
-		pm::S3Put p;
-		p.key = key;
-		p.content_type = pm::S3Store::content_type(o.m.relative(o.m.root_index(page)));
-		p.sha256 = pm::sha256_hex(text);
-		pm::Request r = pm::s3_put(cfg, p);
-		r.body = std::move(text);
 		http.add(std::move(r), [&failed, key](pm::Request &, pm::Response &resp) {
 			if (!resp.ok() && failed.empty()) failed = "cannot write " + key + ": " + pm::s3_describe(resp);
 		});

@@ -22,6 +22,38 @@ void normalize_name_into(std::string_view name, std::string &out)
 	if (sep) out.push_back('-');
 }
 
+namespace {
+// The bytes normalize_name_into() would write, one at a time.
+struct NormalizedChars {
+	std::string_view s;
+	size_t i = 0;
+	bool next(char &c)
+	{
+		if (i >= s.size()) return false;
+		auto sep = [](char x) { return x == '-' || x == '_' || x == '.'; };
+		if (sep(s[i])) {
+			while (i < s.size() && sep(s[i])) i++;
+			c = '-';
+			return true;
+		}
+		c = ascii_lower(s[i++]);
+		return true;
+	}
+};
+} // namespace
+
+int compare_normalized(std::string_view a, std::string_view b)
+{
+	NormalizedChars x{a}, y{b};
+	for (;;) {
+		char ca = 0, cb = 0;
+		bool ha = x.next(ca), hb = y.next(cb);
+		if (!ha || !hb) return ha == hb ? 0 : ha ? 1 : -1;
+		// As std::string compares: bytes as unsigned.
+		if (ca != cb) return static_cast<unsigned char>(ca) < static_cast<unsigned char>(cb) ? -1 : 1;
+	}
+}
+
 std::string normalize_name(std::string_view name)
 {
 	std::string out;

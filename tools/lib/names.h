@@ -11,6 +11,10 @@ std::string normalize_name(std::string_view name);
 // The same into a reused buffer: a merge of hundreds of thousands of names
 // would otherwise spend its time allocating.
 void normalize_name_into(std::string_view name, std::string &out);
+// normalize_name(a) compared with normalize_name(b) (<0, 0, >0, as
+// std::string::compare), without making either: sorting a list of
+// hundreds of thousands of names needs no key per name.
+int compare_normalized(std::string_view a, std::string_view b);
 
 // A project name as PyPI accepts it (PEP 508 core name): ASCII letters and
 // digits, with ".-_" inside, at most 200 characters here (our limit).

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <cstdlib>
+#include <memory>
 #include <set>
 #include <unistd.h>
 
@@ -138,11 +139,64 @@ bool S3Store::put(const std::string &key, const std::string &body, const std::st
 	p.content_type = content_type;
 	p.sha256 = sha256_hex(body);
 	Request r = s3_put(cfg_, p);
-	r.body = body;
+	// The caller's string outlives this blocking request: libcurl reads
+	// from it where Request::body would be a copy.
+	size_t off = 0;
+	r.upload_size = static_cast<long long>(body.size());
+	r.on_read = [&body, &off](char *b, size_t n) -> long {
+		size_t k = std::min(n, body.size() - off);
+		memcpy(b, body.data() + off, k);
+		off += k;
+		return static_cast<long>(k);
+	};
+	r.on_restart = [&off] { off = 0; };
 	Response resp = http_.fetch(std::move(r));
 	if (resp.ok()) return true;
 	why = "cannot write " + key + ": " + s3_describe(resp);
 	return false;
+}
+
+bool S3Store::put_file(const std::string &key, const std::string &path, const std::string &content_type, Request &out,
+                       std::string &why) const
+{
+	std::shared_ptr<FILE> f(fopen(path.c_str(), "rbe"), [](FILE *p) {
+		if (p) fclose(p);
+	});
+	auto fail = [&] {
+		why = "cannot read " + path + ": " + strerror(errno);
+		return false;
+	};
+	if (!f) return fail();
+	Digest d;
+	long long size = 0;
+	char buf[1 << 16];
+	for (size_t n; (n = fread(buf, 1, sizeof buf, f.get())) > 0;) {
+		d.update(buf, n);
+		size += static_cast<long long>(n);
+	}
+	if (ferror(f.get())) return fail();
+	rewind(f.get());
+	S3Put p;
+	p.key = key;
+	p.content_type = content_type;
+	p.sha256 = d.hex();
+	out = s3_put(cfg_, p);
+	out.upload_size = size;
+	// Exactly the bytes hashed: should the file shrink meanwhile, the
+	// upload is aborted rather than left waiting for the rest.
+	auto left = std::make_shared<long long>(size);
+	out.on_read = [f, left](char *b, size_t n) -> long {
+		if (*left == 0) return 0;
+		size_t k = fread(b, 1, static_cast<size_t>(std::min<long long>(*left, static_cast<long long>(n))), f.get());
+		if (k == 0) return -1;
+		*left -= static_cast<long long>(k);
+		return static_cast<long>(k);
+	};
+	out.on_restart = [f, left, size] {
+		rewind(f.get());
+		*left = size;
+	};
+	return true;
 }
 
 bool S3Store::remove(const std::vector<std::string> &keys, std::string &why)

@@ -65,7 +65,18 @@ public:
 	bool head(const std::string &key, long long &size, bool &found, std::string &why);
 	// put: the body's sha256 goes in x-amz-content-sha256, so the store
 	// keeps nothing but these bytes; content_type is what a reader is served.
+	// The PUT reads the caller's body as it sends (no copy of it).
 	bool put(const std::string &key, const std::string &body, const std::string &content_type, std::string &why);
+	// put_file: the PUT of the local file path as the object key, for a
+	// body that grows with the mirror (the root pages), to run on the
+	// caller's http with its other requests. The body streams from the
+	// file as it is sent (a retry rewinds it), never whole in memory: one
+	// pass over the file before takes its sha256 (x-amz-content-sha256)
+	// and its size (Content-Length). The request holds the open file, so
+	// what goes up is what was hashed however the path changes after.
+	// False (why) when the file cannot be read.
+	bool put_file(const std::string &key, const std::string &path, const std::string &content_type, Request &out,
+	              std::string &why) const;
 	// Multi-object DELETE, 1000 keys a request; a key already gone is not
 	// an error. False (why: the keys that failed) when any stayed.
 	bool remove(const std::vector<std::string> &keys, std::string &why);
