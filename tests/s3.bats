@@ -675,6 +675,7 @@ swift_has() { [[ -n "$(swift_keys "$1" "$2" | grep -xF "$2")" ]]; }
 	echo "index-write peak RSS: $big KiB (400,000 projects), $small KiB (2); a root HTML page $page KiB" >&3
 	(( big - small < page )) || fail "peak RSS $big KiB with 400,000 projects, $small KiB with 2: more than a $page KiB page"
 	sanitized_build index-write || (( big < 32768 )) || fail "peak RSS $big KiB"
+}
 
 @test "2150 index-write and artifact-get -d s3://: requests under way when the input has no more go on; the record comes out while the input stays open" {
 	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
