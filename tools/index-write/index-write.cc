@@ -835,30 +835,8 @@ pm::Request S3Writer::put(const std::string &path, const std::string &text, cons
 
 void S3Writer::remove(const std::vector<std::string> &keys, std::function<void(const std::string &)> then)
 {
-	std::vector<pm::Request> reqs;
-	std::vector<size_t> sizes;
-	for (size_t i = 0; i < keys.size(); i += 1000) {
-		std::vector<std::string> batch(keys.begin() + static_cast<long>(i),
-		                               keys.begin() + static_cast<long>(std::min(keys.size(), i + 1000)));
-		sizes.push_back(batch.size());
-		reqs.push_back(pm::s3_delete(cfg_, batch));
-	}
-	all(std::move(reqs), [sizes, then = std::move(then)](Responses &rs) {
-		std::vector<std::string> failed;
-		for (size_t i = 0; i < rs.size(); i++) {
-			std::string err;
-			if (!rs[i].ok()) return then("cannot delete " + std::to_string(sizes[i]) + " objects: " + pm::s3_describe(rs[i]));
-			if (!pm::parse_s3_delete_errors(rs[i].body, failed, err))
-				return then("the answer to a delete does not parse: " + err);
-		}
-		std::string why;
-		if (!failed.empty()) {
-			why = "cannot delete";
-			for (auto &f : failed) why += " " + f + ";";
-			why.pop_back();
-		}
-		then(why);
-	});
+	all(pm::s3_delete_batches(cfg_, keys),
+	    [n = keys.size(), then = std::move(then)](Responses &rs) { then(pm::s3_delete_outcome(rs, n)); });
 }
 
 // Called by Http::run when a transfer slot is free: takes records up to -j
@@ -1245,8 +1223,7 @@ void S3Writer::remove_journals(const S3JobPtr &j)
 void S3Writer::flush_unlisted()
 {
 	if (unlisted_done_.empty()) return;
-	std::vector<std::string> keys;
-	for (auto &n : unlisted_done_) keys.push_back(key(run_.o.m.unlisted_journal(n)));
+	std::vector<std::string> keys = unlisted_keys();
 	unlisted_done_.clear();
 	remove(keys, [](const std::string &why) {
 		if (!why.empty()) LOG_WARN("unlisted journals: %s", why.c_str());
@@ -1257,16 +1234,12 @@ void S3Writer::flush_unlisted()
 // are logged as warnings naming what (the keys stay for a later run).
 void s3_delete_later(const pm::S3Config &cfg, pm::Http &http, const std::vector<std::string> &keys, const char *what)
 {
-	for (size_t i = 0; i < keys.size(); i += 1000) {
-		std::vector<std::string> batch(keys.begin() + static_cast<long>(i),
-		                               keys.begin() + static_cast<long>(std::min(keys.size(), i + 1000)));
-		http.add(pm::s3_delete(cfg, batch), [what](pm::Request &, pm::Response &r) {
-			std::vector<std::string> failed;
-			std::string err;
-			if (!r.ok()) LOG_WARN("cannot delete %s: %s", what, pm::s3_describe(r).c_str());
-			else if (!pm::parse_s3_delete_errors(r.body, failed, err))
-				LOG_WARN("the answer to a delete of %s does not parse: %s", what, err.c_str());
-			for (auto &f : failed) LOG_WARN("cannot delete %s", f.c_str());
+	auto batches = pm::s3_delete_batches(cfg, keys);
+	for (size_t i = 0; i < batches.size(); i++) {
+		size_t n = std::min<size_t>(1000, keys.size() - 1000 * i);
+		http.add(std::move(batches[i]), [what, n](pm::Request &, pm::Response &r) {
+			std::string why = pm::s3_delete_outcome({r}, n);
+			if (!why.empty()) LOG_WARN("%s: %s", what, why.c_str());
 		});
 	}
 }

@@ -318,6 +318,33 @@ Request s3_delete(const S3Config &c, const std::vector<std::string> &keys)
 	return r;
 }
 
+std::vector<Request> s3_delete_batches(const S3Config &c, const std::vector<std::string> &keys)
+{
+	std::vector<Request> out;
+	for (size_t i = 0; i < keys.size(); i += 1000)
+		out.push_back(s3_delete(c, std::vector<std::string>(keys.begin() + static_cast<long>(i),
+		                                                      keys.begin() + static_cast<long>(std::min(keys.size(), i + 1000)))));
+	return out;
+}
+
+std::string s3_delete_outcome(const std::vector<Response> &answers, size_t nkeys)
+{
+	std::vector<std::string> failed;
+	for (size_t i = 0; i < answers.size(); i++) {
+		const Response &r = answers[i];
+		std::string err;
+		if (!r.ok())
+			return "cannot delete " + std::to_string(std::min<size_t>(1000, nkeys - std::min(nkeys, 1000 * i))) +
+			       " objects: " + s3_describe(r);
+		if (!parse_s3_delete_errors(r.body, failed, err)) return "the answer to a delete does not parse: " + err;
+	}
+	if (failed.empty()) return "";
+	std::string why = "cannot delete";
+	for (auto &f : failed) why += " " + f + ";";
+	why.pop_back();
+	return why;
+}
+
 bool parse_s3_list(const std::string &xml, S3ListPage &out, std::string &why)
 {
 	out = S3ListPage();

@@ -90,6 +90,13 @@ struct S3ListPage {
 bool parse_s3_list(const std::string &xml, S3ListPage &out, std::string &why);
 // The keys a DeleteResult says failed, as "KEY: CODE MESSAGE".
 bool parse_s3_delete_errors(const std::string &xml, std::vector<std::string> &errors, std::string &why);
+// The multi-object DELETEs that remove keys, 1000 a request (the API's
+// limit), and what their answers (in the same order, for nkeys keys) say:
+// empty when every key is gone (one already gone counts), else why: the
+// first request that failed or answered what does not parse, or the keys
+// that stayed.
+std::vector<Request> s3_delete_batches(const S3Config &c, const std::vector<std::string> &keys);
+std::string s3_delete_outcome(const std::vector<Response> &answers, size_t nkeys);
 // The <Code> and <Message> of an S3 error body, as "CODE: MESSAGE" (empty if none).
 std::string s3_error_text(const std::string &xml);
 // A failed response, for messages: "HTTP 403 (SignatureDoesNotMatch: ...)".

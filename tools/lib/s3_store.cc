@@ -201,25 +201,13 @@ bool S3Store::put_file(const std::string &key, const std::string &path, const st
 
 bool S3Store::remove(const std::vector<std::string> &keys, std::string &why)
 {
-	std::vector<std::string> failed;
-	for (size_t i = 0; i < keys.size(); i += 1000) {
-		std::vector<std::string> batch(keys.begin() + i, keys.begin() + std::min(keys.size(), i + 1000));
-		Response r = http_.fetch(s3_delete(cfg_, batch));
-		std::string err;
-		if (!r.ok()) {
-			why = "cannot delete " + std::to_string(batch.size()) + " objects: " + s3_describe(r);
-			return false;
-		}
-		if (!parse_s3_delete_errors(r.body, failed, err)) {
-			why = "the answer to a delete does not parse: " + err;
-			return false;
-		}
+	std::vector<Response> answers;
+	for (auto &r : s3_delete_batches(cfg_, keys)) {
+		answers.push_back(http_.fetch(std::move(r)));
+		if (!answers.back().ok()) break; // the rest is not tried
 	}
-	if (failed.empty()) return true;
-	why = "cannot delete";
-	for (auto &f : failed) why += " " + f + ";";
-	why.pop_back();
-	return false;
+	why = s3_delete_outcome(answers, keys.size());
+	return why.empty();
 }
 
 bool S3Store::list(const std::string &prefix, const std::string &token, const std::string &delimiter,
@@ -278,42 +266,39 @@ void S3Listing::load(S3Store &s, const std::string &dir, bool dirs, int max_page
 
 // Two hashes of the name make the probes (Kirsch and Mitzenmacher's double
 // hashing): as good as kProbes independent ones for a Bloom filter.
-bool S3Listing::test(const std::string &name) const
+template <typename F> void S3Listing::each_bit(const std::string &name, F f)
 {
 	uint64_t h1 = std::hash<std::string>{}(name);
 	uint64_t h2 = ((h1 >> 29) | (h1 << 35)) * 0x9e3779b97f4a7c15ULL | 1;
-	for (int i = 0; i < kProbes; i++) {
-		size_t b = (h1 + static_cast<uint64_t>(i) * h2) % kBits;
-		if (!(bits_[b / 8] & (1u << (b % 8)))) return false;
-	}
-	return true;
+	for (int i = 0; i < kProbes; i++)
+		if (!f((h1 + static_cast<uint64_t>(i) * h2) % kBits)) return;
+}
+
+bool S3Listing::test(const std::string &name) const
+{
+	bool all = true;
+	each_bit(name, [&](size_t b) { return all = (bits_[b / 8] & (1u << (b % 8))) != 0; });
+	return all;
 }
 
 void S3Listing::add(const std::string &name)
 {
 	if (bits_.empty()) return; // not loaded: every name is "maybe" anyway
-	uint64_t h1 = std::hash<std::string>{}(name);
-	uint64_t h2 = ((h1 >> 29) | (h1 << 35)) * 0x9e3779b97f4a7c15ULL | 1;
-	for (int i = 0; i < kProbes; i++) {
-		size_t b = (h1 + static_cast<uint64_t>(i) * h2) % kBits;
+	each_bit(name, [&](size_t b) {
 		bits_[b / 8] |= static_cast<unsigned char>(1u << (b % 8));
-	}
+		return true;
+	});
 }
 
-bool S3Listing::seen(const std::string &name) const
+// A listing cut short did not look past the greatest key it returned.
+bool S3Listing::beyond(const std::string &name) const
 {
-	if (!loaded_) return false;
-	if (!complete_ && base_ + name + (dirs_ ? "/" : "") > last_) return false;
-	return test(name);
+	return !complete_ && base_ + name + (dirs_ ? "/" : "") > last_;
 }
 
-bool S3Listing::maybe(const std::string &name) const
-{
-	if (!loaded_) return true;
-	// Past the last key a listing cut short returned: not looked at.
-	if (!complete_ && base_ + name + (dirs_ ? "/" : "") > last_) return true;
-	return test(name);
-}
+bool S3Listing::seen(const std::string &name) const { return loaded_ && !beyond(name) && test(name); }
+
+bool S3Listing::maybe(const std::string &name) const { return !loaded_ || beyond(name) || test(name); }
 
 const char *S3Store::content_type(const std::string &rel)
 {

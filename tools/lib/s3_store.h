@@ -129,7 +129,9 @@ public:
 private:
 	static constexpr size_t kBits = size_t(1) << 23; // 1 MiB: ~0.5% false "maybe" at 700,000 names
 	static constexpr int kProbes = 6;
+	template <typename F> static void each_bit(const std::string &name, F f); // f(bit) until it returns false
 	bool test(const std::string &name) const;
+	bool beyond(const std::string &name) const;
 	std::vector<unsigned char> bits_;
 	std::string base_, last_; // base_: "KEYPREFIX/dir/"; last_: the greatest key the listing returned
 	bool dirs_ = false, loaded_ = false, complete_ = false;
