@@ -70,8 +70,6 @@ struct Options {
 // record's size and sha256: a store that ignored x-amz-content-sha256 still
 // sees a PUT cut short, and an aborted PUT stores nothing.
 constexpr size_t kPipeBytes = 256 << 10;
-// s3: listing pages (1000 keys each) read at start-up per directory.
-constexpr int kListingPages = 4;
 struct Pipe {
 	std::string buf;
 	size_t off = 0;             // buf[0, off) already sent
@@ -1064,8 +1062,8 @@ int ArtifactGet::run()
 		// Two listings instead of a request or two per project: see
 		// s3_lookup. A few pages each at most, so that a run of a few
 		// projects against a large bucket pays little for them.
-		pages_.load(*opt_.s3, opt_.mirror.simple(), true, kListingPages);
-		journals_.load(*opt_.s3, opt_.mirror.unlisted_dir(), false, kListingPages);
+		pages_.load(*opt_.s3, opt_.mirror.simple(), true);
+		journals_.load(*opt_.s3, opt_.mirror.unlisted_dir(), false);
 		LOG_DEBUG("Store listings: %lld project pages (%d listing pages%s), %lld unlisted journals (%d listing pages%s)",
 		          pages_.names(), pages_.pages(), pages_.complete() ? "" : ", more not listed", journals_.names(),
 		          journals_.pages(), journals_.complete() ? "" : ", more not listed");

@@ -727,7 +727,7 @@ public:
 		// listing does not show, and this run wrote none for, has none to
 		// read. A few pages at most (there are only as many as deletions
 		// an interrupted run left); past them, each project asks.
-		pending_.load(*run_.o.s3, journal_dir(run_), false, 4);
+		pending_.load(*run_.o.s3, journal_dir(run_), false);
 		LOG_DEBUG("Store listing: %lld pending-deletions journals (%d listing pages%s)", pending_.names(),
 		          pending_.pages(), pending_.complete() ? "" : ", more not listed");
 		http_.run(2 * run_.o.jobs, [this] { return feed(); });

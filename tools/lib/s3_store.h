@@ -111,8 +111,11 @@ public:
 	// dir: a path the layout made (Layout::unlisted_dir()); dirs: the names
 	// are the "directories" under it (web/simple/NAME/), else its objects.
 	// A listing that fails leaves every name "maybe" (logged at DEBUG: the
-	// per-name requests then say what is wrong).
-	void load(S3Store &s, const std::string &dir, bool dirs, int max_pages);
+	// per-name requests then say what is wrong). At most kStartupPages
+	// pages by default: a run of a few projects against a large bucket
+	// pays little for them.
+	static constexpr int kStartupPages = 4;
+	void load(S3Store &s, const std::string &dir, bool dirs, int max_pages = kStartupPages);
 	// False only when the listing showed no such name and none was added.
 	bool maybe(const std::string &name) const;
 	// True when the listing looked where name would be (it went that far)
