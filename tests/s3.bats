@@ -63,7 +63,7 @@ package_gets() {
 	run --separate-stderr artifact-get -d "$S3" <"$ALL"
 	assert_success
 	diff <(sort "$ALL") <(jq -c 'select(.type == "project")' <<<"$output" |
-		sed -E 's/,"files_fetched":[0-9]+,"bytes_fetched":[0-9]+,"stored_at":"[^"]*"(,"new_to_store":true)?\}$/}/' | sort)
+		sed -E 's/,"files_fetched":[0-9]+,"bytes_fetched":[0-9]+,"stored_at":"[^"]*"(,"new_to_store":true(,"journal_batch":\{[^}]*\})?)?\}$/}/' | sort)
 	# Each record vouches for its files in this store (index-write takes it),
 	# and, the prefix being empty, says the project is new to it.
 	jq -se --arg at "$S3_ENDPOINT/$S3_BUCKET/$P" 'map(select(.type == "project")) | length > 0 and all(.stored_at == $at and .new_to_store == true)' <<<"$output"
@@ -74,8 +74,14 @@ package_gets() {
 	[[ "$h" == *"x-object-meta-sha256: $sha"* ]]
 	[[ "$h" == *"x-object-meta-uploaded-at: ${up:0:19}Z"* ]]
 	[[ "$h" == *"content-type: application/octet-stream"* ]]
-	# The journal of what was stored for each project is in the store too.
-	swift_cat "$S3_BUCKET" "$P/.unlisted/demo-pkg" | grep -qxF "$path"
+	# The journal of what was stored for each project is in the store too:
+	# the projects were all on the input at once, so in one unlisted batch,
+	# which each record names.
+	batch=$(jq -sr 'map(select(.type == "project")) | map(.journal_batch) | unique | if length == 1 then .[0].name else error("batches: \(.)") end' <<<"$output")
+	jq -se --arg b "$batch" 'map(select(.type == "project")) | length as $n | all(.journal_batch == {name: $b, projects: $n})' <<<"$output"
+	swift_cat "$S3_BUCKET" "$P/.unlisted/$batch" | grep -qxF "demo-pkg $path"
+	run swift_has "$S3_BUCKET" "$P/.unlisted/demo-pkg"
+	assert_failure
 	# Nothing left in the scratch directory, no credential in the log.
 	[[ "$stderr" != *"$AWS_SECRET_ACCESS_KEY"* ]]
 	[[ "$stderr" == *" 0 failed in 0 projects"* ]]
@@ -85,8 +91,13 @@ package_gets() {
 	assert_success
 	[[ "$stderr" == *"0 files downloaded (0 bytes)"* ]]
 	[[ "$(package_gets)" == 0 ]]
-	# Their journals are there now: no project is new to the store.
+	# No index-write took the batch: this run found it and gave each of its
+	# projects a journal of its own, so none is new to the store.
 	jq -se 'map(select(.type == "project")) | length > 0 and all(has("new_to_store") | not)' <<<"$output"
+	[[ "$stderr" == *"Expanding the unlisted batch $batch"* ]]
+	run swift_has "$S3_BUCKET" "$P/.unlisted/$batch"
+	assert_failure
+	swift_cat "$S3_BUCKET" "$P/.unlisted/demo-pkg" | grep -qxF "$path"
 }
 
 @test "2102 artifact-get -d s3://: a file corrupt upstream is never stored; its project errors, the others land" {
@@ -475,8 +486,11 @@ swift_has() { [[ -n "$(swift_keys "$1" "$2" | grep -xF "$2")" ]]; }
 	done
 	diff <(jq -r 'select(.name != "'"$bad"'") | .display_name // .name' "$T/in.ndjson" | sort -u) \
 		<(swift_cat "$S3_BUCKET" "$P/web/simple/index.v1_json" | jq -r '.projects[].name' | sort)
-	# The failed project's files stay tracked for its next page.
-	swift_has "$S3_BUCKET" "$P/.unlisted/$bad"
+	# The failed project's files stay tracked for its next page: the
+	# records were not vouched for, so index-write did not take their
+	# unlisted batch, which stays and names them.
+	batch=$(jq -r 'select(.type == "project") | .journal_batch.name' "$T/ready.ndjson" | sort -u)
+	swift_cat "$S3_BUCKET" "$P/.unlisted/$batch" | grep -qxF "$bad $path"
 }
 
 @test "2138 artifact-get | index-write -d s3:// -j 8: a project whose file is slow upstream has no page until that file is stored, while the projects after it land" {
@@ -719,4 +733,52 @@ swift_has() { [[ -n "$(swift_keys "$1" "$2" | grep -xF "$2")" ]]; }
 	run swift_has "$S3_BUCKET" "$P/web/$stray"
 	assert_failure
 	swift_has "$S3_BUCKET" "$P/web/$path"
+}
+
+@test "2152 unlisted batch: the projects new to the store that artifact-get reads together share one journal object; index-write removes it once all are out; one that failed keeps its files tracked in a journal of its own" {
+	rec=$(jq -c 'select(any(.files[]; .packagetype == "sdist"))' "$ALL" | head -1)
+	bad=$(jq -r .name <<<"$rec")
+	path=$(jq -r '[.files[] | select(.packagetype == "sdist")][0].path' <<<"$rec")
+	nall=$(jq -s 'map(select(.type == "project")) | length' "$ALL")
+	admin fault path="/$path" kind=corrupt
+	run --separate-stderr artifact-get -q -d "$S3" <"$ALL"
+	assert_failure 1
+	admin clear-faults
+	jq -c 'select(.type == "project")' <<<"$output" >"$T/ready.ndjson"
+	# One batch for all of them (the failed one counts too).
+	batch=$(jq -r .journal_batch.name "$T/ready.ndjson" | sort -u)
+	[[ "$batch" == +* && "$batch" != *$'\n'* ]]
+	jq -se --argjson n "$nall" 'length == $n - 1 and all(.journal_batch.projects == $n)' "$T/ready.ndjson"
+	[[ "$(swift_cat "$S3_BUCKET" "$P/.unlisted/$batch" | cut -d' ' -f1 | sort -u | wc -l)" == "$nall" ]]
+	# The failed project's paths went to its own journal.
+	swift_cat "$S3_BUCKET" "$P/.unlisted/$bad" | grep -qxF "$path"
+	# Every project index-write is given lands: the batch goes with the run.
+	index-write -q -d "$S3" <"$T/ready.ndjson" >"$T/out"
+	[[ "$(jq -s 'map(select(.type == "synced")) | length' "$T/out")" == $((nall - 1)) ]]
+	run swift_keys "$S3_BUCKET" "$P/.unlisted/"
+	assert_output "$P/.unlisted/$bad"
+
+	# Again into a fresh prefix, and index-write does not get one of the
+	# records (as if it had failed it): at its end that project gets a
+	# journal of its own, listing its files, and the batch goes.
+	S3x="$S3-x"
+	artifact-get -q -d "$S3x" <"$ALL" >"$T/ready2.ndjson"
+	left=$(jq -r 'select(.type == "project") | .name' "$T/ready2.ndjson" | head -1)
+	jq -c --arg n "$left" 'select(.type == "project" and .name != $n)' "$T/ready2.ndjson" | index-write -q -d "$S3x" >/dev/null
+	run swift_keys "$S3_BUCKET" "$P-x/.unlisted/"
+	assert_output "$P-x/.unlisted/$left"
+	diff <(jq -r --arg n "$left" 'select(.name == $n) | .files[].path' "$ALL" | sort) \
+		<(swift_cat "$S3_BUCKET" "$P-x/.unlisted/$left" | sort)
+
+	# A batch a killed run left (artifact-get's, before any index-write):
+	# the next artifact-get expands it into its projects' journals first,
+	# so none of them is new to the store, and it goes.
+	artifact-get -q -d "$S3-y" <"$ALL" >/dev/null
+	batch=$(swift_keys "$S3_BUCKET" "$P-y/.unlisted/" | sed 's|.*/||')
+	[[ "$batch" == +* ]]
+	run --separate-stderr artifact-get -d "$S3-y" <"$ALL"
+	assert_success
+	[[ "$stderr" == *"Expanding the unlisted batch $batch"* ]]
+	jq -se 'map(select(.type == "project")) | length > 0 and all(has("new_to_store") or has("journal_batch") | not)' <<<"$output"
+	diff <(jq -r 'select(.type == "project") | .name' "$ALL" | sed "s|^|$P-y/.unlisted/|" | LC_ALL=C sort) <(swift_keys "$S3_BUCKET" "$P-y/.unlisted/")
 }

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <deque>
 #include <cstring>
 #include <filesystem>
 #include <malloc.h>
@@ -106,7 +107,12 @@ struct Project {
 	// s3: the journal object is being written (its GET and PUT run among
 	// the downloads); the files waiting for it, and whether it failed.
 	bool journal_pending = false, journal_failed = false;
+	std::string journal_error;
 	std::vector<std::shared_ptr<struct Job>> journal_waiting;
+	// s3: the unlisted batch its journal is in (a project new to the store
+	// and read ahead with others: see gather_batch), else none.
+	std::shared_ptr<struct Batch> batch;
+	bool own_journal = false; // ... and, having failed, its own journal was asked for too
 	// s3: whether the store may hold any of its files (see s3_lookup), and
 	// the files waiting for that answer.
 	enum class Probe { None, Pending, Old, New } probe = Probe::None;
@@ -118,6 +124,16 @@ struct Project {
 	std::vector<std::shared_ptr<struct Job>> probe_waiting;
 	long long files_fetched = 0, bytes_fetched = 0; // what this run downloaded for it
 	std::string err_reason, err_file, err_url;
+};
+
+// s3: an unlisted batch being written (pm::S3Store::new_unlisted_batch):
+// its members wait for its PUT.
+struct Batch {
+	std::string name;
+	std::string text;
+	size_t paths = 0, projects = 0;
+	size_t moved = 0; // members that failed and have their own journal now
+	std::vector<std::shared_ptr<Project>> members; // until the PUT ends
 };
 
 struct Job {
@@ -162,7 +178,9 @@ public:
 
 private:
 	bool feed();
-	void take_project(pm::ProjectRecord &r);
+	std::shared_ptr<Project> take_project(pm::ProjectRecord &r);
+	bool batchable(const Project &p) const;
+	void gather_batch();
 	bool vet_urls(Project &p);
 	bool next_item(Project &p); // true if a transfer was added
 	bool journal_paths(Project &p, const std::string &url);
@@ -176,6 +194,9 @@ private:
 	void s3_upload(const std::shared_ptr<Job> &j);
 	void s3_uploaded(const std::shared_ptr<Job> &j, pm::Response &r);
 	void s3_journal_then_start(const std::shared_ptr<Job> &j);
+	void journal_written(const std::shared_ptr<Project> &p, bool ok, const std::string &err, bool made);
+	void expand_batches(const std::vector<std::string> &batches);
+	void drop_batch(const Batch &b);
 	void s3_start(const std::shared_ptr<Job> &j);
 	void stream_attempt(const std::shared_ptr<Job> &j);
 	void stream_put(const std::shared_ptr<Job> &j);
@@ -197,6 +218,7 @@ private:
 	pm::Http http_;
 	pm::RecordLoop loop_;
 	std::shared_ptr<Project> cur_;
+	std::deque<std::shared_ptr<Project>> ahead_; // s3: taken with cur_'s batch, in input order
 	Stats st_;
 	bool eof_ = false;
 	bool progress_shown_ = false;
@@ -213,6 +235,11 @@ private:
 	// a project that is in neither, nor met before in this run, is new to
 	// the store without a request of its own (see s3_lookup).
 	pm::S3Listing pages_, journals_;
+	// s3: an unlisted batch a killed run left could not be expanded (see
+	// expand_batches): any project may have a journal in it.
+	bool journals_unsure_ = false;
+	// s3: the names whose journal went into a batch in this run.
+	pm::S3Listing batched_;
 	std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now(), last_progress_{};
 };
 
@@ -284,14 +311,14 @@ bool ArtifactGet::vet_urls(Project &p)
 	return true;
 }
 
-void ArtifactGet::take_project(pm::ProjectRecord &r)
+std::shared_ptr<Project> ArtifactGet::take_project(pm::ProjectRecord &r)
 {
 	if (!r.resolved) {
 		progress_clear();
 		std::string why = "line " + std::to_string(loop_.line_number()) + ": record is not resolved";
 		LOG_ERROR("line %zu: project %s: record is not resolved (no \"files\")", loop_.line_number(), r.name.c_str());
 		check_output(loop_.emit_error(r.name, r.serial, why));
-		return;
+		return nullptr;
 	}
 	auto p = std::make_shared<Project>();
 	p->line = loop_.line();
@@ -314,15 +341,71 @@ void ArtifactGet::take_project(pm::ProjectRecord &r)
 	if (opt_.s3) {
 		p->maybe_page = pages_.maybe(p->name);
 		p->page_seen = pages_.seen(p->name);
-		p->maybe_journal = journals_.maybe(p->name);
+		p->maybe_journal = journals_unsure_ || journals_.maybe(p->name);
 		// A second record of the name in this run finds what the first
 		// may have left (its journal, its page written meanwhile).
 		journals_.add(p->name);
+		// Met before in this run, in a batch: that record's files may be
+		// stored (its pages too), and it has no journal of its own to say
+		// so. They are looked up.
+		if (batched_.maybe(p->name)) p->probe = Project::Probe::Old;
 	}
 	p->files = std::move(r.files);
 	st_.projects++;
 	if (!vet_urls(*p)) p->files.clear(); // nothing of it is fetched
-	cur_ = p;
+	return p;
+}
+
+// s3: a project the listings at start-up showed neither a page nor a journal
+// of, met first now: new to the store (s3_lookup would say so without a
+// request), so its journal may go in a batch with others like it.
+bool ArtifactGet::batchable(const Project &p) const
+{
+	return opt_.s3 && !opt_.dry_run && !p.failed && !p.files.empty() && !p.maybe_page && !p.maybe_journal;
+}
+
+// s3: cur_ is new to the store. The records already waiting on the input
+// are read ahead, and the projects new to the store among them (up to the
+// first that is not) get one journal object with cur_'s, an unlisted batch:
+// one PUT, and one DELETE once all their pages are out, instead of one of
+// each per project. Nothing waits for input that is not there yet, so a
+// slow stage before costs no latency, only smaller batches.
+void ArtifactGet::gather_batch()
+{
+	auto b = std::make_shared<Batch>();
+	b->name = pm::S3Store::new_unlisted_batch();
+	auto join = [this, &b](const std::shared_ptr<Project> &p) {
+		std::vector<std::string> paths;
+		for (auto &f : p->files) paths.push_back(f.path);
+		pm::S3Store::add_to_batch(b->text, p->name, paths);
+		b->paths += paths.size();
+		b->members.push_back(p);
+		b->projects++;
+		p->batch = b;
+		batched_.add(p->name);
+		p->probe = Project::Probe::New;
+		p->journal_pending = true;
+	};
+	join(cur_);
+	while (static_cast<long long>(b->members.size()) < pm::kMaxBatchProjects && b->paths < pm::kMaxBatchPaths &&
+	       !eof_ && loop_.ready()) {
+		progress_clear();
+		if (!loop_.next()) {
+			eof_ = true;
+			break;
+		}
+		auto p = take_project(loop_.record());
+		if (!p) continue;
+		ahead_.push_back(p);
+		if (!batchable(*p)) break;
+		join(p);
+	}
+	LOG_DEBUG("Unlisted batch %s: %zu projects, %zu paths", b->name.c_str(), b->members.size(), b->paths);
+	opt_.s3->put_unlisted_batch(http_, b->name, std::move(b->text), [this, b](bool ok, const std::string &err) {
+		auto members = std::move(b->members);
+		b->members.clear();
+		for (auto &m : members) journal_written(m, ok, err, true);
+	});
 }
 
 void ArtifactGet::fail_item(Project &p, const pm::FileEntry &f, bool meta, const std::string &url,
@@ -683,11 +766,13 @@ void ArtifactGet::s3_journal_then_start(const std::shared_ptr<Job> &j)
 		return;
 	}
 	if (p->journal_failed) {
-		item_finished(p); // the project's error is already recorded
+		if (!p->failed) // a member of a batch meets the failure with its first file
+			fail_item(*p, p->files[j->fi], j->meta, j->urls.back(), "cannot record the files it downloads: " + p->journal_error);
+		item_finished(p);
 		return;
 	}
 	p->journal_waiting.push_back(j);
-	if (p->journal_pending) return;
+	if (p->journal_pending) return; // its journal's (or batch's) PUT is under way
 	p->journal_pending = true;
 	std::vector<std::string> paths;
 	for (auto &f : p->files) paths.push_back(f.path);
@@ -697,21 +782,62 @@ void ArtifactGet::s3_journal_then_start(const std::shared_ptr<Job> &j)
 	static const std::string none;
 	const std::string *known = p->probe == Project::Probe::New || !p->maybe_journal ? &none : nullptr;
 	opt_.s3->add_to_unlisted_async(http_, p->name, paths, [this, p, made = known != nullptr](bool ok, const std::string &err) {
-		p->journal_pending = false;
-		auto waiting = std::move(p->journal_waiting);
-		p->journal_waiting.clear();
-		if (ok) {
-			p->journaled = true;
-			p->journal_new = made; // as pm::add_to_unlisted says on a filesystem
-			for (auto &w : waiting) s3_start(w);
-			return;
-		}
-		p->journal_failed = true;
-		const auto &first = waiting.front();
-		fail_item(*p, p->files[first->fi], first->meta, first->urls.back(),
-		          "cannot record the files it downloads: " + err);
-		for (size_t i = 0; i < waiting.size(); i++) item_finished(p);
+		journal_written(p, ok, err, made);
 	}, known);
+}
+
+// The project's journal is written (made: by this pass, from nothing), or
+// could not be: the files waiting for it start, or the project fails.
+void ArtifactGet::journal_written(const std::shared_ptr<Project> &p, bool ok, const std::string &err, bool made)
+{
+	p->journal_pending = false;
+	auto waiting = std::move(p->journal_waiting);
+	p->journal_waiting.clear();
+	if (ok) {
+		p->journaled = true;
+		p->journal_new = made; // as pm::add_to_unlisted says on a filesystem
+		for (auto &w : waiting) s3_start(w);
+		return;
+	}
+	p->journal_failed = true;
+	p->journal_error = err;
+	for (auto &w : waiting) s3_journal_then_start(w);
+}
+
+// s3: the unlisted batches a killed run left (its index-write did not get
+// to remove them) become their projects' own journals before any record is
+// read, so that none of those projects is taken as new to the store and
+// what the batch tracks is read when its next page is written.
+void ArtifactGet::expand_batches(const std::vector<std::string> &batches)
+{
+	if (batches.empty()) return;
+	if (opt_.dry_run) { // writes nothing: the projects are asked about
+		journals_unsure_ = true;
+		return;
+	}
+	for (auto &b : batches) {
+		LOG_INFO("Expanding the unlisted batch %s a killed run left", b.c_str());
+		opt_.s3->expand_unlisted_batch(
+		    http_, b,
+		    [this](const std::string &project) {
+			    journals_.add(project);
+			    return false;
+		    },
+		    [this, b](bool ok, const std::string &why) {
+			    if (ok) return;
+			    LOG_WARN("unlisted batch %s: %s", b.c_str(), why.c_str());
+			    journals_unsure_ = true;
+		    });
+	}
+	http_.run(opt_.concurrency);
+}
+
+// s3: a batch whose every project failed (each has its own journal now).
+void ArtifactGet::drop_batch(const Batch &b)
+{
+	opt_.s3->remove_unlisted_batch(http_, b.name, [name = b.name](bool ok, const std::string &why) {
+		if (!ok) LOG_WARN("unlisted batch %s stays for the next run: %s", name.c_str(), why.c_str());
+	});
 }
 
 void ArtifactGet::s3_start(const std::shared_ptr<Job> &j)
@@ -977,6 +1103,27 @@ void ArtifactGet::item_finished(const std::shared_ptr<Project> &p)
 void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 {
 	if (!p->fed_all || p->outstanding > 0) return;
+	if (p->failed && p->batch && p->journaled && !p->own_journal) {
+		// Its batch goes once the pages of the projects that landed are
+		// out; what it tracks for this one moves to a journal of its own
+		// (none was there: it was new to the store), as if it had had one
+		// from the start. Should that fail, index-write (or the next run)
+		// expands the batch instead.
+		p->own_journal = true;
+		p->outstanding++;
+		std::vector<std::string> paths;
+		for (auto &f : p->files) paths.push_back(f.path);
+		static const std::string none;
+		opt_.s3->add_to_unlisted_async(http_, p->name, paths, [this, p](bool ok, const std::string &err) {
+			if (!ok) LOG_WARN("Project %s: %s", p->name.c_str(), err.c_str());
+			// No project of the batch is left for index-write to count
+			// out: it goes now.
+			else if (++p->batch->moved == p->batch->projects) drop_batch(*p->batch);
+			p->outstanding--;
+			maybe_finish(p);
+		}, &none);
+		return;
+	}
 	if (p->failed) {
 		st_.failed_projects++;
 		// The record names the first failure; the log has every one.
@@ -1004,6 +1151,11 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 		// or journal to read (pypi-mirror-records(7)).
 		bool new_to_store = !at.empty() && opt_.s3 && p->probe == Project::Probe::New;
 		if (new_to_store) add += ",\"new_to_store\":true";
+		// Its journal is in an unlisted batch: index-write removes that
+		// once the batch's every project is out.
+		if (new_to_store && p->batch)
+			add += ",\"journal_batch\":{\"name\":" + pm::to_json(rapidjson::Value(rapidjson::StringRef(p->batch->name.c_str(), p->batch->name.size()))) +
+			       ",\"projects\":" + std::to_string(p->batch->projects) + "}";
 		// The project's unlisted journal did not exist before this run
 		// wrote its paths: it lists this record's files and nothing else,
 		// so index-write (at the same stored_at) need not read it back to
@@ -1024,6 +1176,11 @@ bool ArtifactGet::feed()
 {
 	for (;;) {
 		if (!cur_) {
+			if (!ahead_.empty()) {
+				cur_ = std::move(ahead_.front());
+				ahead_.pop_front();
+				continue;
+			}
 			if (eof_) return false;
 			if (!loop_.ready_for(http_)) return true; // the transfers go on until input comes
 			progress_clear(); // the loop may log a refused record
@@ -1031,7 +1188,8 @@ bool ArtifactGet::feed()
 				eof_ = true;
 				return false;
 			}
-			take_project(loop_.record());
+			cur_ = take_project(loop_.record());
+			if (cur_ && batchable(*cur_)) gather_batch();
 			continue;
 		}
 		if (cur_->next_item < 2 * cur_->files.size()) {
@@ -1063,7 +1221,10 @@ int ArtifactGet::run()
 		// s3_lookup. A few pages each at most, so that a run of a few
 		// projects against a large bucket pays little for them.
 		pages_.load(*opt_.s3, opt_.mirror.simple(), true);
-		journals_.load(*opt_.s3, opt_.mirror.unlisted_dir(), false);
+		std::vector<std::string> batches;
+		journals_.load(*opt_.s3, opt_.mirror.unlisted_dir(), false, pm::S3Listing::kStartupPages, &batches);
+		expand_batches(batches);
+		batched_.start_empty();
 		LOG_DEBUG("Store listings: %lld project pages (%d listing pages%s), %lld unlisted journals (%d listing pages%s)",
 		          pages_.names(), pages_.pages(), pages_.complete() ? "" : ", more not listed", journals_.names(),
 		          journals_.pages(), journals_.complete() ? "" : ", more not listed");

@@ -690,6 +690,11 @@ struct S3Job {
 	// or, more, that the store held no page and no unlisted journal of it
 	// (new_to_store): there is no old page to read either.
 	bool journal_new = false, new_to_store = false;
+	// ... and, for a project new to the store, the unlisted batch that
+	// holds its journal (journal_batch) and how many projects it holds:
+	// removed once every one of them is out (see batch_done).
+	std::string batch;
+	long long batch_projects = 0;
 	long long files_fetched = 0, bytes_fetched = 0; // artifact-get's counts, for the synced record
 	// The file lookups: keys, which file (and whether its companion) each
 	// is, the sizes found (-1: missing); the first lookup that failed.
@@ -731,6 +736,7 @@ public:
 		LOG_DEBUG("Store listing: %lld pending-deletions journals (%d listing pages%s)", pending_.names(),
 		          pending_.pages(), pending_.complete() ? "" : ", more not listed");
 		http_.run(2 * run_.o.jobs, [this] { return feed(); });
+		expand_batches();
 	}
 	// The keys of the unlisted journals still to remove once every project
 	// has finished (they go with the root's pages: see s3_update_root).
@@ -760,6 +766,10 @@ private:
 	void fail(const S3JobPtr &j, const std::string &reason, const std::string &file = "");
 	void done(const S3JobPtr &j);
 	void flush_unlisted();
+	void unlisted_done(const std::string &name);
+	void take_batch(S3Job &j, const rapidjson::Document &doc);
+	void batch_done(const S3Job &j);
+	void expand_batches();
 
 	// Runs reqs at once; then(responses, in reqs' order) once all ended.
 	void all(std::vector<pm::Request> reqs, std::function<void(Responses &)> then);
@@ -787,6 +797,14 @@ private:
 	// journals are removed together, up to 1000 in one multi-object DELETE
 	// (see remove_journals).
 	std::vector<std::string> unlisted_done_;
+	// The unlisted batches (S3Store::new_unlisted_batch) some project of
+	// which is out, and which: one batch holds at most kMaxBatchProjects,
+	// and a complete one leaves the map.
+	struct Batch {
+		long long projects = 0;
+		std::vector<std::string> out;
+	};
+	std::unordered_map<std::string, Batch> batches_;
 };
 
 void S3Writer::all(std::vector<pm::Request> reqs, std::function<void(Responses &)> then)
@@ -862,6 +880,7 @@ bool S3Writer::feed()
 			j->files_known = !mark_.empty() && pm::get_string(doc, "stored_at") == mark_;
 			j->new_to_store = j->files_known && pm::get_bool(doc, "new_to_store", false);
 			j->journal_new = j->new_to_store || (j->files_known && pm::get_bool(doc, "journal_new", false));
+			if (j->new_to_store) take_batch(*j, doc);
 			held_ = std::move(j);
 		}
 		if (in_flight_ >= run_.o.jobs || busy_.count(held_->r.name)) return true;
@@ -998,7 +1017,9 @@ void S3Writer::read_old(const S3JobPtr &j)
 		auto journals = [this, j, pending, unlisted, own_journal](const Responses &rs) {
 			if (pending >= 0) add_journal(j, rs[static_cast<size_t>(pending)], false);
 			if (unlisted >= 0) add_journal(j, rs[static_cast<size_t>(unlisted)], true);
-			if (own_journal) j->old.unlisted = true; // artifact-get wrote it: removed after the page
+			// artifact-get wrote it: removed after the page (a batch: once
+			// all its projects are out).
+			if (own_journal && j->batch.empty()) j->old.unlisted = true;
 			plan(j);
 		};
 		if (fresh) return journals(rs);
@@ -1198,10 +1219,8 @@ void S3Writer::remove_journals(const S3JobPtr &j)
 	// were deleted with the rest): left behind, it would cost the next
 	// sync of the project a read and change nothing. So it goes with
 	// others' in one request instead of one of its own.
-	if (j->old.unlisted) {
-		unlisted_done_.push_back(name);
-		if (unlisted_done_.size() >= 1000) flush_unlisted();
-	}
+	if (j->old.unlisted) unlisted_done(name);
+	if (!j->batch.empty()) batch_done(*j);
 	auto landed = [this, j](const std::string &why) {
 		const pm::ProjectRecord &r = j->r;
 		if (!why.empty()) LOG_WARN("%s: %s", r.name.c_str(), why.c_str());
@@ -1218,6 +1237,61 @@ void S3Writer::remove_journals(const S3JobPtr &j)
 	};
 	if (keys.empty()) return landed("");
 	remove(keys, landed);
+}
+
+void S3Writer::unlisted_done(const std::string &name)
+{
+	unlisted_done_.push_back(name);
+	if (unlisted_done_.size() >= 1000) flush_unlisted();
+}
+
+// The batch's name and size, from artifact-get's record (vouched for by its
+// stored_at); a malformed one is not taken: the project's page is written
+// as ever, and the batch stays for a run to expand.
+void S3Writer::take_batch(S3Job &j, const rapidjson::Document &doc)
+{
+	auto b = doc.FindMember("journal_batch");
+	if (b == doc.MemberEnd() || !b->value.IsObject()) return;
+	std::string name = pm::get_string(b->value, "name");
+	long long n = pm::get_int(b->value, "projects", 0);
+	if (!pm::S3Store::is_unlisted_batch(name) || n < 1 || n > pm::kMaxBatchProjects) {
+		LOG_WARN("%s: ignoring a malformed journal_batch", j.r.name.c_str());
+		return;
+	}
+	j.batch = std::move(name);
+	j.batch_projects = n;
+}
+
+// A project of a batch is out: the batch goes (with the unlisted
+// journals) once all its projects are.
+void S3Writer::batch_done(const S3Job &j)
+{
+	Batch &b = batches_[j.batch];
+	b.projects = j.batch_projects;
+	if (std::find(b.out.begin(), b.out.end(), j.r.name) == b.out.end()) b.out.push_back(j.r.name);
+	if (static_cast<long long>(b.out.size()) < b.projects) return;
+	batches_.erase(j.batch);
+	unlisted_done(j.batch);
+}
+
+// The batches some project of which did not come out (artifact-get failed
+// it, or this run did): those projects get journals of their own, so the
+// next page written for each knows its files, and the batch goes.
+void S3Writer::expand_batches()
+{
+	for (auto &e : batches_) {
+		auto out = std::make_shared<std::vector<std::string>>(std::move(e.second.out));
+		std::string name = e.first;
+		run_.o.s3->expand_unlisted_batch(
+		    http_, name,
+		    [out](const std::string &project) { return std::find(out->begin(), out->end(), project) != out->end(); },
+		    [name](bool ok, const std::string &why) {
+			    if (ok) LOG_DEBUG("Unlisted batch %s: projects not written got journals of their own", name.c_str());
+			    else LOG_WARN("unlisted batch %s left for the next run: %s", name.c_str(), why.c_str());
+		    });
+	}
+	batches_.clear();
+	http_.run(run_.o.jobs);
 }
 
 void S3Writer::flush_unlisted()

@@ -5,6 +5,7 @@
 #include <cstdarg>
 #include <csignal>
 #include <cstring>
+#include <poll.h>
 
 #include "cli.h"
 #include "log.h"
@@ -72,6 +73,13 @@ void RecordLoop::flush_output()
 	}
 	broken_ = true;
 	broken_errno_ = errno;
+}
+
+bool RecordLoop::ready() const
+{
+	if (eof_ || broken_ || !input_drained(in_file_)) return true;
+	pollfd p{fileno(in_file_), POLLIN, 0};
+	return poll(&p, 1, 0) != 0; // a line, the end or an error: next() tells which
 }
 
 bool RecordLoop::next()

@@ -65,6 +65,10 @@ public:
 	// ended is read whole, waiting for its end. (record_loop_http.cc: only
 	// the tools that drive transfers link it.)
 	bool ready_for(Http &http);
+	// Whether next() would find its line (or the end) without waiting for
+	// the stage before: a tool may read ahead while this holds (artifact-
+	// get gathers projects new to a store into one journal).
+	bool ready() const;
 	// next() until false, calling handle for each record.
 	void run(const std::function<void(ProjectRecord &, rapidjson::Document &)> &handle);
 	// Writes the held target records and returns the exit status: kExitFatal

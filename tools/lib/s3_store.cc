@@ -1,19 +1,23 @@
 #include "s3_store.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <cstdint>
 #include <functional>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
+#include <random>
 #include <set>
 #include <unistd.h>
 
 #include "cli.h"
 #include "hash.h"
 #include "log.h"
+#include "names.h"
 
 namespace pm {
 
@@ -39,6 +43,22 @@ bool S3Store::check(std::string &why)
 	return false;
 }
 
+// A journal's (or a batch's) PUT on the caller's http: replaced whole.
+static void put_journal(Http &http, const S3Config &cfg, const std::string &key, std::string text,
+                        std::function<void(bool, const std::string &)> done)
+{
+	S3Put put;
+	put.key = key;
+	put.content_type = "text/plain";
+	put.sha256 = sha256_hex(text);
+	Request r = s3_put(cfg, put);
+	r.body = std::move(text);
+	http.add(std::move(r), [key, done](Request &, Response &resp) {
+		if (resp.ok()) done(true, "");
+		else done(false, "cannot write " + key + ": " + s3_describe(resp));
+	});
+}
+
 void S3Store::add_to_unlisted_async(Http &http, const std::string &name, const std::vector<std::string> &paths,
                                     std::function<void(bool, const std::string &)> done, const std::string *known) const
 {
@@ -49,16 +69,7 @@ void S3Store::add_to_unlisted_async(Http &http, const std::string &name, const s
 			done(true, "");
 			return;
 		}
-		S3Put put;
-		put.key = key;
-		put.content_type = "text/plain";
-		put.sha256 = sha256_hex(text);
-		Request r = s3_put(cfg, put);
-		r.body = std::move(text);
-		http.add(std::move(r), [key, done](Request &, Response &resp) {
-			if (resp.ok()) done(true, "");
-			else done(false, "cannot write " + key + ": " + s3_describe(resp));
-		});
+		put_journal(http, cfg, key, std::move(text), done);
 	};
 	if (known) {
 		write(*known);
@@ -68,6 +79,96 @@ void S3Store::add_to_unlisted_async(Http &http, const std::string &name, const s
 		if (got.ok()) write(std::move(got.body));
 		else if (got.status == 404) write("");
 		else done(false, "cannot read " + key + ": " + s3_describe(got));
+	});
+}
+
+std::string S3Store::new_unlisted_batch()
+{
+	// Unique across runs and hosts sharing the bucket: the time, the
+	// process, a count, and random bits for two hosts in the same second.
+	static unsigned seq = 0;
+	static const unsigned salt = std::random_device{}();
+	char stamp[32];
+	time_t now = time(nullptr);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	char name[96];
+	snprintf(name, sizeof name, "+%s-%ld-%08x-%u", stamp, static_cast<long>(getpid()), salt, ++seq);
+	return name;
+}
+
+bool S3Store::is_unlisted_batch(const std::string &name)
+{
+	if (name.size() < 2 || name[0] != '+') return false;
+	for (size_t i = 1; i < name.size(); i++)
+		if (!isalnum(static_cast<unsigned char>(name[i])) && name[i] != '-') return false;
+	return true;
+}
+
+void S3Store::add_to_batch(std::string &text, const std::string &project, const std::vector<std::string> &paths)
+{
+	for (auto &p : paths) text += project + " " + p + "\n";
+}
+
+void S3Store::put_unlisted_batch(Http &http, const std::string &batch, std::string text,
+                                 std::function<void(bool, const std::string &)> done) const
+{
+	put_journal(http, cfg_, key(layout_.unlisted_journal(batch)), std::move(text), std::move(done));
+}
+
+void S3Store::remove_unlisted_batch(Http &http, const std::string &batch,
+                                    std::function<void(bool, const std::string &)> done) const
+{
+	http.add(s3_delete(cfg_, {key(layout_.unlisted_journal(batch))}), [done](Request &, Response &r) {
+		std::vector<Response> answers{r};
+		std::string why = s3_delete_outcome(answers, 1);
+		done(why.empty(), why);
+	});
+}
+
+void S3Store::expand_unlisted_batch(Http &http, const std::string &batch, std::function<bool(const std::string &)> skip,
+                                    std::function<void(bool, const std::string &)> done) const
+{
+	std::string key = this->key(layout_.unlisted_journal(batch));
+	http.add(s3_get(cfg_, key), [this, &http, batch, key, skip, done](Request &, Response &got) {
+		if (got.status == 404) return done(true, ""); // already expanded
+		if (!got.ok()) return done(false, "cannot read " + key + ": " + s3_describe(got));
+		// Its members in the order they came; a line that is not "PROJECT
+		// PATH" with a project name in normalized form is not ours (index-
+		// write checks each path's shape when it reads a journal).
+		std::vector<std::pair<std::string, std::vector<std::string>>> members;
+		for (size_t pos = 0; pos < got.body.size();) {
+			size_t nl = got.body.find('\n', pos);
+			if (nl == std::string::npos) nl = got.body.size();
+			std::string line = got.body.substr(pos, nl - pos);
+			pos = nl + 1;
+			size_t sp = line.find(' ');
+			if (sp == std::string::npos) continue;
+			std::string name = line.substr(0, sp);
+			if (name.empty() || normalize_name(name) != name || is_unlisted_batch(name)) {
+				LOG_WARN("%s: ignoring a line that names no project: %s", key.c_str(), line.c_str());
+				continue;
+			}
+			if (skip(name)) continue;
+			if (members.empty() || members.back().first != name) members.emplace_back(name, std::vector<std::string>{});
+			members.back().second.push_back(line.substr(sp + 1));
+		}
+		struct State {
+			size_t left;
+			std::string why;
+		};
+		auto st = std::make_shared<State>(State{members.size(), ""});
+		auto remove_batch = [this, &http, batch, done, st] {
+			if (!st->why.empty()) return done(false, st->why); // kept: the next run expands it again
+			remove_unlisted_batch(http, batch, done);
+		};
+		if (members.empty()) return remove_batch();
+		for (auto &m : members)
+			add_to_unlisted_async(http, m.first, m.second, [st, remove_batch](bool ok, const std::string &why) {
+				if (!ok && st->why.empty()) st->why = why;
+				if (--st->left == 0) remove_batch();
+			});
 	});
 }
 
@@ -223,7 +324,7 @@ bool S3Store::list(const std::string &prefix, const std::string &token, const st
 	return false;
 }
 
-void S3Listing::load(S3Store &s, const std::string &dir, bool dirs, int max_pages)
+void S3Listing::load(S3Store &s, const std::string &dir, bool dirs, int max_pages, std::vector<std::string> *batches)
 {
 	bits_.assign(kBits / 8, 0);
 	base_ = s.key(dir) + "/";
@@ -244,6 +345,7 @@ void S3Listing::load(S3Store &s, const std::string &dir, bool dirs, int max_page
 				name.pop_back();
 			}
 			if (name.empty() || name.find('/') != std::string::npos) return;
+			if (batches && S3Store::is_unlisted_batch(name)) batches->push_back(name);
 			add(name);
 			names_++;
 		};
@@ -279,6 +381,12 @@ bool S3Listing::test(const std::string &name) const
 	bool all = true;
 	each_bit(name, [&](size_t b) { return all = (bits_[b / 8] & (1u << (b % 8))) != 0; });
 	return all;
+}
+
+void S3Listing::start_empty()
+{
+	bits_.assign(kBits / 8, 0);
+	loaded_ = complete_ = true;
 }
 
 void S3Listing::add(const std::string &name)

@@ -19,6 +19,11 @@
 
 namespace pm {
 
+// How many projects (and paths) one unlisted batch holds at most (see
+// S3Store::new_unlisted_batch): its text stays a few hundred KiB.
+constexpr long long kMaxBatchProjects = 64;
+constexpr size_t kMaxBatchPaths = 4096;
+
 class S3Store {
 public:
 	// layout: Layout(cfg.location()), so its paths map back to keys.
@@ -50,6 +55,37 @@ public:
 	void add_to_unlisted_async(Http &http, const std::string &name, const std::vector<std::string> &paths,
 	                           std::function<void(bool, const std::string &)> done,
 	                           const std::string *known = nullptr) const;
+
+	// The unlisted journals of several projects new to the store, kept in
+	// one object (a batch). Each such project would otherwise cost the
+	// store two writes of its own, its journal's PUT and, once its page is
+	// out, its DELETE; on a store like Swift a write of a few lines costs
+	// what a file's does. A batch is Layout::unlisted_journal(NAME) for a
+	// NAME from new_unlisted_batch(), which begins with "+": no normalized
+	// project name does, and a listing of the journals shows the batches
+	// first. Its text is a line "PROJECT PATH" per path. It is written once
+	// (the name is new: no GET), before any of its members' files, and
+	// removed by index-write once every member's page is out; a member that
+	// failed gets its own journal first. A batch a killed run left is
+	// expanded back into its members' journals (expand_unlisted_batch), so
+	// nothing it tracks is forgotten.
+	static std::string new_unlisted_batch();
+	// A name of new_unlisted_batch()'s shape: "+" and then letters, digits
+	// and "-" (so also a safe key).
+	static bool is_unlisted_batch(const std::string &name);
+	static void add_to_batch(std::string &text, const std::string &project, const std::vector<std::string> &paths);
+	void put_unlisted_batch(Http &http, const std::string &batch, std::string text,
+	                        std::function<void(bool, const std::string &)> done) const;
+	// The batch's DELETE on the caller's http.
+	void remove_unlisted_batch(Http &http, const std::string &batch,
+	                           std::function<void(bool, const std::string &)> done) const;
+	// Each member of the batch that skip(project) does not name gets the
+	// batch's paths for it in its own journal (add_to_unlisted_async; skip
+	// is asked of every member, so the caller also learns who they are);
+	// once all are written, the batch is removed. done(ok, why) follows;
+	// on a failure the batch stays, for the next run to expand.
+	void expand_unlisted_batch(Http &http, const std::string &batch, std::function<bool(const std::string &)> skip,
+	                           std::function<void(bool, const std::string &)> done) const;
 
 	// Single blocking requests on the store's own connection, for the
 	// state and root pages (index-write runs its projects' requests on its
@@ -115,7 +151,11 @@ public:
 	// pages by default: a run of a few projects against a large bucket
 	// pays little for them.
 	static constexpr int kStartupPages = 4;
-	void load(S3Store &s, const std::string &dir, bool dirs, int max_pages = kStartupPages);
+	// batches: where to collect the names that are unlisted batches
+	// (S3Store::is_unlisted_batch); they sort first, so the first page has
+	// them.
+	void load(S3Store &s, const std::string &dir, bool dirs, int max_pages = kStartupPages,
+	          std::vector<std::string> *batches = nullptr);
 	// False only when the listing showed no such name and none was added.
 	bool maybe(const std::string &name) const;
 	// True when the listing looked where name would be (it went that far)
@@ -123,6 +163,9 @@ public:
 	// filter's false "maybe" aside).
 	bool seen(const std::string &name) const;
 	void add(const std::string &name);
+	// No listing, and nothing there: only the names add()ed are "maybe"
+	// (a record of the names a run met).
+	void start_empty();
 	// What the load found, for the log: names seen, pages read, whether it
 	// covered the whole directory.
 	long long names() const { return names_; }
