@@ -326,7 +326,7 @@ std::shared_ptr<Project> ArtifactGet::take_project(pm::ProjectRecord &r)
 	// over (least of all a stored_at, which vouches for this pass's files).
 	const rapidjson::Document &doc = loop_.doc();
 	if (doc.HasMember("files_fetched") || doc.HasMember("bytes_fetched") || doc.HasMember("stored_at") ||
-	    doc.HasMember("new_to_store") || doc.HasMember("journal_new")) {
+	    doc.HasMember("new_to_store") || doc.HasMember("journal_new") || doc.HasMember("journal_batch")) {
 		rapidjson::Document copy;
 		copy.CopyFrom(doc, copy.GetAllocator());
 		copy.RemoveMember("files_fetched");
@@ -334,6 +334,7 @@ std::shared_ptr<Project> ArtifactGet::take_project(pm::ProjectRecord &r)
 		copy.RemoveMember("stored_at");
 		copy.RemoveMember("new_to_store");
 		copy.RemoveMember("journal_new");
+		copy.RemoveMember("journal_batch");
 		p->line = pm::to_json(copy);
 	}
 	p->name = r.name;
