@@ -536,3 +536,19 @@ kill_on() {
 	assert_equal "$(store_status)" "$before"
 	assert_store_equals_fs
 }
+
+@test "2412 pypi-mirror: an initial sync into Swift killed once pages are out leaves its unlisted batch (never a status ahead); the next run expands it and completes, no journal or stray object left" {
+	exec {NAPFD}<> <(:)
+	kill_on "Synced "
+	assert_equal "$(store_status)" 0
+	# The projects new to the store were journaled together, not one by one.
+	run swift_keys "$S3_BUCKET" "$P/.unlisted/"
+	[[ "$output" == *"$P/.unlisted/+"* ]] || fail "no unlisted batch after the killed run: $output"
+	run pm mirror
+	assert_success
+	assert_output --partial "Expanding the unlisted batch"
+	assert_equal "$(store_status)" "$(upstream_serial)"
+	run swift_keys "$S3_BUCKET" "$P/."
+	assert_output ""
+	assert_store_equals_fs
+}
