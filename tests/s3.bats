@@ -782,3 +782,28 @@ swift_has() { [[ -n "$(swift_keys "$1" "$2" | grep -xF "$2")" ]]; }
 	jq -se 'map(select(.type == "project")) | length > 0 and all(has("new_to_store") or has("journal_batch") | not)' <<<"$output"
 	diff <(jq -r 'select(.type == "project") | .name' "$ALL" | sed "s|^|$P-y/.unlisted/|" | LC_ALL=C sort) <(swift_keys "$S3_BUCKET" "$P-y/.unlisted/")
 }
+
+@test "2153 index-write -d s3://: a project whose pages are as stored has none stored again (its JSON page says which HTML it came after); one whose JSON page does not say so has all three" {
+	jq -c 'select(.name == "demo-pkg")' "$ALL" >"$T/one.ndjson"
+	artifact-get -q -d "$S3" <"$T/one.ndjson" >"$T/ready.ndjson"
+	index-write -q -d "$S3" <"$T/ready.ndjson" >/dev/null
+	d="$P/web/simple/demo-pkg"
+	stamps() { for v in index.html index.v1_html index.v1_json; do swift_head "$S3_BUCKET" "$d/$v" | grep '^x-timestamp:'; done; }
+	swift_head "$S3_BUCKET" "$d/index.v1_json" | grep -qxF "x-object-meta-html-sha256: $(swift_cat "$S3_BUCKET" "$d/index.html" | sha256sum | cut -d' ' -f1)"
+	before=$(stamps)
+	# The same project again (an idle pass): every page as stored, none written.
+	artifact-get -q -d "$S3" <"$T/one.ndjson" >"$T/ready.ndjson"
+	index-write -q -d "$S3" <"$T/ready.ndjson" >/dev/null
+	assert_equal "$(stamps)" "$before"
+	# A JSON page that does not vouch for the HTML pages (stored some other
+	# way, or before this): all three are stored again, and it then does.
+	swift_cat "$S3_BUCKET" "$d/index.v1_json" >"$T/page.json"
+	swift_put "$S3_BUCKET" "$d/index.v1_json" "$T/page.json"
+	before=$(stamps)
+	index-write -q -d "$S3" <"$T/ready.ndjson" >/dev/null
+	after=$(stamps)
+	for i in 1 2 3; do
+		[[ "$(sed -n ${i}p <<<"$before")" != "$(sed -n ${i}p <<<"$after")" ]] || fail "page $i not stored again"
+	done
+	swift_head "$S3_BUCKET" "$d/index.v1_json" | grep -q '^x-object-meta-html-sha256:'
+}

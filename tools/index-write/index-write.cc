@@ -673,6 +673,12 @@ bool update_root(Run &run)
 // cores serves some 300 a second at 8 to 16 in flight).
 constexpr size_t kS3Heads = 16;
 
+// The user metadata a project's JSON page is stored with on a bucket: the
+// sha256 of the HTML pages stored just before it (x-amz-meta-html-sha256).
+// The JSON page goes last, so it vouches for them: a run that finds the JSON
+// page as it would write it, saying the HTML it would write, stores nothing.
+constexpr const char *kHtmlShaMeta = "html-sha256";
+
 // The mirror in a bucket (-d s3://BUCKET/PREFIX). The same steps as on a
 // filesystem, on objects: the files a page links are looked up (HEAD)
 // before the page is stored; the pending-deletions journal is stored before
@@ -705,6 +711,10 @@ struct S3Job {
 	std::string head_error;
 	std::string json_text; // the JSON API document (--json)
 	bool page_same = false; // the JSON page is as stored: so is, most likely, the JSON API document
+	// What the stored JSON page says of the HTML pages stored before it
+	// (kHtmlShaMeta): the sha256 of their text, empty when it says nothing.
+	std::string old_html_sha;
+	std::string json_page; // its text, once rendered
 	OldPages old;
 	std::vector<std::string> doomed;
 	long long reserved = 0; // deletions counted against --max-deletions
@@ -757,7 +767,8 @@ private:
 	void add_journal(const S3JobPtr &j, const pm::Response &got, bool unlisted);
 	void plan(const S3JobPtr &j);
 	void write_pages(const S3JobPtr &j);
-	void write_json_page(const S3JobPtr &j);
+	void write_json_page(const S3JobPtr &j, const std::string &html_sha);
+	bool json_page_same(const S3JobPtr &j, const std::string &html_sha);
 	void remove_stale(const S3JobPtr &j);
 	void publish(const S3JobPtr &j);
 	void remove_pages(const S3JobPtr &j);
@@ -777,9 +788,9 @@ private:
 	// when every key is gone.
 	void remove(const std::vector<std::string> &keys, std::function<void(const std::string &)> then);
 	// A PUT of text under path; sha: its sha256 when the object should
-	// carry it in its user metadata (the JSON API copies).
+	// carry it in its user metadata (the JSON API copies); meta: more of it.
 	pm::Request put(const std::string &path, const std::string &text, const char *type = nullptr,
-	                const std::string &sha = "") const;
+	                const std::string &sha = "", std::vector<std::pair<std::string, std::string>> meta = {}) const;
 	pm::Request get(const std::string &path) const { return pm::s3_get(cfg_, key(path)); }
 	std::string key(const std::string &path) const { return run_.o.s3->key(path); }
 	// The first failure among responses (a 404 is none): "cannot VERB KEY: ...".
@@ -838,13 +849,14 @@ std::string S3Writer::first_error(const Responses &rs, const std::vector<std::st
 	return "";
 }
 
-pm::Request S3Writer::put(const std::string &path, const std::string &text, const char *type,
-                          const std::string &sha) const
+pm::Request S3Writer::put(const std::string &path, const std::string &text, const char *type, const std::string &sha,
+                          std::vector<std::pair<std::string, std::string>> meta) const
 {
 	pm::S3Put p;
 	p.key = key(path);
 	p.content_type = type ? type : pm::S3Store::content_type(run_.o.m.relative(path));
 	p.sha256 = sha.empty() ? pm::sha256_hex(text) : sha;
+	p.meta = std::move(meta);
 	if (!sha.empty()) p.meta.emplace_back("sha256", sha);
 	pm::Request r = pm::s3_put(cfg_, p);
 	r.body = text;
@@ -1024,6 +1036,7 @@ void S3Writer::read_old(const S3JobPtr &j)
 		};
 		if (fresh) return journals(rs);
 		old.have_json = old.dir_exists = rs[static_cast<size_t>(json)].ok();
+		if (old.have_json) j->old_html_sha = rs[static_cast<size_t>(json)].header("x-amz-meta-" + std::string(kHtmlShaMeta));
 		if (old.have_json) old.json = std::move(rs[static_cast<size_t>(json)].body);
 		if (old.have_json && pm::listed_files_json(old.json, old.files, &why)) return journals(rs);
 		old.files.clear();
@@ -1087,34 +1100,44 @@ void S3Writer::write_pages(const S3JobPtr &j)
 	std::string dir = page_dir(run_, r.name);
 	if (!run_.o.html_pages) {
 		if (j->old.dir_exists) j->stale = {dir + "/index.html", dir + "/index.v1_html"};
-		return write_json_page(j);
+		return write_json_page(j, "");
 	}
-	// Both HTML variants at once.
 	std::string html = pm::render_project_html(r, j->serial, run_.o.root_uri);
-	all({put(dir + "/index.html", html), put(dir + "/index.v1_html", html)}, [this, j, dir](Responses &rs) {
+	std::string html_sha = pm::sha256_hex(html);
+	// The JSON page is stored last, after the HTML pages, and says which
+	// HTML it came after: when it is as stored and says this HTML, every
+	// page is, and none is stored again (an idle run writes nothing).
+	if (run_.o.json_pages && json_page_same(j, html_sha)) return remove_stale(j);
+	// Both HTML variants at once.
+	all({put(dir + "/index.html", html), put(dir + "/index.v1_html", html)}, [this, j, dir, html_sha](Responses &rs) {
 		std::string why = first_error(rs, {key(dir + "/index.html"), key(dir + "/index.v1_html")}, "write");
 		if (!why.empty()) return fail(j, "cannot write page: " + why);
-		write_json_page(j);
+		write_json_page(j, html_sha);
 	});
 }
-
-// The JSON page last, as on a filesystem: the next run reads it.
-void S3Writer::write_json_page(const S3JobPtr &j)
+// Whether the project's JSON page is as stored, saying html_sha of the HTML
+// pages (its text is kept on the job for the PUT that may follow).
+bool S3Writer::json_page_same(const S3JobPtr &j, const std::string &html_sha)
+{
+	if (j->json_page.empty()) j->json_page = pm::render_project_json(j->r, j->serial, run_.o.root_uri);
+	j->page_same = j->old.have_json && j->json_page == j->old.json && j->old_html_sha == html_sha;
+	return j->page_same;
+}
+void S3Writer::write_json_page(const S3JobPtr &j, const std::string &html_sha)
 {
 	std::string path = page_dir(run_, j->r.name) + "/index.v1_json";
 	if (!run_.o.json_pages) {
 		if (j->old.dir_exists) j->stale.push_back(path);
 		return remove_stale(j);
 	}
-	std::string json = pm::render_project_json(j->r, j->serial, run_.o.root_uri);
-	j->page_same = j->old.have_json && json == j->old.json; // the project's JSON page is as stored
-	if (j->page_same) return remove_stale(j);
-	all({put(path, json)}, [this, j, path](Responses &rs) {
+	if (json_page_same(j, html_sha)) return remove_stale(j);
+	std::vector<std::pair<std::string, std::string>> meta;
+	if (!html_sha.empty()) meta.emplace_back(kHtmlShaMeta, html_sha);
+	all({put(path, j->json_page, nullptr, "", meta)}, [this, j, path](Responses &rs) {
 		if (!rs[0].ok()) return fail(j, "cannot write page: cannot write " + key(path) + ": " + pm::s3_describe(rs[0]));
 		remove_stale(j);
 	});
 }
-
 void S3Writer::remove_stale(const S3JobPtr &j)
 {
 	if (j->stale.empty()) return publish(j);
