@@ -781,6 +781,12 @@ swift_has() { [[ -n "$(swift_keys "$1" "$2" | grep -xF "$2")" ]]; }
 	[[ "$stderr" == *"Expanding the unlisted batch $batch"* ]]
 	jq -se 'map(select(.type == "project")) | length > 0 and all(has("new_to_store") or has("journal_batch") | not)' <<<"$output"
 	diff <(jq -r 'select(.type == "project") | .name' "$ALL" | sed "s|^|$P-y/.unlisted/|" | LC_ALL=C sort) <(swift_keys "$S3_BUCKET" "$P-y/.unlisted/")
+
+	# With --no-metadata a record vouches for nothing (no stored_at), so
+	# index-write could not take a batch: each project has its own journal.
+	artifact-get -q --no-metadata -d "$S3-z" <"$ALL" >"$T/nm.ndjson"
+	jq -se 'length > 0 and all(has("journal_batch") | not)' "$T/nm.ndjson"
+	diff <(jq -r 'select(.type == "project") | .name' "$ALL" | sed "s|^|$P-z/.unlisted/|" | LC_ALL=C sort) <(swift_keys "$S3_BUCKET" "$P-z/.unlisted/")
 }
 
 @test "2153 index-write -d s3://: a project whose pages are as stored has none stored again (its JSON page says which HTML it came after); one whose JSON page does not say so has all three" {

@@ -359,10 +359,13 @@ std::shared_ptr<Project> ArtifactGet::take_project(pm::ProjectRecord &r)
 
 // s3: a project the listings at start-up showed neither a page nor a journal
 // of, met first now: new to the store (s3_lookup would say so without a
-// request), so its journal may go in a batch with others like it.
+// request), so its journal may go in a batch with others like it. Not with
+// --no-metadata: its record then carries no stored_at, so index-write could
+// not take the journal_batch, and the batch would outlive the pages.
 bool ArtifactGet::batchable(const Project &p) const
 {
-	return opt_.s3 && !opt_.dry_run && !p.failed && !p.files.empty() && !p.maybe_page && !p.maybe_journal;
+	return opt_.s3 && opt_.metadata && !opt_.dry_run && !p.failed && !p.files.empty() && !p.maybe_page &&
+	       !p.maybe_journal;
 }
 
 // s3: cur_ is new to the store. The records already waiting on the input
