@@ -1115,6 +1115,7 @@ void S3Writer::write_pages(const S3JobPtr &j)
 		write_json_page(j, html_sha);
 	});
 }
+
 // Whether the project's JSON page is as stored, saying html_sha of the HTML
 // pages (its text is kept on the job for the PUT that may follow).
 bool S3Writer::json_page_same(const S3JobPtr &j, const std::string &html_sha)
@@ -1123,6 +1124,8 @@ bool S3Writer::json_page_same(const S3JobPtr &j, const std::string &html_sha)
 	j->page_same = j->old.have_json && j->json_page == j->old.json && j->old_html_sha == html_sha;
 	return j->page_same;
 }
+
+// The JSON page last, as on a filesystem: the next run reads it.
 void S3Writer::write_json_page(const S3JobPtr &j, const std::string &html_sha)
 {
 	std::string path = page_dir(run_, j->r.name) + "/index.v1_json";
@@ -1138,6 +1141,7 @@ void S3Writer::write_json_page(const S3JobPtr &j, const std::string &html_sha)
 		remove_stale(j);
 	});
 }
+
 void S3Writer::remove_stale(const S3JobPtr &j)
 {
 	if (j->stale.empty()) return publish(j);
@@ -1283,6 +1287,7 @@ void S3Writer::take_batch(S3Job &j, const rapidjson::Document &doc)
 	}
 	j.batch = std::move(name);
 	j.batch_projects = n;
+	batches_[j.batch].projects = n; // known from now: expanded at the end unless complete
 }
 
 // A project of a batch is out: the batch goes (with the unlisted
@@ -1290,7 +1295,6 @@ void S3Writer::take_batch(S3Job &j, const rapidjson::Document &doc)
 void S3Writer::batch_done(const S3Job &j)
 {
 	Batch &b = batches_[j.batch];
-	b.projects = j.batch_projects;
 	if (std::find(b.out.begin(), b.out.end(), j.r.name) == b.out.end()) b.out.push_back(j.r.name);
 	if (static_cast<long long>(b.out.size()) < b.projects) return;
 	batches_.erase(j.batch);
@@ -1298,8 +1302,9 @@ void S3Writer::batch_done(const S3Job &j)
 }
 
 // The batches some project of which did not come out (artifact-get failed
-// it, or this run did): those projects get journals of their own, so the
-// next page written for each knows its files, and the batch goes.
+// it, this run did, or its record did not come): those projects get
+// journals of their own, so the next page written for each knows its
+// files, and the batch goes.
 void S3Writer::expand_batches()
 {
 	for (auto &e : batches_) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <cstdlib>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -134,10 +135,10 @@ void S3Store::expand_unlisted_batch(Http &http, const std::string &batch, std::f
 	http.add(s3_get(cfg_, key), [this, &http, batch, key, skip, done](Request &, Response &got) {
 		if (got.status == 404) return done(true, ""); // already expanded
 		if (!got.ok()) return done(false, "cannot read " + key + ": " + s3_describe(got));
-		// Its members in the order they came; a line that is not "PROJECT
+		// Its members (a few dozen at most); a line that is not "PROJECT
 		// PATH" with a project name in normalized form is not ours (index-
 		// write checks each path's shape when it reads a journal).
-		std::vector<std::pair<std::string, std::vector<std::string>>> members;
+		std::map<std::string, std::vector<std::string>> members;
 		for (size_t pos = 0; pos < got.body.size();) {
 			size_t nl = got.body.find('\n', pos);
 			if (nl == std::string::npos) nl = got.body.size();
@@ -150,9 +151,7 @@ void S3Store::expand_unlisted_batch(Http &http, const std::string &batch, std::f
 				LOG_WARN("%s: ignoring a line that names no project: %s", key.c_str(), line.c_str());
 				continue;
 			}
-			if (skip(name)) continue;
-			if (members.empty() || members.back().first != name) members.emplace_back(name, std::vector<std::string>{});
-			members.back().second.push_back(line.substr(sp + 1));
+			if (!skip(name)) members[name].push_back(line.substr(sp + 1));
 		}
 		struct State {
 			size_t left;
