@@ -136,6 +136,20 @@ struct Batch {
 	std::vector<std::shared_ptr<Project>> members; // until the PUT ends
 };
 
+// What a project's journal lists: the path of each of its files (their
+// .metadata companions go with them).
+static std::vector<std::string> journal_lines(const Project &p)
+{
+	std::vector<std::string> paths;
+	paths.reserve(p.files.size());
+	for (auto &f : p.files) paths.push_back(f.path);
+	return paths;
+}
+
+// s3: the text of a journal that is not there yet (a project new to the
+// store): written without a GET.
+static const std::string kNoJournal;
+
 struct Job {
 	std::shared_ptr<Project> p;
 	size_t fi = 0;
@@ -379,8 +393,7 @@ void ArtifactGet::gather_batch()
 	auto b = std::make_shared<Batch>();
 	b->name = pm::S3Store::new_unlisted_batch();
 	auto join = [this, &b](const std::shared_ptr<Project> &p) {
-		std::vector<std::string> paths;
-		for (auto &f : p->files) paths.push_back(f.path);
+		std::vector<std::string> paths = journal_lines(*p);
 		pm::S3Store::add_to_batch(b->text, p->name, paths);
 		b->paths += paths.size();
 		b->members.push_back(p);
@@ -434,8 +447,7 @@ void ArtifactGet::fail_item(Project &p, const pm::FileEntry &f, bool meta, const
 // have to delete. A file that cannot be tracked is not fetched.
 bool ArtifactGet::journal_paths(Project &p, const std::string &url)
 {
-	std::vector<std::string> paths;
-	for (auto &f : p.files) paths.push_back(f.path);
+	std::vector<std::string> paths = journal_lines(p);
 	std::string err;
 	bool ok = pm::add_to_unlisted(opt_.mirror, p.name, paths, opt_.fsync, &err, &p.journal_new); // s3: s3_journal_then_start
 	if (!ok) {
@@ -778,14 +790,11 @@ void ArtifactGet::s3_journal_then_start(const std::shared_ptr<Job> &j)
 	p->journal_waiting.push_back(j);
 	if (p->journal_pending) return; // its journal's (or batch's) PUT is under way
 	p->journal_pending = true;
-	std::vector<std::string> paths;
-	for (auto &f : p->files) paths.push_back(f.path);
 	// A project new to the store has no journal yet (s3_lookup just saw
 	// none), nor has one the listing at start-up did not show (and no
 	// record of it came before in this run): it is written without a GET.
-	static const std::string none;
-	const std::string *known = p->probe == Project::Probe::New || !p->maybe_journal ? &none : nullptr;
-	opt_.s3->add_to_unlisted_async(http_, p->name, paths, [this, p, made = known != nullptr](bool ok, const std::string &err) {
+	const std::string *known = p->probe == Project::Probe::New || !p->maybe_journal ? &kNoJournal : nullptr;
+	opt_.s3->add_to_unlisted_async(http_, p->name, journal_lines(*p), [this, p, made = known != nullptr](bool ok, const std::string &err) {
 		journal_written(p, ok, err, made);
 	}, known);
 }
@@ -1115,17 +1124,14 @@ void ArtifactGet::maybe_finish(const std::shared_ptr<Project> &p)
 		// expands the batch instead.
 		p->own_journal = true;
 		p->outstanding++;
-		std::vector<std::string> paths;
-		for (auto &f : p->files) paths.push_back(f.path);
-		static const std::string none;
-		opt_.s3->add_to_unlisted_async(http_, p->name, paths, [this, p](bool ok, const std::string &err) {
+		opt_.s3->add_to_unlisted_async(http_, p->name, journal_lines(*p), [this, p](bool ok, const std::string &err) {
 			if (!ok) LOG_WARN("Project %s: %s", p->name.c_str(), err.c_str());
 			// No project of the batch is left for index-write to count
 			// out: it goes now.
 			else if (++p->batch->moved == p->batch->projects) drop_batch(*p->batch);
 			p->outstanding--;
 			maybe_finish(p);
-		}, &none);
+		}, &kNoJournal);
 		return;
 	}
 	if (p->failed) {

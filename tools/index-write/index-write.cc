@@ -1103,7 +1103,7 @@ void S3Writer::write_pages(const S3JobPtr &j)
 		return write_json_page(j, "");
 	}
 	std::string html = pm::render_project_html(r, j->serial, run_.o.root_uri);
-	std::string html_sha = pm::sha256_hex(html);
+	std::string html_sha = run_.o.json_pages ? pm::sha256_hex(html) : ""; // only a JSON page says it
 	// The JSON page is stored last, after the HTML pages, and says which
 	// HTML it came after: when it is as stored and says this HTML, every
 	// page is, and none is stored again (an idle run writes nothing).
